@@ -1,0 +1,51 @@
+# tfxkit: `make demo` runs a template end to end; `make test` runs the tests.
+# Both set up what they need (.venv with Python 3.10 from the committed lock file).
+
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+LOCK  := requirements/lock.txt
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+# TFX 1.16 needs Python 3.10: take it from PYTHON310, else pyenv's 3.10.x, else PATH.
+PYTHON310 ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10.*/bin/python3.10 \
+	"$$HOME"/.pyenv/versions/3.10.*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; \
+	done)
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
+
+.PHONY: setup demo test test-unit test-e2e bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): $(LOCK) setup.py
+	@[ -n "$(PYTHON310)" ] || { echo "Python 3.10 not found: install it (pyenv install 3.10) or set PYTHON310=/path/to/python3.10" >&2; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install -q --python $(PY) -r $(LOCK)
+	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@touch $(STAMP)
+
+# Re-resolve the lock file from requirements/base.in (exact versions for every package).
+lock: | $(VENV)
+	$(VENV)/bin/uv pip compile requirements/base.in --python $(PY) -o $(LOCK)
+
+demo: setup
+	$(VENV)/bin/tfxkit run templates/multiclass/config.yaml
+
+test: setup
+	$(PY) -m pytest -q tests/unit templates tests/e2e
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit templates
+
+test-e2e: setup
+	$(PY) -m pytest -q tests/e2e
+
+bench: setup
+	$(PY) tests/bench/bench_foundation.py
+
+clean:
+	rm -rf templates/*/.tfxkit templates/*/models

@@ -1,0 +1,1 @@
+"""Baseline resolver: the latest blessed model other than the candidate."""

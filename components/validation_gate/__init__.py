@@ -1,0 +1,1 @@
+"""ValidationGate: makes ExampleValidator's anomalies stop the run (or warn)."""

@@ -1,0 +1,190 @@
+"""The ``tfxkit`` command.
+
+Nothing heavy is imported at module level: ``tfxkit --help`` and ``tfxkit validate``
+never import TensorFlow or TFX.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import click
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _templates():
+    return sorted(p.name for p in TEMPLATES_DIR.iterdir()
+                  if (p / "config.yaml").is_file())
+
+
+def _load(config, profile, sets, check=True):
+    from tfxkit.pipelines.config import ConfigError, check_data, load_config
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+        info = check_data(cfg) if check else None
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    return cfg, info
+
+
+_config_options = [
+    click.argument("config", type=click.Path(dir_okay=False)),
+    click.option("--profile", "-p", default=None, help="Profile to apply (e.g. local, prod)."),
+    click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                 help="Override a config value, e.g. --set model.learning_rate=0.003."),
+]
+
+
+def config_options(fn):
+    for opt in reversed(_config_options):
+        fn = opt(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tfxkit")
+def main():
+    """tfxkit: one YAML config becomes a production TFX pipeline."""
+
+
+@main.command()
+def templates():
+    """List the use-case templates."""
+    import yaml
+
+    for name in _templates():
+        readme = TEMPLATES_DIR / name / "README.md"
+        title = readme.read_text().splitlines()[0].lstrip("# ").strip() if readme.is_file() else ""
+        task = yaml.safe_load((TEMPLATES_DIR / name / "config.yaml").read_text()).get("task", "")
+        click.echo(f"{name:<12} {task:<11} {title}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--template", "-t", "template", required=True, help="Template to copy.")
+@click.option("--dir", "parent", default=".", type=click.Path(file_okay=False),
+              help="Folder to create the use case in.")
+def new(name, template, parent):
+    """Create a use case NAME from a template."""
+    import re
+
+    if template not in _templates():
+        raise click.UsageError(f"unknown template {template!r}; known: {', '.join(_templates())}")
+    if not re.match(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", name):
+        raise click.UsageError(f"NAME {name!r} must be lower case letters, digits and dashes")
+    dest = Path(parent) / name
+    if dest.exists():
+        raise click.UsageError(f"{dest} already exists; nothing was changed")
+    tmp = Path(parent) / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(TEMPLATES_DIR / template, tmp,
+                    ignore=shutil.ignore_patterns("__pycache__", ".tfxkit", "models", "*.pyc"))
+    cfg_path = tmp / "config.yaml"
+    text = cfg_path.read_text()
+    text = re.sub(r"(?m)^name:.*$", f"name: {name}", text, count=1)
+    cfg_path.write_text(text)
+    tmp.rename(dest)
+    click.echo(f"Created {dest} from template {template}.\n"
+               f"  edit   {dest / 'config.yaml'}\n  run    tfxkit run {dest / 'config.yaml'}")
+
+
+@main.command()
+@config_options
+def validate(config, profile, sets):
+    """Check a config and its data without running anything."""
+    cfg, info = _load(config, profile, sets)
+    click.echo(f"{config}: OK  pipeline {cfg.name} ({cfg.task}), label {cfg.label}, "
+               f"{info['rows']} rows in {len(info['files'])} file(s), "
+               f"{len(cfg.features.raw_columns())} features")
+
+
+def _quiet(verbose: bool) -> None:
+    """Keeps the terminal for progress: library warnings and INFO logs only with -v."""
+    if verbose:
+        return
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    logging.getLogger().setLevel(logging.ERROR)
+
+
+def _print_node(nr, width=18):
+    colors = {"ran": "green", "cached": "cyan", "resolved": "cyan", "failed": "red",
+              "skipped": "yellow"}
+    click.echo(f"  {nr.node_id:<{width}} ", nl=False)
+    click.secho(f"{nr.state:<8}", fg=colors.get(nr.state), nl=False)
+    click.echo(f" {nr.elapsed:6.1f} s")
+
+
+@main.command()
+@config_options
+@click.option("--verbose", "-v", is_flag=True, help="Show the components' own logs.")
+def run(config, profile, sets, verbose):
+    """Run the training pipeline of CONFIG on the local runner."""
+    t0 = time.monotonic()
+    cfg, info = _load(config, profile, sets)
+    _quiet(verbose)
+    click.echo(f"tfxkit run {cfg.name}: {info['rows']} rows, pipeline root {cfg.pipeline_root}")
+    click.echo("  loading TFX ...", nl=False)
+    from tfx import v1 as tfx
+
+    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.summary import build_summary, format_summary
+    from tfxkit.pipelines.factory import PUSHER, create_pipeline
+
+    pipeline = create_pipeline(cfg)
+    click.echo(f" {time.monotonic() - t0:.1f} s")
+    started = {}
+
+    def on_start(node_id):
+        started[node_id] = time.monotonic()
+        if sys.stdout.isatty():
+            click.echo(f"  {node_id:<18} running ...", nl=False)
+            click.echo("\r", nl=False)
+
+    try:
+        result = run_pipeline(pipeline, on_start=on_start, on_done=_print_node)
+    except RunFailed as e:
+        click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
+        sys.exit(1)
+    conn = tfx.orchestration.metadata.sqlite_metadata_connection_config(cfg.metadata_path)
+    summary = build_summary(result, cfg, conn)
+    ran = sum(n.state == "ran" for n in result.nodes)
+    cached = sum(n.state == "cached" for n in result.nodes)
+    click.echo(f"Run {result.run_id}: {ran} ran, {cached} cached, "
+               f"{result.elapsed:.1f} s in components, {time.monotonic() - t0:.1f} s in all")
+    for line in format_summary(summary):
+        click.echo(line)
+    pusher = result.node(PUSHER)
+    if pusher and pusher.state == "cached" and summary.pushed:
+        click.echo("  (Pusher cached: nothing new was pushed)")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["eta"]))
+@click.option("--rows", default=10_000, show_default=True, help="Rows in all.")
+@click.option("--days", default=1, show_default=True, help="One CSV file per day.")
+@click.option("--start", default="2026-01-01", show_default=True, help="First day.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+def generate(kind, rows, days, start, seed, out):
+    """Generate a synthetic data set (eta: trip durations, one file per day)."""
+    from tfxkit.pipelines.datasets import eta
+
+    files = eta.write_days(out, rows=rows, days=days, start=start, seed=seed)
+    click.echo(f"wrote {rows} rows in {len(files)} file(s) to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The local runner: runs a tfx.dsl.Pipeline in this process, component by component,
+reporting each one (ran, cached or failed, elapsed) as it finishes.
+
+It is TFX's LocalDagRunner loop with a progress callback, and without its INFO log of
+the whole MLMD connection config (which holds a MySQL password when there is one).
+"""
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+
+@dataclass
+class NodeResult:
+    node_id: str
+    state: str  # ran | cached | resolved | failed | skipped
+    elapsed: float
+    execution_id: Optional[int] = None
+    error: Optional[str] = None
+
+
+@dataclass
+class RunResult:
+    pipeline_name: str
+    run_id: str
+    nodes: List[NodeResult] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def failed(self) -> Optional[NodeResult]:
+        return next((n for n in self.nodes if n.state == "failed"), None)
+
+    def node(self, node_id: str) -> Optional[NodeResult]:
+        return next((n for n in self.nodes if n.node_id == node_id), None)
+
+
+class RunFailed(RuntimeError):
+    def __init__(self, result: RunResult, node: NodeResult):
+        self.result, self.node = result, node
+        super().__init__(f"{node.node_id} failed: {node.error}")
+
+
+def _state(connection_config, execution_id: Optional[int], is_system: bool) -> str:
+    if is_system:
+        return "resolved"
+    if not execution_id:
+        return "skipped"
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx.orchestration import metadata
+
+    with metadata.Metadata(connection_config) as m:
+        [execution] = m.store.get_executions_by_id([execution_id])
+    return {metadata_store_pb2.Execution.CACHED: "cached",
+            metadata_store_pb2.Execution.COMPLETE: "ran",
+            metadata_store_pb2.Execution.FAILED: "failed"}.get(execution.last_known_state, "ran")
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    # Beam wraps errors raised inside transforms; the root cause is the useful part.
+    cause = exc
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__
+    if cause is not exc and str(cause).strip():
+        text = f"{type(cause).__name__}: {str(cause).strip()}"
+    return text
+
+
+def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: None,
+                 on_done: Callable[[NodeResult], None] = lambda r: None) -> RunResult:
+    """Compiles and runs ``pipeline``; raises RunFailed naming the failed component."""
+    from tfx.dsl.compiler import compiler, constants
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local import runner_utils
+    from tfx.orchestration.portable import launcher, runtime_parameter_utils
+
+    ir = compiler.Compiler().compile(pipeline)
+    run_id = datetime.datetime.now().isoformat()
+    runtime_parameter_utils.substitute_runtime_parameter(
+        ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    deployment_config = runner_utils.extract_local_deployment_config(ir)
+    mlmd_config = deployment_config.metadata_connection_config
+    connection_config = getattr(mlmd_config, mlmd_config.WhichOneof("connection_config"))
+
+    result = RunResult(pipeline_name=ir.pipeline_info.id, run_id=run_id)
+    started = time.monotonic()
+    for node in ir.nodes:
+        pnode = node.pipeline_node
+        node_id = pnode.node_info.id
+        if pnode.execution_options.HasField("skip"):
+            continue
+        component_launcher = launcher.Launcher(
+            pipeline_node=pnode,
+            mlmd_connection=metadata.Metadata(connection_config),
+            pipeline_info=ir.pipeline_info,
+            pipeline_runtime_spec=ir.runtime_spec,
+            executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
+            custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id))
+        on_start(node_id)
+        t0 = time.monotonic()
+        try:
+            info = component_launcher.launch()
+        except Exception as e:  # the component failed: report it, then stop the run
+            nr = NodeResult(node_id, "failed", time.monotonic() - t0, error=_error_text(e))
+            result.nodes.append(nr)
+            result.elapsed = time.monotonic() - started
+            on_done(nr)
+            raise RunFailed(result, nr) from e
+        is_system = bool(component_launcher._system_node_handler)  # pylint: disable=protected-access
+        execution_id = info.execution_id if info is not None else None
+        nr = NodeResult(node_id, _state(connection_config, execution_id, is_system),
+                        time.monotonic() - t0, execution_id=execution_id)
+        result.nodes.append(nr)
+        on_done(nr)
+    result.elapsed = time.monotonic() - started
+    return result

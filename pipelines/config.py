@@ -1,0 +1,497 @@
+"""The use-case config: one YAML file loaded once into typed models (pydantic v2).
+
+Loading resolves profiles and ``--set`` overrides, validates types and names, and
+resolves every relative path against the config file's folder. ``check_data``
+then looks at the data itself (columns, emptiness) so that a bad config fails
+before any component runs, with a message naming the file, the field and the
+reason.
+
+This module imports neither TensorFlow nor TFX: the CLI's ``validate`` path and
+``--help`` stay fast.
+"""
+from __future__ import annotations
+
+import copy
+import glob
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional, Union
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
+
+Task = Literal["binary", "multiclass", "regression"]
+ScaleKind = Literal["z_score", "min_max", "log", "none"]
+ImputeKind = Literal["mean", "median", "most_frequent"]
+
+
+class ConfigError(ValueError):
+    """A config that cannot run: names the file, the field and the reason."""
+
+    def __init__(self, file: str, field: str, reason: str):
+        self.file, self.field, self.reason = str(file), field, reason
+        where = f"{self.file}: {field}: " if field else f"{self.file}: "
+        super().__init__(where + reason)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Source(_Strict):
+    """Exactly one of the source kinds; paths may be files, folders or globs."""
+
+    csv: Optional[str] = None
+    parquet: Optional[str] = None
+    tfrecord: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in ("csv", "parquet", "tfrecord") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of csv, parquet, tfrecord "
+                             f"(got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("csv", "parquet", "tfrecord") if getattr(self, k))
+
+    @property
+    def path(self) -> str:
+        return getattr(self, self.kind)
+
+
+class Split(_Strict):
+    """Hash-bucket split: ``train`` and ``eval`` are bucket counts (8/2 = 80%/20%)."""
+
+    train: int = Field(8, ge=1)
+    eval: int = Field(2, ge=1)
+    key: Optional[str] = None
+
+
+class Data(_Strict):
+    source: Source
+    split: Split = Split()
+
+
+class Vocab(_Strict):
+    top_k: Optional[int] = Field(None, ge=1)
+    num_oov_buckets: int = Field(1, ge=0)
+    frequency_threshold: Optional[int] = Field(None, ge=1)
+
+
+class ConstantImpute(_Strict):
+    constant: Union[float, int, str]
+
+
+class Features(_Strict):
+    """Config-driven feature engineering (see pipelines/transform.py)."""
+
+    dense: List[str] = []
+    scale: Union[ScaleKind, Dict[str, ScaleKind]] = "z_score"
+    impute: Dict[str, Union[ImputeKind, ConstantImpute]] = {}
+    bucket: Dict[str, int] = {}
+    vocab: Dict[str, Vocab] = {}
+    categorical_int: Dict[str, int] = {}
+    hash: Dict[str, int] = {}
+    module: Optional[str] = None  # preprocessing.py with its own preprocessing_fn
+
+    @field_validator("vocab", mode="before")
+    @classmethod
+    def _vocab_list(cls, v):
+        # `vocab: [island, sex]` is shorthand for default vocabularies.
+        if isinstance(v, list):
+            return {name: {} for name in v}
+        return {k: ({} if val is None else val) for k, val in (v or {}).items()}
+
+    @field_validator("bucket", "categorical_int", "hash")
+    @classmethod
+    def _positive_counts(cls, v):
+        for name, n in v.items():
+            if n < 1:
+                raise ValueError(f"{name}: must be a positive count, got {n}")
+        return v
+
+    def scale_for(self, name: str) -> str:
+        if isinstance(self.scale, str):
+            return self.scale
+        return self.scale.get(name, "z_score")
+
+    def raw_columns(self) -> List[str]:
+        """Every raw column the transform reads, in a stable order."""
+        names: List[str] = []
+        for group in (self.dense, self.bucket, self.vocab, self.categorical_int,
+                      self.hash, self.impute):
+            for n in group:
+                if n not in names:
+                    names.append(n)
+        if isinstance(self.scale, dict):
+            names += [n for n in self.scale if n not in names]
+        return names
+
+
+class EarlyStopping(_Strict):
+    patience: int = Field(3, ge=1)
+    monitor: str = "val_loss"
+
+
+class ModelConfig(_Strict):
+    kind: Literal["dnn", "wide_deep", "linear"] = "dnn"
+    hidden_units: List[int] = [64, 32]
+    optimizer: Literal["adam", "sgd", "rmsprop", "adagrad"] = "adam"
+    learning_rate: float = Field(0.001, gt=0)
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(10, ge=1)
+    steps: Optional[int] = Field(None, ge=1)  # total steps; overrides full epochs
+    dropout: float = Field(0.0, ge=0, lt=1)
+    embedding_dim: Optional[int] = Field(None, ge=1)
+    early_stopping: Optional[EarlyStopping] = EarlyStopping()
+    seed: int = 42
+    module: Optional[str] = None  # model.py with build_model(...)
+
+
+class MetricThreshold(_Strict):
+    name: str
+    lower_bound: Optional[float] = None
+    upper_bound: Optional[float] = None
+    absolute_change: Optional[float] = None
+    relative_change: Optional[float] = None
+
+
+class Eval(_Strict):
+    metrics: List[MetricThreshold] = []
+    slices: List[Union[str, List[str]]] = []
+
+
+class Push(_Strict):
+    registry: str = "models"
+
+
+class Beam(_Strict):
+    runner: Literal["direct"] = "direct"
+    mode: Literal["in_memory", "multi_processing", "multi_threading"] = "in_memory"
+    workers: int = Field(0, ge=0)
+    extra_args: List[str] = []
+
+
+class Metadata(_Strict):
+    sqlite: str = ".tfxkit/metadata.sqlite"
+
+
+class Validation(_Strict):
+    on_anomalies: Literal["fail", "warn"] = "fail"
+    schema_file: Optional[str] = Field(None, alias="schema")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+class PipelineConfig(_Strict):
+    name: str
+    task: Task
+    label: str
+    label_classes: Optional[List[str]] = None
+    data: Data
+    features: Features = Features()
+    model: ModelConfig = ModelConfig()
+    eval: Eval = Eval()
+    push: Push = Push()
+    beam: Beam = Beam()
+    metadata: Metadata = Metadata()
+    validation: Validation = Validation()
+    schedule: Optional[str] = None
+    root: str = ".tfxkit"  # pipeline outputs live here (relative to the config)
+
+    # Filled by the loader, not by the YAML.
+    config_path: Optional[str] = Field(None, exclude=True)
+    profile: Optional[str] = Field(None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        if not _NAME.match(v):
+            raise ValueError(f"{v!r} must match [a-z0-9-] (lower case, digits, dashes)")
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v):
+        if v is None:
+            return v
+        presets = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly"}
+        if v in presets or len(v.split()) == 5:
+            return v
+        raise ValueError(f"{v!r} is neither a cron expression (5 fields) "
+                         f"nor one of {sorted(presets)}")
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        if self.label in self.features.raw_columns():
+            raise ValueError(f"label {self.label!r} is also listed as a feature")
+        if not self.features.raw_columns() and not self.features.module:
+            raise ValueError("features: name at least one feature "
+                             "(or a preprocessing module)")
+        if self.label_classes is not None and self.task == "regression":
+            raise ValueError("label_classes: only for binary and multiclass tasks")
+        if self.task == "binary" and self.label_classes is not None \
+                and len(self.label_classes) != 2:
+            raise ValueError("label_classes: a binary task has exactly 2 classes")
+        for m in self.eval.metrics:
+            if m.name not in metric_names(self.task):
+                raise ValueError(
+                    f"eval.metrics: unknown metric {m.name!r} for task {self.task}; "
+                    f"known: {', '.join(metric_names(self.task))}")
+        return self
+
+    # -- paths ---------------------------------------------------------------
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.config_path).parent if self.config_path else Path.cwd()
+
+    def resolve(self, p: str) -> str:
+        path = Path(os.path.expanduser(p))
+        return str(path if path.is_absolute() else (self.base_dir / path).resolve())
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.resolve(self.root), self.name)
+
+    @property
+    def metadata_path(self) -> str:
+        return self.resolve(self.metadata.sqlite)
+
+    @property
+    def registry_path(self) -> str:
+        return self.resolve(self.push.registry)
+
+    def fingerprint(self) -> str:
+        """A hash of the effective config, recorded with every run."""
+        blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# Metric names a config may gate on, per task (see pipelines/metrics.py).
+_METRICS = {
+    "binary": ["accuracy", "auc", "precision", "recall", "auc_pr", "binary_crossentropy"],
+    "multiclass": ["accuracy", "sparse_categorical_crossentropy"],
+    "regression": ["mse", "rmse", "mae", "mape"],
+}
+
+
+def metric_names(task: str) -> List[str]:
+    return _METRICS[task]
+
+
+# --------------------------------------------------------------------------- loading
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _apply_set(raw: dict, assignment: str, file: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(file, assignment, "--set expects key=value (e.g. model.epochs=5)")
+    key, value = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(file, key, "--set key has an empty part")
+    node = raw
+    for p in parts[:-1]:
+        nxt = node.get(p)
+        if nxt is None:
+            nxt = node[p] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(file, key, f"{p!r} is not a section, cannot set inside it")
+        node = nxt
+    node[parts[-1]] = yaml.safe_load(value) if value != "" else ""
+
+
+def _loc(loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def load_config(path: Union[str, Path], profile: Optional[str] = None,
+                overrides: Optional[List[str]] = None) -> PipelineConfig:
+    """Reads, merges (profile, then --set) and validates a config file."""
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise ConfigError(file, "", "no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(file, "", f"not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "", "the top level must be a mapping")
+    profiles = raw.pop("profiles", {}) or {}
+    side = path.with_name(f"{path.stem}.{profile}.yaml") if profile else None
+    if profile:
+        if profile in profiles:
+            raw = _deep_merge(raw, profiles[profile] or {})
+        elif side is not None and side.is_file():
+            raw = _deep_merge(raw, yaml.safe_load(side.read_text()) or {})
+        else:
+            known = sorted(profiles) or ["(none)"]
+            raise ConfigError(file, "profiles", f"unknown profile {profile!r}; "
+                              f"known: {', '.join(known)} (or a file {side.name})")
+    for assignment in overrides or []:
+        _apply_set(raw, assignment, file)
+    try:
+        cfg = PipelineConfig.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = _loc(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required but missing"
+        elif err["type"] == "literal_error":
+            msg = f"{msg} (got {err.get('input')!r})"
+        more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
+        raise ConfigError(file, field, msg.replace("Value error, ", "") + more) from None
+    cfg.config_path = str(path.resolve())
+    cfg.profile = profile
+    return cfg
+
+
+# --------------------------------------------------------------------------- data checks
+
+def source_files(cfg: PipelineConfig) -> List[str]:
+    """The files a source path names: a file, every file in a folder, or a glob."""
+    p = cfg.resolve(cfg.data.source.path)
+    if os.path.isdir(p):
+        return sorted(os.path.join(p, f) for f in os.listdir(p)
+                      if not f.startswith(".") and os.path.isfile(os.path.join(p, f)))
+    if any(ch in p for ch in "*?["):
+        return sorted(f for f in glob.glob(p) if os.path.isfile(f))
+    return [p] if os.path.isfile(p) else []
+
+
+def _columns_tabular(kind: str, files: List[str]) -> Dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect()
+    reader = ("read_csv_auto(?, header=true, union_by_name=true)" if kind == "csv"
+              else "read_parquet(?, union_by_name=true)")
+    rel = con.sql(f"SELECT * FROM {reader}", params=[files])
+    cols = dict(zip(rel.columns, [str(t) for t in rel.types]))
+    n_rows = con.sql(f"SELECT count(*) FROM {reader}", params=[files]).fetchone()[0]
+    return {"columns": cols, "rows": n_rows, "con": con, "reader": reader}
+
+
+def _columns_tfrecord(files: List[str]) -> Dict[str, Any]:
+    import tensorflow as tf  # only for TFRecord sources
+
+    cols: Dict[str, str] = {}
+    rows = 0
+    comp = "GZIP" if files[0].endswith(".gz") else None
+    for raw in tf.data.TFRecordDataset(files, compression_type=comp).take(1000):
+        rows += 1
+        ex = tf.train.Example.FromString(raw.numpy())
+        for name, feat in ex.features.feature.items():
+            kind = feat.WhichOneof("kind")
+            cols.setdefault(name, {"float_list": "FLOAT", "int64_list": "BIGINT",
+                                   "bytes_list": "VARCHAR"}.get(kind, "VARCHAR"))
+    return {"columns": cols, "rows": rows}
+
+
+_NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|"
+                      r"UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
+
+
+def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
+    """Checks the config against the data before anything runs.
+
+    Returns a small summary (files, rows, columns). Raises ConfigError naming the
+    field and the reason: a path that matches nothing, empty data, a label or
+    feature that is not a column, a numeric transform on a text column, labels
+    that are missing.
+    """
+    file = cfg.config_path or "<config>"
+    src_field = f"data.source.{cfg.data.source.kind}"
+    files = source_files(cfg)
+    if not files:
+        raise ConfigError(file, src_field,
+                          f"path {cfg.data.source.path!r} matches no file "
+                          f"(resolved to {cfg.resolve(cfg.data.source.path)})")
+    kind = cfg.data.source.kind
+    try:
+        info = (_columns_tfrecord(files) if kind == "tfrecord"
+                else _columns_tabular(kind, files))
+    except Exception as e:  # duckdb / tf parse errors
+        raise ConfigError(file, src_field, f"cannot read {files[0]}: {e}") from None
+    cols, rows = info["columns"], info["rows"]
+    if rows == 0:
+        raise ConfigError(file, src_field, f"the data is empty (no rows in {len(files)} "
+                          f"file(s), e.g. {files[0]})")
+
+    def need(field: str, name: str):
+        if name not in cols:
+            raise ConfigError(file, field, f"column {name!r} is not in the data "
+                              f"(columns: {', '.join(cols)})")
+
+    need("label", cfg.label)
+    f = cfg.features
+    for group in ("dense", "bucket", "vocab", "categorical_int", "hash", "impute"):
+        for name in getattr(f, group):
+            need(f"features.{group}.{name}" if group != "dense" else "features.dense", name)
+    numeric_groups = {"dense": f.dense, "bucket": list(f.bucket)}
+    for group, names in numeric_groups.items():
+        for name in names:
+            if not _NUMERIC.match(cols[name]):
+                raise ConfigError(file, f"features.{group}", f"column {name!r} is "
+                                  f"{cols[name]}, a numeric column is needed "
+                                  "(use vocab or hash for text)")
+    for imp_name, how in f.impute.items():
+        if how in ("mean", "median") and not _NUMERIC.match(cols[imp_name]):
+            raise ConfigError(file, f"features.impute.{imp_name}",
+                              f"{how} needs a numeric column, {imp_name!r} is {cols[imp_name]}")
+    if cfg.data.split.key:
+        need("data.split.key", cfg.data.split.key)
+    for i, s in enumerate(cfg.eval.slices):
+        for name in ([s] if isinstance(s, str) else s):
+            need(f"eval.slices[{i}]", name)
+    if cfg.task == "regression" and not _NUMERIC.match(cols[cfg.label]):
+        raise ConfigError(file, "label", f"a regression label must be numeric, "
+                          f"{cfg.label!r} is {cols[cfg.label]}")
+    if "con" in info:
+        con, reader = info["con"], info["reader"]
+        missing = con.sql(f'SELECT count(*) FROM {reader} WHERE "{cfg.label}" IS NULL',
+                          params=[files]).fetchone()[0]
+        if missing:
+            raise ConfigError(file, "label", f"{missing} of {rows} rows have no "
+                              f"{cfg.label!r} value; drop or fill them first")
+        if cfg.label_classes is not None:
+            seen = {str(r[0]) for r in con.sql(
+                f'SELECT DISTINCT "{cfg.label}" FROM {reader}', params=[files]).fetchall()}
+            extra = seen - set(cfg.label_classes)
+            if extra:
+                raise ConfigError(file, "label_classes", f"the data has label values "
+                                  f"not listed: {sorted(extra)[:5]}")
+    for mod_field, mod in (("features.module", f.module), ("model.module", cfg.model.module)):
+        if mod and not os.path.isfile(cfg.resolve(mod)):
+            raise ConfigError(file, mod_field, f"no such file {cfg.resolve(mod)}")
+    if cfg.validation.schema_file and not os.path.isfile(cfg.resolve(cfg.validation.schema_file)):
+        raise ConfigError(file, "validation.schema",
+                          f"no such file {cfg.resolve(cfg.validation.schema_file)}")
+    return {"files": files, "rows": rows, "columns": cols}

@@ -1,0 +1,195 @@
+"""The training pipeline factory: PipelineConfig -> tfx.dsl.Pipeline (a pure function).
+
+ExampleGen -> StatisticsGen -> SchemaGen (or a curated schema) -> ExampleValidator ->
+ValidationGate -> Transform -> Trainer -> baseline resolver -> Evaluator -> Pusher.
+
+Transform and Trainer are given import paths (``preprocessing_fn``, ``run_fn``) and a
+``custom_config`` rather than a module file, so no user-module wheel is built and an
+unrelated file never invalidates the cache; the config part they read, tfxkit's version
+and the content hashes of any user module are in that ``custom_config`` so a change to
+any of them does.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from typing import Any, Dict, List, Tuple
+
+from tfxkit.pipelines.config import PipelineConfig
+
+TRANSFORM_FN = "tfxkit.pipelines.transform.preprocessing_fn"
+RUN_FN = "tfxkit.pipelines.trainer.run_fn"
+
+# Component ids, in pipeline order (the CLI and tests refer to them).
+EXAMPLE_GEN = "ExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "SchemaGen"
+SCHEMA_IMPORTER = "SchemaImporter"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+VALIDATION_GATE = "ValidationGate"
+TRANSFORM = "Transform"
+TRAINER = "Trainer"
+BASELINE_RESOLVER = "BaselineResolver"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
+
+
+def _sha(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def _code_marker(paths: List[str]) -> Dict[str, str]:
+    import tfxkit
+
+    marker = {"tfxkit": tfxkit.__version__}
+    for p in paths:
+        marker[os.path.basename(p)] = _sha(p)
+    return marker
+
+
+def transform_custom_config(cfg: PipelineConfig) -> Dict[str, Any]:
+    features = cfg.features.model_dump(mode="json")
+    if cfg.features.module:
+        features["module"] = cfg.resolve(cfg.features.module)
+    return {"task": cfg.task, "label": cfg.label, "label_classes": cfg.label_classes,
+            "features": features,
+            "code": _code_marker([features["module"]] if cfg.features.module else [])}
+
+
+def trainer_custom_config(cfg: PipelineConfig) -> Dict[str, Any]:
+    model = cfg.model.model_dump(mode="json")
+    if cfg.model.module:
+        model["module"] = cfg.resolve(cfg.model.module)
+    return {"task": cfg.task, "label": cfg.label, "label_classes": cfg.label_classes,
+            "model": model, "code": _code_marker([model["module"]] if cfg.model.module else [])}
+
+
+def split_input(path: str) -> Tuple[str, str]:
+    """(input_base, pattern) for a file, a folder, or a glob."""
+    if os.path.isdir(path):
+        return path, "*"
+    if any(ch in path for ch in "*?["):
+        parts = path.split(os.sep)
+        i = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
+        return os.sep.join(parts[:i]) or os.sep, os.sep.join(parts[i:])
+    return os.path.dirname(path), os.path.basename(path)
+
+
+def beam_pipeline_args(cfg: PipelineConfig) -> List[str]:
+    """Beam arguments from the config. In-memory with nothing extra gives none at all:
+    any argument makes stock TFX rebuild itself as an sdist per Beam component."""
+    args: List[str] = []
+    if cfg.beam.mode != "in_memory" or cfg.beam.workers:
+        args.append(f"--direct_running_mode={cfg.beam.mode}")
+        args.append(f"--direct_num_workers={cfg.beam.workers}")
+    return args + list(cfg.beam.extra_args)
+
+
+def _example_gen(cfg: PipelineConfig):
+    from tfx import v1 as tfx
+    from tfx.components.example_gen.custom_executors import parquet_executor
+    from tfx.dsl.components.base import executor_spec
+
+    base, pattern = split_input(cfg.resolve(cfg.data.source.path))
+    split = cfg.data.split
+    input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern=pattern)])
+    split_config = tfx.proto.SplitConfig(
+        splits=[tfx.proto.SplitConfig.Split(name="train", hash_buckets=split.train),
+                tfx.proto.SplitConfig.Split(name="eval", hash_buckets=split.eval)])
+    if split.key:
+        split_config.partition_feature_name = split.key
+    output_config = tfx.proto.Output(split_config=split_config)
+    kind = cfg.data.source.kind
+    if kind == "csv":
+        gen = tfx.components.CsvExampleGen(input_base=base, input_config=input_config,
+                                           output_config=output_config)
+    elif kind == "parquet":
+        gen = tfx.components.FileBasedExampleGen(
+            input_base=base, input_config=input_config, output_config=output_config,
+            custom_executor_spec=executor_spec.BeamExecutorSpec(parquet_executor.Executor))
+    else:
+        gen = tfx.components.ImportExampleGen(input_base=base, input_config=input_config,
+                                              output_config=output_config)
+    return gen.with_id(EXAMPLE_GEN)
+
+
+def _curated_schema_dir(cfg: PipelineConfig) -> str:
+    """Copies the curated schema into a content-addressed folder (what an Importer
+    reads: ``schema.pbtxt``), so an edit to it is a new artifact and an unchanged
+    schema stays cached."""
+    src = cfg.resolve(cfg.validation.schema_file)
+    dst = os.path.join(cfg.pipeline_root, "curated_schema", _sha(src))
+    if not os.path.isfile(os.path.join(dst, "schema.pbtxt")):
+        os.makedirs(dst, exist_ok=True)
+        tmp = os.path.join(dst, ".schema.pbtxt.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, os.path.join(dst, "schema.pbtxt"))
+    return dst
+
+
+def create_components(cfg: PipelineConfig) -> list:
+    from tfx import v1 as tfx
+
+    from tfxkit.components.baseline_resolver.strategy import LatestBlessedBaselineStrategy
+    from tfxkit.components.validation_gate.component import ValidationGate
+    from tfxkit.pipelines.metrics import eval_config_from
+
+    example_gen = _example_gen(cfg)
+    examples = example_gen.outputs["examples"]
+    statistics_gen = tfx.components.StatisticsGen(examples=examples).with_id(STATISTICS_GEN)
+    if cfg.validation.schema_file:
+        schema_node = tfx.dsl.Importer(source_uri=_curated_schema_dir(cfg),
+                                       artifact_type=tfx.types.standard_artifacts.Schema
+                                       ).with_id(SCHEMA_IMPORTER)
+        schema = schema_node.outputs["result"]
+    else:
+        # Shapes are not inferred: every feature may be absent, so a missing value
+        # parses as an empty sparse value (training and serving) instead of failing.
+        schema_node = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                               infer_feature_shape=False).with_id(SCHEMA_GEN)
+        schema = schema_node.outputs["schema"]
+    validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema).with_id(EXAMPLE_VALIDATOR)
+    gate = ValidationGate(anomalies=validator.outputs["anomalies"],
+                          on_anomalies=cfg.validation.on_anomalies).with_id(VALIDATION_GATE)
+    transform = tfx.components.Transform(
+        examples=examples, schema=schema, preprocessing_fn=TRANSFORM_FN,
+        custom_config=transform_custom_config(cfg)).with_id(TRANSFORM)
+    transform.add_upstream_node(gate)
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"], schema=schema,
+        custom_config=trainer_custom_config(cfg)).with_id(TRAINER)
+    baseline = tfx.dsl.Resolver(
+        strategy_class=LatestBlessedBaselineStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        candidate=trainer.outputs["model"]).with_id(BASELINE_RESOLVER)
+    evaluator = tfx.components.Evaluator(
+        examples=examples, model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"], schema=schema,
+        eval_config=eval_config_from(cfg)).with_id(EVALUATOR)
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=cfg.registry_path))).with_id(PUSHER)
+    return [example_gen, statistics_gen, schema_node, validator, gate, transform, trainer,
+            baseline, evaluator, pusher]
+
+
+def create_pipeline(cfg: PipelineConfig):
+    """The training pipeline of a config, with caching on and MLMD in SQLite."""
+    from tfx import v1 as tfx
+
+    os.makedirs(os.path.dirname(cfg.metadata_path), exist_ok=True)
+    return tfx.dsl.Pipeline(
+        pipeline_name=cfg.name,
+        pipeline_root=cfg.pipeline_root,
+        components=create_components(cfg),
+        enable_cache=True,
+        metadata_connection_config=tfx.orchestration.metadata
+        .sqlite_metadata_connection_config(cfg.metadata_path),
+        beam_pipeline_args=beam_pipeline_args(cfg))

@@ -1,0 +1,147 @@
+"""The Keras model zoo: networks built from config and the transformed features.
+
+Models use Keras 2 (``tf_keras``): TFX 1.16's BulkInferrer / tfx-bsl RunInference
+cannot load a Keras 3 export. No ``tf.feature_column``: categorical inputs are int64
+ids (from the transform) fed to embeddings (deep) or one-hot encodings (wide).
+
+``build_model(task, features, model_cfg, n_classes)`` is also the signature a user's
+``model.py`` implements to replace the network and keep everything else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional
+
+import tf_keras as keras
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """One transformed input: ``dense`` float, or ``categorical`` ids in [0, size)."""
+
+    name: str
+    kind: str  # "dense" | "categorical"
+    size: int = 0
+
+
+def prediction_key(task: str) -> str:
+    """The serving output that evaluation reads."""
+    return "prediction" if task == "regression" else "probabilities"
+
+
+def feature_infos_from_schema(schema, label_key: str) -> List[FeatureInfo]:
+    """Reads transformed features from a TFT output schema: int features with an
+    int_domain are categorical (vocabularies, buckets, hashes), floats are dense."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    out = []
+    for f in schema.feature:
+        if f.name == label_key:
+            continue
+        if f.type == schema_pb2.INT and f.HasField("int_domain"):
+            out.append(FeatureInfo(f.name, "categorical", int(f.int_domain.max) + 1))
+        elif f.type == schema_pb2.INT:
+            out.append(FeatureInfo(f.name, "dense"))
+        elif f.type == schema_pb2.FLOAT:
+            out.append(FeatureInfo(f.name, "dense"))
+        # BYTES features are not model inputs (ids must be computed in the transform).
+    return sorted(out, key=lambda fi: fi.name)
+
+
+def _cfg(model_cfg: Any, key: str, default=None):
+    if isinstance(model_cfg, Mapping):
+        return model_cfg.get(key, default)
+    return getattr(model_cfg, key, default)
+
+
+def _embedding_dim(size: int, configured: Optional[int]) -> int:
+    return configured or max(2, min(32, int(round(6 * size ** 0.25))))
+
+
+def _inputs(features: List[FeatureInfo]) -> Dict[str, keras.Input]:
+    return {f.name: keras.Input(shape=(), name=f.name,
+                                dtype="float32" if f.kind == "dense" else "int64")
+            for f in features}
+
+
+def _as_column(x):
+    return keras.layers.Reshape((1,))(x)
+
+
+def _deep_tower(inputs, features, model_cfg):
+    parts = []
+    for f in features:
+        x = inputs[f.name]
+        if f.kind == "dense":
+            parts.append(_as_column(x))
+        else:
+            emb = keras.layers.Embedding(f.size, _embedding_dim(f.size, _cfg(model_cfg, "embedding_dim")),
+                                         name=f"{f.name}_embedding")(x)
+            parts.append(emb)
+    x = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+    dropout = _cfg(model_cfg, "dropout", 0.0)
+    for i, units in enumerate(_cfg(model_cfg, "hidden_units", [64, 32])):
+        x = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout)(x)
+    return x
+
+
+def _wide_tower(inputs, features):
+    parts = []
+    for f in features:
+        x = inputs[f.name]
+        if f.kind == "dense":
+            parts.append(_as_column(x))
+        else:
+            parts.append(keras.layers.CategoryEncoding(num_tokens=f.size, output_mode="one_hot",
+                                                       name=f"{f.name}_one_hot")(_as_column(x)))
+    return parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+
+
+def _head(task: str, n_classes: int):
+    units = n_classes if task == "multiclass" else 1
+    activation = {"multiclass": "softmax", "binary": "sigmoid", "regression": None}[task]
+    return units, activation
+
+
+def compile_model(model, task: str, model_cfg: Any):
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+                  "rmsprop": keras.optimizers.RMSprop, "adagrad": keras.optimizers.Adagrad}
+    opt = optimizers[_cfg(model_cfg, "optimizer", "adam")](
+        learning_rate=_cfg(model_cfg, "learning_rate", 0.001))
+    if task == "multiclass":
+        loss, metrics = "sparse_categorical_crossentropy", ["sparse_categorical_accuracy"]
+    elif task == "binary":
+        loss, metrics = "binary_crossentropy", ["binary_accuracy", keras.metrics.AUC(name="auc")]
+    else:
+        loss, metrics = "mse", ["mae", keras.metrics.RootMeanSquaredError(name="rmse")]
+    model.compile(optimizer=opt, loss=loss, metrics=metrics)
+    return model
+
+
+def build_model(task: str, features: List[FeatureInfo], model_cfg: Any,
+                n_classes: int = 2) -> keras.Model:
+    """A compiled Keras model for ``task`` over ``features`` (``model.kind``:
+    ``dnn``, ``wide_deep`` or ``linear``)."""
+    if not features:
+        raise ValueError("the model has no input features")
+    if task == "multiclass" and n_classes < 2:
+        raise ValueError(f"multiclass needs at least 2 classes, the label has {n_classes}")
+    keras.utils.set_random_seed(_cfg(model_cfg, "seed", 42))
+    kind = _cfg(model_cfg, "kind", "dnn")
+    inputs = _inputs(features)
+    units, activation = _head(task, n_classes)
+    if kind == "dnn":
+        logits = keras.layers.Dense(units, name="logits")(_deep_tower(inputs, features, model_cfg))
+    elif kind == "linear":
+        logits = keras.layers.Dense(units, name="logits")(_wide_tower(inputs, features))
+    elif kind == "wide_deep":
+        deep = keras.layers.Dense(units, name="deep_logits")(_deep_tower(inputs, features, model_cfg))
+        wide = keras.layers.Dense(units, name="wide_logits")(_wide_tower(inputs, features))
+        logits = keras.layers.Add(name="logits")([deep, wide])
+    else:
+        raise ValueError(f"unknown model kind {kind!r}")
+    outputs = keras.layers.Activation(activation or "linear", name="output")(logits)
+    model = keras.Model(inputs=inputs, outputs=outputs, name=f"{kind}_{task}")
+    return compile_model(model, task, model_cfg)

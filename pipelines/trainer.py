@@ -1,0 +1,127 @@
+"""The Trainer's ``run_fn``: trains a zoo (or user) model on transformed examples and
+exports it with the transform graph inside.
+
+Exported signatures (both take serialized *raw* tf.Examples, so training and serving
+run the same transform code):
+
+- ``serving_default``: the label need not be present; outputs ``probabilities`` and
+  ``class_id`` (+ ``class`` names) for classification, ``prediction`` for regression;
+- ``transform_features``: the transformed features including the label, used by the
+  Evaluator (TFMA ``preprocessing_function_names``).
+
+Per-epoch history goes to ``history.json`` in the model run folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from tfxkit.pipelines import models as zoo
+from tfxkit.pipelines.transform import LABEL_VOCAB, load_module, transformed_name
+
+
+def _dataset(files: List[str], data_accessor, tf_transform_output, label_key: str,
+             batch_size: int, num_epochs):
+    from tfx_bsl.public import tfxio
+
+    return data_accessor.tf_dataset_factory(
+        files,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key,
+                                       num_epochs=num_epochs, shuffle=False),
+        tf_transform_output.transformed_metadata.schema).prefetch(tf.data.AUTOTUNE)
+
+
+def _class_names(spec: Dict[str, Any], tf_transform_output) -> List[str]:
+    if spec.get("label_classes"):
+        return [str(c) for c in spec["label_classes"]]
+    try:
+        return [v.decode() if isinstance(v, bytes) else str(v)
+                for v in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)]
+    except (ValueError, tf.errors.NotFoundError, KeyError):
+        return ["0", "1"]  # binary with 0/1 integer labels
+
+
+def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[str],
+           export_dir: str) -> None:
+    task, label = spec["task"], spec["label"]
+    model.tft_layer = tf_transform_output.transform_features_layer()
+    raw_spec = tf_transform_output.raw_feature_spec()
+    serving_spec = {k: v for k, v in raw_spec.items() if k != label}
+    input_names = list(model.input_names)
+    names_table = tf.constant(class_names) if task != "regression" else None
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(serialized):
+        parsed = tf.io.parse_example(serialized, serving_spec)
+        transformed = model.tft_layer(parsed)
+        out = model({k: transformed[k] for k in input_names})
+        if task == "regression":
+            return {"prediction": out}
+        if task == "binary":
+            class_id = tf.cast(out[:, 0] > 0.5, tf.int64)
+        else:
+            class_id = tf.argmax(out, axis=1)
+        return {"probabilities": out, "class_id": class_id,
+                "class": tf.gather(names_table, class_id)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized):
+        parsed = tf.io.parse_example(serialized, raw_spec)
+        return model.tft_layer(parsed)
+
+    model.save(export_dir, save_format="tf", signatures={
+        "serving_default": serve.get_concrete_function(),
+        "transform_features": transform_features.get_concrete_function(),
+    })
+
+
+def train(fn_args) -> keras.Model:
+    spec = fn_args.custom_config or {}
+    task, label = spec["task"], spec["label"]
+    mcfg = spec.get("model", {})
+    label_key = transformed_name(label)
+    tft_out = tft.TFTransformOutput(fn_args.transform_output)
+    features = zoo.feature_infos_from_schema(tft_out.transformed_metadata.schema, label_key)
+    class_names = _class_names(spec, tft_out) if task != "regression" else []
+
+    builder = zoo.build_model
+    if mcfg.get("module"):
+        builder = load_module(mcfg["module"], "build_model")
+    model = builder(task, features, mcfg, max(len(class_names), 2))
+
+    batch = mcfg.get("batch_size", 64)
+    epochs = mcfg.get("epochs", 10)
+    steps = mcfg.get("steps") or fn_args.train_steps or None
+    if steps:
+        steps_per_epoch = max(1, steps // epochs)
+        train_ds = _dataset(fn_args.train_files, fn_args.data_accessor, tft_out, label_key,
+                            batch, None)
+    else:
+        steps_per_epoch = None
+        train_ds = _dataset(fn_args.train_files, fn_args.data_accessor, tft_out, label_key,
+                            batch, 1).cache()
+    eval_ds = _dataset(fn_args.eval_files, fn_args.data_accessor, tft_out, label_key,
+                       batch, 1).cache()
+    callbacks = []
+    es = mcfg.get("early_stopping")
+    if es:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=es.get("monitor", "val_loss"), patience=es.get("patience", 3),
+            restore_best_weights=True))
+    history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                        validation_data=eval_ds, callbacks=callbacks, verbose=0)
+    os.makedirs(fn_args.model_run_dir, exist_ok=True)
+    with open(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
+        json.dump({k: [float(v) for v in vals] for k, vals in history.history.items()}, f)
+    export(model, tft_out, spec, class_names, fn_args.serving_model_dir)
+    return model
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point (``tfxkit.pipelines.trainer.run_fn``)."""
+    train(fn_args)

@@ -1,0 +1,46 @@
+"""tfxkit: one YAML config becomes a production TFX pipeline.
+
+The top-level folders are installed as sub-packages of one package, ``tfxkit``
+(components <- pipelines <- infra), so nothing generic lands at the top of
+site-packages.
+"""
+from setuptools import setup
+
+PACKAGES = {
+    "tfxkit": "tfxkit",
+    "tfxkit.components": "components",
+    "tfxkit.pipelines": "pipelines",
+    "tfxkit.infra": "infra",
+    "tfxkit.templates": "templates",
+}
+
+
+def _find(root_pkg, root_dir):
+    import os
+
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root_dir):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "__"))]
+        if "__init__.py" in filenames:
+            rel = os.path.relpath(dirpath, root_dir)
+            name = root_pkg if rel == "." else root_pkg + "." + rel.replace(os.sep, ".")
+            found[name] = dirpath
+    return found
+
+
+package_dir = {}
+for pkg, folder in PACKAGES.items():
+    package_dir.update(_find(pkg, folder))
+
+setup(
+    name="tfxkit",
+    version="0.1.0",
+    description="One YAML config becomes a production TFX pipeline",
+    python_requires=">=3.10,<3.11",
+    packages=sorted(package_dir),
+    package_dir=package_dir,
+    include_package_data=True,
+    package_data={"tfxkit.templates": ["*/*", "*/*/*"]},
+    install_requires=["tfx==1.16.0", "pydantic>=2", "pyyaml", "click", "duckdb"],
+    entry_points={"console_scripts": ["tfxkit = tfxkit.infra.cli:main"]},
+)
