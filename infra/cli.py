@@ -137,7 +137,7 @@ def run(config, profile, sets, verbose):
     _quiet(verbose)
     click.echo(f"tfxkit run {cfg.name}: {info['rows']} rows, pipeline root {cfg.pipeline_root}")
     click.echo("  loading TFX ...", nl=False)
-    from tfx import v1 as tfx
+    from tfx.orchestration import metadata
 
     from tfxkit.infra.local_runner import RunFailed, run_pipeline
     from tfxkit.infra.summary import build_summary, format_summary
@@ -158,7 +158,7 @@ def run(config, profile, sets, verbose):
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         sys.exit(1)
-    conn = tfx.orchestration.metadata.sqlite_metadata_connection_config(cfg.metadata_path)
+    conn = metadata.sqlite_metadata_connection_config(cfg.metadata_path)
     summary = build_summary(result, cfg, conn)
     ran = sum(n.state == "ran" for n in result.nodes)
     cached = sum(n.state == "cached" for n in result.nodes)

@@ -1,0 +1,118 @@
+"""Custom components: construction, and their plain functions on tiny fixtures."""
+import json
+
+import pytest
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+from tfxkit.components.baseline_resolver.strategy import (LatestBlessedBaselineStrategy,
+                                                          latest_blessed_other_than)
+from tfxkit.components.validation_gate import gate
+
+
+def anomalies(**features):
+    a = anomalies_pb2.Anomalies()
+    for name, text in features.items():
+        a.anomaly_info[name].short_description = text
+        a.anomaly_info[name].description = text + " (long)"
+    return a
+
+
+def test_gate_passes_clean_data():
+    assert gate.check({"train": anomalies(), "eval": anomalies()}, "fail") == []
+
+
+def test_gate_fails_on_anomalies_naming_split_and_feature():
+    with pytest.raises(gate.AnomaliesFound) as e:
+        gate.check({"train": anomalies(), "eval": anomalies(island="Unexpected string values")},
+                   "fail")
+    assert "eval: island: Unexpected string values" in str(e.value)
+    assert "on_anomalies: warn" in str(e.value)
+
+
+def test_gate_warn_returns_lines():
+    lines = gate.check({"eval": anomalies(sex="Column dropped")}, "warn")
+    assert lines == ["eval: sex: Column dropped (Column dropped (long))"]
+
+
+def test_gate_rejects_unknown_mode():
+    with pytest.raises(ValueError):
+        gate.check({}, "ignore")
+
+
+def test_gate_executor_on_artifact_layout(tmp_path):
+    """The executor reads Split-*/SchemaDiff.pb as ExampleValidator writes them."""
+    from tfx.types import standard_artifacts
+
+    from tfxkit.components.validation_gate.component import DataValidation
+    from tfxkit.components.validation_gate.executor import Executor
+
+    art = standard_artifacts.ExampleAnomalies()
+    art.uri = str(tmp_path / "anomalies")
+    art.split_names = json.dumps(["train", "eval"])
+    for split, proto in (("train", anomalies()), ("eval", anomalies(x="New column"))):
+        d = tmp_path / "anomalies" / f"Split-{split}"
+        d.mkdir(parents=True)
+        (d / "SchemaDiff.pb").write_bytes(proto.SerializeToString())
+    out = DataValidation()
+    out.uri = str(tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    Executor().Do({"anomalies": [art]}, {"result": [out]}, {"on_anomalies": "warn"})
+    assert out.get_int_custom_property("anomalies") == 1
+    assert json.loads((tmp_path / "out" / "anomalies.json").read_text()) == [
+        "eval: x: New column (New column (long))"]
+    with pytest.raises(gate.AnomaliesFound):
+        Executor().Do({"anomalies": [art]}, {"result": [out]}, {"on_anomalies": "fail"})
+
+
+def test_gate_component_construction():
+    from tfx.types import Channel, standard_artifacts
+
+    from tfxkit.components.validation_gate.component import ValidationGate
+
+    c = ValidationGate(anomalies=Channel(type=standard_artifacts.ExampleAnomalies))
+    assert c.exec_properties["on_anomalies"] == "fail"
+    assert "result" in c.outputs
+    with pytest.raises(ValueError):
+        ValidationGate(anomalies=Channel(type=standard_artifacts.ExampleAnomalies),
+                       on_anomalies="maybe")
+
+
+def _model(i):
+    from tfx.types import standard_artifacts
+
+    m = standard_artifacts.Model()
+    m.id = i
+    return m
+
+
+def _blessing(model_id, blessed):
+    from tfx.types import standard_artifacts
+
+    b = standard_artifacts.ModelBlessing()
+    b.id = 100 + model_id
+    b.set_int_custom_property("current_model_id", model_id)
+    b.set_int_custom_property("blessed", int(blessed))
+    return b
+
+
+def test_baseline_is_latest_blessed_other_than_candidate():
+    models = [_model(1), _model(2), _model(3)]
+    blessings = [_blessing(1, True), _blessing(2, True), _blessing(3, False)]
+    got = latest_blessed_other_than(models, blessings, {3})
+    assert [m.id for m in got["model"]] == [2]
+    # An identical re-run: the candidate is model 2 itself -> baseline model 1.
+    got = latest_blessed_other_than(models, blessings, {2})
+    assert [m.id for m in got["model"]] == [1]
+    # First run: nothing blessed but the candidate -> no baseline.
+    got = latest_blessed_other_than([_model(1)], [_blessing(1, True)], {1})
+    assert got == {"model": [], "model_blessing": []}
+
+
+def test_strategy_returns_candidate_and_checks_types():
+    s = LatestBlessedBaselineStrategy()
+    out = s.resolve_artifacts(None, {"model": [_model(1), _model(2)],
+                                     "model_blessing": [_blessing(1, True)],
+                                     "candidate": [_model(2)]})
+    assert [m.id for m in out["model"]] == [1] and [m.id for m in out["candidate"]] == [2]
+    with pytest.raises(RuntimeError):
+        s.resolve_artifacts(None, {"model": [_blessing(1, True)], "model_blessing": []})

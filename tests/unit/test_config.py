@@ -1,0 +1,198 @@
+"""Config loading and validation: bad configs fail naming the file, the field, the reason."""
+import textwrap
+
+import pytest
+
+from tfxkit.pipelines.config import ConfigError, check_data, load_config
+
+CSV = "id,species,island,bill,mass,year\n1,A,x,1.5,3000,2007\n2,B,y,,3100,2008\n3,A,,2.5,,2009\n"
+
+BASE = """
+name: demo
+task: multiclass
+label: species
+data:
+  source: {csv: data.csv}
+features:
+  dense: [bill, mass]
+  vocab: {island: {top_k: 3}}
+eval:
+  metrics: [{name: accuracy, lower_bound: 0.5}]
+"""
+
+
+def write(tmp_path, body=BASE, csv=CSV):
+    (tmp_path / "data.csv").write_text(csv)
+    p = tmp_path / "config.yaml"
+    p.write_text(textwrap.dedent(body))
+    return p
+
+
+def load_err(path, **kw):
+    with pytest.raises(ConfigError) as e:
+        cfg = load_config(path, **kw)
+        check_data(cfg)
+    return e.value
+
+
+def test_valid_config_loads_and_checks(tmp_path):
+    cfg = load_config(write(tmp_path))
+    info = check_data(cfg)
+    assert cfg.name == "demo" and cfg.task == "multiclass"
+    assert info["rows"] == 3
+    assert cfg.resolve("data.csv") == str(tmp_path / "data.csv")
+    assert cfg.metadata_path.startswith(str(tmp_path))
+
+
+def test_unknown_key_names_field(tmp_path):
+    e = load_err(write(tmp_path, BASE + "modle: {}\n"))
+    assert e.field == "modle" and "unknown key" in str(e) and "config.yaml" in str(e)
+
+
+def test_nested_unknown_key(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("dense:", "crosses: [a]\n  dense:")))
+    assert e.field == "features.crosses"
+
+
+def test_wrong_type(tmp_path):
+    e = load_err(write(tmp_path, BASE + "model: {epochs: many}\n"))
+    assert e.field == "model.epochs" and "integer" in e.reason
+
+
+def test_missing_label(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("label: species\n", "")))
+    assert e.field == "label" and "missing" in e.reason
+
+
+def test_label_absent_from_data(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("label: species", "label: kind")))
+    assert e.field == "label" and "'kind'" in e.reason and "not in the data" in e.reason
+
+
+def test_feature_absent_from_data(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("[bill, mass]", "[bill, weight]")))
+    assert e.field == "features.dense" and "'weight'" in e.reason
+
+
+def test_unknown_transform(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("dense: [bill, mass]",
+                                              "dense: [bill, mass]\n  scale: cube")))
+    assert e.field.startswith("features.scale") and "cube" in e.reason
+
+
+def test_unknown_impute_strategy(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("dense: [bill, mass]",
+                                              "dense: [bill, mass]\n  impute: {bill: mode}")))
+    assert e.field.startswith("features.impute.bill")
+
+
+def test_path_does_not_exist(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("data.csv", "nope/*.csv")))
+    assert e.field == "data.source.csv" and "matches no file" in e.reason
+
+
+def test_empty_data(tmp_path):
+    e = load_err(write(tmp_path, csv="id,species,island,bill,mass,year\n"))
+    assert e.field == "data.source.csv" and "empty" in e.reason
+
+
+def test_text_column_as_dense(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("[bill, mass]", "[bill, island]")))
+    assert e.field == "features.dense" and "numeric" in e.reason
+
+
+def test_label_with_missing_values(tmp_path):
+    e = load_err(write(tmp_path, csv=CSV + "4,,x,1.0,1.0,2007\n"))
+    assert e.field == "label" and "1 of 4 rows" in e.reason
+
+
+def test_unknown_metric(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("name: accuracy", "name: mse")))
+    assert e.field == "" or "eval.metrics" in str(e)
+    assert "unknown metric 'mse'" in str(e)
+
+
+def test_bad_name(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("name: demo", "name: My_Demo")))
+    assert e.field == "name"
+
+
+def test_label_also_feature(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("[bill, mass]", "[bill, mass, species]")))
+    assert "also listed as a feature" in str(e)
+
+
+def test_no_such_config_file(tmp_path):
+    e = load_err(tmp_path / "missing.yaml")
+    assert "no such config file" in str(e)
+
+
+def test_invalid_yaml(tmp_path):
+    e = load_err(write(tmp_path, "name: [unclosed\n"))
+    assert "not valid YAML" in str(e)
+
+
+def test_profiles_and_overrides(tmp_path):
+    body = BASE + "profiles:\n  quick: {model: {epochs: 2, learning_rate: 0.1}}\n"
+    p = write(tmp_path, body)
+    assert load_config(p).model.epochs == 10
+    cfg = load_config(p, profile="quick", overrides=["model.learning_rate=0.003",
+                                                     "model.hidden_units=[4, 2]"])
+    assert cfg.model.epochs == 2
+    assert cfg.model.learning_rate == 0.003
+    assert cfg.model.hidden_units == [4, 2]
+    assert cfg.fingerprint() != load_config(p).fingerprint()
+
+
+def test_profile_file_beside_config(tmp_path):
+    p = write(tmp_path)
+    (tmp_path / "config.prod.yaml").write_text("push: {registry: /srv/models}\n")
+    assert load_config(p, profile="prod").registry_path == "/srv/models"
+
+
+def test_unknown_profile(tmp_path):
+    e = load_err(write(tmp_path), profile="nope")
+    assert e.field == "profiles" and "nope" in e.reason
+
+
+def test_bad_set_override(tmp_path):
+    e = load_err(write(tmp_path), overrides=["model.epochs"])
+    assert "key=value" in str(e)
+    e = load_err(write(tmp_path), overrides=["model.epochs=-3"])
+    assert e.field == "model.epochs"
+
+
+def test_glob_and_folder_sources(tmp_path):
+    (tmp_path / "d").mkdir()
+    for i in range(2):
+        (tmp_path / "d" / f"part-{i}.csv").write_text(CSV)
+    body = BASE.replace("data.csv", "d/part-*.csv")
+    info = check_data(load_config(write(tmp_path, body)))
+    assert info["rows"] == 6 and len(info["files"]) == 2
+    info = check_data(load_config(write(tmp_path, BASE.replace("data.csv", "d"))))
+    assert info["rows"] == 6
+
+
+def test_parquet_source(tmp_path):
+    import duckdb
+
+    write(tmp_path)
+    duckdb.sql(f"COPY (SELECT * FROM read_csv_auto('{tmp_path / 'data.csv'}')) "
+               f"TO '{tmp_path / 'data.parquet'}' (FORMAT parquet)")
+    cfg = load_config(write(tmp_path, BASE.replace("{csv: data.csv}", "{parquet: data.parquet}")))
+    assert check_data(cfg)["rows"] == 3
+
+
+def test_two_sources_rejected(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("{csv: data.csv}",
+                                              "{csv: data.csv, parquet: x.parquet}")))
+    assert e.field == "data.source" and "exactly one" in e.reason
+
+
+def test_templates_validate():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    for t in ("multiclass", "binary", "regression"):
+        cfg = load_config(root / t / "config.yaml")
+        assert check_data(cfg)["rows"] > 100

@@ -1,0 +1,84 @@
+"""The pipeline factory: config -> tfx Pipeline, without running it."""
+import os
+from pathlib import Path
+
+import pytest
+
+from tfxkit.pipelines import factory
+from tfxkit.pipelines.config import load_config
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(TEMPLATES / "multiclass" / "config.yaml")
+
+
+def test_split_input(tmp_path):
+    assert factory.split_input(str(tmp_path)) == (str(tmp_path), "*")
+    assert factory.split_input("/data/x/day-*.csv") == ("/data/x", "day-*.csv")
+    assert factory.split_input("/data/*/x.csv") == ("/data", "*/x.csv")
+    assert factory.split_input("/data/x.csv") == ("/data", "x.csv")
+
+
+def test_beam_args(cfg):
+    assert factory.beam_pipeline_args(cfg) == []
+    c = cfg.model_copy(update={"beam": cfg.beam.model_copy(
+        update={"mode": "multi_processing", "workers": 2})})
+    assert factory.beam_pipeline_args(c) == ["--direct_running_mode=multi_processing",
+                                             "--direct_num_workers=2"]
+
+
+def test_pipeline_components_in_order(cfg, tmp_path):
+    cfg = cfg.model_copy(update={"root": str(tmp_path / "root"),
+                                 "metadata": cfg.metadata.model_copy(
+                                     update={"sqlite": str(tmp_path / "m.sqlite")})})
+    p = factory.create_pipeline(cfg)
+    ids = [c.id for c in p.components]
+    assert ids == ["ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
+                   "ValidationGate", "Transform", "Trainer", "BaselineResolver",
+                   "Evaluator", "Pusher"]
+    assert p.enable_cache and p.beam_pipeline_args == []
+    comps = {c.id: c for c in p.components}
+    assert comps["Transform"].exec_properties["preprocessing_fn"] == factory.TRANSFORM_FN
+    assert comps["Trainer"].exec_properties["run_fn"] == factory.RUN_FN
+    assert "ValidationGate" in [u.id for u in comps["Transform"].upstream_nodes]
+    # The pusher needs the blessing.
+    assert "model_blessing" in comps["Pusher"].inputs
+    assert comps["SchemaGen"].exec_properties["infer_feature_shape"] in (False, 0)
+
+
+def test_curated_schema_is_imported(cfg, tmp_path):
+    schema = tmp_path / "my_schema.pbtxt"
+    schema.write_text('feature { name: "species" type: BYTES }\n')
+    cfg = cfg.model_copy(update={"root": str(tmp_path / "root"),
+                                 "validation": cfg.validation.model_copy(
+                                     update={"schema_file": str(schema)})})
+    ids = [c.id for c in factory.create_components(cfg)]
+    assert "SchemaImporter" in ids and "SchemaGen" not in ids
+    copied = list((tmp_path / "root").rglob("schema.pbtxt"))
+    assert len(copied) == 1 and copied[0].read_text() == schema.read_text()
+
+
+def test_custom_config_tracks_user_modules(cfg, tmp_path):
+    mod = tmp_path / "preprocessing.py"
+    mod.write_text("def preprocessing_fn(inputs): return inputs\n")
+    c = cfg.model_copy(update={"features": cfg.features.model_copy(update={"module": str(mod)})})
+    first = factory.transform_custom_config(c)
+    mod.write_text("def preprocessing_fn(inputs): return dict(inputs)\n")
+    assert factory.transform_custom_config(c)["code"] != first["code"]
+    assert factory.transform_custom_config(c)["features"]["module"] == str(mod)
+
+
+def test_eval_config(cfg):
+    from tfxkit.pipelines.metrics import eval_config_from
+
+    ec = eval_config_from(cfg)
+    spec = ec.model_specs[0]
+    assert spec.label_key == "species_xf" and spec.prediction_key == "probabilities"
+    assert list(spec.preprocessing_function_names) == ["transform_features"]
+    assert [list(s.feature_keys) for s in ec.slicing_specs] == [[], ["island"]]
+    acc = [m for m in ec.metrics_specs[0].metrics if m.class_name == "SparseCategoricalAccuracy"][0]
+    assert acc.threshold.value_threshold.lower_bound.value == 0.8
+    assert acc.threshold.change_threshold.absolute.value == -0.05

@@ -1,0 +1,114 @@
+"""Every transform kind through the testing kit (real tf.Transform, in-memory Beam)."""
+import math
+
+import pytest
+
+from tfxkit.testing import assert_transform, run_preprocessing, spec_preprocessing_fn
+
+ROWS = [
+    {"a": 1.0, "b": 0.0, "c": 0.0, "d": 2.0, "s": "x", "year": 2007, "city": "p", "y": "A"},
+    {"a": 3.0, "b": 10.0, "c": None, "d": 2.0, "s": "y", "year": 2008, "city": "q", "y": "B"},
+    {"a": None, "b": None, "c": 1.0, "d": None, "s": None, "year": 2007, "city": None, "y": "A"},
+    {"a": 2.0, "b": 5.0, "c": 3.0, "d": 7.0, "s": "x", "year": 2009, "city": "p", "y": "C"},
+]
+
+
+@pytest.fixture(scope="module")
+def numeric():
+    """Scaling and imputation kinds in one analyze-and-transform."""
+    fn = spec_preprocessing_fn("multiclass", "y", {
+        "dense": ["a", "b", "c", "d"],
+        "scale": {"a": "z_score", "b": "min_max", "c": "log", "d": "none"},
+        "impute": {"a": "mean", "b": "median", "c": {"constant": 5}, "d": "most_frequent"},
+        "bucket": {"a": 2},
+    })
+    return run_preprocessing(fn, ROWS)
+
+
+def col(rows, name):
+    return [r[name].item() if hasattr(r[name], "item") else r[name] for r in rows]
+
+
+def test_z_score_with_mean_imputation(numeric):
+    # present values 1, 3, 2 -> mean 2 fills the gap; z-score over 1, 3, 2, 2
+    sd = math.sqrt(0.5)
+    assert col(numeric, "a_xf") == pytest.approx([-1 / sd, 1 / sd, 0.0, 0.0], abs=1e-5)
+
+
+def test_min_max_with_median_imputation(numeric):
+    # median of 0, 10, 5 is 5; min-max over [0, 10]
+    assert col(numeric, "b_xf") == pytest.approx([0.0, 1.0, 0.5, 0.5], abs=1e-5)
+
+
+def test_log_with_constant_imputation(numeric):
+    assert col(numeric, "c_xf") == pytest.approx(
+        [0.0, math.log1p(5), math.log1p(1), math.log1p(3)], abs=1e-5)
+
+
+def test_none_scaling_with_most_frequent(numeric):
+    assert col(numeric, "d_xf") == pytest.approx([2.0, 2.0, 2.0, 7.0])
+
+
+def test_quantile_buckets(numeric):
+    buckets = col(numeric, "a_bucket_xf")
+    assert set(buckets) <= {0, 1}
+    assert buckets[0] == 0 and buckets[1] == 1  # lowest and highest values
+
+
+def test_label_vocabulary_most_frequent_first(numeric):
+    assert col(numeric, "y_xf")[0] == col(numeric, "y_xf")[2] == 0
+    assert sorted(set(col(numeric, "y_xf"))) == [0, 1, 2]
+
+
+def test_categorical_transforms_and_fixed_classes():
+    fn = spec_preprocessing_fn("multiclass", "y", {
+        "vocab": {"s": {"top_k": 1, "num_oov_buckets": 1}},
+        "categorical_int": {"year": 1},
+        "hash": {"city": 16},
+    }, label_classes=["C", "B", "A"])
+    got = assert_transform(fn, ROWS, expected={
+        "s_xf": [0, 1, None, 0],          # 'x' is the top word; others share OOV id 1
+        "year_xf": [0, 1, 0, 1],          # 2007 is the only kept value
+        "y_xf": [2, 1, 2, 0],             # classes in the configured order
+    })
+    hashed = col(got, "city_xf")
+    assert hashed[0] == hashed[3] and all(0 <= h < 16 for h in hashed)
+
+
+def test_missing_text_is_imputed_most_frequent():
+    fn = spec_preprocessing_fn("regression", "y", {"vocab": {"s": {}}})
+    rows = [{"s": "x", "y": 1.0}, {"s": None, "y": 2.0}, {"s": "x", "y": 3.0}, {"s": "z", "y": 4.0}]
+    assert_transform(fn, rows, expected={"s_xf": [0, 0, 0, 1], "y_xf": [1.0, 2.0, 3.0, 4.0]})
+
+
+def test_binary_integer_label_kept():
+    fn = spec_preprocessing_fn("binary", "y", {"dense": ["a"]})
+    rows = [{"a": 1.0, "y": 0}, {"a": 2.0, "y": 1}, {"a": 3.0, "y": 1}]
+    assert_transform(fn, rows, expected={"y_xf": [0, 1, 1]})
+
+
+def test_assert_transform_reports_differences():
+    fn = spec_preprocessing_fn("regression", "y", {"dense": ["a"], "scale": "none"})
+    with pytest.raises(AssertionError) as e:
+        assert_transform(fn, [{"a": 1.0, "y": 1.0}, {"a": 2.0, "y": 2.0}],
+                         expected={"a_xf": [1.0, 9.0], "nope": [1, 2]})
+    assert "a_xf[row 1]: expected 9.0, got 2.0" in str(e.value)
+    assert "nope: no such output" in str(e.value)
+
+
+def test_user_preprocessing_module(tmp_path):
+    from tfxkit.pipelines.transform import preprocessing_fn
+    import functools
+
+    mod = tmp_path / "preprocessing.py"
+    mod.write_text(
+        "from tfxkit.pipelines import transform as t\n"
+        "def preprocessing_fn(inputs, custom_config):\n"
+        "    x = t.impute(inputs['a'], 'median')\n"
+        "    return {'a_xf': t.scale(x, 'min_max') * 10.0,\n"
+        "            **t.transform_label(inputs, custom_config)}\n")
+    spec = {"task": "regression", "label": "y", "features": {"module": str(mod)}}
+    fn = functools.partial(preprocessing_fn, custom_config=spec)
+    assert_transform(fn, [{"a": 0.0, "y": 1.0}, {"a": 4.0, "y": 1.0}, {"a": None, "y": 2.0},
+                          {"a": 1.0, "y": 1.0}],
+                     expected={"a_xf": [0.0, 10.0, 2.5, 2.5], "y_xf": [1.0, 1.0, 2.0, 1.0]})
