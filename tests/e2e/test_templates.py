@@ -20,28 +20,36 @@ CASES = {
 }
 
 
+def _kind(values):
+    vals = [v for v in values if v != ""]
+    try:
+        nums = [float(v) for v in vals]
+    except ValueError:
+        return "bytes"
+    return "int" if all(n.is_integer() and "." not in v for n, v in zip(nums, vals)) else "float"
+
+
 def raw_examples(path, label, n=20):
-    """Serialized raw tf.Examples from the CSV, without the label, empty fields absent;
-    plus one example with every feature missing."""
+    """Serialized raw tf.Examples from the CSV (typed per column as CSV inference types
+    them), without the label, empty fields absent; plus one with every feature missing."""
     import tensorflow as tf
 
-    out = []
     with open(path) as f:
-        for i, row in enumerate(csv.DictReader(f)):
-            if i >= n:
-                break
-            feats = {}
-            for k, v in row.items():
-                if k == label or v == "":
-                    continue
-                try:
-                    num = float(v)
-                    feats[k] = (tf.train.Feature(int64_list=tf.train.Int64List(value=[int(num)]))
-                                if num.is_integer() and "." not in v else
-                                tf.train.Feature(float_list=tf.train.FloatList(value=[num])))
-                except ValueError:
-                    feats[k] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode()]))
-            out.append(tf.train.Example(features=tf.train.Features(feature=feats)))
+        rows = list(csv.DictReader(f))
+    kinds = {k: _kind([r[k] for r in rows]) for k in rows[0]}
+    out = []
+    for row in rows[:n]:
+        feats = {}
+        for k, v in row.items():
+            if k == label or v == "":
+                continue
+            if kinds[k] == "int":
+                feats[k] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
+            elif kinds[k] == "float":
+                feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
+            else:
+                feats[k] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode()]))
+        out.append(tf.train.Example(features=tf.train.Features(feature=feats)))
     out.append(tf.train.Example())
     return [e.SerializeToString() for e in out]
 
