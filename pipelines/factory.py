@@ -89,7 +89,8 @@ def beam_pipeline_args(cfg: PipelineConfig) -> List[str]:
 
 def _example_gen(cfg: PipelineConfig):
     from tfx.components import CsvExampleGen, FileBasedExampleGen, ImportExampleGen
-    from tfx.components.example_gen.custom_executors import parquet_executor
+
+    from tfxkit.components.parquet_example_gen import executor as parquet_executor
     from tfx.dsl.components.base import executor_spec
     from tfx.proto import example_gen_pb2 as eg
 

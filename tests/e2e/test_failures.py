@@ -66,7 +66,8 @@ def test_user_preprocessing_and_model_modules(template_copy):
             return model
     """))
     r = tfxkit("run", case / "config.yaml", "--set", "features.module=preprocessing.py",
-               "--set", "model.module=model.py", "--set", "model.epochs=15")
+               "--set", "model.module=model.py", "--set", "model.epochs=5",
+               "--set", "model.steps=300")
     assert r.returncode == 0, r.stderr
     assert "BLESSED" in r.stdout
     import tensorflow as tf

@@ -54,6 +54,26 @@ def raw_examples(path, label, n=20):
     return [e.SerializeToString() for e in out]
 
 
+def assert_run_inference(model_dir, serialized):
+    import apache_beam as beam
+    import tensorflow as tf
+    from apache_beam.testing.util import assert_that
+    from tfx_bsl.public.beam import RunInference
+    from tfx_bsl.public.proto import model_spec_pb2
+
+    spec = model_spec_pb2.InferenceSpecType(saved_model_spec=model_spec_pb2.SavedModelSpec(
+        model_path=str(model_dir), signature_name=["serving_default"]))
+    examples = [tf.train.Example.FromString(s) for s in serialized]
+
+    def check(logs):
+        assert len(logs) == len(examples)
+        assert all(log.HasField("predict_log") for log in logs)
+
+    with beam.Pipeline() as p:
+        logs = p | beam.Create(examples) | RunInference(spec)
+        assert_that(logs, check)
+
+
 @pytest.mark.parametrize("template", sorted(CASES))
 def test_template_end_to_end(template, template_copy):
     pipeline, data, label = CASES[template]
@@ -100,6 +120,9 @@ def test_template_end_to_end(template, template_copy):
             assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
             # the model learned something: most of the first rows (all Adelie) are right
             assert classes[:20].count("Adelie") >= 15
+
+    # ... and through tfx-bsl RunInference (what BulkInferrer uses): a Keras 2 export.
+    assert_run_inference(model_dir, examples)
 
     second = tfxkit("run", cfg)
     assert second.returncode == 0, second.stderr

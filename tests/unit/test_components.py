@@ -116,3 +116,22 @@ def test_strategy_returns_candidate_and_checks_types():
     assert [m.id for m in out["model"]] == [1] and [m.id for m in out["candidate"]] == [2]
     with pytest.raises(RuntimeError):
         s.resolve_artifacts(None, {"model": [_blessing(1, True)], "model_blessing": []})
+
+
+def test_parquet_encoding_keeps_zeros_and_drops_nulls():
+    import pyarrow as pa
+    import tensorflow as tf
+
+    from tfxkit.components.parquet_example_gen.encode import record_batch_to_examples
+
+    batch = pa.RecordBatch.from_pydict({"i": [0, 5, None], "f": [0.0, None, 2.5],
+                                        "s": ["", "a", None]})
+    exs = [tf.train.Example.FromString(b) for b in record_batch_to_examples(batch)]
+    f0 = exs[0].features.feature
+    assert list(f0["i"].int64_list.value) == [0]
+    assert list(f0["f"].float_list.value) == [0.0]
+    assert list(f0["s"].bytes_list.value) == [b""]
+    assert "f" not in exs[1].features.feature or not exs[1].features.feature["f"].float_list.value
+    f2 = exs[2].features.feature
+    assert not f2["i"].int64_list.value and not f2["s"].bytes_list.value
+    assert list(f2["f"].float_list.value) == [2.5]

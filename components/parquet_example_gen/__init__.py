@@ -1,0 +1,1 @@
+"""Parquet ExampleGen executor that keeps zeros (stock TFX's drops them)."""
