@@ -66,8 +66,10 @@ def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[s
             class_id = tf.cast(out[:, 0] > 0.5, tf.int64)
         else:
             class_id = tf.argmax(out, axis=1)
-        return {"probabilities": out, "class_id": class_id,
-                "class": tf.gather(names_table, class_id)}
+        # Every output is [batch, k]: tfx-bsl RunInference (BulkInferrer) splits outputs
+        # per example and cannot handle a scalar string per example.
+        return {"probabilities": out, "class_id": class_id[:, None],
+                "class": tf.gather(names_table, class_id)[:, None]}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(serialized):

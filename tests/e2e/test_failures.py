@@ -77,3 +77,15 @@ def test_user_preprocessing_and_model_modules(template_copy):
     spec = loaded.signatures["transform_features"].structured_outputs
     assert set(spec) == {"bill_length_mm_xf", "bill_depth_mm_xf", "flipper_length_mm_xf",
                          "island_xf", "species_xf"}
+
+
+def test_not_blessed_run_says_why_and_pushes_nothing(template_copy):
+    case = template_copy("regression")
+    r = tfxkit("run", case / "config.yaml", "--set",
+               "eval.metrics=[{name: mae, upper_bound: 0.5}]", "--set", "model.epochs=3")
+    assert r.returncode == 0, r.stderr
+    assert "NOT blessed" in r.stdout
+    assert "FAIL mean_absolute_error" in r.stdout and "[<= 0.5]" in r.stdout
+    assert "why: mean_absolute_error" in r.stdout
+    assert "Not pushed" in r.stdout
+    assert not (case / "models").exists() or not os.listdir(case / "models")

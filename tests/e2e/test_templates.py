@@ -112,7 +112,8 @@ def test_template_end_to_end(template, template_copy):
     else:
         probs = out["probabilities"].numpy()
         assert np.isfinite(probs).all() and len(probs) == len(examples)
-        classes = [c.decode() for c in out["class"].numpy()]
+        assert out["class"].shape == (len(examples), 1)
+        classes = [c.decode() for c in out["class"].numpy()[:, 0]]
         with open(case / data) as f:
             labels = {r[label] for r in csv.DictReader(f)}
         assert set(classes) <= labels
