@@ -48,6 +48,9 @@ class Source(_Strict):
     csv: Optional[str] = None
     parquet: Optional[str] = None
     tfrecord: Optional[str] = None
+    # DuckDB SQL over the files, which it names ``source`` (CSV and Parquet only), e.g.
+    # "SELECT *, distance_km / 60 AS hours FROM source WHERE city <> 'oslo'".
+    query: Optional[str] = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -55,6 +58,8 @@ class Source(_Strict):
         if len(given) != 1:
             raise ValueError("give exactly one of csv, parquet, tfrecord "
                              f"(got {', '.join(given) or 'none'})")
+        if self.query and self.tfrecord:
+            raise ValueError("query: SQL runs over csv or parquet files, not tfrecord")
         return self
 
     @property
@@ -67,11 +72,24 @@ class Source(_Strict):
 
 
 class Split(_Strict):
-    """Hash-bucket split: ``train`` and ``eval`` are bucket counts (8/2 = 80%/20%)."""
+    """Hash-bucket split: ``train`` and ``eval`` are bucket counts (8/2 = 80%/20%) of
+    md5(key) (of the whole row without a key). Or ``predicates``: SQL conditions tried in
+    order, e.g. ``{eval: "day >= '2026-01-07'", train: "true"}`` (CSV/Parquet only)."""
 
     train: int = Field(8, ge=1)
     eval: int = Field(2, ge=1)
     key: Optional[str] = None
+    predicates: Optional[Dict[str, str]] = None
+    on_null_key: Literal["fail", "reject"] = "fail"
+
+    @model_validator(mode="after")
+    def _predicates(self):
+        if self.predicates is not None and set(self.predicates) != {"train", "eval"}:
+            raise ValueError(f"predicates: give exactly train and eval "
+                             f"(got {', '.join(self.predicates) or 'none'})")
+        if self.predicates and self.key:
+            raise ValueError("key: a predicate split has no key (give one or the other)")
+        return self
 
 
 class Data(_Strict):
@@ -387,16 +405,18 @@ def source_files(cfg: PipelineConfig) -> List[str]:
     return [p] if os.path.isfile(p) else []
 
 
-def _columns_tabular(kind: str, files: List[str]) -> Dict[str, Any]:
+def _columns_tabular(kind: str, files: List[str], query: Optional[str]) -> Dict[str, Any]:
     import duckdb
 
+    from tfxkit.components.example_gen.ingest import reader_sql
+
     con = duckdb.connect()
-    reader = ("read_csv_auto(?, header=true, union_by_name=true)" if kind == "csv"
-              else "read_parquet(?, union_by_name=true)")
-    rel = con.sql(f"SELECT * FROM {reader}", params=[files])
+    con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM {reader_sql(kind, files)}")
+    con.execute(f"CREATE TEMP VIEW data AS {query or 'SELECT * FROM source'}")
+    rel = con.sql("SELECT * FROM data")
     cols = dict(zip(rel.columns, [str(t) for t in rel.types]))
-    n_rows = con.sql(f"SELECT count(*) FROM {reader}", params=[files]).fetchone()[0]
-    return {"columns": cols, "rows": n_rows, "con": con, "reader": reader}
+    n_rows = con.sql("SELECT count(*) FROM data").fetchone()[0]
+    return {"columns": cols, "rows": n_rows, "con": con, "reader": "data"}
 
 
 def _columns_tfrecord(files: List[str]) -> Dict[str, Any]:
@@ -437,9 +457,12 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
     kind = cfg.data.source.kind
     try:
         info = (_columns_tfrecord(files) if kind == "tfrecord"
-                else _columns_tabular(kind, files))
+                else _columns_tabular(kind, files, cfg.data.source.query))
     except Exception as e:  # duckdb / tf parse errors
-        raise ConfigError(file, src_field, f"cannot read {files[0]}: {e}") from None
+        what = "data.source.query" if cfg.data.source.query else src_field
+        msg = str(e).strip().splitlines()[0]
+        raise ConfigError(file, what, f"cannot read {files[0]}"
+                          f"{' with the query' if cfg.data.source.query else ''}: {msg}") from None
     cols, rows = info["columns"], info["rows"]
     if rows == 0:
         raise ConfigError(file, src_field, f"the data is empty (no rows in {len(files)} "
@@ -468,6 +491,16 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
                               f"{how} needs a numeric column, {imp_name!r} is {cols[imp_name]}")
     if cfg.data.split.key:
         need("data.split.key", cfg.data.split.key)
+    if cfg.data.split.predicates:
+        if kind == "tfrecord":
+            raise ConfigError(file, "data.split.predicates", "predicates need a csv or "
+                              "parquet source")
+        for name, pred in cfg.data.split.predicates.items():
+            try:
+                info["con"].execute(f"SELECT count(*) FROM data WHERE ({pred})").fetchone()
+            except Exception as e:
+                raise ConfigError(file, f"data.split.predicates.{name}",
+                                  f"not a valid condition: {str(e).splitlines()[0]}") from None
     for i, s in enumerate(cfg.eval.slices):
         for name in ([s] if isinstance(s, str) else s):
             need(f"eval.slices[{i}]", name)
@@ -476,14 +509,14 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
                           f"{cfg.label!r} is {cols[cfg.label]}")
     if "con" in info:
         con, reader = info["con"], info["reader"]
-        missing = con.sql(f'SELECT count(*) FROM {reader} WHERE "{cfg.label}" IS NULL',
-                          params=[files]).fetchone()[0]
+        missing = con.sql(f'SELECT count(*) FROM {reader} WHERE "{cfg.label}" IS NULL'
+                          ).fetchone()[0]
         if missing:
             raise ConfigError(file, "label", f"{missing} of {rows} rows have no "
                               f"{cfg.label!r} value; drop or fill them first")
         if cfg.label_classes is not None:
             seen = {str(r[0]) for r in con.sql(
-                f'SELECT DISTINCT "{cfg.label}" FROM {reader}', params=[files]).fetchall()}
+                f'SELECT DISTINCT "{cfg.label}" FROM {reader}').fetchall()}
             extra = seen - set(cfg.label_classes)
             if extra:
                 raise ConfigError(file, "label_classes", f"the data has label values "

@@ -88,33 +88,33 @@ def beam_pipeline_args(cfg: PipelineConfig) -> List[str]:
 
 
 def _example_gen(cfg: PipelineConfig):
-    from tfx.components import CsvExampleGen, FileBasedExampleGen, ImportExampleGen
-
-    from tfxkit.components.parquet_example_gen import executor as parquet_executor
-    from tfx.dsl.components.base import executor_spec
-    from tfx.proto import example_gen_pb2 as eg
+    """ArrowExampleGen (DuckDB + tfx_bsl) for CSV and Parquet; ImportExampleGen for TFRecord."""
+    from tfxkit.components.example_gen.component import ArrowExampleGen
 
     base, pattern = split_input(cfg.resolve(cfg.data.source.path))
     split = cfg.data.split
-    input_config = eg.Input(splits=[eg.Input.Split(name="all", pattern=pattern)])
+    kind = cfg.data.source.kind
+    if kind in ("csv", "parquet"):
+        predicates = list(split.predicates.items()) if split.predicates else None
+        if predicates:  # eval first when both could match (eval: "<cond>", train: "true")
+            predicates.sort(key=lambda kv: kv[0] != "eval")
+        return ArrowExampleGen(
+            input_base=base, pattern=pattern, kind=kind,
+            splits=[("train", split.train), ("eval", split.eval)], key=split.key,
+            query=cfg.data.source.query, predicates=predicates,
+            on_null_key=split.on_null_key).with_id(EXAMPLE_GEN)
+    from tfx.components import ImportExampleGen
+    from tfx.proto import example_gen_pb2 as eg
+
     split_config = eg.SplitConfig(
         splits=[eg.SplitConfig.Split(name="train", hash_buckets=split.train),
                 eg.SplitConfig.Split(name="eval", hash_buckets=split.eval)])
     if split.key:
         split_config.partition_feature_name = split.key
-    output_config = eg.Output(split_config=split_config)
-    kind = cfg.data.source.kind
-    if kind == "csv":
-        gen = CsvExampleGen(input_base=base, input_config=input_config,
-                                           output_config=output_config)
-    elif kind == "parquet":
-        gen = FileBasedExampleGen(
-            input_base=base, input_config=input_config, output_config=output_config,
-            custom_executor_spec=executor_spec.BeamExecutorSpec(parquet_executor.Executor))
-    else:
-        gen = ImportExampleGen(input_base=base, input_config=input_config,
-                                              output_config=output_config)
-    return gen.with_id(EXAMPLE_GEN)
+    return ImportExampleGen(
+        input_base=base, input_config=eg.Input(splits=[eg.Input.Split(name="all",
+                                                                      pattern=pattern)]),
+        output_config=eg.Output(split_config=split_config)).with_id(EXAMPLE_GEN)
 
 
 def _curated_schema_dir(cfg: PipelineConfig) -> str:

@@ -122,7 +122,7 @@ def test_parquet_encoding_keeps_zeros_and_drops_nulls():
     import pyarrow as pa
     import tensorflow as tf
 
-    from tfxkit.components.parquet_example_gen.encode import record_batch_to_examples
+    from tfxkit.components.example_gen.encode import record_batch_to_examples
 
     batch = pa.RecordBatch.from_pydict({"i": [0, 5, None], "f": [0.0, None, 2.5],
                                         "s": ["", "a", None]})

@@ -1,7 +1,7 @@
-"""Arrow -> tf.Example, with tfx_bsl's C++ encoder (plain functions, no TFX)."""
+"""Arrow -> tf.Example with tfx_bsl's C++ encoder (plain functions, no TFX)."""
 from __future__ import annotations
 
-from typing import Iterator, List
+from typing import List
 
 import pyarrow as pa
 
@@ -38,9 +38,3 @@ def record_batch_to_examples(batch: pa.RecordBatch) -> List[bytes]:
     cols = [_as_list_column(batch.column(i)) for i in range(batch.num_columns)]
     return example_coder.RecordBatchToExamples(
         pa.RecordBatch.from_arrays(cols, names=batch.schema.names))
-
-
-def iter_parquet_batches(path: str, batch_size: int = 8192) -> Iterator[pa.RecordBatch]:
-    import pyarrow.parquet as pq
-
-    yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size)

@@ -1,1 +1,0 @@
-"""Parquet ExampleGen executor that keeps zeros (stock TFX's drops them)."""

@@ -1,0 +1,96 @@
+"""ArrowExampleGen's plain functions: deterministic splits, encoding, bad input."""
+import glob
+import os
+
+import pytest
+import tensorflow as tf
+
+from tfxkit.components.example_gen import ingest
+
+
+def write_csv(path, rows, header="id,x,s"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def read_split(out, split):
+    exs = []
+    for f in glob.glob(os.path.join(out, f"Split-{split}", "*.gz")):
+        for raw in tf.data.TFRecordDataset(f, compression_type="GZIP"):
+            exs.append(tf.train.Example.FromString(raw.numpy()))
+    return exs
+
+
+def ids(exs):
+    return sorted(e.features.feature["id"].int64_list.value[0] for e in exs)
+
+
+def test_hash_split_is_deterministic_as_data_grows(tmp_path):
+    small = write_csv(tmp_path / "a.csv", [f"{i},{i * 0.5},s{i % 3}" for i in range(1000)])
+    r = ingest.ingest([small], "csv", str(tmp_path / "o1"), key="id")
+    assert r.rows["train"] + r.rows["eval"] == 1000
+    assert abs(r.rows["train"] / 1000 - 0.8) < 0.04
+    more = write_csv(tmp_path / "b.csv", [f"{i},{i * 0.5},s{i % 3}" for i in range(1000, 3000)])
+    r2 = ingest.ingest([small, more], "csv", str(tmp_path / "o2"), key="id")
+    first_eval = set(ids(read_split(str(tmp_path / "o1"), "eval")))
+    grown_eval = set(ids(read_split(str(tmp_path / "o2"), "eval")))
+    assert first_eval == {i for i in grown_eval if i < 1000}
+    assert abs(r2.rows["eval"] / 3000 - 0.2) < 0.03
+
+
+def test_whole_row_hash_without_key(tmp_path):
+    f = write_csv(tmp_path / "a.csv", [f"{i},{i},x" for i in range(500)])
+    a = ingest.ingest([f], "csv", str(tmp_path / "o1"))
+    b = ingest.ingest([f], "csv", str(tmp_path / "o2"))
+    assert a.rows == b.rows and sum(a.rows.values()) == 500
+    assert ids(read_split(str(tmp_path / "o1"), "eval")) == ids(read_split(str(tmp_path / "o2"), "eval"))
+
+
+def test_predicate_split_and_query(tmp_path):
+    f = write_csv(tmp_path / "a.csv", [f"{i},{i},{'ab'[i % 2]}" for i in range(100)])
+    r = ingest.ingest([f], "csv", str(tmp_path / "o"), query="SELECT * FROM source WHERE s = 'a'",
+                      predicates=[("eval", "id >= 80"), ("train", "true")])
+    assert r.rows == {"eval": 10, "train": 40}
+    assert all(i >= 80 for i in ids(read_split(str(tmp_path / "o"), "eval")))
+
+
+def test_missing_values_absent_and_types_like_csv_example_gen(tmp_path):
+    f = write_csv(tmp_path / "a.csv", ["1,0.0,", "2,,b", "3,2.5,2026-01-01"])
+    ingest.ingest([f], "csv", str(tmp_path / "o"), splits=[("train", 1)], key="id")
+    exs = {e.features.feature["id"].int64_list.value[0]: e.features.feature
+           for e in read_split(str(tmp_path / "o"), "train")}
+    assert list(exs[1]["x"].float_list.value) == [0.0]       # zero kept
+    assert not exs[2]["x"].float_list.value                   # empty -> absent
+    assert list(exs[3]["s"].bytes_list.value) == [b"2026-01-01"]  # a date stays a string
+
+
+def test_null_key_fails_or_is_recorded(tmp_path):
+    f = write_csv(tmp_path / "a.csv", ["1,1.0,a", ",2.0,b", "3,3.0,c"])
+    with pytest.raises(ingest.IngestError, match="1 row\\(s\\) with null split key 'id'"):
+        ingest.ingest([f], "csv", str(tmp_path / "o1"), key="id")
+    assert not glob.glob(str(tmp_path / "o1" / "Split-*" / "*.gz"))  # nothing half-written
+    r = ingest.ingest([f], "csv", str(tmp_path / "o2"), key="id", on_null_key="reject")
+    assert r.rejected == {"null split key 'id'": 1} and r.total == 2
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(ingest.IngestError, match="no input files"):
+        ingest.ingest([], "csv", str(tmp_path / "o"))
+    f = write_csv(tmp_path / "a.csv", ["1,1.0,a"])
+    with pytest.raises(ingest.IngestError, match="split key column 'user'"):
+        ingest.ingest([f], "csv", str(tmp_path / "o"), key="user")
+    with pytest.raises(ingest.IngestError, match="cannot read query"):
+        ingest.ingest([f], "csv", str(tmp_path / "o"), query="SELECT nope FROM source")
+
+
+def test_fingerprint_sees_same_size_edits(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_text("id,x\n1,5\n")
+    st = os.stat(f)
+    before = ingest.fingerprint_files([str(f)])
+    f.write_text("id,x\n1,6\n")  # same size
+    os.utime(f, (st.st_atime, st.st_mtime))  # mtime restored
+    assert ingest.fingerprint_files([str(f)]) != before
+    f.write_text("id,x\n1,5\n")
+    os.utime(f, (st.st_atime, st.st_mtime))
+    assert ingest.fingerprint_files([str(f)]) == before
