@@ -22,14 +22,15 @@ setup: $(STAMP)
 
 $(STAMP): $(LOCK) setup.py
 	@[ -n "$(PYTHON310)" ] || { echo "Python 3.10 not found: install it (pyenv install 3.10) or set PYTHON310=/path/to/python3.10" >&2; exit 1; }
-	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null || \
+		{ rm -rf $(VENV); $(PYTHON310) -m venv $(VENV); }
 	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install -q --python $(PY) -r $(LOCK)
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 
 # Re-resolve the lock file from requirements/base.in (exact versions for every package).
-lock: | $(VENV)
+lock: $(STAMP)
 	$(VENV)/bin/uv pip compile requirements/base.in --python $(PY) -o $(LOCK)
 
 demo: setup

@@ -61,8 +61,11 @@ def _error_text(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     # Beam wraps errors raised inside transforms; the root cause is the useful part.
     cause = exc
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__
+    while True:
+        nxt = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+        if nxt is None:
+            break
+        cause = nxt
     if cause is not exc and str(cause).strip():
         text = f"{type(cause).__name__}: {str(cause).strip()}"
     return text
@@ -114,5 +117,9 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
                         time.monotonic() - t0, execution_id=execution_id)
         result.nodes.append(nr)
         on_done(nr)
+        if nr.state == "failed":  # e.g. input resolution failed: TFX records it, no raise
+            nr.error = nr.error or "the execution was recorded as FAILED in MLMD"
+            result.elapsed = time.monotonic() - started
+            raise RunFailed(result, nr)
     result.elapsed = time.monotonic() - started
     return result

@@ -99,7 +99,7 @@ class Data(_Strict):
 
 class Vocab(_Strict):
     top_k: Optional[int] = Field(None, ge=1)
-    num_oov_buckets: int = Field(1, ge=0)
+    num_oov_buckets: int = Field(1, ge=1)  # unseen values need an id
     frequency_threshold: Optional[int] = Field(None, ge=1)
 
 
@@ -249,8 +249,36 @@ class PipelineConfig(_Strict):
         raise ValueError(f"{v!r} is neither a cron expression (5 fields) "
                          f"nor one of {sorted(presets)}")
 
+    @field_validator("label_classes")
+    @classmethod
+    def _unique_classes(cls, v):
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError(f"classes must be distinct, got {v}")
+        return v
+
     @model_validator(mode="after")
     def _cross_checks(self):
+        f = self.features
+        owners: Dict[str, str] = {}
+        groups = [("dense", f.dense), ("vocab", f.vocab), ("categorical_int", f.categorical_int),
+                  ("hash", f.hash)]
+        if isinstance(f.scale, dict):
+            groups.append(("scale", [n for n in f.scale if n not in f.dense]))
+        for group, names in groups:
+            for name in names:
+                if name in owners:
+                    raise ValueError(f"features: {name!r} is in both {owners[name]} and "
+                                     f"{group}; each becomes {name}_xf, so give it one")
+                owners[name] = group
+        used = set(owners) | set(f.bucket)
+        for name in f.impute:
+            if name not in used:
+                raise ValueError(f"features.impute.{name}: {name!r} is not used by any "
+                                 "feature group (dense, bucket, vocab, ...)")
+        if not f.module and not any(m.lower_bound is not None or m.upper_bound is not None
+                                    for m in self.eval.metrics):
+            raise ValueError("eval.metrics: give at least one metric with a lower_bound or "
+                             "upper_bound; without one TFMA never blesses and nothing is pushed")
         if self.label in self.features.raw_columns():
             raise ValueError(f"label {self.label!r} is also listed as a feature")
         if not self.features.raw_columns() and not self.features.module:
@@ -319,6 +347,20 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _yaml_value(value: str):
+    """A --set value as YAML (numbers, lists, true/false), else the plain string."""
+    if value == "":
+        return ""
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    # 'a: b' would silently become a mapping; a scalar was meant unless it looks like YAML
+    if isinstance(parsed, dict) and not value.lstrip().startswith("{"):
+        return value
+    return parsed
+
+
 def _apply_set(raw: dict, assignment: str, file: str) -> None:
     if "=" not in assignment:
         raise ConfigError(file, assignment, "--set expects key=value (e.g. model.epochs=5)")
@@ -334,12 +376,15 @@ def _apply_set(raw: dict, assignment: str, file: str) -> None:
         if not isinstance(nxt, dict):
             raise ConfigError(file, key, f"{p!r} is not a section, cannot set inside it")
         node = nxt
-    node[parts[-1]] = yaml.safe_load(value) if value != "" else ""
+    node[parts[-1]] = _yaml_value(value)
 
 
 def _loc(loc) -> str:
     out = ""
     for part in loc:
+        if isinstance(part, str) and ("[" in part or part in ("str", "int", "float")) \
+                and out:
+            continue  # pydantic's union-member labels, e.g. literal['mean', ...]
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -361,16 +406,24 @@ def load_config(path: Union[str, Path], profile: Optional[str] = None,
     if not isinstance(raw, dict):
         raise ConfigError(file, "", "the top level must be a mapping")
     profiles = raw.pop("profiles", {}) or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError(file, "profiles", "must be a mapping of profile name to overrides")
     side = path.with_name(f"{path.stem}.{profile}.yaml") if profile else None
     if profile:
         if profile in profiles:
-            raw = _deep_merge(raw, profiles[profile] or {})
+            over, where = profiles[profile] or {}, f"profiles.{profile}"
         elif side is not None and side.is_file():
-            raw = _deep_merge(raw, yaml.safe_load(side.read_text()) or {})
+            try:
+                over, where = yaml.safe_load(side.read_text()) or {}, str(side)
+            except yaml.YAMLError as e:
+                raise ConfigError(str(side), "", f"not valid YAML: {e}") from None
         else:
             known = sorted(profiles) or ["(none)"]
             raise ConfigError(file, "profiles", f"unknown profile {profile!r}; "
                               f"known: {', '.join(known)} (or a file {side.name})")
+        if not isinstance(over, dict):
+            raise ConfigError(file, where, "a profile must be a mapping of overrides")
+        raw = _deep_merge(raw, over)
     for assignment in overrides or []:
         _apply_set(raw, assignment, file)
     try:
@@ -435,6 +488,8 @@ def _columns_tfrecord(files: List[str]) -> Dict[str, Any]:
     return {"columns": cols, "rows": rows}
 
 
+_INTEGER = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|"
+                      r"UINTEGER|UBIGINT)$")
 _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|"
                       r"UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
 
@@ -478,19 +533,38 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
     for group in ("dense", "bucket", "vocab", "categorical_int", "hash", "impute"):
         for name in getattr(f, group):
             need(f"features.{group}.{name}" if group != "dense" else "features.dense", name)
-    numeric_groups = {"dense": f.dense, "bucket": list(f.bucket)}
+    if isinstance(f.scale, dict):
+        for name in f.scale:
+            need(f"features.scale.{name}", name)
+    numeric_groups = {"dense": f.dense, "bucket": list(f.bucket),
+                      "scale": list(f.scale) if isinstance(f.scale, dict) else []}
     for group, names in numeric_groups.items():
         for name in names:
             if not _NUMERIC.match(cols[name]):
                 raise ConfigError(file, f"features.{group}", f"column {name!r} is "
                                   f"{cols[name]}, a numeric column is needed "
                                   "(use vocab or hash for text)")
+    for name in f.categorical_int:
+        if not _INTEGER.match(cols[name]):
+            raise ConfigError(file, f"features.categorical_int.{name}", f"column {name!r} is "
+                              f"{cols[name]}, an integer column is needed (use vocab for text)")
     for imp_name, how in f.impute.items():
-        if how in ("mean", "median") and not _NUMERIC.match(cols[imp_name]):
+        numeric = bool(_NUMERIC.match(cols[imp_name]))
+        if how in ("mean", "median") and not numeric:
             raise ConfigError(file, f"features.impute.{imp_name}",
                               f"{how} needs a numeric column, {imp_name!r} is {cols[imp_name]}")
+        if isinstance(how, ConstantImpute) and numeric and isinstance(how.constant, str):
+            raise ConfigError(file, f"features.impute.{imp_name}", f"constant {how.constant!r} "
+                              f"is text, {imp_name!r} is {cols[imp_name]}")
     if cfg.data.split.key:
         need("data.split.key", cfg.data.split.key)
+        key = cfg.data.split.key
+        if "con" in info and cfg.data.split.on_null_key == "fail":
+            nulls = info["con"].sql(f'SELECT count(*) FROM data WHERE "{key}" IS NULL'
+                                    ).fetchone()[0]
+            if nulls:
+                raise ConfigError(file, "data.split.key", f"{nulls} row(s) have no {key!r} "
+                                  "value; fill them or set data.split.on_null_key: reject")
     if cfg.data.split.predicates:
         if kind == "tfrecord":
             raise ConfigError(file, "data.split.predicates", "predicates need a csv or "
@@ -514,13 +588,31 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
         if missing:
             raise ConfigError(file, "label", f"{missing} of {rows} rows have no "
                               f"{cfg.label!r} value; drop or fill them first")
+        label_type = cols[cfg.label]
+        if cfg.task != "regression" and label_type in ("FLOAT", "DOUBLE", "REAL") \
+                or label_type.startswith("DECIMAL") and cfg.task != "regression":
+            raise ConfigError(file, "label", f"a {cfg.task} label must be text or integer, "
+                              f"{cfg.label!r} is {label_type}")
+        seen = {str(r[0]) for r in con.sql(
+            f'SELECT DISTINCT "{cfg.label}" FROM {reader} LIMIT 1001').fetchall()}
         if cfg.label_classes is not None:
-            seen = {str(r[0]) for r in con.sql(
-                f'SELECT DISTINCT "{cfg.label}" FROM {reader}').fetchall()}
             extra = seen - set(cfg.label_classes)
             if extra:
                 raise ConfigError(file, "label_classes", f"the data has label values "
                                   f"not listed: {sorted(extra)[:5]}")
+        elif cfg.task == "binary":
+            if len(seen) != 2:
+                raise ConfigError(file, "label", f"a binary label needs exactly 2 values, "
+                                  f"{cfg.label!r} has {len(seen)}: {sorted(seen)[:5]}")
+            if _INTEGER.match(label_type) and seen != {"0", "1"}:
+                raise ConfigError(file, "label", f"integer binary labels must be 0 and 1, got "
+                                  f"{sorted(seen)}; or name the order in label_classes")
+            if not _INTEGER.match(label_type):
+                raise ConfigError(file, "label_classes", f"text binary labels {sorted(seen)} "
+                                  "need label_classes: [negative, positive]")
+        elif cfg.task == "multiclass" and len(seen) < 2:
+            raise ConfigError(file, "label", f"multiclass needs at least 2 label values, "
+                              f"{cfg.label!r} has {len(seen)}")
     for mod_field, mod in (("features.module", f.module), ("model.module", cfg.model.module)):
         if mod and not os.path.isfile(cfg.resolve(mod)):
             raise ConfigError(file, mod_field, f"no such file {cfg.resolve(mod)}")

@@ -26,24 +26,34 @@ from tfxkit.pipelines.transform import LABEL_VOCAB, load_module, transformed_nam
 
 
 def _dataset(files: List[str], data_accessor, tf_transform_output, label_key: str,
-             batch_size: int, num_epochs):
+             batch_size: int, num_epochs, shuffle: bool = False, seed: int = 42):
     from tfx_bsl.public import tfxio
 
     return data_accessor.tf_dataset_factory(
         files,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key,
-                                       num_epochs=num_epochs, shuffle=False),
+                                       num_epochs=num_epochs, shuffle=shuffle,
+                                       shuffle_seed=seed, shuffle_buffer_size=10_000),
         tf_transform_output.transformed_metadata.schema).prefetch(tf.data.AUTOTUNE)
 
 
-def _class_names(spec: Dict[str, Any], tf_transform_output) -> List[str]:
+def _class_names(spec: Dict[str, Any], tf_transform_output, label_key: str) -> List[str]:
+    """Class names by id: label_classes, else the label vocabulary, else the label's id
+    range in the transformed schema (0/1 labels, or a user preprocessing_fn)."""
     if spec.get("label_classes"):
         return [str(c) for c in spec["label_classes"]]
     try:
         return [v.decode() if isinstance(v, bytes) else str(v)
                 for v in tf_transform_output.vocabulary_by_name(LABEL_VOCAB)]
     except (ValueError, tf.errors.NotFoundError, KeyError):
-        return ["0", "1"]  # binary with 0/1 integer labels
+        pass
+    for f in tf_transform_output.transformed_metadata.schema.feature:
+        if f.name == label_key and f.HasField("int_domain") and f.int_domain.max > 0:
+            return [str(i) for i in range(int(f.int_domain.max) + 1)]
+    if spec["task"] == "binary":
+        return ["0", "1"]
+    raise ValueError(f"cannot tell the classes of {label_key!r}: give label_classes, or set "
+                     "an int domain on the label (tft.compute_and_apply_vocabulary does)")
 
 
 def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[str],
@@ -89,7 +99,7 @@ def train(fn_args) -> keras.Model:
     label_key = transformed_name(label)
     tft_out = tft.TFTransformOutput(fn_args.transform_output)
     features = zoo.feature_infos_from_schema(tft_out.transformed_metadata.schema, label_key)
-    class_names = _class_names(spec, tft_out) if task != "regression" else []
+    class_names = _class_names(spec, tft_out, label_key) if task != "regression" else []
 
     builder = zoo.build_model
     if mcfg.get("module"):
@@ -99,14 +109,20 @@ def train(fn_args) -> keras.Model:
     batch = mcfg.get("batch_size", 64)
     epochs = mcfg.get("epochs", 10)
     steps = mcfg.get("steps") or fn_args.train_steps or None
+    seed = mcfg.get("seed", 42)
     if steps:
-        steps_per_epoch = max(1, steps // epochs)
+        # `steps` in all, in up to `epochs` rounds (each followed by evaluation).
+        epochs = min(epochs, steps)
+        steps_per_epoch = -(-steps // epochs)
+        epochs = -(-steps // steps_per_epoch)
         train_ds = _dataset(fn_args.train_files, fn_args.data_accessor, tft_out, label_key,
-                            batch, None)
+                            batch, None, shuffle=True, seed=seed)
     else:
         steps_per_epoch = None
+        # Cached once, reshuffled every epoch.
         train_ds = _dataset(fn_args.train_files, fn_args.data_accessor, tft_out, label_key,
-                            batch, 1).cache()
+                            batch, 1).unbatch().cache().shuffle(
+                                10_000, seed=seed, reshuffle_each_iteration=True).batch(batch)
     eval_ds = _dataset(fn_args.eval_files, fn_args.data_accessor, tft_out, label_key,
                        batch, 1).cache()
     callbacks = []

@@ -98,18 +98,30 @@ def impute(x, strategy: Any = "mean", name: Optional[str] = None) -> tf.Tensor:
     dense, present = to_dense(x, default)
     values = tf.boolean_mask(dense, present)
     if strategy == "mean":
-        fill = tf.cast(tft.mean(_to_float(values)), dense.dtype)
+        fill = _cast_fill(tft.mean(_to_float(values)), dense.dtype)
     elif strategy == "median":
         bounds = tft.quantiles(_to_float(values), num_buckets=2, epsilon=0.001)
-        fill = tf.cast(tf.reshape(bounds, [-1])[0], dense.dtype)
+        fill = _cast_fill(tf.reshape(bounds, [-1])[0], dense.dtype)
     elif strategy == "most_frequent":
-        as_str = values if values.dtype == tf.string else tf.strings.as_string(values)
+        if values.dtype == tf.string:
+            as_str = values
+        elif values.dtype.is_integer:
+            as_str = tf.strings.as_string(values)
+        else:  # enough digits that distinct floats stay distinct
+            as_str = tf.strings.as_string(values, scientific=True, precision=9)
         path = tft.vocabulary(as_str, top_k=1,
                               vocab_filename=f"most_frequent_{name}" if name else None)
         fill = _first_vocab_entry(path, dense.dtype)
     else:
         raise ValueError(f"unknown impute strategy {strategy!r}")
     return tf.where(present, dense, fill)
+
+
+def _cast_fill(value, dtype):
+    """A statistic as the feature's dtype (rounded, not truncated, for integers)."""
+    if dtype.is_integer:
+        value = tf.round(value)
+    return tf.cast(value, dtype)
 
 
 def scale(x: tf.Tensor, kind: str = "z_score") -> tf.Tensor:

@@ -55,7 +55,7 @@ def test_validate_bad_config_exits_nonzero_naming_field(tmp_path):
     cfg = tmp_path / "config.yaml"
     (tmp_path / "d.csv").write_text("a,y\n1,2\n")
     cfg.write_text("name: x\ntask: regression\nlabel: y\ndata: {source: {csv: d.csv}}\n"
-                   "features: {dense: [a, b]}\n")
+                   "features: {dense: [a, b]}\neval: {metrics: [{name: mae, upper_bound: 1}]}\n")
     r = run("validate", str(cfg))
     assert r.returncode == 2
     assert "config.yaml: features.dense: column 'b' is not in the data" in r.stderr
@@ -65,7 +65,7 @@ def test_run_bad_config_fails_before_any_component(tmp_path):
     cfg = tmp_path / "config.yaml"
     (tmp_path / "d.csv").write_text("a,y\n")
     cfg.write_text("name: x\ntask: regression\nlabel: y\ndata: {source: {csv: d.csv}}\n"
-                   "features: {dense: [a]}\n")
+                   "features: {dense: [a]}\neval: {metrics: [{name: mae, upper_bound: 1}]}\n")
     r = run("run", str(cfg))
     assert r.returncode == 2 and "data.source.csv: the data is empty" in r.stderr
     assert not (tmp_path / ".tfxkit").exists()

@@ -97,7 +97,9 @@ def test_empty_data(tmp_path):
 
 
 def test_text_column_as_dense(tmp_path):
-    e = load_err(write(tmp_path, BASE.replace("[bill, mass]", "[bill, island]")))
+    body = BASE.replace("[bill, mass]", "[bill, island]").replace("vocab: {island: {top_k: 3}}",
+                                                                  "hash: {id: 4}")
+    e = load_err(write(tmp_path, body))
     assert e.field == "features.dense" and "numeric" in e.reason
 
 
@@ -196,3 +198,80 @@ def test_templates_validate():
     for t in ("multiclass", "binary", "regression"):
         cfg = load_config(root / t / "config.yaml")
         assert check_data(cfg)["rows"] > 100
+
+
+def test_column_in_two_groups(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("vocab: {island: {top_k: 3}}",
+                                              "vocab: {island: {top_k: 3}}\n  hash: {island: 8}")))
+    assert "'island' is in both vocab and hash" in str(e)
+
+
+def test_impute_on_unused_column(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("dense: [bill, mass]",
+                                              "dense: [bill, mass]\n  impute: {year: mean}")))
+    assert "features.impute.year" in str(e) and "not used" in str(e)
+
+
+def test_categorical_int_on_text(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("vocab: {island: {top_k: 3}}",
+                                              "categorical_int: {island: 3}")))
+    assert e.field == "features.categorical_int.island" and "integer" in e.reason
+
+
+def test_text_constant_for_numeric_column(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace(
+        "dense: [bill, mass]", "dense: [bill, mass]\n  impute: {bill: {constant: abc}}")))
+    assert e.field == "features.impute.bill" and "'abc' is text" in e.reason
+
+
+def test_no_bounded_metric(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("[{name: accuracy, lower_bound: 0.5}]",
+                                              "[{name: accuracy}]")))
+    assert "eval.metrics" in str(e) and "never blesses" in str(e)
+
+
+def test_binary_label_checks(tmp_path):
+    body = BASE.replace("task: multiclass", "task: binary").replace(
+        "name: accuracy", "name: auc")
+    e = load_err(write(tmp_path, body))
+    assert "label_classes" in str(e) and "need label_classes" in str(e)
+    e = load_err(write(tmp_path, body, csv=CSV + "4,C,x,1.0,1.0,2007\n"))
+    assert e.field == "label" and "exactly 2 values" in e.reason
+    ok = load_config(write(tmp_path, body + "label_classes: [B, A]\n"))
+    assert check_data(ok)["rows"] == 3
+
+
+def test_duplicate_label_classes(tmp_path):
+    e = load_err(write(tmp_path, BASE + "label_classes: [A, B, A]\n"))
+    assert e.field == "label_classes" and "distinct" in e.reason
+
+
+def test_null_split_key(tmp_path):
+    body = BASE.replace("{csv: data.csv}", "{csv: data.csv}\n  split: {key: bill}")
+    e = load_err(write(tmp_path, body))
+    assert e.field == "data.split.key" and "1 row(s) have no 'bill'" in e.reason
+    body = body.replace("key: bill}", "key: bill, on_null_key: reject}")
+    assert check_data(load_config(write(tmp_path, body)))["rows"] == 3
+
+
+def test_set_values_that_are_not_yaml(tmp_path):
+    p = write(tmp_path)
+    assert load_config(p, overrides=["schedule=@daily"]).schedule == "@daily"
+    assert load_config(p, overrides=["push.registry=a: b"]).push.registry == "a: b"
+
+
+def test_bad_profile_shapes(tmp_path):
+    e = load_err(write(tmp_path, BASE + "profiles: [a, b]\n"))
+    assert e.field == "profiles"
+    e = load_err(write(tmp_path, BASE + "profiles: {quick: [1]}\n"), profile="quick")
+    assert e.field == "profiles.quick"
+    p = write(tmp_path)
+    (tmp_path / "config.prod.yaml").write_text("push: [unclosed\n")
+    e = load_err(p, profile="prod")
+    assert "config.prod.yaml" in str(e) and "not valid YAML" in str(e)
+
+
+def test_union_field_location_is_clean(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("dense: [bill, mass]",
+                                              "dense: [bill, mass]\n  impute: {bill: mode}")))
+    assert e.field == "features.impute.bill"

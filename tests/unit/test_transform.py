@@ -112,3 +112,13 @@ def test_user_preprocessing_module(tmp_path):
     assert_transform(fn, [{"a": 0.0, "y": 1.0}, {"a": 4.0, "y": 1.0}, {"a": None, "y": 2.0},
                           {"a": 1.0, "y": 1.0}],
                      expected={"a_xf": [0.0, 10.0, 2.5, 2.5], "y_xf": [1.0, 1.0, 2.0, 1.0]})
+
+
+def test_integer_imputation_rounds_and_float_mode_is_exact():
+    fn = spec_preprocessing_fn("regression", "y", {
+        "dense": ["n", "f"], "scale": "none", "impute": {"n": "mean", "f": "most_frequent"}})
+    rows = [{"n": 4, "f": 1e-7, "y": 1.0}, {"n": 5, "f": 1e-7, "y": 1.0},
+            {"n": 5, "f": 2e-7, "y": 1.0}, {"n": None, "f": None, "y": 1.0}]
+    # mean of 4, 5, 5 is 4.67: rounded to 5, not truncated to 4; the float mode keeps 1e-7
+    assert_transform(fn, rows, expected={"n_xf": [4.0, 5.0, 5.0, 5.0],
+                                         "f_xf": [1e-7, 1e-7, 2e-7, 1e-7]}, atol=1e-9, rtol=1e-4)
