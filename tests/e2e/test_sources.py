@@ -17,6 +17,7 @@ data:
   source: {{{kind}: {path}}}
   split: {{train: 3, eval: 1, key: id}}
 features: {{dense: [x], vocab: [s]}}
+eval: {{metrics: [{{name: auc, lower_bound: 0.5}}]}}
 """
 
 
