@@ -16,7 +16,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: setup demo test test-unit test-e2e bench lock clean
+.PHONY: setup demo test test-unit test-e2e bench bench-ingest lock clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,9 @@ test-e2e: setup
 
 bench: setup
 	$(PY) tests/bench/bench_foundation.py
+
+bench-ingest: setup
+	$(PY) tests/bench/bench_example_gen.py
 
 clean:
 	rm -rf templates/*/.tfxkit templates/*/models
