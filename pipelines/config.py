@@ -71,6 +71,9 @@ class Source(_Strict):
         return getattr(self, self.kind)
 
 
+SPAN_TOKENS = ("{SPAN}", "{YYYY}", "{MM}", "{DD}", "{VERSION}")
+
+
 class Split(_Strict):
     """Hash-bucket split: ``train`` and ``eval`` are bucket counts (8/2 = 80%/20%) of
     md5(key) (of the whole row without a key). Or ``predicates``: SQL conditions tried in
@@ -93,8 +96,22 @@ class Split(_Strict):
 
 
 class Data(_Strict):
+    """``source`` paths may hold ``{SPAN}`` or ``{YYYY}``/``{MM}``/``{DD}``: each run ingests
+    the newest span (or ``span: N``), and Transform/Trainer use the latest
+    ``rolling_window`` spans."""
+
     source: Source
     split: Split = Split()
+    span: Optional[int] = Field(None, ge=0)
+    rolling_window: Optional[int] = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _spans(self):
+        has_span = any(t in self.source.path for t in SPAN_TOKENS)
+        if (self.span is not None or self.rolling_window) and not has_span:
+            raise ValueError("span / rolling_window need {SPAN} or {YYYY}-{MM}-{DD} in the "
+                             "source path")
+        return self
 
 
 class Vocab(_Strict):
@@ -448,8 +465,11 @@ def load_config(path: Union[str, Path], profile: Optional[str] = None,
 # --------------------------------------------------------------------------- data checks
 
 def source_files(cfg: PipelineConfig) -> List[str]:
-    """The files a source path names: a file, every file in a folder, or a glob."""
+    """The files a source path names: a file, every file in a folder, or a glob (span
+    placeholders match any span)."""
     p = cfg.resolve(cfg.data.source.path)
+    for token in SPAN_TOKENS:
+        p = p.replace(token, "*")
     if os.path.isdir(p):
         return sorted(os.path.join(p, f) for f in os.listdir(p)
                       if not f.startswith(".") and os.path.isfile(os.path.join(p, f)))

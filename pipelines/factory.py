@@ -28,6 +28,7 @@ SCHEMA_GEN = "SchemaGen"
 SCHEMA_IMPORTER = "SchemaImporter"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 VALIDATION_GATE = "ValidationGate"
+SPAN_WINDOW = "SpanWindow"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "BaselineResolver"
@@ -67,12 +68,12 @@ def trainer_custom_config(cfg: PipelineConfig) -> Dict[str, Any]:
 
 
 def split_input(path: str) -> Tuple[str, str]:
-    """(input_base, pattern) for a file, a folder, or a glob."""
+    """(input_base, pattern) for a file, a folder, or a glob (or span pattern)."""
     if os.path.isdir(path):
         return path, "*"
-    if any(ch in path for ch in "*?["):
+    if any(ch in path for ch in "*?[{"):
         parts = path.split(os.sep)
-        i = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
+        i = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?[{"))
         return os.sep.join(parts[:i]) or os.sep, os.sep.join(parts[i:])
     return os.path.dirname(path), os.path.basename(path)
 
@@ -98,8 +99,15 @@ def _example_gen(cfg: PipelineConfig):
         predicates = list(split.predicates.items()) if split.predicates else None
         if predicates:  # eval first when both could match (eval: "<cond>", train: "true")
             predicates.sort(key=lambda kv: kv[0] != "eval")
+        range_config = None
+        if cfg.data.span is not None:
+            from tfx.proto import range_config_pb2
+
+            range_config = range_config_pb2.RangeConfig(
+                static_range=range_config_pb2.StaticRange(
+                    start_span_number=cfg.data.span, end_span_number=cfg.data.span))
         return ArrowExampleGen(
-            input_base=base, pattern=pattern, kind=kind,
+            input_base=base, pattern=pattern, kind=kind, range_config=range_config,
             splits=[("train", split.train), ("eval", split.eval)], key=split.key,
             query=cfg.data.source.query, predicates=predicates,
             on_null_key=split.on_null_key).with_id(EXAMPLE_GEN)
@@ -162,8 +170,18 @@ def create_components(cfg: PipelineConfig) -> list:
         statistics=statistics_gen.outputs["statistics"], schema=schema).with_id(EXAMPLE_VALIDATOR)
     gate = ValidationGate(anomalies=validator.outputs["anomalies"],
                           on_anomalies=cfg.validation.on_anomalies).with_id(VALIDATION_GATE)
+    window = None
+    if cfg.data.rolling_window:
+        from tfxkit.components.span_window.strategy import LatestSpansStrategy
+
+        window = Resolver(
+            strategy_class=LatestSpansStrategy, config={"num_spans": cfg.data.rolling_window},
+            examples=Channel(type=standard_artifacts.Examples,
+                             producer_component_id=EXAMPLE_GEN, output_key="examples"),
+        ).with_id(SPAN_WINDOW)
+        window.add_upstream_node(example_gen)  # resolve after this run's ingestion
     transform = Transform(
-        examples=examples, schema=schema, preprocessing_fn=TRANSFORM_FN,
+        examples=window.outputs["examples"] if window else examples, schema=schema, preprocessing_fn=TRANSFORM_FN,
         custom_config=transform_custom_config(cfg),
         # StatisticsGen already has the statistics; the analyzer cache pays off only
         # across spans. Both cost seconds on every run.
@@ -187,8 +205,8 @@ def create_components(cfg: PipelineConfig) -> list:
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=cfg.registry_path))).with_id(PUSHER)
-    return [example_gen, statistics_gen, schema_node, validator, gate, transform, trainer,
-            baseline, evaluator, pusher]
+    return [c for c in (example_gen, statistics_gen, schema_node, validator, gate, window,
+                        transform, trainer, baseline, evaluator, pusher) if c is not None]
 
 
 def create_pipeline(cfg: PipelineConfig):

@@ -135,3 +135,49 @@ def test_parquet_encoding_keeps_zeros_and_drops_nulls():
     f2 = exs[2].features.feature
     assert not f2["i"].int64_list.value and not f2["s"].bytes_list.value
     assert list(f2["f"].float_list.value) == [2.5]
+
+
+def _examples(i, span, version=None):
+    from tfx.types import standard_artifacts
+
+    e = standard_artifacts.Examples()
+    e.id = i
+    e.set_int_custom_property("span", span)
+    if version is not None:
+        e.set_int_custom_property("version", version)
+    return e
+
+
+def test_latest_spans_keeps_newest_per_span():
+    from tfxkit.components.span_window.strategy import latest_spans
+
+    arts = [_examples(1, 10), _examples(2, 11), _examples(3, 12), _examples(4, 11)]
+    assert [a.id for a in latest_spans(arts, 2)] == [3, 4]  # span 11 re-ingested: id 4
+    assert [a.id for a in latest_spans(arts, 5)] == [3, 4, 1]
+    assert [a.id for a in latest_spans([_examples(5, 1, 2), _examples(6, 1, 1)], 1)] == [5]
+    with pytest.raises(ValueError):
+        latest_spans(arts, 0)
+
+
+def test_window_in_pipeline(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from tfxkit.pipelines import factory
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    src = Path(__file__).resolve().parents[2] / "templates" / "regression"
+    shutil.copytree(src / "data", tmp_path / "data")
+    text = (src / "config.yaml").read_text().replace(
+        '"data/eta-*.csv"', '"data/eta-{YYYY}-{MM}-{DD}.csv"').replace(
+        "  split: {train: 8, eval: 2, key: trip_id}",
+        "  split: {train: 8, eval: 2, key: trip_id}\n  rolling_window: 2")
+    (tmp_path / "config.yaml").write_text(text)
+    cfg = load_config(tmp_path / "config.yaml")
+    comps = {c.id: c for c in factory.create_components(cfg)}
+    assert "SpanWindow" in comps
+    assert factory.split_input(cfg.resolve(cfg.data.source.path))[1] == "eta-{YYYY}-{MM}-{DD}.csv"
+    (tmp_path / "bad.yaml").write_text(text.replace('"data/eta-{YYYY}-{MM}-{DD}.csv"',
+                                                    '"data/eta-*.csv"'))
+    with pytest.raises(ConfigError, match="rolling_window need"):
+        load_config(tmp_path / "bad.yaml")

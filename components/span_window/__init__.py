@@ -1,0 +1,1 @@
+"""Rolling window of spans for continuous training."""
