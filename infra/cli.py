@@ -99,8 +99,8 @@ def new(name, template, parent):
 def validate(config, profile, sets):
     """Check a config and its data without running anything."""
     cfg, info = _load(config, profile, sets)
-    click.echo(f"{config}: OK  pipeline {cfg.name} ({cfg.task}), label {cfg.label}, "
-               f"{info['rows']} rows in {len(info['files'])} file(s), "
+    rows = info.get("note") or f"{info['rows']} rows in {len(info['files'])} file(s)"
+    click.echo(f"{config}: OK  pipeline {cfg.name} ({cfg.task}), label {cfg.label}, {rows}, "
                f"{len(cfg.features.raw_columns())} features")
 
 
@@ -135,7 +135,8 @@ def run(config, profile, sets, verbose):
     t0 = time.monotonic()
     cfg, info = _load(config, profile, sets)
     _quiet(verbose)
-    click.echo(f"tfxkit run {cfg.name}: {info['rows']} rows, pipeline root {cfg.pipeline_root}")
+    rows = f"{info['rows']} rows" if info["rows"] is not None else "BigQuery source"
+    click.echo(f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}")
     click.echo("  loading TFX ...", nl=False)
     from tfx.orchestration import metadata
 

@@ -88,9 +88,34 @@ def beam_pipeline_args(cfg: PipelineConfig) -> List[str]:
     return args + list(cfg.beam.extra_args)
 
 
+def bigquery_split_queries(query: str, split) -> Dict[str, str]:
+    """Per-split BigQuery queries (Waze's BigQuery-based train/eval split): a
+    FARM_FINGERPRINT hash bucket of the key (or of the whole row), or the predicates."""
+    if split.predicates:
+        ev = split.predicates["eval"]
+        return {"train": f"SELECT * FROM ({query}) WHERE NOT ({ev})",
+                "eval": f"SELECT * FROM ({query}) WHERE ({ev})"}
+    total = split.train + split.eval
+    what = f"CAST(`{split.key}` AS STRING)" if split.key else "TO_JSON_STRING(t)"
+    bucket = f"MOD(ABS(FARM_FINGERPRINT({what})), {total})"
+    return {"train": f"SELECT * FROM ({query}) AS t WHERE {bucket} < {split.train}",
+            "eval": f"SELECT * FROM ({query}) AS t WHERE {bucket} >= {split.train}"}
+
+
 def _example_gen(cfg: PipelineConfig):
-    """ArrowExampleGen (DuckDB + tfx_bsl) for CSV and Parquet; ImportExampleGen for TFRecord."""
+    """ArrowExampleGen (DuckDB + tfx_bsl) for CSV and Parquet; ImportExampleGen for TFRecord;
+    BigQueryExampleGen with a generated per-split query for BigQuery."""
     from tfxkit.components.example_gen.component import ArrowExampleGen
+
+    if cfg.data.source.kind == "bigquery":
+        from tfx.extensions.google_cloud_big_query.example_gen.component import (
+            BigQueryExampleGen)
+        from tfx.proto import example_gen_pb2 as eg
+
+        queries = bigquery_split_queries(cfg.data.source.bigquery.query, cfg.data.split)
+        return BigQueryExampleGen(input_config=eg.Input(splits=[
+            eg.Input.Split(name=name, pattern=q) for name, q in queries.items()])
+        ).with_id(EXAMPLE_GEN)
 
     base, pattern = split_input(cfg.resolve(cfg.data.source.path))
     split = cfg.data.split

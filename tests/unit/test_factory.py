@@ -82,3 +82,34 @@ def test_eval_config(cfg):
     acc = [m for m in ec.metrics_specs[0].metrics if m.class_name == "SparseCategoricalAccuracy"][0]
     assert acc.threshold.value_threshold.lower_bound.value == 0.8
     assert acc.threshold.change_threshold.absolute.value == -0.05
+
+
+def test_bigquery_source_compiles_with_generated_split_queries(tmp_path):
+    from tfx.dsl.compiler import compiler
+
+    (tmp_path / "config.yaml").write_text(
+        "name: bq-case\ntask: binary\nlabel: churned\n"
+        "data:\n  source: {bigquery: {query: 'SELECT * FROM `proj.ds.users`'}}\n"
+        "  split: {train: 9, eval: 1, key: user_id}\n"
+        "features: {dense: [age]}\neval: {metrics: [{name: auc, lower_bound: 0.7}]}\n")
+    cfg = load_config(tmp_path / "config.yaml")
+    from tfxkit.pipelines.config import check_data
+
+    assert check_data(cfg)["rows"] is None  # nothing to read from here
+    gen = factory.create_components(cfg.model_copy(update={"root": str(tmp_path / "r")}))[0]
+    import json
+
+    splits = json.loads(gen.exec_properties["input_config"])["splits"]
+    q = {s["name"]: s["pattern"] for s in splits}
+    assert q["train"] == ("SELECT * FROM (SELECT * FROM `proj.ds.users`) AS t WHERE "
+                          "MOD(ABS(FARM_FINGERPRINT(CAST(`user_id` AS STRING))), 10) < 9")
+    assert q["eval"].endswith(">= 9")
+    ir = compiler.Compiler().compile(factory.create_pipeline(
+        cfg.model_copy(update={"root": str(tmp_path / "r"), "metadata": cfg.metadata.model_copy(
+            update={"sqlite": str(tmp_path / "m.sqlite")})})))
+    node = ir.nodes[0].pipeline_node
+    assert node.node_info.id == "ExampleGen"
+    assert "BigQueryExampleGen" in node.node_info.type.name
+    pred = factory.bigquery_split_queries("SELECT 1", type("S", (), {
+        "predicates": {"eval": "day >= '2026-01-07'", "train": "true"}})())
+    assert pred["eval"] == "SELECT * FROM (SELECT 1) WHERE (day >= '2026-01-07')"
