@@ -104,7 +104,9 @@ def _writer(path: str):
     import tensorflow as tf
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    return tf.io.TFRecordWriter(path, options=tf.io.TFRecordOptions(compression_type="GZIP"))
+    # gzip level 1: downstream reads it the same; writing is ~3x faster than level 6
+    return tf.io.TFRecordWriter(path, options=tf.io.TFRecordOptions(
+        compression_type="GZIP", compression_level=1))
 
 
 def ingest(files: Sequence[str], kind: str, out_dir: str,
