@@ -53,7 +53,7 @@ class ArrowExampleGen(base_component.BaseComponent):
             for n, b in (splits if not predicates else [(n, 1) for n in names])])
         if key and not predicates:
             split_config.partition_feature_name = key
-        params = {"kind": kind, "query": query, "on_null_key": on_null_key,
+        params = {"kind": kind, "query": query, "on_null_key": on_null_key, "pattern": pattern,
                   "predicates": [list(p) for p in predicates] if predicates else None}
         super().__init__(spec=ArrowExampleGenSpec(
             input_base=input_base,

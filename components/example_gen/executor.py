@@ -20,6 +20,31 @@ def _proto(json_text, proto):
     return proto
 
 
+def check_span_columns(params, base: str, files, span) -> None:
+    """A span's columns must match the previous span's (dropped, renamed, retyped)."""
+    pattern = params.get("pattern") or ""
+    if span is None or "{" not in pattern:
+        return
+    wildcard = pattern
+    for token in ("{SPAN}", "{YYYY}", "{MM}", "{DD}", "{VERSION}"):
+        wildcard = wildcard.replace(token, "*")
+    older = {}
+    for f in fileio.glob(os.path.join(base, wildcard)):
+        s = ingest.span_of(pattern, os.path.relpath(f, base))
+        if s is not None and s < int(span):
+            older.setdefault(s, []).append(f)
+    if not older:
+        return
+    prev_span = max(older)
+    kind = params.get("kind", "csv")
+    drift = ingest.schema_drift(ingest.columns_of(kind, sorted(older[prev_span])),
+                                ingest.columns_of(kind, files))
+    if drift:
+        raise ingest.IngestError(
+            f"span {span} ({files[0]}) does not match span {prev_span}: " + "; ".join(drift)
+            + ". Fix the data, or ingest it under a new source pattern.")
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -34,6 +59,7 @@ class Executor(base_executor.BaseExecutor):
                        if not fileio.isdir(f))
         if not files:
             raise ingest.IngestError(f"no input file matches {os.path.join(base, split_in.pattern)}")
+        check_span_columns(params, base, files, exec_properties.get("span"))
         sc = output_config.split_config
         splits = [(s.name, s.hash_buckets) for s in sc.splits]
         predicates = params.get("predicates")

@@ -89,6 +89,44 @@ def build_query(kind: str, files: Sequence[str], query: Optional[str], split_sql
             f"data AS ({body}) SELECT data.*, {split_sql} AS {SPLIT_COL} FROM data")
 
 
+def span_of(pattern: str, path: str) -> Optional[int]:
+    """The span a file belongs to under ``pattern`` ({SPAN} or {YYYY}-{MM}-{DD}), or None."""
+    import datetime as dt
+    import fnmatch
+    import re
+
+    rx = ""
+    for part in re.split(r"(\{SPAN\}|\{YYYY\}|\{MM\}|\{DD\}|\{VERSION\})", pattern):
+        rx += {"{SPAN}": r"(?P<span>\d+)", "{YYYY}": r"(?P<y>\d{4})", "{MM}": r"(?P<m>\d{2})",
+               "{DD}": r"(?P<d>\d{2})", "{VERSION}": r"\d+"}.get(
+                   part, fnmatch.translate(part)[4:-3] if part else "")
+    m = re.fullmatch(rx, path)
+    if not m:
+        return None
+    if "span" in m.groupdict() and m.group("span") is not None:
+        return int(m.group("span"))
+    if m.groupdict().get("y"):
+        return (dt.date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+                - dt.date(1970, 1, 1)).days
+    return None
+
+
+def columns_of(kind: str, files: Sequence[str]) -> Dict[str, str]:
+    import duckdb
+
+    rel = duckdb.connect().sql(f"SELECT * FROM {reader_sql(kind, files)} LIMIT 0")
+    return dict(zip(rel.columns, [str(t) for t in rel.types]))
+
+
+def schema_drift(previous: Dict[str, str], current: Dict[str, str]) -> List[str]:
+    """Dropped, added (a rename shows as both) and retyped columns, one line each."""
+    out = [f"column {c!r} ({t}) is gone" for c, t in previous.items() if c not in current]
+    out += [f"column {c!r} ({t}) is new" for c, t in current.items() if c not in previous]
+    out += [f"column {c!r} changed type {previous[c]} -> {current[c]}"
+            for c in previous if c in current and previous[c] != current[c]]
+    return out
+
+
 def fingerprint_files(files: Iterable[str]) -> str:
     """A content hash of the files (and their names): changes whenever a byte does."""
     h = hashlib.sha256()
@@ -170,11 +208,21 @@ def ingest(files: Sequence[str], kind: str, out_dir: str,
                 result.rows[name] += part.num_rows
             if progress:
                 progress(result)
-    except duckdb.Error as e:
-        raise IngestError(_explain(e, files, query)) from None
-    finally:
+        if result.total == 0:
+            why = f" (rejected: {result.rejected})" if result.rejected else ""
+            raise IngestError(f"no rows to ingest from {len(files)} file(s), e.g. {files[0]}"
+                              f"{' after the query' if query else ''}{why}")
+    except BaseException as e:
         for w in writers.values():
             w.close()
+        for p in tmp.values():  # nothing half-written is left behind
+            if os.path.exists(p):
+                os.remove(p)
+        if isinstance(e, duckdb.Error):
+            raise IngestError(_explain(e, files, query)) from None
+        raise
+    for w in writers.values():
+        w.close()
     for n, p in tmp.items():
         os.replace(p, os.path.join(out_dir, f"Split-{n}", DATA_FILE))
     return result

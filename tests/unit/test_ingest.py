@@ -94,3 +94,56 @@ def test_fingerprint_sees_same_size_edits(tmp_path):
     f.write_text("id,x\n1,5\n")
     os.utime(f, (st.st_atime, st.st_mtime))
     assert ingest.fingerprint_files([str(f)]) == before
+
+
+def test_empty_input_is_an_error_and_leaves_nothing(tmp_path):
+    f = write_csv(tmp_path / "a.csv", [])
+    with pytest.raises(ingest.IngestError, match="no rows to ingest"):
+        ingest.ingest([f], "csv", str(tmp_path / "o"), key="id")
+    assert not glob.glob(str(tmp_path / "o" / "Split-*" / "*"), recursive=True)
+    assert not [p for p in glob.glob(str(tmp_path / "o" / "**" / ".*"), recursive=True)]
+
+
+def test_span_of_patterns():
+    assert ingest.span_of("eta-{YYYY}-{MM}-{DD}.csv", "eta-1970-01-03.csv") == 2
+    assert ingest.span_of("day-{SPAN}/*.csv", "day-12/part-0.csv") == 12
+    assert ingest.span_of("day-{SPAN}/*.csv", "other/part-0.csv") is None
+
+
+def test_span_columns_must_match_previous_span(tmp_path):
+    from tfxkit.components.example_gen.executor import check_span_columns
+
+    write_csv(tmp_path / "day-1.csv", ["1,1.0,a"])
+    write_csv(tmp_path / "day-2.csv", ["2,2.0,b"])
+    params = {"kind": "csv", "pattern": "day-{SPAN}.csv"}
+    check_span_columns(params, str(tmp_path), [str(tmp_path / "day-2.csv")], 2)  # same: ok
+    write_csv(tmp_path / "day-3.csv", ["3,x,c"], header="id,x,s")          # retyped
+    with pytest.raises(ingest.IngestError, match="span 3 .* does not match span 2: column 'x' "
+                                                 "changed type DOUBLE -> VARCHAR"):
+        check_span_columns(params, str(tmp_path), [str(tmp_path / "day-3.csv")], 3)
+    write_csv(tmp_path / "day-4.csv", ["4,4.0,d"], header="id,x,label")      # renamed
+    with pytest.raises(ingest.IngestError, match="'s' \\(VARCHAR\\) is gone; column 'label' "):
+        check_span_columns(params, str(tmp_path), [str(tmp_path / "day-4.csv")], 4)
+    check_span_columns(params, str(tmp_path), [str(tmp_path / "day-1.csv")], 1)  # first span
+
+
+def test_driver_fingerprint_is_content(tmp_path):
+    from tfx.proto import example_gen_pb2
+
+    from tfxkit.components.example_gen.driver import ContentFingerprintProcessor
+
+    f = tmp_path / "d.csv"
+    f.write_text("id,x\n1,5\n")
+    st = os.stat(f)
+
+    def fp():
+        p = ContentFingerprintProcessor(str(tmp_path), [example_gen_pb2.Input.Split(
+            name="all", pattern="d.csv")])
+        span, version = p.resolve_span_and_version()
+        return p.get_input_fingerprint(span, version)
+
+    first = fp()
+    assert fp() == first  # nothing changed: same fingerprint (the cache hits)
+    f.write_text("id,x\n1,6\n")
+    os.utime(f, (st.st_atime, st.st_mtime))
+    assert fp() != first  # same size, same mtime, new content: a new fingerprint
