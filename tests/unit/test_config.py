@@ -275,3 +275,13 @@ def test_union_field_location_is_clean(tmp_path):
     e = load_err(write(tmp_path, BASE.replace("dense: [bill, mass]",
                                               "dense: [bill, mass]\n  impute: {bill: mode}")))
     assert e.field == "features.impute.bill"
+
+
+def test_repository_configs_validate():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    configs = sorted(root.glob("*.yaml"))
+    assert configs
+    for p in configs:
+        assert check_data(load_config(p))["rows"] > 0
