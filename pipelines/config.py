@@ -298,8 +298,8 @@ class PipelineConfig(_Strict):
             if name not in used:
                 raise ValueError(f"features.impute.{name}: {name!r} is not used by any "
                                  "feature group (dense, bucket, vocab, ...)")
-        if not f.module and not any(m.lower_bound is not None or m.upper_bound is not None
-                                    for m in self.eval.metrics):
+        if not any(m.lower_bound is not None or m.upper_bound is not None
+                   for m in self.eval.metrics):
             raise ValueError("eval.metrics: give at least one metric with a lower_bound or "
                              "upper_bound; without one TFMA never blesses and nothing is pushed")
         if self.label in self.features.raw_columns():
