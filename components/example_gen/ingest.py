@@ -187,8 +187,7 @@ def ingest(files: Sequence[str], kind: str, out_dir: str,
         reader = rel.fetch_record_batch(batch_rows)
         for batch in reader:
             split = batch.column(batch.schema.get_field_index(SPLIT_COL))
-            data = batch.drop_columns([SPLIT_COL]) if hasattr(batch, "drop_columns") else \
-                pa.RecordBatch.from_arrays([batch.column(c) for c in cols], names=cols)
+            data = pa.RecordBatch.from_arrays([batch.column(c) for c in cols], names=cols)
             nulls = split.null_count
             if nulls:
                 reason = (f"null split key {key!r}" if key and not predicates
