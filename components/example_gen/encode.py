@@ -6,6 +6,13 @@ from typing import List
 import pyarrow as pa
 
 
+def _offsets(n: int) -> pa.Array:
+    """0, 1, ..., n as int32 list offsets (one value per list)."""
+    import numpy as np
+
+    return pa.array(np.arange(n + 1, dtype=np.int32))
+
+
 def _as_list_column(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     """tfx_bsl encodes list columns: wrap each scalar (null stays null = absent)."""
     if isinstance(col, pa.ChunkedArray):
@@ -22,7 +29,7 @@ def _as_list_column(col: pa.ChunkedArray | pa.Array) -> pa.Array:
         col = col.cast(pa.large_binary())
     elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
         col = col.cast(pa.string()).cast(pa.binary())  # the encoder takes bytes
-    offsets = pa.array(range(len(col) + 1), type=pa.int32())
+    offsets = _offsets(len(col))
     lists = pa.ListArray.from_arrays(offsets, col)
     if col.null_count:  # a null value becomes a null list: the feature is absent
         import pyarrow.compute as pc

@@ -147,3 +147,38 @@ def test_driver_fingerprint_is_content(tmp_path):
     f.write_text("id,x\n1,6\n")
     os.utime(f, (st.st_atime, st.st_mtime))
     assert fp() != first  # same size, same mtime, new content: a new fingerprint
+
+
+def test_hash_bucket_matches_python_reference(tmp_path):
+    """The split is reproducible outside DuckDB: md5's last 8 bytes, little-endian, mod total."""
+    f = write_csv(tmp_path / "a.csv", [f"{i},{i},x" for i in range(300)])
+    ingest.ingest([f], "csv", str(tmp_path / "o"), splits=[("train", 7), ("eval", 3)], key="id")
+    want_eval = [i for i in range(300) if ingest.hash_bucket(str(i), 10) >= 7]
+    assert ids(read_split(str(tmp_path / "o"), "eval")) == want_eval
+    assert 0 < len(want_eval) < 300
+
+
+def test_many_batches_keep_input_order(tmp_path):
+    """Reading, encoding and writing overlap in threads; the output keeps the input order."""
+    f = write_csv(tmp_path / "a.csv", [f"{i},{i * 0.5},s{i % 3}" for i in range(500)])
+    one = ingest.ingest([f], "csv", str(tmp_path / "o1"), key="id")
+    many = ingest.ingest([f], "csv", str(tmp_path / "o2"), key="id", batch_rows=7)
+    assert one.rows == many.rows
+    for split in ("train", "eval"):
+        a = [e.features.feature["id"].int64_list.value[0] for e in read_split(str(tmp_path / "o1"), split)]
+        b = [e.features.feature["id"].int64_list.value[0] for e in read_split(str(tmp_path / "o2"), split)]
+        assert a == b == sorted(a)
+
+
+def test_failure_mid_stream_stops_reader_and_leaves_nothing(tmp_path):
+    import threading
+
+    rows = [",1,x"] + [f"{i},{i},x" for i in range(3000)]  # the reader is still busy
+    f = write_csv(tmp_path / "a.csv", rows)
+    # the caller keeps the error (and its traceback, which holds the batch generator)
+    with pytest.raises(ingest.IngestError, match="null split key 'id'") as error:
+        ingest.ingest([f], "csv", str(tmp_path / "o"), key="id", batch_rows=16)
+    assert error.traceback
+    assert not [t for t in threading.enumerate() if t.name.startswith("tfxkit-ingest")]
+    assert not [p for p in glob.glob(str(tmp_path / "o" / "**" / "*"), recursive=True)
+                if os.path.isfile(p)]
