@@ -41,6 +41,7 @@ setup(
     package_dir=package_dir,
     include_package_data=True,
     package_data={"tfxkit.templates": ["*/*", "*/*/*"]},
-    install_requires=["tfx==1.16.0", "pydantic>=2", "pyyaml", "click", "duckdb"],
+    install_requires=["tfx==1.16.0", "pydantic>=2", "pyyaml", "click", "duckdb", "fastapi",
+                      "uvicorn", "psycopg[binary]", "redis"],
     entry_points={"console_scripts": ["tfxkit = tfxkit.infra.cli:main"]},
 )

@@ -172,6 +172,99 @@ def run(config, profile, sets, verbose):
         click.echo("  (Pusher cached: nothing new was pushed)")
 
 
+def _load_inference(config, profile, sets, check_store=True):
+    """The config and everything batch inference needs, checked before TFX loads: the
+    inference data and its columns, a pushed model per model, the store."""
+    from tfxkit.components.prediction_store.store import StoreError
+    from tfxkit.pipelines.config import ConfigError, load_config
+    from tfxkit.pipelines.inference import InferenceError, check_inference
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+        info = check_inference(cfg, check_store=check_store)
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    except InferenceError as e:
+        click.secho(f"cannot run batch inference: {e}", fg="red", err=True)
+        sys.exit(1)
+    except StoreError as e:
+        click.secho(f"prediction store unreachable, nothing was run (the current predictions "
+                    f"keep serving): {e}", fg="red", err=True)
+        sys.exit(1)
+    return cfg, info
+
+
+@main.command()
+@config_options
+@click.option("--verbose", "-v", is_flag=True, help="Show the components' own logs.")
+def predict(config, profile, sets, verbose):
+    """Run the batch-inference pipeline of CONFIG: score the inference data with the latest
+    pushed model(s) and store the predictions by key."""
+    t0 = time.monotonic()
+    cfg, info = _load_inference(config, profile, sets)
+    _quiet(verbose)
+    models = info["models"]
+    click.echo(f"tfxkit predict {cfg.name}: {info['rows']} rows, store "
+               f"{cfg.inference.store.kind}, model(s) "
+               + ", ".join(f"{n} {m.version}" for n, m in models.items()))
+    click.echo("  loading TFX ...", nl=False)
+    from tfx.orchestration import metadata
+
+    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.summary import output_artifacts
+    from tfxkit.pipelines.inference import create_inference_pipeline
+
+    pipeline = create_inference_pipeline(cfg, models)
+    click.echo(f" {time.monotonic() - t0:.1f} s")
+    width = max(18, max(len(n.id) for n in pipeline.components) + 1)
+    try:
+        result = run_pipeline(pipeline, on_done=lambda nr: _print_node(nr, width))
+    except RunFailed as e:
+        click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
+        sys.exit(1)
+    ran = sum(n.state == "ran" for n in result.nodes)
+    cached = sum(n.state == "cached" for n in result.nodes)
+    click.echo(f"Run {result.run_id}: {ran} ran, {cached} cached, "
+               f"{result.elapsed:.1f} s in components, {time.monotonic() - t0:.1f} s in all")
+    conn = metadata.sqlite_metadata_connection_config(cfg.metadata_path)
+    for nr in result.nodes:
+        if not nr.node_id.startswith("PredictionStorer") or not nr.execution_id:
+            continue
+        for a in output_artifacts(conn, nr.execution_id).get("prediction_run", []):
+            p = {k: v.string_value or v.int_value for k, v in a.mlmd_artifact.custom_properties.items()}
+            note = "" if nr.state == "ran" else " (cached: nothing new stored)"
+            click.echo(f"  {p.get('use_case')}: {p.get('rows')} predictions, model "
+                       f"{p.get('model_version')}, run {p.get('run_id')} in "
+                       f"{p.get('store')}{note}")
+    click.echo(f"  serve them: tfxkit serve {config}")
+
+
+@main.command()
+@config_options
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def serve(config, profile, sets, host, port):
+    """Serve CONFIG's stored predictions by key over HTTP (GET /predictions/KEY)."""
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    if cfg.inference is None:
+        click.secho(f"config error: {config}: inference: this config has no inference "
+                    "section", fg="red", err=True)
+        sys.exit(2)
+    from tfxkit.infra.serve import serve as run_server
+
+    models = [m.name for m in cfg.inference_models]
+    click.echo(f"serving {', '.join(models)} from {cfg.inference.store.kind} on "
+               f"http://{host}:{port}  (GET /predictions/KEY, /health, /models)")
+    run_server(cfg, host, port)
+
+
 @main.command()
 @click.argument("kind", type=click.Choice(["eta"]))
 @click.option("--rows", default=10_000, show_default=True, help="Rows in all.")

@@ -234,6 +234,86 @@ class Validation(_Strict):
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
+class Store(_Strict):
+    """Where batch predictions go: exactly one of ``sqlite`` (a file path, the embedded
+    default), ``postgres`` (a DSN such as ``postgresql://user@127.0.0.1:5432/db``) or
+    ``redis`` (``redis://127.0.0.1:6379/0``). A password never goes in the YAML: name the
+    environment variable that holds it in ``password_env``."""
+
+    sqlite: Optional[str] = None
+    postgres: Optional[str] = None
+    redis: Optional[str] = None
+    password_env: Optional[str] = None
+    keep_runs: int = Field(2, ge=1)  # the current run and the ones kept for rollback
+    timeout_s: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self):
+        given = [k for k in ("sqlite", "postgres", "redis") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of sqlite, postgres, redis "
+                             f"(got {', '.join(given) or 'none'})")
+        url = self.postgres or self.redis
+        if url and re.match(r"^[a-z+]+://[^/@]*:[^/@]+@", url):
+            raise ValueError("the URL holds a password; put it in an environment variable "
+                             "and name it in password_env")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("sqlite", "postgres", "redis") if getattr(self, k))
+
+
+class InferenceModel(_Strict):
+    """One model of a batch-inference job: this use case's (``config`` omitted) or another
+    use case's latest pushed model. ``inputs`` chains models: ``{feature: "model.output"}``
+    feeds another model's output to this one as a feature."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    config: Optional[str] = None
+    inputs: Dict[str, str] = {}
+
+    @field_validator("inputs")
+    @classmethod
+    def _refs(cls, v):
+        for feat, ref in v.items():
+            if ref.count(".") != 1 or not all(ref.split(".")):
+                raise ValueError(f"{feat}: {ref!r} should name a model and one of its "
+                                 "outputs, e.g. eta.prediction")
+        return v
+
+
+class Inference(_Strict):
+    """Batch inference: score ``source`` with the latest pushed, blessed model(s) and
+    store the predictions by ``key`` (a column that is passed through, never fed to a
+    model). Duplicate keys fail the run (``on_duplicate_key: fail``) or the last row in
+    input order wins (``keep_last``)."""
+
+    source: Source
+    key: str
+    store: Store = Store(sqlite=".tfxkit/predictions.sqlite")
+    batch_size: int = Field(1000, ge=1)
+    on_duplicate_key: Literal["fail", "keep_last"] = "fail"
+    models: List[InferenceModel] = []
+
+    @model_validator(mode="after")
+    def _models(self):
+        if self.source.bigquery:
+            raise ValueError("source: batch inference reads csv, parquet or tfrecord files")
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"models: names must be distinct, got {names}")
+        known: set = set()
+        for m in self.models:  # a chain refers to a model declared before it
+            for feat, ref in m.inputs.items():
+                up = ref.split(".")[0]
+                if up not in known:
+                    raise ValueError(f"models.{m.name}.inputs.{feat}: {up!r} is not a model "
+                                     "declared before this one")
+            known.add(m.name)
+        return self
+
+
 class PipelineConfig(_Strict):
     name: str
     task: Task
@@ -248,6 +328,7 @@ class PipelineConfig(_Strict):
     metadata: Metadata = Metadata()
     validation: Validation = Validation()
     schedule: Optional[str] = None
+    inference: Optional[Inference] = None
     root: str = ".tfxkit"  # pipeline outputs live here (relative to the config)
 
     # Filled by the loader, not by the YAML.
@@ -307,6 +388,9 @@ class PipelineConfig(_Strict):
         if not self.features.raw_columns() and not self.features.module:
             raise ValueError("features: name at least one feature "
                              "(or a preprocessing module)")
+        if self.inference and self.inference.key in self.features.raw_columns():
+            raise ValueError(f"inference.key: {self.inference.key!r} is a model feature; the "
+                             "key is passed through to the store, never fed to the model")
         if self.label_classes is not None and self.task == "regression":
             raise ValueError("label_classes: only for binary and multiclass tasks")
         if self.task == "binary" and self.label_classes is not None \
@@ -335,6 +419,17 @@ class PipelineConfig(_Strict):
     @property
     def metadata_path(self) -> str:
         return self.resolve(self.metadata.sqlite)
+
+    @property
+    def inference_models(self) -> List[InferenceModel]:
+        """The models a batch-inference run scores with: this use case's by default."""
+        if self.inference and self.inference.models:
+            return self.inference.models
+        return [InferenceModel(name=self.name)]
+
+    @property
+    def inference_name(self) -> str:
+        return f"{self.name}-inference"
 
     @property
     def registry_path(self) -> str:
@@ -471,9 +566,21 @@ def load_config(path: Union[str, Path], profile: Optional[str] = None,
 # --------------------------------------------------------------------------- data checks
 
 def source_files(cfg: PipelineConfig) -> List[str]:
+    """The files the training source names (see ``files_of``)."""
+    return files_of(cfg, cfg.data.source.path)
+
+
+def reader_columns(kind: str, files: List[str], query: Optional[str] = None):
+    """({column: type}, row count) of csv/parquet files (after ``query``) or TFRecords."""
+    info = (_columns_tfrecord(files) if kind == "tfrecord"
+            else _columns_tabular(kind, files, query))
+    return info["columns"], info["rows"]
+
+
+def files_of(cfg: PipelineConfig, path: str) -> List[str]:
     """The files a source path names: a file, every file in a folder, or a glob (span
     placeholders match any span)."""
-    p = cfg.resolve(cfg.data.source.path)
+    p = cfg.resolve(path)
     for token in SPAN_TOKENS:
         p = p.replace(token, "*")
     if os.path.isdir(p):

@@ -1,0 +1,79 @@
+"""BatchInferrer executor: a Beam job with one element per input shard; each worker loads
+the model once and writes its shard's PredictionLogs (``infer.infer_to_file``)."""
+import json
+import os
+from typing import Any, Dict, List
+
+import apache_beam as beam
+from absl import logging
+from tfx import types
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+from tfxkit.components.batch_inference import infer
+
+
+def model_dir(model_uri: str) -> str:
+    """A Trainer's Model keeps its SavedModel under Format-Serving; a pushed one at its root."""
+    serving = os.path.join(model_uri, "Format-Serving")
+    return serving if fileio.exists(serving) else model_uri
+
+
+class _InferShard(beam.DoFn):
+    def __init__(self, model_path: str, out_dir: str, shards: int, batch_size: int,
+                 signature: str, chain: Dict[str, str]):
+        self.model_path, self.out_dir, self.shards = model_path, out_dir, shards
+        self.batch_size, self.signature, self.chain = batch_size, signature, chain
+        self.examples = beam.metrics.Metrics.counter("tfxkit", "examples")
+
+    def setup(self):
+        self.predictor = infer.Predictor(self.model_path, self.signature)
+
+    def process(self, element):
+        i, path, upstream = element
+        batches = (infer.chained_batches(path, self.chain, self.batch_size) if upstream
+                   else infer.read_batches([path], self.batch_size))
+        out = os.path.join(self.out_dir, infer.LOG_FILE.format(i, self.shards))
+        n = infer.infer_to_file(self.predictor, batches, out)
+        self.examples.inc(n)
+        yield n
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        params = json.loads(exec_properties["params"])
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        result = artifact_utils.get_single_instance(output_dict["inference_result"])
+        upstream = input_dict.get("upstream") or []
+        if upstream:  # a chain: read the upstream model's logs, add its outputs as features
+            src = artifact_utils.get_single_instance(upstream)
+            files = sorted(fileio.glob(os.path.join(src.uri, "prediction_logs-*")))
+        else:
+            examples = artifact_utils.get_single_instance(input_dict["examples"])
+            files = []
+            for split in params["splits"]:
+                d = artifact_utils.get_split_uri([examples], split)
+                files += sorted(f for f in fileio.glob(os.path.join(d, "*"))
+                                if not os.path.basename(f).startswith("."))
+        if not files:
+            raise ValueError("no input records to score (no files in the examples artifact)")
+        path = model_dir(model.uri)
+        logging.info("scoring %d shard(s) with %s", len(files), path)
+        p = self._make_beam_pipeline()
+        _ = (p | "Shards" >> beam.Create([(i, f, bool(upstream)) for i, f in enumerate(files)])
+             | "Infer" >> beam.ParDo(_InferShard(path, result.uri, len(files),
+                                                  params.get("batch_size", 1000),
+                                                  params.get("signature", "serving_default"),
+                                                  params.get("chain") or {})))
+        run = p.run()
+        run.wait_until_finish()
+        counters = run.metrics().query(
+            beam.metrics.MetricsFilter().with_name("examples"))["counters"]
+        rows = sum(c.committed or 0 for c in counters)
+        result.set_int_custom_property("rows", rows)
+        result.set_string_custom_property("model_uri", model.uri)
+        result.set_string_custom_property("signature", params.get("signature", "serving_default"))
+        logging.info("scored %d examples", rows)

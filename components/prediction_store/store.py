@@ -1,0 +1,434 @@
+"""Prediction stores: a run of batch predictions becomes visible all at once.
+
+Plain functions and classes, no TFX. Three backends behind one interface:
+
+- ``SqliteStore``: a file, the embedded default (WAL, so readers never wait on a writer);
+- ``PostgresStore``: psycopg 3, rows loaded with COPY;
+- ``RedisStore``: one string per key, written in pipelined batches.
+
+Every backend keeps each run apart (``run_id``) and a pointer to the current run per use
+case. ``write_run`` loads all rows of a new run first, then moves the pointer in one step
+(a transaction, or a single SET), so a reader sees the whole previous run or the whole
+new one, never a mix. The last ``keep_runs`` runs stay for ``rollback``.
+
+A stored row is ``{"key", "prediction": {...}, "model_version", "run_id", "created_at"}``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+Row = Tuple[str, Dict[str, Any]]  # (key, prediction fields)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be reached or refused a write; names the store (never a password)."""
+
+
+class StoreUnavailable(StoreError):
+    pass
+
+
+@dataclass
+class RunInfo:
+    use_case: str
+    run_id: str
+    model_version: str
+    rows: int
+    created_at: str
+    current: bool = False
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
+
+
+class PredictionStore:
+    """The interface; see the module docstring."""
+
+    description = "store"
+
+    def ping(self) -> None:
+        raise NotImplementedError
+
+    def write_run(self, use_case: str, run_id: str, model_version: str,
+                  rows: Iterable[Row], keep_runs: int = 2, batch: int = 5000,
+                  progress=None) -> RunInfo:
+        raise NotImplementedError
+
+    def get(self, use_case: str, key: str) -> Optional[Dict[str, Any]]:
+        raise NotImplementedError
+
+    def runs(self, use_case: str) -> List[RunInfo]:
+        raise NotImplementedError
+
+    def rollback(self, use_case: str, run_id: Optional[str] = None) -> RunInfo:
+        """Points ``use_case`` at ``run_id`` (default: the run before the current one)."""
+        runs = self.runs(use_case)
+        current = next((r for r in runs if r.current), None)
+        if run_id is None:
+            older = [r for r in runs if current and r.created_at < current.created_at]
+            if not older:
+                raise StoreError(f"{use_case}: no earlier run to roll back to")
+            target = older[0]
+        else:
+            target = next((r for r in runs if r.run_id == run_id), None)
+            if target is None:
+                raise StoreError(f"{use_case}: no stored run {run_id!r} "
+                                 f"(kept: {', '.join(r.run_id for r in runs) or 'none'})")
+        self._point(use_case, target.run_id)
+        target.current = True
+        return target
+
+    def _point(self, use_case: str, run_id: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- SQL stores
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS tfxkit_runs (use_case TEXT NOT NULL, run_id TEXT NOT NULL,
+       model_version TEXT, rows BIGINT, created_at TEXT, PRIMARY KEY (use_case, run_id))""",
+    """CREATE TABLE IF NOT EXISTS tfxkit_current (use_case TEXT PRIMARY KEY,
+       run_id TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS tfxkit_predictions (use_case TEXT NOT NULL,
+       run_id TEXT NOT NULL, key TEXT NOT NULL, prediction TEXT NOT NULL,
+       model_version TEXT, created_at TEXT, PRIMARY KEY (use_case, run_id, key))""",
+]
+_GET = ("SELECT p.key, p.prediction, p.model_version, p.run_id, p.created_at "
+        "FROM tfxkit_current c JOIN tfxkit_predictions p ON p.use_case = c.use_case "
+        "AND p.run_id = c.run_id WHERE c.use_case = {p} AND p.key = {p}")
+
+
+class _SqlStore(PredictionStore):
+    param = "?"
+
+    def _connect(self):
+        raise NotImplementedError
+
+    def _conn(self):
+        if self._con is None:
+            self._con = self._connect()
+        return self._con
+
+    def _bulk_insert(self, cur, rows: List[tuple]) -> None:
+        cur.executemany(f"INSERT INTO tfxkit_predictions VALUES "
+                        f"({', '.join([self.param] * 6)})", rows)
+
+    def write_run(self, use_case, run_id, model_version, rows, keep_runs=2, batch=5000,
+                  progress=None) -> RunInfo:
+        con = self._conn()
+        created = now()
+        n = 0
+        p = self.param
+        try:
+            cur = con.cursor()
+            # a re-run under the same id (a retried component) starts over
+            cur.execute(f"DELETE FROM tfxkit_predictions WHERE use_case = {p} AND run_id = {p}",
+                        (use_case, run_id))
+            chunk: List[tuple] = []
+            for key, pred in rows:
+                chunk.append((use_case, run_id, key, json.dumps(pred), model_version, created))
+                if len(chunk) >= batch:
+                    self._bulk_insert(cur, chunk)
+                    n += len(chunk)
+                    chunk = []
+                    if progress:
+                        progress(n)
+            if chunk:
+                self._bulk_insert(cur, chunk)
+                n += len(chunk)
+            con.commit()  # the rows are in, but no reader looks at this run yet
+            cur.execute(f"DELETE FROM tfxkit_runs WHERE use_case = {p} AND run_id = {p}",
+                        (use_case, run_id))
+            cur.execute(f"INSERT INTO tfxkit_runs VALUES ({p}, {p}, {p}, {p}, {p})",
+                        (use_case, run_id, model_version, n, created))
+            self._point_cursor(cur, use_case, run_id)
+            con.commit()  # the switch: one transaction
+        except Exception as e:
+            con.rollback()
+            self._forget(use_case, run_id)
+            raise StoreError(f"{self.description}: writing run {run_id} failed: {e}") from None
+        self._trim(use_case, keep_runs)
+        return RunInfo(use_case, run_id, model_version, n, created, current=True)
+
+    def _forget(self, use_case: str, run_id: str) -> None:
+        """Removes a run's rows that were loaded before a failure (never the current)."""
+        try:
+            con, p = self._conn(), self.param
+            cur = con.cursor()
+            cur.execute(f"SELECT run_id FROM tfxkit_current WHERE use_case = {p}", (use_case,))
+            row = cur.fetchone()
+            if row is None or row[0] != run_id:
+                cur.execute("DELETE FROM tfxkit_predictions WHERE use_case = "
+                            f"{p} AND run_id = {p}", (use_case, run_id))
+            con.commit()
+        except Exception:
+            pass
+
+    def _point_cursor(self, cur, use_case, run_id):
+        p = self.param
+        cur.execute(f"DELETE FROM tfxkit_current WHERE use_case = {p}", (use_case,))
+        cur.execute(f"INSERT INTO tfxkit_current VALUES ({p}, {p})", (use_case, run_id))
+
+    def _point(self, use_case, run_id):
+        con = self._conn()
+        cur = con.cursor()
+        self._point_cursor(cur, use_case, run_id)
+        con.commit()
+
+    def _trim(self, use_case: str, keep_runs: int) -> None:
+        runs = self.runs(use_case)
+        current = [r for r in runs if r.current]
+        old = [r for r in runs if not r.current][max(0, keep_runs - len(current)):]
+        if not old:
+            return
+        con, p = self._conn(), self.param
+        cur = con.cursor()
+        for r in old:
+            cur.execute(f"DELETE FROM tfxkit_predictions WHERE use_case = {p} AND run_id = {p}",
+                        (use_case, r.run_id))
+            cur.execute(f"DELETE FROM tfxkit_runs WHERE use_case = {p} AND run_id = {p}",
+                        (use_case, r.run_id))
+        con.commit()
+
+    def runs(self, use_case):
+        con, p = self._conn(), self.param
+        cur = con.cursor()
+        cur.execute("SELECT r.use_case, r.run_id, r.model_version, r.rows, r.created_at, "
+                    "c.run_id IS NOT NULL FROM tfxkit_runs r LEFT JOIN tfxkit_current c "
+                    "ON c.use_case = r.use_case AND c.run_id = r.run_id "
+                    f"WHERE r.use_case = {p} ORDER BY r.created_at DESC", (use_case,))
+        out = [RunInfo(*row[:5], current=bool(row[5])) for row in cur.fetchall()]
+        con.commit()
+        return out
+
+    def get(self, use_case, key):
+        try:
+            cur = self._conn().cursor()
+            cur.execute(_GET.format(p=self.param), (use_case, str(key)))
+            row = cur.fetchone()
+        except Exception as e:
+            self._reset()
+            raise StoreUnavailable(f"{self.description}: {e}") from None
+        if row is None:
+            return None
+        return {"key": row[0], "prediction": json.loads(row[1]), "model_version": row[2],
+                "run_id": row[3], "created_at": row[4]}
+
+    def _reset(self):
+        try:
+            if self._con is not None:
+                self._con.close()
+        except Exception:
+            pass
+        self._con = None
+
+    def close(self):
+        self._reset()
+
+
+class SqliteStore(_SqlStore):
+    def __init__(self, path: str, timeout_s: float = 5.0):
+        self.path, self.timeout_s, self._con = path, timeout_s, None
+        self.description = f"sqlite {path}"
+
+    def _connect(self):
+        import sqlite3
+
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=self.timeout_s, check_same_thread=False)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        for stmt in _SCHEMA:
+            con.execute(stmt)
+        con.commit()
+        return con
+
+    def ping(self):
+        try:
+            self._conn().execute("SELECT 1").fetchone()
+        except Exception as e:
+            self._reset()
+            raise StoreUnavailable(f"{self.description}: {e}") from None
+
+
+class PostgresStore(_SqlStore):
+    param = "%s"
+
+    def __init__(self, dsn: str, password: Optional[str] = None, timeout_s: float = 5.0):
+        self.dsn, self.password, self.timeout_s, self._con = dsn, password, timeout_s, None
+        self.description = f"postgres {_redact(dsn)}"
+
+    def _connect(self):
+        import psycopg
+
+        try:
+            con = psycopg.connect(self.dsn, password=self.password,
+                                  connect_timeout=max(1, int(self.timeout_s)))
+        except Exception as e:
+            raise StoreUnavailable(f"{self.description}: {str(e).strip()}") from None
+        with con.cursor() as cur:
+            for stmt in _SCHEMA:
+                cur.execute(stmt)
+        con.commit()
+        return con
+
+    def _bulk_insert(self, cur, rows):
+        with cur.copy("COPY tfxkit_predictions (use_case, run_id, key, prediction, "
+                      "model_version, created_at) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+
+    def ping(self):
+        try:
+            cur = self._conn().cursor()
+            cur.execute("SELECT 1")
+            cur.fetchone()
+            self._con.commit()
+        except StoreUnavailable:
+            raise
+        except Exception as e:
+            self._reset()
+            raise StoreUnavailable(f"{self.description}: {e}") from None
+
+
+# --------------------------------------------------------------------------- Redis
+
+class RedisStore(PredictionStore):
+    """Keys: ``tfxkit:{use_case}:current`` (the run id), ``tfxkit:{use_case}:runs`` (a hash
+    run_id -> run info JSON) and ``tfxkit:{use_case}:{run_id}:{key}`` (the row JSON)."""
+
+    def __init__(self, url: str, password: Optional[str] = None, timeout_s: float = 5.0):
+        import redis
+
+        self.url = url
+        self.description = f"redis {_redact(url)}"
+        self.r = redis.Redis.from_url(url, password=password, socket_timeout=timeout_s,
+                                      socket_connect_timeout=timeout_s)
+
+    def _k(self, use_case: str, *parts: str) -> str:
+        return ":".join(("tfxkit", use_case) + parts)
+
+    def _call(self, fn, *args):
+        import redis
+
+        try:
+            return fn(*args)
+        except redis.exceptions.RedisError as e:
+            raise StoreUnavailable(f"{self.description}: {e}") from None
+
+    def ping(self):
+        self._call(self.r.ping)
+
+    def write_run(self, use_case, run_id, model_version, rows, keep_runs=2, batch=5000,
+                  progress=None) -> RunInfo:
+        created = now()
+        n = 0
+        prefix = self._k(use_case, run_id) + ":"
+        try:
+            self._delete_run_keys(use_case, run_id)
+            pipe = self.r.pipeline(transaction=False)
+            for key, pred in rows:
+                pipe.set(prefix + key, json.dumps(
+                    {"key": key, "prediction": pred, "model_version": model_version,
+                     "run_id": run_id, "created_at": created}))
+                n += 1
+                if n % batch == 0:
+                    pipe.execute()
+                    if progress:
+                        progress(n)
+            pipe.execute()
+            info = RunInfo(use_case, run_id, model_version, n, created)
+            # the switch: recording the run and pointing at it is one MULTI/EXEC
+            tx = self.r.pipeline(transaction=True)
+            tx.hset(self._k(use_case, "runs"), run_id, json.dumps(info.__dict__))
+            tx.set(self._k(use_case, "current"), run_id)
+            tx.execute()
+        except Exception as e:
+            import redis
+
+            if self._current(use_case) != run_id:
+                try:
+                    self._delete_run_keys(use_case, run_id)
+                except Exception:
+                    pass
+            if isinstance(e, redis.exceptions.ConnectionError):
+                raise StoreUnavailable(f"{self.description}: {e}") from None
+            raise StoreError(f"{self.description}: writing run {run_id} failed: {e}") from None
+        self._trim(use_case, keep_runs)
+        info.current = True
+        return info
+
+    def _current(self, use_case):
+        v = self.r.get(self._k(use_case, "current"))
+        return v.decode() if v is not None else None
+
+    def _delete_run_keys(self, use_case, run_id):
+        keys = []
+        for k in self.r.scan_iter(match=self._k(use_case, run_id) + ":*", count=5000):
+            keys.append(k)
+            if len(keys) >= 5000:
+                self.r.unlink(*keys)
+                keys = []
+        if keys:
+            self.r.unlink(*keys)
+
+    def _trim(self, use_case, keep_runs):
+        runs = self.runs(use_case)
+        old = [r for r in runs if not r.current][max(0, keep_runs - 1):]
+        for r in old:
+            self._delete_run_keys(use_case, r.run_id)
+            self.r.hdel(self._k(use_case, "runs"), r.run_id)
+
+    def runs(self, use_case):
+        raw = self._call(self.r.hgetall, self._k(use_case, "runs"))
+        current = self._call(self._current, use_case)
+        out = []
+        for v in raw.values():
+            d = json.loads(v)
+            d["current"] = d["run_id"] == current
+            out.append(RunInfo(**d))
+        return sorted(out, key=lambda r: r.created_at, reverse=True)
+
+    def _point(self, use_case, run_id):
+        self._call(self.r.set, self._k(use_case, "current"), run_id)
+
+    def get(self, use_case, key):
+        run = self._call(self._current, use_case)
+        if run is None:
+            return None
+        v = self._call(self.r.get, self._k(use_case, run, str(key)))
+        return json.loads(v) if v is not None else None
+
+    def close(self):
+        self.r.close()
+
+
+def open_store(kind: str, target: str, password_env: Optional[str] = None,
+               timeout_s: float = 5.0) -> PredictionStore:
+    """A store from its config: ``kind`` sqlite|postgres|redis and its path or URL. The
+    password, if any, is read from the environment variable ``password_env``."""
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            raise StoreError(f"environment variable {password_env} (store password) is not set")
+    if kind == "sqlite":
+        return SqliteStore(target, timeout_s)
+    if kind == "postgres":
+        return PostgresStore(target, password, timeout_s)
+    if kind == "redis":
+        return RedisStore(target, password, timeout_s)
+    raise StoreError(f"unknown store kind {kind!r} (sqlite, postgres or redis)")
