@@ -16,7 +16,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: setup demo test test-unit test-e2e bench bench-ingest lock clean
+.PHONY: setup demo test test-unit test-e2e bench bench-ingest bench-inference bench-serving lock clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,12 @@ bench: setup
 
 bench-ingest: setup
 	$(PY) tests/bench/bench_example_gen.py
+
+bench-inference: setup
+	$(PY) tests/bench/bench_inference.py
+
+bench-serving: setup
+	$(PY) tests/bench/bench_serving.py
 
 clean:
 	rm -rf templates/*/.tfxkit templates/*/models

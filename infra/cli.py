@@ -242,6 +242,48 @@ def predict(config, profile, sets, verbose):
 
 @main.command()
 @config_options
+@click.option("--model", "model_name", default=None, help="Which model of the inference job.")
+@click.option("--rollback", "rollback_to", default=None, is_flag=False, flag_value="",
+              metavar="[RUN_ID]", help="Serve an earlier stored run (default: the previous).")
+def predictions(config, profile, sets, model_name, rollback_to):
+    """List CONFIG's stored prediction runs per model; --rollback serves an earlier one."""
+    from tfxkit.components.prediction_store.store import StoreError
+    from tfxkit.pipelines.config import ConfigError, load_config
+    from tfxkit.pipelines.inference import open_configured_store
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    if cfg.inference is None:
+        click.secho(f"config error: {config}: inference: no inference section", fg="red",
+                    err=True)
+        sys.exit(2)
+    names = [m.name for m in cfg.inference_models]
+    if model_name and model_name not in names:
+        raise click.UsageError(f"unknown model {model_name!r}; known: {', '.join(names)}")
+    try:
+        store = open_configured_store(cfg)
+        if rollback_to is not None:
+            name = model_name or names[0]
+            info = store.rollback(name, rollback_to or None)
+            click.echo(f"{name}: now serving run {info.run_id} (model {info.model_version}, "
+                       f"{info.rows} predictions)")
+            return
+        for name in ([model_name] if model_name else names):
+            click.echo(f"{name}:")
+            for r in store.runs(name):
+                mark = "*" if r.current else " "
+                click.echo(f"  {mark} {r.run_id}  model {r.model_version}  {r.rows} rows  "
+                           f"{r.created_at}")
+    except StoreError as e:
+        click.secho(str(e), fg="red", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@config_options
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 def serve(config, profile, sets, host, port):

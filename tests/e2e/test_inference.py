@@ -157,7 +157,10 @@ def test_second_run_replaces_the_first_atomically(trained, tmp_path):
         assert not errors, errors[:5]
         assert set(seen) <= {before, after}
         runs = server.get("/models").json()["penguin-species"]
-        assert runs["current_run"] == after and before in runs["runs_kept"]  # rollback
+        assert runs["current_run"] == after and before in runs["runs_kept"]
+        back = tfxkit("predictions", cfg, "--rollback")
+        assert back.returncode == 0 and before in back.stdout, back.stderr
+        assert server.get(f"/predictions/{keys[0]}").json()["run_id"] == before
     finally:
         stop.set()
         server.stop()
