@@ -54,22 +54,36 @@ def _tensor_prefix(dtype_enum: int, dims: Sequence[int]) -> bytes:
     return b"\x08" + _varint(dtype_enum) + _field(2, _shape(dims))
 
 
+def _rows_with_prefix(prefix: bytes, raw: np.ndarray) -> List[bytes]:
+    """prefix + each row of the uint8 matrix ``raw``, as bytes (built in one numpy buffer)."""
+    n, w = raw.shape
+    full = np.empty((n, len(prefix) + w), np.uint8)
+    full[:, :len(prefix)] = np.frombuffer(prefix, np.uint8)
+    full[:, len(prefix):] = raw
+    buf, width = full.tobytes(), full.shape[1]
+    return [buf[i * width:(i + 1) * width] for i in range(n)]
+
+
 def _output_entries(name: str, arr: np.ndarray) -> List[bytes]:
     """Per example, the serialized map entry ``outputs[name]`` (a TensorProto of the
     example's slice with a leading dimension of 1)."""
     n = arr.shape[0]
     dims = (1,) + tuple(arr.shape[1:])
     key = _field(1, name.encode())
-    if arr.dtype.kind in "SOU":  # strings: repeated string_val
+    if arr.dtype.kind in "SOU":  # strings: repeated string_val; rows repeat (class names)
         prefix = _tensor_prefix(_DT_STRING, dims)
-        flat = arr.reshape(n, -1)
+        cache: Dict[tuple, bytes] = {}
         out = []
-        for row in flat:
-            vals = b"".join(b"\x42" + _v(len(s)) + s for s in
-                            (x if isinstance(x, bytes) else str(x).encode() for x in row))
-            tp = prefix + vals
-            out.append(b"\x0a" + _v(len(key) + 1 + len(_v(len(tp))) + len(tp)) + key
-                       + b"\x12" + _v(len(tp)) + tp)
+        for row in arr.reshape(n, -1).tolist():
+            row = tuple(row)
+            e = cache.get(row)
+            if e is None:
+                vals = b"".join(b"\x42" + _v(len(s)) + s for s in
+                                (x if isinstance(x, bytes) else str(x).encode() for x in row))
+                tp = prefix + vals
+                e = cache[row] = (b"\x0a" + _v(len(key) + 1 + len(_v(len(tp))) + len(tp)) + key
+                                  + b"\x12" + _v(len(tp)) + tp)
+            out.append(e)
         return out
     arr = np.ascontiguousarray(arr)
     if arr.dtype not in _DTYPES:
@@ -82,8 +96,8 @@ def _output_entries(name: str, arr: np.ndarray) -> List[bytes]:
     tp_len = len(tp_prefix) + width
     entry_prefix = (b"\x0a" + _v(len(key) + 1 + len(_v(tp_len)) + tp_len) + key
                     + b"\x12" + _v(tp_len) + tp_prefix)
-    raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-    return [entry_prefix + raw[i * width:(i + 1) * width] for i in range(n)]
+    raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).reshape(n, -1)
+    return _rows_with_prefix(entry_prefix, raw.view(np.uint8).reshape(n, width))
 
 
 # packed repeated field numbers of TensorProto's *_val fields, by dtype
@@ -96,18 +110,24 @@ def _val_entries(key: bytes, arr: np.ndarray, dims) -> List[bytes]:
     prefix = _tensor_prefix(_DTYPES[arr.dtype], dims)
     tag = bytes([(_VAL_FIELD[arr.dtype] << 3) | 2])
     flat = arr.reshape(arr.shape[0], -1)
-    if arr.dtype.kind == "f":
+    if arr.dtype.kind == "f":  # fixed width: one numpy buffer
         w = arr.itemsize * flat.shape[1]
-        raw = flat.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        vals = [raw[i * w:(i + 1) * w] for i in range(flat.shape[0])]
-    else:  # varints; negative numbers as 64-bit two's complement
-        vals = [b"".join(_varint(int(x) & 0xFFFFFFFFFFFFFFFF) for x in row)
-                for row in flat.tolist()]
+        tp_len = len(prefix) + 1 + len(_v(w)) + w
+        entry_prefix = (b"\x0a" + _v(len(key) + 1 + len(_v(tp_len)) + tp_len) + key
+                        + b"\x12" + _v(tp_len) + prefix + tag + _v(w))
+        raw = np.ascontiguousarray(flat.astype(arr.dtype.newbyteorder("<"), copy=False))
+        return _rows_with_prefix(entry_prefix, raw.view(np.uint8).reshape(len(flat), w))
+    cache: Dict[tuple, bytes] = {}
     out = []
-    for val in vals:
-        tp = prefix + tag + _v(len(val)) + val
-        out.append(b"\x0a" + _v(len(key) + 1 + len(_v(len(tp))) + len(tp)) + key
-                   + b"\x12" + _v(len(tp)) + tp)
+    for row in flat.tolist():  # integer outputs repeat (class ids): cache the entries
+        row = tuple(row)
+        e = cache.get(row)
+        if e is None:  # varints; negative numbers as 64-bit two's complement
+            val = b"".join(_varint(int(x) & 0xFFFFFFFFFFFFFFFF) for x in row)
+            tp = prefix + tag + _v(len(val)) + val
+            e = cache[row] = (b"\x0a" + _v(len(key) + 1 + len(_v(len(tp))) + len(tp)) + key
+                              + b"\x12" + _v(len(tp)) + tp)
+        out.append(e)
     return out
 
 
@@ -125,20 +145,31 @@ def encode_predict_logs(examples: Sequence[bytes], outputs: Dict[str, np.ndarray
     in_key = _field(1, input_key.encode())
     in_prefix = _tensor_prefix(_DT_STRING, (1,)) + b"\x42"
     per_output = [_output_entries(name, arr) for name, arr in sorted(outputs.items())]
-    logs = []
-    for i, ex in enumerate(examples):
-        tp_len = len(in_prefix) + len(_v(len(ex))) + len(ex)
+    # each example's response field (tag, length, PredictResponse), then a cached "head"
+    # per (example length, response length): everything before the example's bytes
+    responses = [b"".join(parts) + resp_spec for parts in zip(*per_output)] if per_output \
+        else [resp_spec] * n
+    responses = [b"\x12" + _v(len(r)) + r for r in responses]
+    heads: Dict[tuple, bytes] = {}
+
+    def head(ex_len: int, response_field_len: int) -> bytes:
+        tp_len = len(in_prefix) + len(_v(ex_len)) + ex_len
         entry_len = len(in_key) + 1 + len(_v(tp_len)) + tp_len
         request_len = len(spec) + 1 + len(_v(entry_len)) + entry_len
-        resp = b"".join([e[i] for e in per_output])
-        response_len = len(resp_spec) + len(resp)
-        predict_len = (1 + len(_v(request_len)) + request_len
-                       + 1 + len(_v(response_len)) + response_len)
-        logs.append(b"".join((
-            b"\x32", _v(predict_len),
-            b"\x0a", _v(request_len), spec,
-            b"\x12", _v(entry_len), in_key, b"\x12", _v(tp_len), in_prefix, _v(len(ex)), ex,
-            b"\x12", _v(response_len), resp, resp_spec)))
+        predict_len = 1 + len(_v(request_len)) + request_len + response_field_len
+        return b"".join((b"\x32", _v(predict_len), b"\x0a", _v(request_len), spec,
+                         b"\x12", _v(entry_len), in_key, b"\x12", _v(tp_len), in_prefix,
+                         _v(ex_len)))
+
+    logs = []
+    append = logs.append
+    get = heads.get
+    for ex, resp in zip(examples, responses):
+        k = (len(ex), len(resp))
+        h = get(k)
+        if h is None:
+            h = heads[k] = head(*k)
+        append(h + ex + resp)
     return logs
 
 
@@ -179,21 +210,83 @@ def read_batches(files: Sequence[str], batch_size: int) -> Iterator[List[bytes]]
             yield list(b)
 
 
-def _writer(path: str):
-    import tensorflow as tf
+def _mask(crc: int) -> int:
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    return tf.io.TFRecordWriter(path, options=tf.io.TFRecordOptions(
-        compression_type="GZIP", compression_level=1))
+
+class GzipRecordWriter:
+    """Gzipped TFRecords, as ``tf.io.TFRecordWriter(path, "GZIP")`` writes them, but a batch
+    at a time: frames (length, masked crc32c, data, masked crc32c) are built per batch and
+    compressed and written in a background thread (zlib releases the GIL), so compression
+    overlaps the next batch's work. Readers (tf.data, Beam) check the CRCs as usual."""
+
+    def __init__(self, path: str, level: int = 1):
+        import queue
+        import threading
+        import zlib
+
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._f = open(path, "wb")
+        self._z = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: a gzip stream
+        self._q: "queue.Queue" = queue.Queue(maxsize=4)
+        self._error: Optional[BaseException] = None
+        self._headers: Dict[int, bytes] = {}
+        self._t = threading.Thread(target=self._run, name="tfxkit-write", daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while True:
+            buf = self._q.get()
+            if buf is None:
+                return
+            if self._error is None:
+                try:
+                    self._f.write(self._z.compress(buf))
+                except BaseException as e:  # raised in the caller's next call
+                    self._error = e
+
+    def write_many(self, records: Sequence[bytes]) -> None:
+        import struct
+
+        import google_crc32c
+
+        if self._error is not None:
+            raise self._error
+        crc, pack, headers = google_crc32c.value, struct.Struct("<I").pack, self._headers
+        parts: List[bytes] = []
+        add = parts.append
+        for r in records:
+            n = len(r)
+            h = headers.get(n)
+            if h is None:
+                length = struct.pack("<Q", n)
+                h = headers[n] = length + pack(_mask(crc(length)))
+            add(h)
+            add(r)
+            add(pack(_mask(crc(r))))
+        self._q.put(b"".join(parts))
+
+    def close(self) -> None:
+        if self._t.is_alive():
+            self._q.put(None)
+            self._t.join()
+        try:
+            if self._error is not None:
+                raise self._error
+            self._f.write(self._z.flush())
+        finally:
+            self._f.close()
 
 
 def infer_to_file(predictor: Predictor, batches: Iterable[List[bytes]], out_path: str,
                   progress: Optional[Callable[[int], None]] = None) -> int:
     """Scores ``batches`` and writes their PredictionLogs to ``out_path`` (via a temporary
-    name: a failure leaves nothing). The model call for the next batch runs in a thread
-    while this one encodes and writes. Returns the number of examples."""
+    name: a failure leaves nothing). Reading (tf.data's threads), the model call for the
+    next batch (a thread; TensorFlow releases the GIL), encoding this one (here) and
+    compressing the previous one (the writer's thread) overlap. Returns the number of
+    examples."""
     tmp = os.path.join(os.path.dirname(out_path), "." + os.path.basename(out_path) + ".tmp")
-    w = _writer(tmp)
+    w = GzipRecordWriter(tmp)
     n = 0
     pool = ThreadPoolExecutor(1, thread_name_prefix="tfxkit-infer")
     try:
@@ -212,7 +305,10 @@ def infer_to_file(predictor: Predictor, batches: Iterable[List[bytes]], out_path
         w.close()
         os.replace(tmp, out_path)
     except BaseException:
-        w.close()
+        try:
+            w.close()
+        except BaseException:
+            pass
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
@@ -221,10 +317,9 @@ def infer_to_file(predictor: Predictor, batches: Iterable[List[bytes]], out_path
     return n
 
 
-def _write(w, predictor: Predictor, batch: List[bytes], fut) -> int:
-    for log in encode_predict_logs(batch, fut.result(), predictor.input_key,
-                                   predictor.signature):
-        w.write(log)
+def _write(w: GzipRecordWriter, predictor: Predictor, batch: List[bytes], fut) -> int:
+    w.write_many(encode_predict_logs(batch, fut.result(), predictor.input_key,
+                                     predictor.signature))
     return len(batch)
 
 

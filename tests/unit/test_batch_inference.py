@@ -58,3 +58,35 @@ def test_encoded_logs_equal_bulk_inferrer_logs(n):
 def test_output_without_batch_dimension_is_an_error():
     with pytest.raises(ValueError, match="first dimension"):
         infer.encode_predict_logs([b"a", b"b"], {"p": np.zeros((3, 1), np.float32)})
+
+
+def test_gzip_record_writer_is_read_by_tf_data(tmp_path):
+    """TFRecord frames with masked crc32c, one gzip stream: tf.data checks the CRCs."""
+    records = [b"", b"a", b"x" * 70000] + [b"r%d" % i for i in range(5000)]
+    w = infer.GzipRecordWriter(str(tmp_path / "out.gz"))
+    w.write_many(records[:3])
+    w.write_many(records[3:])
+    w.close()
+    got = list(tf.data.TFRecordDataset(str(tmp_path / "out.gz"), compression_type="GZIP")
+               .as_numpy_iterator())
+    assert got == records
+    bad = bytearray((tmp_path / "out.gz").read_bytes())
+    import gzip
+    raw = bytearray(gzip.decompress(bytes(bad)))
+    raw[20] ^= 0xFF  # flip a data byte: the CRC no longer matches
+    (tmp_path / "bad.tfrecord").write_bytes(bytes(raw))
+    with pytest.raises(tf.errors.DataLossError):
+        list(tf.data.TFRecordDataset(str(tmp_path / "bad.tfrecord")).as_numpy_iterator())
+
+
+def test_failed_inference_leaves_no_file(tmp_path):
+    class Broken:
+        input_key, signature = "examples", "serving_default"
+
+        def __call__(self, batch):
+            raise RuntimeError("model exploded")
+
+    out = tmp_path / "prediction_logs-00000-of-00001.gz"
+    with pytest.raises(RuntimeError, match="exploded"):
+        infer.infer_to_file(Broken(), iter([[b"a"], [b"b"]]), str(out))
+    assert list(tmp_path.iterdir()) == []
