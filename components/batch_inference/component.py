@@ -34,7 +34,7 @@ class BatchInferrer(base_beam_component.BaseBeamComponent):
 
     def __init__(self, model: types.BaseChannel, examples: Optional[types.BaseChannel] = None,
                  upstream: Optional[types.BaseChannel] = None,
-                 splits: Sequence[str] = ("inference",), batch_size: int = 1000,
+                 splits: Sequence[str] = ("inference",), batch_size: int = 4096,
                  signature: str = "serving_default", chain: Optional[Dict[str, str]] = None):
         if (examples is None) == (upstream is None):
             raise ValueError("give examples, or upstream (a chain), not both")

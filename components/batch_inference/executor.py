@@ -65,7 +65,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         p = self._make_beam_pipeline()
         _ = (p | "Shards" >> beam.Create([(i, f, bool(upstream)) for i, f in enumerate(files)])
              | "Infer" >> beam.ParDo(_InferShard(path, result.uri, len(files),
-                                                  params.get("batch_size", 1000),
+                                                  params.get("batch_size", 4096),
                                                   params.get("signature", "serving_default"),
                                                   params.get("chain") or {})))
         run = p.run()

@@ -193,8 +193,11 @@ class Predictor:
         self.input_key = strings[0]
         self._tf = tf
 
-    def __call__(self, serialized: Sequence[bytes]) -> Dict[str, np.ndarray]:
-        out = self.fn(**{self.input_key: self._tf.constant(list(serialized))})
+    def __call__(self, serialized) -> Dict[str, np.ndarray]:
+        """``serialized``: a list or numpy array of bytes, or a string tensor."""
+        if not isinstance(serialized, self._tf.Tensor):
+            serialized = self._tf.constant(serialized, dtype=self._tf.string)
+        out = self.fn(**{self.input_key: serialized})
         return {k: v.numpy() for k, v in out.items()}
 
 
@@ -207,7 +210,7 @@ def read_batches(files: Sequence[str], batch_size: int) -> Iterator[List[bytes]]
         comp = "GZIP" if f.endswith(".gz") else None
         ds = tf.data.TFRecordDataset(f, compression_type=comp, buffer_size=8 << 20)
         for b in ds.batch(batch_size).prefetch(2).as_numpy_iterator():
-            yield list(b)
+            yield b  # a numpy array of bytes objects
 
 
 def _mask(crc: int) -> int:
