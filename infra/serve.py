@@ -21,7 +21,9 @@ def create_app(open_store: Callable, models: List[str], title: str = "tfxkit"):
     from tfxkit.components.prediction_store.store import StoreError
 
     app = FastAPI(title=f"{title} predictions", docs_url="/docs", redoc_url=None)
-    local = threading.local()  # one store connection per server thread
+    # Routes are async and call the store directly: a lookup is a local SQLite read or a
+    # loopback Redis GET (bounded by the store's timeout), cheaper than a thread hop.
+    local = threading.local()  # one store connection per thread (the event loop's)
     default = models[0]
 
     def store():
@@ -47,7 +49,7 @@ def create_app(open_store: Callable, models: List[str], title: str = "tfxkit"):
         return row
 
     @app.get("/health")
-    def health():
+    async def health():
         try:
             s = store()
             s.ping()
@@ -58,7 +60,7 @@ def create_app(open_store: Callable, models: List[str], title: str = "tfxkit"):
         return {"status": "ok", "store": s.description, "models": models}
 
     @app.get("/models")
-    def list_models():
+    async def list_models():
         try:
             out = {}
             for m in models:
@@ -74,11 +76,11 @@ def create_app(open_store: Callable, models: List[str], title: str = "tfxkit"):
             raise HTTPException(503, f"prediction store unavailable: {e}") from None
 
     @app.get("/predictions/{key}")
-    def prediction(key: str):
+    async def prediction(key: str):
         return lookup(default, key)
 
     @app.get("/models/{model}/predictions/{key}")
-    def model_prediction(model: str, key: str):
+    async def model_prediction(model: str, key: str):
         return lookup(model, key)
 
     return app
@@ -91,4 +93,5 @@ def serve(cfg, host: str = "127.0.0.1", port: int = 8080, log_level: str = "warn
 
     models = [m.name for m in cfg.inference_models]
     app = create_app(lambda: open_configured_store(cfg), models, cfg.name)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
+                loop="uvloop", http="httptools")
