@@ -172,6 +172,22 @@ def run(config, profile, sets, verbose):
         click.echo("  (Pusher cached: nothing new was pushed)")
 
 
+def _load_with_inference(config, profile, sets):
+    """The config, which must have an ``inference:`` section (exit 2 naming it if not)."""
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    if cfg.inference is None:
+        click.secho(f"config error: {config}: inference: this config has no inference "
+                    "section", fg="red", err=True)
+        sys.exit(2)
+    return cfg
+
+
 def _load_inference(config, profile, sets, check_store=True):
     """The config and everything batch inference needs, checked before TFX loads: the
     inference data and its columns, a pushed model per model, the store."""
@@ -248,18 +264,9 @@ def predict(config, profile, sets, verbose):
 def predictions(config, profile, sets, model_name, rollback_to):
     """List CONFIG's stored prediction runs per model; --rollback serves an earlier one."""
     from tfxkit.components.prediction_store.store import StoreError
-    from tfxkit.pipelines.config import ConfigError, load_config
     from tfxkit.pipelines.inference import open_configured_store
 
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
-    if cfg.inference is None:
-        click.secho(f"config error: {config}: inference: no inference section", fg="red",
-                    err=True)
-        sys.exit(2)
+    cfg = _load_with_inference(config, profile, sets)
     names = [m.name for m in cfg.inference_models]
     if model_name and model_name not in names:
         raise click.UsageError(f"unknown model {model_name!r}; known: {', '.join(names)}")
@@ -288,17 +295,7 @@ def predictions(config, profile, sets, model_name, rollback_to):
 @click.option("--port", default=8080, show_default=True, type=int)
 def serve(config, profile, sets, host, port):
     """Serve CONFIG's stored predictions by key over HTTP (GET /predictions/KEY)."""
-    from tfxkit.pipelines.config import ConfigError, load_config
-
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
-    if cfg.inference is None:
-        click.secho(f"config error: {config}: inference: this config has no inference "
-                    "section", fg="red", err=True)
-        sys.exit(2)
+    cfg = _load_with_inference(config, profile, sets)
     from tfxkit.infra.serve import serve as run_server
 
     models = [m.name for m in cfg.inference_models]
