@@ -138,10 +138,9 @@ def run(config, profile, sets, verbose):
     rows = f"{info['rows']} rows" if info["rows"] is not None else "BigQuery source"
     click.echo(f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}")
     click.echo("  loading TFX ...", nl=False)
-    from tfx.orchestration import metadata
-
     from tfxkit.infra.local_runner import RunFailed, run_pipeline
     from tfxkit.infra.summary import build_summary, format_summary
+    from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.factory import PUSHER, create_pipeline
 
     pipeline = create_pipeline(cfg)
@@ -159,7 +158,7 @@ def run(config, profile, sets, verbose):
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         sys.exit(1)
-    conn = metadata.sqlite_metadata_connection_config(cfg.metadata_path)
+    conn = mlmd.connection_config(cfg)
     summary = build_summary(result, cfg, conn)
     ran = sum(n.state == "ran" for n in result.nodes)
     cached = sum(n.state == "cached" for n in result.nodes)
@@ -225,10 +224,9 @@ def predict(config, profile, sets, verbose):
                f"{cfg.inference.store.kind}, model(s) "
                + ", ".join(f"{n} {m.version}" for n, m in models.items()))
     click.echo("  loading TFX ...", nl=False)
-    from tfx.orchestration import metadata
-
     from tfxkit.infra.local_runner import RunFailed, run_pipeline
     from tfxkit.infra.summary import output_artifacts
+    from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.inference import create_inference_pipeline
 
     pipeline = create_inference_pipeline(cfg, models)
@@ -243,7 +241,7 @@ def predict(config, profile, sets, verbose):
     cached = sum(n.state == "cached" for n in result.nodes)
     click.echo(f"Run {result.run_id}: {ran} ran, {cached} cached, "
                f"{result.elapsed:.1f} s in components, {time.monotonic() - t0:.1f} s in all")
-    conn = metadata.sqlite_metadata_connection_config(cfg.metadata_path)
+    conn = mlmd.connection_config(cfg)
     for nr in result.nodes:
         if not nr.node_id.startswith("PredictionStorer") or not nr.execution_id:
             continue

@@ -235,16 +235,16 @@ def create_components(cfg: PipelineConfig) -> list:
 
 
 def create_pipeline(cfg: PipelineConfig):
-    """The training pipeline of a config, with caching on and MLMD in SQLite."""
-    from tfx.orchestration import metadata
+    """The training pipeline of a config, with caching on and MLMD where the config says."""
     from tfx.orchestration import pipeline as tfx_pipeline
 
-    os.makedirs(os.path.dirname(cfg.metadata_path), exist_ok=True)
+    from tfxkit.pipelines import mlmd
+
+    mlmd.prepare(cfg)
     return tfx_pipeline.Pipeline(
         pipeline_name=cfg.name,
         pipeline_root=cfg.pipeline_root,
         components=create_components(cfg),
         enable_cache=True,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config(
-            cfg.metadata_path),
+        metadata_connection_config=mlmd.connection_config(cfg),
         beam_pipeline_args=beam_pipeline_args(cfg))

@@ -38,16 +38,14 @@ class PushedModel:
 def latest_pushed_model(cfg: PipelineConfig) -> PushedModel:
     """The newest model the training pipeline of ``cfg`` pushed (Pusher pushes only
     blessed models), from MLMD."""
-    if not os.path.isfile(cfg.metadata_path):
+    from tfxkit.pipelines import mlmd
+
+    if not mlmd.exists(cfg):
         raise InferenceError(f"{cfg.name}: no pushed model yet (no metadata at "
                              f"{cfg.metadata_path}); run `tfxkit run {cfg.config_path}` first")
-    from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
-    conn = metadata_store_pb2.ConnectionConfig()
-    conn.sqlite.filename_uri = cfg.metadata_path
-    conn.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(conn)
+    store = mlmd.open_store(cfg, readonly=True)
     try:
         ctx = store.get_context_by_type_and_name("pipeline", cfg.name)
         pushed = []
@@ -227,17 +225,16 @@ def create_inference_pipeline(cfg: PipelineConfig,
                               models: Optional[Dict[str, PushedModel]] = None):
     """The batch-inference pipeline: its own name (``<name>-inference``) and root, the same
     MLMD as training, so lineage runs from raw data to every stored prediction."""
-    from tfx.orchestration import metadata
     from tfx.orchestration import pipeline as tfx_pipeline
 
+    from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.factory import beam_pipeline_args
 
-    os.makedirs(os.path.dirname(cfg.metadata_path), exist_ok=True)
+    mlmd.prepare(cfg)
     return tfx_pipeline.Pipeline(
         pipeline_name=cfg.inference_name,
         pipeline_root=os.path.join(cfg.resolve(cfg.root), cfg.inference_name),
         components=create_inference_components(cfg, models),
         enable_cache=True,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config(
-            cfg.metadata_path),
+        metadata_connection_config=mlmd.connection_config(cfg),
         beam_pipeline_args=beam_pipeline_args(cfg))
