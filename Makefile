@@ -20,7 +20,7 @@ export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 setup: $(STAMP)
 
-$(STAMP): $(LOCK) setup.py
+$(STAMP): $(LOCK) setup.py components/batch_inference/_fastlog.c
 	@[ -n "$(PYTHON310)" ] || { echo "Python 3.10 not found: install it (pyenv install 3.10) or set PYTHON310=/path/to/python3.10" >&2; exit 1; }
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null || \
 		{ rm -rf $(VENV); $(PYTHON310) -m venv $(VENV); }
@@ -33,16 +33,40 @@ $(STAMP): $(LOCK) setup.py
 lock: $(STAMP)
 	$(VENV)/bin/uv pip compile requirements/base.in --python $(PY) -o $(LOCK)
 
+# Airflow 3.3 in its own Python 3.11 environment (never TFX): the DAGs run tfxkit in .venv.
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_LOCK  := requirements/airflow-lock.txt
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+PYTHON311 ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.11.*/bin/python3.11 \
+	"$$HOME"/.pyenv/versions/3.11.*/bin/python3.11 /usr/bin/python3.11 /usr/local/bin/python3.11 \
+	"$$(command -v python3.11)" "$$(command -v python3)"; do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null && { echo "$$p"; break; }; \
+	done)
+.PHONY: airflow-setup airflow-lock
+
+airflow-setup: $(AIRFLOW_STAMP)
+
+$(AIRFLOW_STAMP): $(AIRFLOW_LOCK) | $(STAMP)
+	@[ -n "$(PYTHON311)" ] || { echo "Python 3.11 not found: install it (pyenv install 3.11) or set PYTHON311=/path/to/python3.11" >&2; exit 1; }
+	@$(AIRFLOW_VENV)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null || \
+		{ rm -rf $(AIRFLOW_VENV); $(PYTHON311) -m venv $(AIRFLOW_VENV); }
+	$(VENV)/bin/uv pip sync -q --python $(AIRFLOW_VENV)/bin/python $(AIRFLOW_LOCK)
+	@touch $(AIRFLOW_STAMP)
+
+# Re-resolve requirements/airflow-lock.txt from requirements/airflow.in.
+airflow-lock: $(STAMP)
+	$(VENV)/bin/uv pip compile requirements/airflow.in --python-version 3.11 -o $(AIRFLOW_LOCK)
+
 demo: setup
 	$(VENV)/bin/tfxkit run templates/multiclass/config.yaml
 
-test: setup
+test: setup airflow-setup
 	$(PY) -m pytest -q tests/unit templates tests/e2e
 
-test-unit: setup
+test-unit: setup airflow-setup
 	$(PY) -m pytest -q tests/unit templates
 
-test-e2e: setup
+test-e2e: setup airflow-setup
 	$(PY) -m pytest -q tests/e2e
 
 bench: setup

@@ -4,7 +4,7 @@ The top-level folders are installed as sub-packages of one package, ``tfxkit``
 (components <- pipelines <- infra), so nothing generic lands at the top of
 site-packages.
 """
-from setuptools import setup
+from setuptools import Extension, setup
 
 PACKAGES = {
     "tfxkit": "tfxkit",
@@ -43,5 +43,10 @@ setup(
     package_data={"tfxkit.templates": ["*/*", "*/*/*"]},
     install_requires=["tfx==1.16.0", "pydantic>=2", "pyyaml", "click", "duckdb", "fastapi",
                       "uvicorn", "psycopg[binary]", "redis"],
+    # The C loops of batch inference; optional: without a compiler the same rules run in
+    # Python (slower).
+    ext_modules=[Extension("tfxkit.components.batch_inference._fastlog",
+                           ["components/batch_inference/_fastlog.c"],
+                           extra_compile_args=["-O3"], optional=True)],
     entry_points={"console_scripts": ["tfxkit = tfxkit.infra.cli:main"]},
 )

@@ -2,6 +2,7 @@
 the model once and writes its shard's PredictionLogs (``infer.infer_to_file``)."""
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List
 
 import apache_beam as beam
@@ -28,7 +29,12 @@ class _InferShard(beam.DoFn):
         self.examples = beam.metrics.Metrics.counter("tfxkit", "examples")
 
     def setup(self):
-        self.predictor = infer.Predictor(self.model_path, self.signature)
+        # the model loads in a thread while the first batches are read and inflated
+        self._loader = ThreadPoolExecutor(1, thread_name_prefix="tfxkit-load")
+        self.predictor = self._loader.submit(infer.Predictor, self.model_path, self.signature)
+
+    def teardown(self):
+        self._loader.shutdown(wait=True)
 
     def process(self, element):
         i, path, upstream = element
