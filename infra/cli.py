@@ -317,5 +317,66 @@ def generate(kind, rows, days, start, seed, out):
     click.echo(f"wrote {rows} rows in {len(files)} file(s) to {out}")
 
 
+def _deploy_step(fn, *args, **kwargs):
+    """Runs an infra/deploy.py step; a config that cannot compile for the target exits 2."""
+    from tfxkit.pipelines.config import ConfigError
+
+    try:
+        return fn(*args, **kwargs)
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+
+
+@main.command("compile")
+@config_options
+@click.option("--target", "-t", required=True, type=click.Choice(["vertex", "kubeflow"]),
+              help="vertex: a PipelineJob JSON; kubeflow: the PipelineSpec JSON (KFP 2).")
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Where to write it (default .tfxkit/compiled/NAME-TARGET.json).")
+def compile_cmd(config, profile, sets, target, output):
+    """Compile CONFIG's training pipeline for Kubeflow V2 / Vertex AI Pipelines."""
+    import json
+
+    from tfxkit.infra import deploy
+
+    cfg, _ = _load(config, profile, sets)
+    _deploy_step(deploy.check_target, cfg, target)
+    _quiet(False)
+    path = _deploy_step(deploy.compile_pipeline, cfg, target, output)
+    params = deploy.pipeline_parameters(json.loads(Path(path).read_text()))
+    click.echo(f"{path}: {cfg.name} for {target}, image {cfg.deploy.image}, pipeline root "
+               f"{deploy.remote_pipeline_root(cfg)}; parameters "
+               + ", ".join(f"{k}={v}" for k, v in sorted(params.items())))
+
+
+@main.command("deploy")
+@config_options
+@click.option("--target", "-t", default="vertex", show_default=True,
+              type=click.Choice(["vertex"]))
+@click.option("--schedule", is_flag=True,
+              help="Create a Vertex schedule (deploy.schedule or schedule) instead of one run.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A pipeline parameter for this run, e.g. --param epochs=5.")
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Where to write the compiled spec.")
+def deploy_cmd(config, profile, sets, target, schedule, params, output):
+    """Compile CONFIG and submit it to Vertex AI Pipelines (a run, or a schedule)."""
+    from tfxkit.infra import deploy
+
+    cfg, _ = _load(config, profile, sets)
+    values = {}
+    for p in params:
+        if "=" not in p:
+            raise click.UsageError(f"--param expects NAME=VALUE, got {p!r}")
+        k, v = p.split("=", 1)
+        values[k.strip()] = v
+    _deploy_step(deploy.check_target, cfg, target, submitting=True)
+    _quiet(False)
+    path, res = _deploy_step(deploy.deploy, cfg, output, schedule=schedule, parameters=values)
+    what = "schedule" if schedule else "pipeline job"
+    click.echo(f"{path}: submitted {what} {getattr(res, 'resource_name', res)}")
+
+
 if __name__ == "__main__":
     main()

@@ -231,6 +231,61 @@ class Validation(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_CRON_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0",
+                 "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *"}
+
+
+def is_remote(path: Optional[str]) -> bool:
+    """Whether a path is a URI (gs://, s3://, ...) rather than a local path."""
+    return bool(path) and bool(_URI.match(path))
+
+
+class Deploy(_Strict):
+    """Where ``tfxkit compile`` / ``tfxkit deploy`` send the pipeline (Kubeflow V2 / Vertex
+    AI Pipelines); usually set in a profile (``--profile vertex``). Credentials never go
+    here: Vertex uses the submitting identity and ``service_account`` for the run."""
+
+    image: Optional[str] = None            # the image infra/docker/Dockerfile builds
+    project: Optional[str] = None          # Google Cloud project (vertex)
+    region: str = "us-central1"
+    pipeline_root: Optional[str] = None    # gs://bucket/path: every artifact goes here
+    service_account: Optional[str] = None  # the identity the run's steps use
+    network: Optional[str] = None          # projects/N/global/networks/NAME (optional)
+    schedule: Optional[str] = None         # cron; defaults to the top-level schedule
+    workdir: str = "/pipeline"             # where the image holds the use-case folder
+    labels: Dict[str, str] = {}
+    enable_cache: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v):
+        if v is None or v in _CRON_PRESETS or len(v.split()) == 5:
+            return v
+        raise ValueError(f"{v!r} is neither a cron expression (5 fields) "
+                         f"nor one of {sorted(_CRON_PRESETS)}")
+
+    @field_validator("service_account")
+    @classmethod
+    def _sa(cls, v):
+        if v is not None and "@" not in v:
+            raise ValueError(f"{v!r} is not a service account e-mail (NAME@PROJECT."
+                             "iam.gserviceaccount.com)")
+        return v
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir(cls, v):
+        if not v.startswith("/"):
+            raise ValueError(f"{v!r} must be an absolute path inside the image")
+        return v
+
+
+def cron_of(schedule: str) -> str:
+    """A cron expression for a schedule (``@daily`` -> ``0 0 * * *``)."""
+    return _CRON_PRESETS.get(schedule, schedule)
+
+
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
@@ -329,6 +384,7 @@ class PipelineConfig(_Strict):
     validation: Validation = Validation()
     schedule: Optional[str] = None
     inference: Optional[Inference] = None
+    deploy: Optional[Deploy] = None  # tfxkit compile / deploy (Kubeflow, Vertex)
     root: str = ".tfxkit"  # pipeline outputs live here (relative to the config)
 
     # Filled by the loader, not by the YAML.
@@ -409,6 +465,8 @@ class PipelineConfig(_Strict):
         return Path(self.config_path).parent if self.config_path else Path.cwd()
 
     def resolve(self, p: str) -> str:
+        if is_remote(p):  # gs://bucket/x stays as it is
+            return p
         path = Path(os.path.expanduser(p))
         return str(path if path.is_absolute() else (self.base_dir / path).resolve())
 
@@ -640,6 +698,9 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
     if cfg.data.source.kind == "bigquery":
         return {"files": [], "rows": None, "columns": {},
                 "note": "BigQuery is not reachable from here: data checks skipped"}
+    if is_remote(cfg.data.source.path):
+        return {"files": [], "rows": None, "columns": {},
+                "note": f"{cfg.data.source.path} is remote: data checks skipped"}
     files = source_files(cfg)
     if not files:
         raise ConfigError(file, src_field,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import shutil
 from typing import Any, Dict, List, Tuple
 
@@ -20,6 +21,7 @@ from tfxkit.pipelines.config import PipelineConfig
 
 TRANSFORM_FN = "tfxkit.pipelines.transform.preprocessing_fn"
 RUN_FN = "tfxkit.pipelines.trainer.run_fn"
+LOCAL = "local"  # create_components' target for the local runner (else vertex, kubeflow)
 
 # Component ids, in pipeline order (the CLI and tests refer to them).
 EXAMPLE_GEN = "ExampleGen"
@@ -50,21 +52,56 @@ def _code_marker(paths: List[str]) -> Dict[str, str]:
     return marker
 
 
-def transform_custom_config(cfg: PipelineConfig) -> Dict[str, Any]:
+def image_path(cfg: PipelineConfig, local_path: str) -> str:
+    """Where a file of the use-case folder is inside the container image
+    (``deploy.workdir``, where infra/docker/Dockerfile copies the folder)."""
+    rel = os.path.relpath(local_path, cfg.base_dir)
+    workdir = cfg.deploy.workdir if cfg.deploy else "/pipeline"
+    return posixpath.join(workdir, *rel.split(os.sep))
+
+
+def transform_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:
     features = cfg.features.model_dump(mode="json")
     if cfg.features.module:
         features["module"] = cfg.resolve(cfg.features.module)
+    code = _code_marker([features["module"]] if cfg.features.module else [])
+    if cfg.features.module and target != LOCAL:
+        features["module"] = image_path(cfg, features["module"])
     return {"task": cfg.task, "label": cfg.label, "label_classes": cfg.label_classes,
-            "features": features,
-            "code": _code_marker([features["module"]] if cfg.features.module else [])}
+            "features": features, "code": code}
 
 
-def trainer_custom_config(cfg: PipelineConfig) -> Dict[str, Any]:
+def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:
     model = cfg.model.model_dump(mode="json")
     if cfg.model.module:
         model["module"] = cfg.resolve(cfg.model.module)
+    code = _code_marker([model["module"]] if cfg.model.module else [])
+    if cfg.model.module and target != LOCAL:
+        model["module"] = image_path(cfg, model["module"])
     return {"task": cfg.task, "label": cfg.label, "label_classes": cfg.label_classes,
-            "model": model, "code": _code_marker([model["module"]] if cfg.model.module else [])}
+            "model": model, "code": code}
+
+
+def runtime_parameters(cfg: PipelineConfig) -> Dict[str, Any]:
+    """The per-run parameters of a Kubeflow V2 / Vertex pipeline (defaults: the config's
+    values; ``train_steps`` 0 = train ``epochs`` full epochs)."""
+    from tfx.orchestration import data_types
+
+    return {
+        "epochs": data_types.RuntimeParameter(name="epochs", ptype=int,
+                                              default=cfg.model.epochs),
+        "train_steps": data_types.RuntimeParameter(name="train_steps", ptype=int,
+                                                   default=cfg.model.steps or 0),
+        "learning_rate": data_types.RuntimeParameter(name="learning_rate", ptype=float,
+                                                     default=float(cfg.model.learning_rate)),
+    }
+
+
+def remote_schema_uri(cfg: PipelineConfig) -> str:
+    """Where a remote run imports the curated schema from (``tfxkit deploy`` uploads it):
+    a content-addressed folder under ``deploy.pipeline_root``."""
+    src = cfg.resolve(cfg.validation.schema_file)
+    return posixpath.join(cfg.deploy.pipeline_root, cfg.name, "curated_schema", _sha(src))
 
 
 def split_input(path: str) -> Tuple[str, str]:
@@ -164,7 +201,11 @@ def _curated_schema_dir(cfg: PipelineConfig) -> str:
     return dst
 
 
-def create_components(cfg: PipelineConfig) -> list:
+def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
+    """The components of the training pipeline. ``target`` ``vertex`` / ``kubeflow`` (see
+    infra/deploy.py, which checks the config for it first) swaps in what the Kubeflow V2
+    compiler supports: TFX's LatestBlessedModelStrategy baseline, tfxkit's Trainer with
+    per-run parameters, module paths inside the image, the schema under the remote root."""
     # Direct imports, not tfx.v1: that one also imports the Google Cloud extensions (~10 s).
     from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,
                                 StatisticsGen, Trainer, Transform)
@@ -181,7 +222,8 @@ def create_components(cfg: PipelineConfig) -> list:
     examples = example_gen.outputs["examples"]
     statistics_gen = StatisticsGen(examples=examples).with_id(STATISTICS_GEN)
     if cfg.validation.schema_file:
-        schema_node = Importer(source_uri=_curated_schema_dir(cfg),
+        schema_node = Importer(source_uri=(_curated_schema_dir(cfg) if target == LOCAL
+                                           else remote_schema_uri(cfg)),
                                        artifact_type=standard_artifacts.Schema
                                        ).with_id(SCHEMA_IMPORTER)
         schema = schema_node.outputs["result"]
@@ -196,6 +238,9 @@ def create_components(cfg: PipelineConfig) -> list:
     gate = ValidationGate(anomalies=validator.outputs["anomalies"],
                           on_anomalies=cfg.validation.on_anomalies).with_id(VALIDATION_GATE)
     window = None
+    if cfg.data.rolling_window and target != LOCAL:
+        raise ValueError("data.rolling_window: the Kubeflow V2 compiler supports no custom "
+                         "resolver strategy")
     if cfg.data.rolling_window:
         from tfxkit.components.span_window.strategy import LatestSpansStrategy
 
@@ -207,20 +252,39 @@ def create_components(cfg: PipelineConfig) -> list:
         window.add_upstream_node(example_gen)  # resolve after this run's ingestion
     transform = Transform(
         examples=window.outputs["examples"] if window else examples, schema=schema, preprocessing_fn=TRANSFORM_FN,
-        custom_config=transform_custom_config(cfg),
+        custom_config=transform_custom_config(cfg, target),
         # StatisticsGen already has the statistics; the analyzer cache pays off only
         # across spans. Both cost seconds on every run.
         disable_statistics=True, disable_analyzer_cache=True).with_id(TRANSFORM)
     transform.add_upstream_node(gate)
-    trainer = Trainer(
-        run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"], schema=schema,
-        custom_config=trainer_custom_config(cfg)).with_id(TRAINER)
-    baseline = Resolver(
-        strategy_class=LatestBlessedBaselineStrategy,
-        model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-        candidate=trainer.outputs["model"]).with_id(BASELINE_RESOLVER)
+    if target == LOCAL:
+        trainer = Trainer(
+            run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"], schema=schema,
+            custom_config=trainer_custom_config(cfg)).with_id(TRAINER)
+        baseline = Resolver(
+            strategy_class=LatestBlessedBaselineStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+            candidate=trainer.outputs["model"]).with_id(BASELINE_RESOLVER)
+    else:
+        # Kubeflow V2 compiles only TFX's own resolver strategies, and exposes only
+        # top-level RuntimeParameters as pipeline parameters.
+        from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+            LatestBlessedModelStrategy)
+
+        from tfxkit.components.trainer.component import Trainer as RunParamTrainer
+
+        trainer = RunParamTrainer(
+            run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"], schema=schema,
+            custom_config=trainer_custom_config(cfg, target),
+            **runtime_parameters(cfg)).with_id(TRAINER)
+        baseline = Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        ).with_id(BASELINE_RESOLVER)
     evaluator = Evaluator(
         examples=examples, model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], schema=schema,

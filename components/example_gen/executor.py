@@ -1,6 +1,8 @@
 """ArrowExampleGen executor: unpacks the exec properties and calls ``ingest.ingest``."""
+import contextlib
 import json
 import os
+import tempfile
 from typing import Any, Dict, List
 
 from absl import logging
@@ -45,6 +47,40 @@ def check_span_columns(params, base: str, files, span) -> None:
             + ". Fix the data, or ingest it under a new source pattern.")
 
 
+def _remote(path: str) -> bool:
+    return "://" in path
+
+
+@contextlib.contextmanager
+def staged(files: List[str], out_uri: str):
+    """DuckDB and the writer work on local files: on Kubeflow / Vertex the inputs and the
+    artifact are remote (gs://), so they are copied to a local folder first and the
+    written splits are copied up after a successful ingest (a failed one uploads
+    nothing). Local paths pass through untouched."""
+    if not any(map(_remote, files)) and not _remote(out_uri):
+        yield files, out_uri
+        return
+    with tempfile.TemporaryDirectory(prefix="tfxkit-ingest-") as tmp:
+        local_files = []
+        for i, f in enumerate(files):
+            if _remote(f):
+                dst = os.path.join(tmp, "in", f"{i:05d}-{os.path.basename(f)}")
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                fileio.copy(f, dst, overwrite=True)
+                f = dst
+            local_files.append(f)
+        out_dir = os.path.join(tmp, "out") if _remote(out_uri) else out_uri
+        yield local_files, out_dir
+        if out_dir != out_uri:
+            for root, _, names in os.walk(out_dir):
+                for name in names:
+                    src = os.path.join(root, name)
+                    dst = out_uri.rstrip("/") + "/" + os.path.relpath(src, out_dir).replace(
+                        os.sep, "/")
+                    fileio.makedirs(os.path.dirname(dst))
+                    fileio.copy(src, dst, overwrite=True)
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -63,11 +99,12 @@ class Executor(base_executor.BaseExecutor):
         sc = output_config.split_config
         splits = [(s.name, s.hash_buckets) for s in sc.splits]
         predicates = params.get("predicates")
-        result = ingest.ingest(
-            files, params.get("kind", "csv"), examples.uri, splits=splits,
-            key=sc.partition_feature_name or None, query=params.get("query"),
-            predicates=[tuple(p) for p in predicates] if predicates else None,
-            on_null_key=params.get("on_null_key", "fail"))
+        with staged(files, examples.uri) as (local_files, out_dir):
+            result = ingest.ingest(
+                local_files, params.get("kind", "csv"), out_dir, splits=splits,
+                key=sc.partition_feature_name or None, query=params.get("query"),
+                predicates=[tuple(p) for p in predicates] if predicates else None,
+                on_null_key=params.get("on_null_key", "fail"))
         names = list(result.rows)
         examples.split_names = artifact_utils.encode_split_names(names)
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)

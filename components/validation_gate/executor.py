@@ -8,6 +8,7 @@ from typing import Any, Dict, List
 from absl import logging
 from tfx import types
 from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.utils import io_utils
@@ -35,5 +36,6 @@ class Executor(base_executor.BaseExecutor):
             logging.warning("data anomaly (on_anomalies=warn): %s", line)
         result.set_int_custom_property("anomalies", len(lines))
         result.set_int_custom_property("passed", 1)
-        with open(os.path.join(result.uri, "anomalies.json"), "w") as f:
+        # fileio: on Kubeflow / Vertex the artifact is remote (gs://)
+        with fileio.open(os.path.join(result.uri, "anomalies.json"), "w") as f:
             json.dump(lines, f, indent=1)

@@ -1,0 +1,1 @@
+"""Trainer: TFX's Trainer with per-run parameters (epochs, steps, learning rate)."""
