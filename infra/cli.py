@@ -33,6 +33,21 @@ def _load(config, profile, sets, check=True):
     return cfg, info
 
 
+def _check_metadata(cfg):
+    """MLMD must be reachable before TFX loads: an unreachable MySQL exits 1 naming
+    host:port within metadata.mysql.connect_timeout_s; the database and MLMD's schema are
+    created here, once, before any component writes (imports ml_metadata, not TFX)."""
+    from tfxkit.pipelines import mlmd
+
+    try:
+        mlmd.check(cfg)
+        if cfg.metadata.mysql:
+            mlmd.prepare(cfg)
+    except mlmd.MetadataError as e:
+        click.secho(f"metadata error: {e}", fg="red", err=True)
+        sys.exit(1)
+
+
 _config_options = [
     click.argument("config", type=click.Path(dir_okay=False)),
     click.option("--profile", "-p", default=None, help="Profile to apply (e.g. local, prod)."),
@@ -134,6 +149,7 @@ def run(config, profile, sets, verbose):
     """Run the training pipeline of CONFIG on the local runner."""
     t0 = time.monotonic()
     cfg, info = _load(config, profile, sets)
+    _check_metadata(cfg)
     _quiet(verbose)
     rows = f"{info['rows']} rows" if info["rows"] is not None else "BigQuery source"
     click.echo(f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}")

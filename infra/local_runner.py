@@ -6,7 +6,9 @@ the whole MLMD connection config (which holds a MySQL password when there is one
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
@@ -57,6 +59,19 @@ def _state(connection_config, execution_id: Optional[int], is_system: bool) -> s
             metadata_store_pb2.Execution.FAILED: "failed"}.get(execution.last_known_state, "ran")
 
 
+@contextlib.contextmanager
+def _component_argv():
+    """TFX's Beam executors parse ``sys.argv + beam_pipeline_args`` with absl flags; the
+    caller's own arguments must not leak in (``tfxkit run -v``: ``-v`` is absl's
+    verbosity flag and would swallow the first Beam argument as its value)."""
+    saved = sys.argv
+    sys.argv = saved[:1]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
 def _error_text(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     # Beam wraps errors raised inside transforms; the root cause is the useful part.
@@ -84,8 +99,13 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
     runtime_parameter_utils.substitute_runtime_parameter(
         ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     deployment_config = runner_utils.extract_local_deployment_config(ir)
-    mlmd_config = deployment_config.metadata_connection_config
-    connection_config = getattr(mlmd_config, mlmd_config.WhichOneof("connection_config"))
+    if getattr(pipeline, "runtime_connection", None) is not None:
+        # tfxkit's pipelines compile without the MLMD password (so neither the IR nor
+        # MLMD holds it); the full connection is made only here (tfxkit.pipelines.mlmd)
+        connection_config = pipeline.runtime_connection()
+    else:
+        mlmd_config = deployment_config.metadata_connection_config
+        connection_config = getattr(mlmd_config, mlmd_config.WhichOneof("connection_config"))
 
     result = RunResult(pipeline_name=ir.pipeline_info.id, run_id=run_id)
     started = time.monotonic()
@@ -104,7 +124,8 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
         on_start(node_id)
         t0 = time.monotonic()
         try:
-            info = component_launcher.launch()
+            with _component_argv():
+                info = component_launcher.launch()
         except Exception as e:  # the component failed: report it, then stop the run
             nr = NodeResult(node_id, "failed", time.monotonic() - t0, error=_error_text(e))
             result.nodes.append(nr)

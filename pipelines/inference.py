@@ -231,10 +231,12 @@ def create_inference_pipeline(cfg: PipelineConfig,
     from tfxkit.pipelines.factory import beam_pipeline_args
 
     mlmd.prepare(cfg)
-    return tfx_pipeline.Pipeline(
+    pipeline = tfx_pipeline.Pipeline(
         pipeline_name=cfg.inference_name,
         pipeline_root=os.path.join(cfg.resolve(cfg.root), cfg.inference_name),
         components=create_inference_components(cfg, models),
         enable_cache=True,
-        metadata_connection_config=mlmd.connection_config(cfg),
+        metadata_connection_config=mlmd.connection_config(cfg, secrets=False),
         beam_pipeline_args=beam_pipeline_args(cfg))
+    pipeline.runtime_connection = mlmd.runtime_connection(cfg)  # with the password
+    return pipeline

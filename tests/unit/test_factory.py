@@ -27,7 +27,8 @@ def test_beam_args(cfg):
     c = cfg.model_copy(update={"beam": cfg.beam.model_copy(
         update={"mode": "multi_processing", "workers": 2})})
     assert factory.beam_pipeline_args(c) == ["--direct_running_mode=multi_processing",
-                                             "--direct_num_workers=2"]
+                                             "--direct_num_workers=2",
+                                             f"--setup_file={factory.tfxkit_setup_file()}"]
 
 
 def test_pipeline_components_in_order(cfg, tmp_path):

@@ -1,0 +1,125 @@
+"""The metadata config and tfxkit.pipelines.mlmd: SQLite by default, MySQL in a profile,
+the password only from the environment and never in the Pipeline's compiled IR."""
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tfxkit.pipelines import mlmd
+from tfxkit.pipelines.config import ConfigError, load_config
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "multiclass" / "config.yaml"
+
+
+def _mysql_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 3306), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_sqlite_is_the_default():
+    cfg = load_config(TEMPLATE)
+    assert cfg.metadata.kind == "sqlite"
+    conn = mlmd.connection_config(cfg)
+    assert conn.WhichOneof("config") == "sqlite"
+    assert conn.sqlite.filename_uri.endswith(".tfxkit/metadata.sqlite")
+    mlmd.check(cfg)  # nothing to check
+
+
+def test_mysql_profile():
+    cfg = load_config(TEMPLATE, profile="mysql")
+    my = cfg.metadata.mysql
+    assert (my.host, my.port, my.database, my.user) == ("127.0.0.1", 3306, "tfxkit_penguin",
+                                                        "root")
+    assert cfg.metadata.sqlite is None
+    assert cfg.metadata_path == "mysql://root@127.0.0.1:3306/tfxkit_penguin"
+    conn = mlmd.connection_config(cfg)
+    assert conn.WhichOneof("config") == "mysql"
+    assert conn.mysql.database == "tfxkit_penguin" and not conn.mysql.skip_db_creation
+    assert mlmd.connection_config(cfg, readonly=True).mysql.skip_db_creation
+
+
+def test_password_comes_from_the_environment(monkeypatch):
+    cfg = load_config(TEMPLATE, profile="mysql",
+                      overrides=["metadata.mysql.password_env=TFXKIT_UNIT_PW"])
+    monkeypatch.setenv("TFXKIT_UNIT_PW", "hunter2-unit")
+    assert mlmd.connection_config(cfg).mysql.password == "hunter2-unit"
+    # what the Pipeline object (and so the IR) carries has no password
+    assert mlmd.connection_config(cfg, secrets=False).mysql.password == ""
+    assert "hunter2" not in cfg.metadata_path
+    monkeypatch.delenv("TFXKIT_UNIT_PW")
+    with pytest.raises(mlmd.MetadataError, match="TFXKIT_UNIT_PW is not set"):
+        mlmd.connection_config(cfg)
+
+
+def test_a_password_in_the_yaml_is_refused():
+    with pytest.raises(ConfigError, match="password_env") as e:
+        load_config(TEMPLATE, profile="mysql", overrides=["metadata.mysql.password=x"])
+    assert e.value.field == "metadata.mysql"
+
+
+@pytest.mark.parametrize("sets,field,reason", [
+    (["metadata.sqlite=m.sqlite", "metadata.mysql={database: x}"], "metadata",
+     "exactly one of sqlite, mysql"),
+    (["metadata.mysql={host: h}"], "metadata.mysql.database", "required"),
+    (["metadata.mysql={database: 'a-b; drop'}"], "metadata.mysql.database", "pattern"),
+    (["metadata.mysql={database: x, port: 0}"], "metadata.mysql.port", "greater"),
+])
+def test_bad_metadata(sets, field, reason):
+    with pytest.raises(ConfigError) as e:
+        load_config(TEMPLATE, overrides=sets)
+    assert e.value.field == field and reason in e.value.reason
+
+
+def test_unreachable_server_fails_fast_naming_the_address():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = load_config(TEMPLATE, profile="mysql", overrides=[f"metadata.mysql.port={port}"])
+    with pytest.raises(mlmd.MetadataError, match=f"127.0.0.1:{port}"):
+        mlmd.check(cfg)
+
+
+def test_pipeline_ir_holds_no_password(monkeypatch, tmp_path):
+    """The compiled IR's deployment config (what TFX runs from) has no password; the
+    local runner gets it from the pipeline's runtime_connection."""
+    from tfx.dsl.compiler import compiler
+
+    from tfxkit.pipelines import factory
+
+    monkeypatch.setattr(mlmd, "prepare", lambda cfg: None)  # no server needed
+    monkeypatch.setenv("TFXKIT_UNIT_PW", "hunter2-ir")
+    cfg = load_config(TEMPLATE, profile="mysql",
+                      overrides=["metadata.mysql.password_env=TFXKIT_UNIT_PW",
+                                 f"root={tmp_path}"])
+    p = factory.create_pipeline(cfg)
+    ir = compiler.Compiler().compile(p)
+    assert b"hunter2-ir" not in ir.SerializeToString()
+    assert b"tfxkit_penguin" in ir.SerializeToString()
+    assert p.runtime_connection().mysql.password == "hunter2-ir"
+
+
+@pytest.mark.skipif(not _mysql_up(), reason="no MySQL at 127.0.0.1:3306")
+def test_concurrent_schema_creation_on_a_fresh_database():
+    """Six processes open one fresh database at once: MLMD's schema creation races and
+    asks to retry; mlmd.prepare retries, so all succeed."""
+    db = f"tfxkit_unit_{uuid.uuid4().hex[:10]}"
+    code = ("from tfxkit.pipelines.config import load_config\n"
+            "from tfxkit.pipelines import mlmd\n"
+            f"c = load_config({str(TEMPLATE)!r}, profile='mysql', "
+            f"overrides=['metadata.mysql.database={db}'])\n"
+            "mlmd.prepare(c); print('ok')\n")
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+        assert all(o[0].strip() == "ok" for o in outs)
+    finally:
+        subprocess.run(["mariadb", "-uroot", "-h127.0.0.1", "-e",
+                        f"DROP DATABASE IF EXISTS `{db}`"], check=False, timeout=60)
