@@ -60,8 +60,11 @@ def latest_pushed_model(cfg: PipelineConfig) -> PushedModel:
                                  f"{cfg.config_path}` until a model is blessed and pushed")
         latest = max(pushed, key=lambda a: (a.create_time_since_epoch, a.id))
         model_uri, model_id = "", 0
-        [ev] = [e for e in store.get_events_by_artifact_ids([latest.id])
-                if e.type == metadata_store_pb2.Event.OUTPUT] or [None]
+        # A cached re-run records the same PushedModel as an output of its own Pusher
+        # execution too: the first execution is the one that pushed it.
+        outs = [e for e in store.get_events_by_artifact_ids([latest.id])
+                if e.type == metadata_store_pb2.Event.OUTPUT]
+        ev = min(outs, key=lambda e: e.execution_id) if outs else None
         if ev is not None:
             model_type = _type_id(store, "Model")
             for e in store.get_events_by_execution_ids([ev.execution_id]):

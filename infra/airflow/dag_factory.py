@@ -1,0 +1,232 @@
+"""One Airflow DAG per tfxkit config.
+
+For every config in the configs folder (``configs/*.yaml``, or a use-case folder
+``configs/NAME/config.yaml`` as ``tfxkit new`` creates it) the factory builds a DAG
+named after the config's ``name``, scheduled by its ``schedule``, with a ``train`` task
+(``tfxkit run``, or a Vertex submission) and, where the config has an ``inference:``
+section, a ``predict`` task after it (``tfxkit predict``).
+
+Configs are read with pyyaml only: Airflow never imports TFX or tfxkit. The full
+validation is tfxkit's own (``tfxkit run`` rejects a bad config before anything runs);
+here a config is rejected when it is not valid YAML, lacks a required field, has a bad
+name or schedule, or reuses another config's name. A rejected config does not stop the
+others: it is reported as an Airflow import error of the DAG file (the "Broken DAG"
+banner, ``airflow dags list-import-errors``), naming the config file and the reason,
+while the other configs' DAGs load.
+
+Settings (environment variables, read when the DAG file is parsed):
+  TFXKIT_CONFIGS_DIR     the configs folder (default: the repository's configs/)
+  TFXKIT_BIN             the tfxkit executable of the TFX environment (read by the
+                         operator when a task runs; default: the repository's .venv)
+  TFXKIT_AIRFLOW_TARGET  local (default) or vertex
+  TFXKIT_AIRFLOW_PROFILE a config profile for every run (e.g. prod)
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+from airflow.sdk import DAG
+
+from .operator import TARGETS, TfxkitRunOperator
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIGS_DIR = REPO_ROOT / "configs"
+REQUIRED = ("name", "task", "label", "data")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+BROKEN_DAG_ID = "tfxkit-broken-configs"
+
+
+class ConfigRejected(ValueError):
+    """A config the factory cannot turn into a DAG; the message names file and reason."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class BrokenTfxkitConfigs(RuntimeError):
+    """How Airflow reports the rejected configs (an import error of the DAG file)."""
+
+
+@dataclass
+class UseCase:
+    path: Path
+    name: str
+    task: str
+    schedule: Optional[str]
+    has_inference: bool
+    description: str = ""
+
+
+def configs_dir(explicit: Optional[str | os.PathLike] = None) -> Path:
+    return Path(explicit or os.environ.get("TFXKIT_CONFIGS_DIR") or DEFAULT_CONFIGS_DIR)
+
+
+def find_configs(folder: Path) -> List[Path]:
+    """``folder/*.yaml|yml`` and ``folder/*/config.yaml``; profile side files
+    (``NAME.PROFILE.yaml`` beside ``NAME.yaml``) are not configs of their own."""
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+    stems = {p.stem for p in files}
+    out = [p for p in files if not ("." in p.stem and p.stem.split(".", 1)[0] in stems)]
+    out += sorted(p / "config.yaml" for p in folder.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and (p / "config.yaml").is_file())
+    return out
+
+
+def _yaml_error(e: yaml.YAMLError) -> str:
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
+
+
+def read_use_case(path: Path, profile: Optional[str] = None) -> UseCase:
+    """What the DAG needs from a config, read with pyyaml; raises ConfigRejected."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigRejected(path, f"not valid YAML: {_yaml_error(e)}") from None
+    except OSError as e:
+        raise ConfigRejected(path, f"cannot be read: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigRejected(path, "the top level must be a mapping")
+    if profile:
+        over = (raw.get("profiles") or {}).get(profile)
+        side = path.with_name(f"{path.stem}.{profile}.yaml")
+        if over is None and side.is_file():
+            try:
+                over = yaml.safe_load(side.read_text())
+            except yaml.YAMLError as e:
+                raise ConfigRejected(side, f"not valid YAML: {_yaml_error(e)}") from None
+        if over is None:
+            raise ConfigRejected(path, f"profiles: unknown profile {profile!r}")
+        if not isinstance(over, dict):
+            raise ConfigRejected(path, f"profiles.{profile}: must be a mapping of overrides")
+        raw = {**raw, **{k: v for k, v in over.items() if k in ("name", "schedule",
+                                                                  "inference")}}
+    missing = [k for k in REQUIRED if raw.get(k) in (None, "", {}, [])]
+    if missing:
+        raise ConfigRejected(path, f"{', '.join(missing)}: required but missing")
+    name = raw["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigRejected(path, f"name: {name!r} must match [a-z0-9-] "
+                                   "(lower case, digits, dashes)")
+    schedule = raw.get("schedule")
+    if schedule is not None and not isinstance(schedule, str):
+        raise ConfigRejected(path, f"schedule: must be a cron expression or a preset such "
+                                   f"as @daily, got {schedule!r}")
+    inference = raw.get("inference")
+    if inference is not None and not isinstance(inference, dict):
+        raise ConfigRejected(path, "inference: must be a mapping")
+    first = (path.read_text().lstrip().splitlines() or [""])[0]
+    desc = first.lstrip("# ").strip() if first.startswith("#") else ""
+    return UseCase(path=path, name=name, task=str(raw["task"]), schedule=schedule,
+                   has_inference=bool(inference), description=desc)
+
+
+def build_dag(uc: UseCase, target: str = "local", profile: Optional[str] = None,
+              tfxkit_bin: Optional[str] = None) -> DAG:
+    """The DAG of one use case: train, then predict where the config has inference."""
+    try:
+        dag = DAG(
+            dag_id=uc.name,
+            schedule=uc.schedule,
+            start_date=START_DATE,
+            catchup=False,          # continuous training: the latest interval, no backfill
+            max_active_runs=1,      # one pipeline run at a time per use case (one MLMD)
+            description=uc.description or f"tfxkit {uc.task} pipeline {uc.name}",
+            tags=["tfxkit", uc.task] + ([target] if target != "local" else []),
+            default_args={"owner": "tfxkit", "retries": 0},
+            auto_register=False,    # the DAG file exports what create_dags returns: a
+                                    # rejected config's half-built DAG must not leak in
+            doc_md=(f"tfxkit pipeline **{uc.name}** from `{uc.path}` "
+                    f"(target {target}{', profile ' + profile if profile else ''})."),
+        )
+    except Exception as e:  # e.g. a schedule Airflow cannot parse
+        raise ConfigRejected(uc.path, f"schedule: {e}") from None
+    with dag:
+        train = TfxkitRunOperator(task_id="train", config=str(uc.path), command="run",
+                                  target=target, profile=profile, tfxkit_bin=tfxkit_bin)
+        if uc.has_inference:
+            predict = TfxkitRunOperator(task_id="predict", config=str(uc.path),
+                                        command="predict", profile=profile,
+                                        tfxkit_bin=tfxkit_bin)
+            train >> predict
+    try:
+        dag.validate()  # what the DagBag checks, so that one config cannot hide the others
+    except Exception as e:
+        what = "schedule" if "imetable" in type(e).__name__ or "cron" in str(e).lower() else "dag"
+        raise ConfigRejected(uc.path, f"{what}: {e}") from None
+    return dag
+
+
+class _BrokenConfigs(DAG):
+    """Carries the rejected configs into Airflow's own error reporting: the DagBag
+    validates each DAG it finds in a file and records a failure as an import error of
+    that file, while the file's other DAGs load. Should an Airflow version bag it
+    anyway, its one task fails with the same message."""
+
+    def validate(self):  # noqa: D102
+        raise BrokenTfxkitConfigs(self.description or "tfxkit config(s) rejected")
+
+
+def _broken_dag(errors: List[ConfigRejected]) -> DAG:
+    message = (f"{len(errors)} tfxkit config(s) rejected, their DAGs are not loaded:\n"
+               + "\n".join(f"- {e}" for e in errors))
+    dag = _BrokenConfigs(dag_id=BROKEN_DAG_ID, schedule=None, start_date=START_DATE,
+                         description=message, tags=["tfxkit", "broken"], auto_register=False)
+
+    def _fail():
+        raise BrokenTfxkitConfigs(message)
+
+    with dag:
+        from airflow.providers.standard.operators.python import PythonOperator
+
+        PythonOperator(task_id="report", python_callable=_fail)
+    return dag
+
+
+def create_dags(folder: Optional[str | os.PathLike] = None, target: Optional[str] = None,
+                profile: Optional[str] = None, tfxkit_bin: Optional[str] = None
+                ) -> Dict[str, DAG]:
+    """{dag_id: DAG} for every config in the folder. Rejected configs are logged and
+    gathered into one DAG (``tfxkit-broken-configs``) that Airflow reports as an import
+    error of the calling DAG file; the good configs' DAGs are returned beside it."""
+    folder = configs_dir(folder)
+    target = target or os.environ.get("TFXKIT_AIRFLOW_TARGET") or "local"
+    if target not in TARGETS:
+        raise ValueError(f"TFXKIT_AIRFLOW_TARGET must be one of {TARGETS}, got {target!r}")
+    profile = profile or os.environ.get("TFXKIT_AIRFLOW_PROFILE") or None
+    dags: Dict[str, DAG] = {}
+    errors: List[ConfigRejected] = []
+    owner: Dict[str, Path] = {}
+    if not folder.is_dir():
+        log.warning("tfxkit configs folder %s does not exist: no DAGs", folder)
+    for path in find_configs(folder):
+        try:
+            uc = read_use_case(path, profile)
+            if uc.name in owner:
+                raise ConfigRejected(path, f"name: {uc.name!r} is already the DAG of "
+                                           f"{owner[uc.name]}")
+            dags[uc.name] = build_dag(uc, target=target, profile=profile,
+                                      tfxkit_bin=tfxkit_bin)
+            owner[uc.name] = path
+        except ConfigRejected as e:
+            log.error("tfxkit config rejected: %s", e)
+            errors.append(e)
+    if errors:
+        dags[BROKEN_DAG_ID] = _broken_dag(errors)
+    return dags
