@@ -376,7 +376,9 @@ def compile_cmd(config, profile, sets, target, output):
               help="A pipeline parameter for this run, e.g. --param epochs=5.")
 @click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
               help="Where to write the compiled spec.")
-def deploy_cmd(config, profile, sets, target, schedule, params, output):
+@click.option("--wait", "wait_", is_flag=True,
+              help="Wait for the run to finish, printing its state; exit 1 if it fails.")
+def deploy_cmd(config, profile, sets, target, schedule, params, output, wait_):
     """Compile CONFIG and submit it to Vertex AI Pipelines (a run, or a schedule)."""
     from tfxkit.infra import deploy
 
@@ -392,6 +394,12 @@ def deploy_cmd(config, profile, sets, target, schedule, params, output):
     path, res = _deploy_step(deploy.deploy, cfg, output, schedule=schedule, parameters=values)
     what = "schedule" if schedule else "pipeline job"
     click.echo(f"{path}: submitted {what} {getattr(res, 'resource_name', res)}")
+    if wait_ and not schedule:
+        try:
+            deploy.wait(res, echo=click.echo)
+        except deploy.JobFailed as e:
+            click.secho(str(e), fg="red", err=True)
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -283,3 +283,33 @@ def deploy(cfg: PipelineConfig, output: Optional[str] = None, schedule: bool = F
     stage_files(cfg)
     job = build_pipeline_job(cfg, path, values, credentials=credentials)
     return path, submit(cfg, job, schedule=schedule)
+
+
+class JobFailed(RuntimeError):
+    """A submitted pipeline job ended without succeeding: names the job and its error."""
+
+
+def wait(job, poll_s: float = 30.0, echo=print, sleep=None) -> None:
+    """Waits for a submitted PipelineJob, echoing each state change (what an Airflow task
+    shows in its log); raises JobFailed with the job's own error when it fails or is
+    cancelled."""
+    import time
+
+    from google.cloud.aiplatform_v1.types import pipeline_state
+
+    s = pipeline_state.PipelineState
+    finished = {s.PIPELINE_STATE_SUCCEEDED, s.PIPELINE_STATE_FAILED,
+                s.PIPELINE_STATE_CANCELLED}
+    sleep = sleep or time.sleep
+    last = None
+    while True:
+        state = job.state
+        if state != last:
+            echo(f"{job.resource_name}: {s(state).name}")
+            last = state
+        if state in finished:
+            break
+        sleep(poll_s)
+    if state != s.PIPELINE_STATE_SUCCEEDED:
+        error = job._gca_resource.error.message or s(state).name  # pylint: disable=protected-access
+        raise JobFailed(f"Run failed in Vertex pipeline job {job.resource_name}: {error}")

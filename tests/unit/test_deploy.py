@@ -400,3 +400,34 @@ def test_cli_deploy_passes_schedule_and_params():
     r = CliRunner().invoke(cli.main, ["deploy", cfg_path, "--profile", "vertex",
                                       "--set", "deploy.project=null"])
     assert r.exit_code == 2 and "deploy.project" in r.output
+
+
+def test_wait_echoes_states_and_fails_with_the_jobs_error():
+    """deploy --wait (what the Airflow operator runs for Vertex): each state change is
+    printed; a failed job raises with its own error message."""
+    from google.cloud.aiplatform_v1.types import pipeline_state
+
+    S = pipeline_state.PipelineState
+
+    class Job:
+        resource_name = "projects/p/locations/r/pipelineJobs/j1"
+
+        def __init__(self, states, error=""):
+            self._states = iter(states)
+            self._gca_resource = mock.Mock()
+            self._gca_resource.error.message = error
+
+        @property
+        def state(self):
+            return next(self._states)
+
+    lines = []
+    deploy.wait(Job([S.PIPELINE_STATE_PENDING, S.PIPELINE_STATE_RUNNING,
+                     S.PIPELINE_STATE_RUNNING, S.PIPELINE_STATE_SUCCEEDED]),
+                echo=lines.append, sleep=lambda s: None)
+    assert [ln.split(": ")[1] for ln in lines] == [
+        "PIPELINE_STATE_PENDING", "PIPELINE_STATE_RUNNING", "PIPELINE_STATE_SUCCEEDED"]
+    with pytest.raises(deploy.JobFailed, match="Run failed in Vertex pipeline job .*j1: "
+                                               "Trainer: OOM"):
+        deploy.wait(Job([S.PIPELINE_STATE_RUNNING, S.PIPELINE_STATE_FAILED],
+                        error="Trainer: OOM"), echo=lines.append, sleep=lambda s: None)
