@@ -136,7 +136,7 @@ def _quiet(verbose: bool) -> None:
 
 def _print_node(nr, width=18):
     colors = {"ran": "green", "cached": "cyan", "resolved": "cyan", "failed": "red",
-              "skipped": "yellow"}
+              "skipped": "yellow", "reused": "cyan"}
     click.echo(f"  {nr.node_id:<{width}} ", nl=False)
     click.secho(f"{nr.state:<8}", fg=colors.get(nr.state), nl=False)
     click.echo(f" {nr.elapsed:6.1f} s")
@@ -145,22 +145,39 @@ def _print_node(nr, width=18):
 @main.command()
 @config_options
 @click.option("--verbose", "-v", is_flag=True, help="Show the components' own logs.")
-def run(config, profile, sets, verbose):
+@click.option("--from", "from_node", default=None, metavar="COMPONENT",
+              help="Backfill: re-run from this component (e.g. Trainer) on the artifacts of "
+                   "the latest run; it and everything downstream execute, upstream is reused.")
+@click.option("--span", type=int, default=None, metavar="N",
+              help="Ingest and train on span N (a past span) of a span-templated source "
+                   "(same as --set data.span=N).")
+def run(config, profile, sets, verbose, from_node, span):
     """Run the training pipeline of CONFIG on the local runner."""
     t0 = time.monotonic()
+    if span is not None:
+        sets = list(sets) + [f"data.span={span}"]
     cfg, info = _load(config, profile, sets)
     _check_metadata(cfg)
     _quiet(verbose)
     rows = f"{info['rows']} rows" if info["rows"] is not None else "BigQuery source"
     click.echo(f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}")
     click.echo("  loading TFX ...", nl=False)
-    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.lineage import run_properties
+    from tfxkit.infra.local_runner import (NoPreviousRun, RunFailed, UnknownComponent,
+                                           run_pipeline)
     from tfxkit.infra.summary import build_summary, format_summary
     from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.factory import PUSHER, create_pipeline
 
     pipeline = create_pipeline(cfg)
     click.echo(f" {time.monotonic() - t0:.1f} s")
+    if from_node:
+        known = [c.id for c in pipeline.components]
+        if from_node not in known:
+            click.secho(f"--from: unknown component {from_node!r}; this pipeline's "
+                        f"components: {', '.join(known)}", fg="red", err=True)
+            sys.exit(2)
+        click.echo(f"  re-running from {from_node} on the artifacts of the latest run")
     started = {}
 
     def on_start(node_id):
@@ -170,21 +187,75 @@ def run(config, profile, sets, verbose):
             click.echo("\r", nl=False)
 
     try:
-        result = run_pipeline(pipeline, on_start=on_start, on_done=_print_node)
+        result = run_pipeline(pipeline, on_start=on_start, on_done=_print_node,
+                              from_nodes=[from_node] if from_node else None,
+                              run_properties=run_properties(cfg))
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
+        sys.exit(1)
+    except UnknownComponent as e:
+        click.secho(f"--from: {e}", fg="red", err=True)
+        sys.exit(2)
+    except NoPreviousRun as e:
+        click.secho(f"--from {from_node}: {e}", fg="red", err=True)
         sys.exit(1)
     conn = mlmd.connection_config(cfg)
     summary = build_summary(result, cfg, conn)
     ran = sum(n.state == "ran" for n in result.nodes)
     cached = sum(n.state == "cached" for n in result.nodes)
+    reused = sum(n.state == "reused" for n in result.nodes)
     click.echo(f"Run {result.run_id}: {ran} ran, {cached} cached, "
+               + (f"{reused} reused, " if reused else "") +
                f"{result.elapsed:.1f} s in components, {time.monotonic() - t0:.1f} s in all")
     for line in format_summary(summary):
         click.echo(line)
     pusher = result.node(PUSHER)
     if pusher and pusher.state == "cached" and summary.pushed:
         click.echo("  (Pusher cached: nothing new was pushed)")
+
+
+@main.command()
+@config_options
+@click.option("--model", "version", default=None, metavar="VERSION",
+              help="Pushed model version (default: the latest pushed).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Write to this file instead of stdout.")
+def lineage(config, profile, sets, version, fmt, output):
+    """Show how a pushed model of CONFIG was made: data, validation, transform, training,
+    evaluation, push, config hash and git commit (from ML Metadata)."""
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    from tfxkit.pipelines import mlmd
+
+    if not mlmd.exists(cfg):
+        click.secho(f"no ML Metadata for {cfg.name} yet ({cfg.metadata_path}): run "
+                    f"tfxkit run {config} first", fg="red", err=True)
+        sys.exit(1)
+    _quiet(False)
+    from tfxkit.infra import lineage as lin
+
+    try:
+        result = lin.model_lineage(mlmd.open_store(cfg, readonly=True), cfg.name, version)
+    except lin.LineageError as e:
+        click.secho(str(e), fg="red", err=True)
+        sys.exit(1)
+    text = {"json": lambda: lin.to_json(result) + "\n", "svg": lambda: lin.render_svg(result),
+            "text": lambda: "\n".join(lin.render_text(result)) + "\n"}[fmt]()
+    if output:
+        tmp = f"{output}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, output)
+        click.echo(f"wrote the lineage of {cfg.name} model {result.model_version} to {output}")
+    else:
+        click.echo(text, nl=False)
 
 
 def _load_with_inference(config, profile, sets):

@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, Optional
 @dataclass
 class NodeResult:
     node_id: str
-    state: str  # ran | cached | resolved | failed | skipped
+    state: str  # ran | cached | resolved | failed | skipped | reused (partial run)
     elapsed: float
     execution_id: Optional[int] = None
     error: Optional[str] = None
@@ -36,6 +36,20 @@ class RunResult:
 
     def node(self, node_id: str) -> Optional[NodeResult]:
         return next((n for n in self.nodes if n.node_id == node_id), None)
+
+
+class UnknownComponent(ValueError):
+    """``--from`` names a component the pipeline does not have."""
+
+    def __init__(self, names: List[str], known: List[str]):
+        self.names, self.known = names, known
+        super().__init__(f"unknown component{'s' if len(names) > 1 else ''} "
+                         f"{', '.join(map(repr, names))}; this pipeline's components: "
+                         f"{', '.join(known)}")
+
+
+class NoPreviousRun(RuntimeError):
+    """A partial run (``--from``) needs a previous run whose artifacts it reuses."""
 
 
 class RunFailed(RuntimeError):
@@ -86,13 +100,74 @@ def _error_text(exc: BaseException) -> str:
     return text
 
 
+def _previous_runs(connection_config, pipeline_name: str) -> List[str]:
+    """Names (run ids) of the pipeline's earlier pipeline_run contexts."""
+    from tfx.orchestration import metadata
+
+    with metadata.Metadata(connection_config) as m:
+        pipeline_ctx = m.store.get_context_by_type_and_name("pipeline", pipeline_name)
+        if pipeline_ctx is None:
+            return []
+        return [c.name for c in m.store.get_children_contexts_by_context(pipeline_ctx.id)]
+
+
+def _record_run(connection_config, pipeline_name: str, run_id: str,
+                properties: Dict[str, str]) -> None:
+    """Creates this run's pipeline_run context (child of the pipeline context, as TFX
+    makes it) with ``properties`` as custom properties: the config hash and the code's
+    git commit, which lineage reads back."""
+    from tfx.dsl.compiler import constants
+    from tfx.orchestration import metadata
+    from tfx.orchestration.portable.mlmd import context_lib
+
+    with metadata.Metadata(connection_config) as m:
+        pipeline_ctx = context_lib.register_context_if_not_exists(
+            m, constants.PIPELINE_CONTEXT_TYPE_NAME, pipeline_name)
+        run_ctx = context_lib.register_context_if_not_exists(
+            m, constants.PIPELINE_RUN_CONTEXT_TYPE_NAME, run_id, parent_contexts=[pipeline_ctx])
+        for k, v in properties.items():
+            run_ctx.custom_properties[k].string_value = str(v)
+        m.store.put_contexts([run_ctx])
+
+
+def _mark_partial_run(ir, from_nodes: List[str], connection_config) -> None:
+    """Marks ``ir`` for a TFX partial run from ``from_nodes``: they and everything
+    downstream run, upstream nodes are skipped and their outputs are reused from the
+    latest run (TFX's snapshot). The named nodes and those downstream run with the cache
+    off, so they execute even when nothing they read changed (new code, say)."""
+    from tfx.orchestration.portable import partial_run_utils
+
+    known = [n.pipeline_node.node_info.id for n in ir.nodes]
+    unknown = [n for n in from_nodes if n not in known]
+    if unknown:
+        raise UnknownComponent(unknown, known)
+    if not _previous_runs(connection_config, ir.pipeline_info.id):
+        raise NoPreviousRun(
+            f"pipeline {ir.pipeline_info.id} has no earlier run in MLMD to re-run from; "
+            "run it once in full first")
+    partial_run_utils.mark_pipeline(
+        ir, from_nodes=list(from_nodes),
+        snapshot_settings=partial_run_utils.latest_pipeline_snapshot_settings())
+    for node in ir.nodes:
+        opts = node.pipeline_node.execution_options
+        if not opts.HasField("skip"):
+            opts.caching_options.enable_cache = False
+
+
 def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: None,
-                 on_done: Callable[[NodeResult], None] = lambda r: None) -> RunResult:
-    """Compiles and runs ``pipeline``; raises RunFailed naming the failed component."""
+                 on_done: Callable[[NodeResult], None] = lambda r: None,
+                 from_nodes: Optional[List[str]] = None,
+                 run_properties: Optional[Dict[str, str]] = None) -> RunResult:
+    """Compiles and runs ``pipeline``; raises RunFailed naming the failed component.
+
+    ``from_nodes``: a partial run (backfill) from these components on the artifacts of
+    the latest run; raises UnknownComponent or NoPreviousRun before anything runs.
+    ``run_properties`` are recorded on the run's pipeline_run context in MLMD.
+    """
     from tfx.dsl.compiler import compiler, constants
     from tfx.orchestration import metadata
     from tfx.orchestration.local import runner_utils
-    from tfx.orchestration.portable import launcher, runtime_parameter_utils
+    from tfx.orchestration.portable import launcher, partial_run_utils, runtime_parameter_utils
 
     ir = compiler.Compiler().compile(pipeline)
     run_id = datetime.datetime.now().isoformat()
@@ -106,6 +181,10 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
     else:
         mlmd_config = deployment_config.metadata_connection_config
         connection_config = getattr(mlmd_config, mlmd_config.WhichOneof("connection_config"))
+    if from_nodes:
+        _mark_partial_run(ir, list(from_nodes), connection_config)
+    if run_properties:
+        _record_run(connection_config, ir.pipeline_info.id, run_id, run_properties)
 
     result = RunResult(pipeline_name=ir.pipeline_info.id, run_id=run_id)
     started = time.monotonic()
@@ -113,7 +192,17 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
         pnode = node.pipeline_node
         node_id = pnode.node_info.id
         if pnode.execution_options.HasField("skip"):
+            if from_nodes:  # a partial run: upstream outputs come from the latest run
+                nr = NodeResult(node_id, "reused", 0.0)
+                result.nodes.append(nr)
+                on_done(nr)
             continue
+        if pnode.execution_options.run.perform_snapshot:
+            try:
+                with metadata.Metadata(connection_config) as m:
+                    partial_run_utils.snapshot(m, ir)
+            except LookupError as e:
+                raise NoPreviousRun(f"cannot reuse the outputs of the latest run: {e}") from e
         component_launcher = launcher.Launcher(
             pipeline_node=pnode,
             mlmd_connection=metadata.Metadata(connection_config),

@@ -65,14 +65,15 @@ def _threshold_text(m) -> str:
     return ", ".join(parts) or "not gated"
 
 
-def evaluation_summary(eval_uri: str, blessing, cfg) -> Summary:
+def evaluation_summary(eval_uri: str, blessing, cfg, table=None) -> Summary:
+    """``table`` (gated metrics by result key) defaults to the config's thresholds."""
     import tensorflow_model_analysis as tfma
 
     from tfxkit.pipelines.metrics import threshold_table
 
     s = Summary()
     s.blessed = bool(blessing.get_int_custom_property("blessed")) if blessing else None
-    table = threshold_table(cfg)
+    table = threshold_table(cfg) if table is None else table
     values: Dict[str, float] = {}
     baseline: Dict[str, float] = {}
     diffs: Dict[str, float] = {}

@@ -329,7 +329,10 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
         from tfxkit.components.span_window.strategy import LatestSpansStrategy
 
         window = Resolver(
-            strategy_class=LatestSpansStrategy, config={"num_spans": cfg.data.rolling_window},
+            strategy_class=LatestSpansStrategy,
+            # a past span (data.span, tfxkit run --span N): the window ends at that span
+            config={"num_spans": cfg.data.rolling_window,
+                    **({} if cfg.data.span is None else {"max_span": cfg.data.span})},
             examples=Channel(type=standard_artifacts.Examples,
                              producer_component_id=EXAMPLE_GEN, output_key="examples"),
         ).with_id(SPAN_WINDOW)

@@ -23,8 +23,10 @@ def _version(a: types.Artifact) -> int:
     return a.get_int_custom_property("version") if a.has_custom_property("version") else 0
 
 
-def latest_spans(artifacts: List[types.Artifact], num_spans: int) -> List[types.Artifact]:
-    """Newest artifact per span, latest ``num_spans`` spans, newest span first."""
+def latest_spans(artifacts: List[types.Artifact], num_spans: int,
+                 max_span: Optional[int] = None) -> List[types.Artifact]:
+    """Newest artifact per span, latest ``num_spans`` spans, newest span first; with
+    ``max_span`` (a backfill of a past span) the window ends at that span."""
     if num_spans < 1:
         raise ValueError("num_spans must be positive")
     best: Dict[int, types.Artifact] = {}
@@ -32,6 +34,8 @@ def latest_spans(artifacts: List[types.Artifact], num_spans: int) -> List[types.
         if not a.has_custom_property("span"):
             raise RuntimeError(f"artifact {a.id} has no span")
         s = _span(a)
+        if max_span is not None and s > max_span:
+            continue
         cur = best.get(s)
         if cur is None or (_version(a), a.id) > (_version(cur), cur.id):
             best[s] = a
@@ -39,9 +43,11 @@ def latest_spans(artifacts: List[types.Artifact], num_spans: int) -> List[types.
 
 
 class LatestSpansStrategy(resolver.ResolverStrategy):
-    def __init__(self, num_spans: int):
+    def __init__(self, num_spans: int, max_span: Optional[int] = None):
         self._num_spans = int(num_spans)
+        self._max_span = None if max_span is None else int(max_span)
 
     def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]
                           ) -> Optional[Dict[str, List[types.Artifact]]]:
-        return {EXAMPLES: latest_spans(input_dict.get(EXAMPLES, []), self._num_spans)}
+        return {EXAMPLES: latest_spans(input_dict.get(EXAMPLES, []), self._num_spans,
+                                       self._max_span)}

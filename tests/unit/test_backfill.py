@@ -1,0 +1,20 @@
+"""run_pipeline(from_nodes=...) refuses, before anything runs, an unknown component
+(naming the pipeline's components) and a partial run with no earlier run to reuse."""
+import os
+
+import pytest
+
+
+def test_partial_run_checks_before_running(template_copy):
+    from tfxkit.infra.local_runner import NoPreviousRun, UnknownComponent, run_pipeline
+    from tfxkit.pipelines.config import load_config
+    from tfxkit.pipelines.factory import create_pipeline
+
+    cfg = load_config(template_copy("multiclass") / "config.yaml")
+    pipeline = create_pipeline(cfg)
+    started = []
+    with pytest.raises(UnknownComponent, match=r"'Trainr'.*ExampleGen, StatisticsGen.*Pusher"):
+        run_pipeline(pipeline, on_start=started.append, from_nodes=["Trainr"])
+    with pytest.raises(NoPreviousRun, match="no earlier run"):
+        run_pipeline(pipeline, on_start=started.append, from_nodes=["Trainer"])
+    assert started == [] and not os.path.isdir(os.path.join(cfg.pipeline_root, "Trainer"))
