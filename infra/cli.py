@@ -283,6 +283,7 @@ def _load_inference(config, profile, sets, check_store=True):
 
     try:
         cfg = load_config(config, profile=profile, overrides=list(sets))
+        _check_metadata(cfg)  # an unreachable MySQL exits 1 naming host:port
         info = check_inference(cfg, check_store=check_store)
     except ConfigError as e:
         click.secho(f"config error: {e}", fg="red", err=True)

@@ -195,6 +195,12 @@ def test_unreachable_mysql_fails_fast(template_copy):
     assert f"{HOST}:{port}" in r.stderr and "cannot reach MySQL" in r.stderr
     assert "loading TFX" not in r.stdout
     assert elapsed < 30, elapsed
+    # batch inference checks the same before it looks for a pushed model in MLMD
+    r = tfxkit("predict", case / "config.yaml", "--profile", "mysql",
+               "--set", f"metadata.mysql.port={port}", timeout=120)
+    assert r.returncode == 1
+    assert f"{HOST}:{port}" in r.stderr and "cannot reach MySQL" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 @needs_mysql
