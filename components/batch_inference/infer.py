@@ -371,46 +371,6 @@ class GzipRecordWriter:
             self._f.close()
 
 
-def _read_ahead(batches: Iterable[List[bytes]], depth: int) -> Iterator[List[bytes]]:
-    """``batches``, produced by a background thread up to ``depth`` ahead (inflating
-    releases the GIL), so reading overlaps the model and the encoding."""
-    import queue
-    import threading
-
-    q: "queue.Queue" = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce():
-        try:
-            for b in batches:
-                while not stop.is_set():
-                    try:
-                        q.put(b, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as e:  # raised in the consumer
-            q.put(e)
-
-    t = threading.Thread(target=produce, name="tfxkit-read", daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        t.join()
-
-
 def _resolved(predictor):
     """A Predictor, or the result of a Future of one (the model loads while reading)."""
     return predictor.result() if hasattr(predictor, "result") else predictor
@@ -424,6 +384,8 @@ def infer_to_file(predictor, batches: Iterable[List[bytes]], out_path: str,
     Reading (a thread), the model call (a thread; TensorFlow releases the GIL), encoding
     (here; the C loop releases the GIL while it copies) and compressing (the writer's
     thread) overlap. Returns the number of examples."""
+    from tfxkit.components.common import threads
+
     tmp = os.path.join(os.path.dirname(out_path), "." + os.path.basename(out_path) + ".tmp")
     w = GzipRecordWriter(tmp)
     n = 0
@@ -434,7 +396,7 @@ def infer_to_file(predictor, batches: Iterable[List[bytes]], out_path: str,
 
     try:
         pending = None
-        for batch in _read_ahead(batches, read_ahead):
+        for batch in threads.read_ahead(batches, read_ahead):
             fut = pool.submit(score, batch)
             if pending is not None:
                 n += _write(w, _resolved(predictor), *pending)

@@ -162,41 +162,9 @@ def _writer(path: str):
 def _batches(rel, batch_rows: int, depth: int = 2):
     """DuckDB's record batches, fetched ahead in a thread (DuckDB releases the GIL while it
     parses), so reading overlaps encoding and writing. At most ``depth`` batches wait."""
-    import queue
-    import threading
+    from tfxkit.components.common.threads import read_ahead
 
-    q: "queue.Queue" = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce():
-        try:
-            for b in rel.fetch_record_batch(batch_rows):
-                while not stop.is_set():
-                    try:
-                        q.put(b, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as e:  # handed to the consumer, raised there
-            q.put(e)
-
-    t = threading.Thread(target=produce, name="tfxkit-ingest-read", daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        t.join()
+    return read_ahead(rel.fetch_record_batch(batch_rows), depth, "tfxkit-ingest-read")
 
 
 def ingest(files: Sequence[str], kind: str, out_dir: str,
