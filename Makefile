@@ -57,16 +57,23 @@ $(AIRFLOW_STAMP): $(AIRFLOW_LOCK) | $(STAMP)
 airflow-lock: $(STAMP)
 	$(VENV)/bin/uv pip compile requirements/airflow.in --python-version 3.11 -o $(AIRFLOW_LOCK)
 
+# Headless Chromium for the run-report tests (Debian packages chromium, chromium-driver).
+.PHONY: browser-setup
+browser-setup:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; }
+
 demo: setup
 	$(VENV)/bin/tfxkit run templates/multiclass/config.yaml
 
-test: setup airflow-setup
+test: setup airflow-setup browser-setup
 	$(PY) -m pytest -q tests/unit templates tests/e2e
 
 test-unit: setup airflow-setup
 	$(PY) -m pytest -q tests/unit templates
 
-test-e2e: setup airflow-setup
+test-e2e: setup airflow-setup browser-setup
 	$(PY) -m pytest -q tests/e2e
 
 bench: setup

@@ -151,7 +151,9 @@ def _print_node(nr, width=18):
 @click.option("--span", type=int, default=None, metavar="N",
               help="Ingest and train on span N (a past span) of a span-templated source "
                    "(same as --set data.span=N).")
-def run(config, profile, sets, verbose, from_node, span):
+@click.option("--report/--no-report", "with_report", default=True, show_default=True,
+              help="Write the run report (one HTML page) when the run ends.")
+def run(config, profile, sets, verbose, from_node, span, with_report=True):
     """Run the training pipeline of CONFIG on the local runner."""
     t0 = time.monotonic()
     if span is not None:
@@ -192,6 +194,8 @@ def run(config, profile, sets, verbose, from_node, span):
                               run_properties=run_properties(cfg))
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
+        if with_report:
+            _write_run_report(cfg, cfg.name, e.result, [c.id for c in pipeline.components])
         sys.exit(1)
     except UnknownComponent as e:
         click.secho(f"--from: {e}", fg="red", err=True)
@@ -212,6 +216,57 @@ def run(config, profile, sets, verbose, from_node, span):
     pusher = result.node(PUSHER)
     if pusher and pusher.state == "cached" and summary.pushed:
         click.echo("  (Pusher cached: nothing new was pushed)")
+    if with_report:
+        _write_run_report(cfg, cfg.name, result, [c.id for c in pipeline.components])
+
+
+def _write_run_report(cfg, pipeline_name, result, planned):
+    """Writes the run report and prints its path; a report that cannot be written is a
+    warning, never a failed run."""
+    try:
+        from tfxkit.infra.report import write_report
+
+        path = write_report(cfg, pipeline_name, result.run_id, run_result=result,
+                            planned=planned)
+        click.echo(f"Report: {path}")
+    except Exception as e:  # pylint: disable=broad-except
+        click.secho(f"warning: the run report could not be written: {type(e).__name__}: {e}",
+                    fg="yellow", err=True)
+
+
+@main.command()
+@config_options
+@click.option("--run", "run_id", default=None, metavar="ID",
+              help="The run (pipeline_run id, as `tfxkit run` prints it); default the latest "
+                   "run of the training or batch-inference pipeline.")
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Where to write the HTML (default PIPELINE_ROOT/reports/run-ID.html).")
+def report(config, profile, sets, run_id, output):
+    """Write the report of a run of CONFIG: one self-contained HTML page (components and
+    timeline, data statistics and drift, anomalies, schema, training curves, evaluation
+    per slice and blessing, lineage; predictions for batch-inference runs)."""
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    from tfxkit.pipelines import mlmd
+
+    if not mlmd.exists(cfg):
+        click.secho(f"no ML Metadata for {cfg.name} yet ({cfg.metadata_path}): run "
+                    f"tfxkit run {config} first", fg="red", err=True)
+        sys.exit(1)
+    _quiet(False)
+    from tfxkit.infra.report import ReportError, write_report
+
+    try:
+        path = write_report(cfg, run_id=run_id, output=output)
+    except (ReportError, mlmd.MetadataError) as e:
+        click.secho(str(e), fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"Report: {path}")
 
 
 @main.command()
@@ -340,6 +395,7 @@ def predict(config, profile, sets, verbose):
                        f"{p.get('model_version')}, run {p.get('run_id')} in "
                        f"{p.get('store')}{note}")
     click.echo(f"  serve them: tfxkit serve {config}")
+    _write_run_report(cfg, cfg.inference_name, result, [c.id for c in pipeline.components])
 
 
 @main.command()

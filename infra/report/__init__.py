@@ -1,0 +1,64 @@
+"""The run report: one self-contained HTML page per run (``tfxkit report``, and written
+at the end of every ``tfxkit run`` / ``tfxkit predict``).
+
+- ``gather.py`` reads ML Metadata and the run's artifacts into a ``Report`` dataclass;
+- ``plots.py`` draws with matplotlib into inline SVG;
+- ``render.py`` writes HTML + CSS (no script, nothing fetched: it opens offline and prints).
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import List, Optional
+
+from tfxkit.infra.report.gather import Report, ReportError, gather, latest_run  # noqa: F401
+
+
+def default_path(pipeline_root: str, run_id: str) -> str:
+    """``<pipeline root>/reports/run-<run id>.html`` (the run id made file-name safe)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-")
+    return os.path.join(pipeline_root, "reports", f"run-{safe}.html")
+
+
+def write_html(text: str, path: str) -> str:
+    """Writes atomically (a temp file renamed into place); returns the absolute path."""
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str] = None,
+                 output: Optional[str] = None, run_result=None,
+                 planned: Optional[List[str]] = None) -> str:
+    """Gathers the report of ``run_id`` (default: the latest run of ``pipeline_name``,
+    itself defaulting to the newest run of the config's training or inference pipeline),
+    writes it to ``output`` (default ``default_path``) and returns the path."""
+    from tfxkit.infra.report.render import render_html
+    from tfxkit.pipelines import mlmd
+
+    store = mlmd.open_store(cfg, readonly=True)
+    names = [pipeline_name] if pipeline_name else [cfg.name, cfg.inference_name]
+    if run_id is None and pipeline_name is None:
+        found = latest_run(store, names)
+        if found is None:
+            raise ReportError(f"pipeline {cfg.name} has no run in ML Metadata yet")
+        pipeline_name, run_id = found
+    elif pipeline_name is None:
+        pipeline_name = next((n for n in names if any(
+            c.name == run_id for c in gather_runs(store, n))), cfg.name)
+    rep = gather(store, pipeline_name, run_id, run_result=run_result, planned=planned)
+    if output is None:
+        root = cfg.pipeline_root if pipeline_name == cfg.name else \
+            os.path.join(cfg.resolve(cfg.root), pipeline_name)
+        output = default_path(root, rep.run_id)
+    return write_html(render_html(rep), output)
+
+
+def gather_runs(store, pipeline_name: str):
+    from tfxkit.infra.report.gather import pipeline_runs
+
+    return pipeline_runs(store, pipeline_name)
