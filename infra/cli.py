@@ -48,6 +48,29 @@ def _check_metadata(cfg):
         sys.exit(1)
 
 
+def _load_with_metadata(config, profile, sets):
+    """The config of a use case whose ML Metadata already exists (exit 2 on a bad config,
+    1 when nothing has run yet or the metadata server is unreachable)."""
+    from tfxkit.pipelines import mlmd
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    try:
+        mlmd.check(cfg)  # reachable; nothing is created for a reader
+    except mlmd.MetadataError as e:
+        click.secho(f"metadata error: {e}", fg="red", err=True)
+        sys.exit(1)
+    if not mlmd.exists(cfg):
+        click.secho(f"no ML Metadata for {cfg.name} yet ({cfg.metadata_path}): run "
+                    f"tfxkit run {config} first", fg="red", err=True)
+        sys.exit(1)
+    return cfg
+
+
 _config_options = [
     click.argument("config", type=click.Path(dir_okay=False)),
     click.option("--profile", "-p", default=None, help="Profile to apply (e.g. local, prod)."),
@@ -245,19 +268,9 @@ def report(config, profile, sets, run_id, output):
     """Write the report of a run of CONFIG: one self-contained HTML page (components and
     timeline, data statistics and drift, anomalies, schema, training curves, evaluation
     per slice and blessing, lineage; predictions for batch-inference runs)."""
-    from tfxkit.pipelines.config import ConfigError, load_config
-
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
+    cfg = _load_with_metadata(config, profile, sets)
     from tfxkit.pipelines import mlmd
 
-    if not mlmd.exists(cfg):
-        click.secho(f"no ML Metadata for {cfg.name} yet ({cfg.metadata_path}): run "
-                    f"tfxkit run {config} first", fg="red", err=True)
-        sys.exit(1)
     _quiet(False)
     from tfxkit.infra.report import ReportError, write_report
 
@@ -280,19 +293,9 @@ def report(config, profile, sets, run_id, output):
 def lineage(config, profile, sets, version, fmt, output):
     """Show how a pushed model of CONFIG was made: data, validation, transform, training,
     evaluation, push, config hash and git commit (from ML Metadata)."""
-    from tfxkit.pipelines.config import ConfigError, load_config
-
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
+    cfg = _load_with_metadata(config, profile, sets)
     from tfxkit.pipelines import mlmd
 
-    if not mlmd.exists(cfg):
-        click.secho(f"no ML Metadata for {cfg.name} yet ({cfg.metadata_path}): run "
-                    f"tfxkit run {config} first", fg="red", err=True)
-        sys.exit(1)
     _quiet(False)
     from tfxkit.infra import lineage as lin
 
