@@ -1,0 +1,2 @@
+"""Model registry: a versioned, atomic, idempotent registry (registry.py) and the
+RegistryPusher component that publishes blessed, infra-validated models into it."""
