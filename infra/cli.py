@@ -316,6 +316,83 @@ def lineage(config, profile, sets, version, fmt, output):
         click.echo(text, nl=False)
 
 
+def _open_registry(config, profile, sets):
+    """The config and its model registry (exit 2 on a bad config, 1 when nothing was
+    published yet). Reads no data and imports no TensorFlow."""
+    from tfxkit.components.registry.registry import Registry
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config, profile=profile, overrides=list(sets))
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
+    reg = Registry(cfg.registry_path, name=cfg.name)
+    if not reg.exists():
+        click.secho(f"{cfg.name}: no model registry at {cfg.registry_path} yet: run "
+                    f"tfxkit run {config} until a model is blessed and pushed",
+                    fg="red", err=True)
+        sys.exit(1)
+    return cfg, reg
+
+
+@main.command()
+@config_options
+@click.option("--history", "show_history", default=5, show_default=True, metavar="N",
+              help="Show the last N registry events (push, rollback, trim).")
+def models(config, profile, sets, show_history):
+    """List the model versions in CONFIG's registry: metrics, config hash, git commit,
+    training data, and which one serves (*)."""
+    cfg, reg = _open_registry(config, profile, sets)
+    index = reg.index()
+    serving = index["serving"]
+    click.echo(f"{cfg.name}: registry {reg.path}, serving version {serving}")
+    for v in sorted(index["versions"], key=int, reverse=True):
+        rec = index["versions"][v]
+        metrics = "  ".join(f"{k} {val:.4f}" for k, val in sorted((rec.get("metrics") or {}).items())
+                            if isinstance(val, (int, float)) and k != "example_count")
+        data = rec.get("data") or {}
+        rows = f"{data['rows']} rows" if data.get("rows") else ""
+        spans = f"span {','.join(map(str, data['spans']))}" if data.get("spans") else ""
+        commit = str(rec.get("git_commit") or "unknown")[:10]
+        click.echo(f"  {'*' if v == serving else ' '} {v}  {rec.get('created_at') or '':<25} "
+                   f"{metrics or 'no metrics recorded'}")
+        click.echo(f"      config {rec.get('config_hash') or 'unknown'}  commit {commit}"
+                   + (f"  {rows}" if rows else "") + (f"  {spans}" if spans else "")
+                   + (f"  run {rec['pipeline_run']}" if rec.get("pipeline_run") else ""))
+    if show_history and index["history"]:
+        click.echo("History:")
+        for h in index["history"][-show_history:]:
+            extra = f" from {h['previous']}" if h.get("previous") else ""
+            why = f": {h['reason']}" if h.get("reason") else ""
+            click.echo(f"  {h.get('at')}  {h.get('action'):<8} {h.get('version')}{extra} "
+                       f"by {h.get('by')}{why}")
+
+
+@main.command()
+@config_options
+@click.option("--to", "to_version", required=True, metavar="VERSION",
+              help="The registry version to serve (see tfxkit models).")
+@click.option("--reason", default="", help="Why (recorded in the registry's history).")
+def rollback(config, profile, sets, to_version, reason):
+    """Serve an earlier model VERSION of CONFIG's registry (batch inference and serving
+    use the registry's serving version)."""
+    from tfxkit.components.registry.registry import RegistryError, UnknownVersion
+
+    cfg, reg = _open_registry(config, profile, sets)
+    before = reg.serving()
+    try:
+        serving = reg.set_serving(to_version, reason=reason or "tfxkit rollback")
+    except UnknownVersion as e:
+        click.secho(f"rollback: {e}", fg="red", err=True)
+        sys.exit(2)
+    except RegistryError as e:
+        click.secho(f"rollback: {e}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"{cfg.name}: now serving version {serving.version} (was "
+               f"{before.version if before else 'none'}) from {serving.path}")
+
+
 def _load_with_inference(config, profile, sets):
     """The config, which must have an ``inference:`` section (exit 2 naming it if not)."""
     from tfxkit.pipelines.config import ConfigError, load_config

@@ -287,6 +287,20 @@ def model_lineage(store, pipeline_name: str, version: Optional[str] = None,
                     "path_exists": bool(chosen["path"]) and os.path.isdir(chosen["path"])}
     model_id = (pusher.inputs.get("model") or [None])[0]
     blessing_id = (pusher.inputs.get("model_blessing") or [None])[0]
+    infra_id = (pusher.inputs.get("infra_blessing") or [None])[0]
+    pp = w.artifact(pushed_id).custom_properties
+    for key in ("push_reason", "sha256"):
+        if key in pp:
+            pusher.facts[key] = pp[key].string_value
+
+    # InfraValidator (tfxkit's RegistryPusher reads its blessing)
+    infra = None
+    if infra_id is not None and w.producer(infra_id) is not None:
+        infra = w.step(w.producer(infra_id))
+        ip = _props(w.artifact(infra_id))
+        infra.facts = {"blessed": bool(ip["blessed"]) if "blessed" in ip else None,
+                       "reason": ip.get("reason"), "latency_p99_ms": ip.get("latency_p99_ms"),
+                       "max_latency_ms": ip.get("max_latency_ms")}
 
     # Trainer
     trainer = None
@@ -409,7 +423,7 @@ def model_lineage(store, pipeline_name: str, version: Optional[str] = None,
             gates.append(g)
 
     for group in (gens, stats_steps, [schema_step], validators, gates, [transform], [trainer],
-                  [evaluator], [pusher]):
+                  [evaluator], [infra], [pusher]):
         steps += [s for s in group if s is not None]
     run = w.runs.get(pusher.run_id or "", {})
     return Lineage(pipeline=pipeline_name, model_version=chosen["version"],
@@ -557,6 +571,8 @@ def step_lines(s: Step) -> List[str]:
         if f.get("metrics_error"):
             lines.append(f"metrics unreadable: {_short(f['metrics_error'], 40)}")
         return lines
+    if c.startswith("InfraValidator"):
+        return [f"blessed={f.get('blessed')}", _short(f.get("reason") or "", 56)]
     if c.startswith("Pusher"):
         return [f"version {f.get('version')}", _short(f.get("path") or "", 56)]
     return []

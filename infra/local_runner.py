@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -165,9 +167,8 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
     ``run_properties`` are recorded on the run's pipeline_run context in MLMD.
     """
     from tfx.dsl.compiler import compiler, constants
-    from tfx.orchestration import metadata
     from tfx.orchestration.local import runner_utils
-    from tfx.orchestration.portable import launcher, partial_run_utils, runtime_parameter_utils
+    from tfx.orchestration.portable import runtime_parameter_utils
 
     ir = compiler.Compiler().compile(pipeline)
     run_id = datetime.datetime.now().isoformat()
@@ -185,6 +186,35 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
         _mark_partial_run(ir, list(from_nodes), connection_config)
     if run_properties:
         _record_run(connection_config, ir.pipeline_info.id, run_id, run_properties)
+    with _run_properties_env(run_properties):
+        return _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes,
+                          on_start, on_done)
+
+
+@contextlib.contextmanager
+def _run_properties_env(properties: Optional[Dict[str, str]]):
+    """The run's recorded properties (config hash, git commit), for executors that record
+    them too (the RegistryPusher): in-process executors read them from the environment."""
+    from tfxkit.components.registry.push import RUN_PROPERTIES_ENV
+
+    old = os.environ.get(RUN_PROPERTIES_ENV)
+    if properties:
+        os.environ[RUN_PROPERTIES_ENV] = json.dumps(properties, sort_keys=True)
+    try:
+        yield
+    finally:
+        if properties:
+            if old is None:
+                os.environ.pop(RUN_PROPERTIES_ENV, None)
+            else:
+                os.environ[RUN_PROPERTIES_ENV] = old
+
+
+def _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes, on_start,
+               on_done) -> RunResult:
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local import runner_utils
+    from tfx.orchestration.portable import launcher, partial_run_utils
 
     result = RunResult(pipeline_name=ir.pipeline_info.id, run_id=run_id)
     started = time.monotonic()

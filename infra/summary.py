@@ -27,6 +27,9 @@ class Summary:
     pushed_path: Optional[str] = None
     model_uri: Optional[str] = None
     anomalies: List[str] = field(default_factory=list)
+    push_reason: Optional[str] = None      # why the Pusher pushed or refused
+    infra_blessed: Optional[bool] = None   # the InfraValidator's verdict
+    infra_reason: Optional[str] = None
 
 
 def output_artifacts(connection_config, execution_id: int) -> Dict[str, list]:
@@ -130,6 +133,12 @@ def build_summary(result, cfg, connection_config) -> Summary:
     if tr and tr.execution_id:
         model = (output_artifacts(connection_config, tr.execution_id).get("model") or [None])[0]
         s.model_uri = model.uri if model else None
+    iv = result.node(factory.INFRA_VALIDATOR)
+    if iv and iv.execution_id:
+        ib = (output_artifacts(connection_config, iv.execution_id).get("blessing") or [None])[0]
+        if ib is not None and ib.has_custom_property("blessed"):
+            s.infra_blessed = bool(ib.get_int_custom_property("blessed"))
+            s.infra_reason = ib.get_string_custom_property("reason") or None
     pu = result.node(factory.PUSHER)
     if pu and pu.execution_id:
         pushed = (output_artifacts(connection_config, pu.execution_id).get("pushed_model") or [None])[0]
@@ -137,6 +146,8 @@ def build_summary(result, cfg, connection_config) -> Summary:
             s.pushed = bool(pushed.get_int_custom_property("pushed"))
             s.pushed_path = pushed.get_string_custom_property("pushed_destination") or None
             s.pushed_version = pushed.get_string_custom_property("pushed_version") or None
+            if pushed.has_custom_property("push_reason"):
+                s.push_reason = pushed.get_string_custom_property("push_reason") or None
     return s
 
 
@@ -153,8 +164,12 @@ def format_summary(s: Summary) -> List[str]:
             lines.append(f"  {mark} {m.name:<32} {val:>8}  [{m.threshold}]{base}{diff}")
         for r in s.reasons:
             lines.append(f"  why: {r}")
+    if s.infra_blessed is not None:
+        lines.append(f"Infra validation {'passed' if s.infra_blessed else 'FAILED'}: "
+                     f"{s.infra_reason or ''}".rstrip(": "))
     if s.pushed:
         lines.append(f"Pushed version {s.pushed_version} to {s.pushed_path}")
     elif s.pushed is False:
-        lines.append("Not pushed (the model was not blessed)")
+        lines.append(f"Not pushed: {s.push_reason}" if s.push_reason
+                     else "Not pushed (the model was not blessed)")
     return lines

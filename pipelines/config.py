@@ -209,8 +209,21 @@ class Eval(_Strict):
     slices: List[Union[str, List[str]]] = []
 
 
+class InfraValidation(_Strict):
+    """Before any push the candidate is loaded in a separate process and sent ``examples``
+    real eval examples through its serving signatures (outputs checked), then timed on
+    ``requests`` requests of batch 1: p99 above ``max_latency_ms`` fails. Always on."""
+
+    examples: int = Field(100, ge=1)
+    requests: int = Field(100, ge=1)
+    max_latency_ms: float = Field(200.0, gt=0)
+    timeout_s: float = Field(300.0, gt=0)  # loading and every request, in all
+
+
 class Push(_Strict):
     registry: str = "models"
+    keep_versions: int = Field(5, ge=1)  # the newest N versions stay (and the serving one)
+    infra_validation: InfraValidation = InfraValidation()
 
 
 class DataflowRunner(_Strict):

@@ -1,7 +1,9 @@
 """The training pipeline factory: PipelineConfig -> tfx.dsl.Pipeline (a pure function).
 
 ExampleGen -> StatisticsGen -> SchemaGen (or a curated schema) -> ExampleValidator ->
-ValidationGate -> Transform -> Trainer -> baseline resolver -> Evaluator -> Pusher.
+ValidationGate -> Transform -> Trainer -> baseline resolver -> Evaluator, InfraValidator
+-> Pusher (tfxkit's RegistryPusher: pushes only with both blessings; the stock Pusher on
+Kubeflow / Vertex).
 
 Transform and Trainer are given import paths (``preprocessing_fn``, ``run_fn``) and a
 ``custom_config`` rather than a module file, so no user-module wheel is built and an
@@ -35,6 +37,7 @@ TRANSFORM = "Transform"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "BaselineResolver"
 EVALUATOR = "Evaluator"
+INFRA_VALIDATOR = "InfraValidator"
 PUSHER = "Pusher"
 
 
@@ -376,13 +379,34 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
         examples=examples, model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], schema=schema,
         eval_config=eval_config_from(cfg)).with_id(EVALUATOR)
-    pusher = Pusher(
-        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-        push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(
-                base_directory=cfg.registry_path))).with_id(PUSHER)
+    infra = None
+    if target == LOCAL:
+        from tfxkit.components.infra_validator.component import InfraValidator
+        from tfxkit.components.registry.component import RegistryPusher
+
+        iv = cfg.push.infra_validation
+        infra = InfraValidator(
+            model=trainer.outputs["model"], examples=examples, split="eval",
+            num_examples=iv.examples, requests=iv.requests, max_latency_ms=iv.max_latency_ms,
+            timeout_s=iv.timeout_s).with_id(INFRA_VALIDATOR)
+        infra.add_upstream_node(evaluator)  # after the evaluation in the run's order
+        # both blessings are required: a missing or unblessed one is recorded as a refusal
+        pusher = RegistryPusher(
+            model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+            infra_blessing=infra.outputs["blessing"],
+            evaluation=evaluator.outputs["evaluation"],
+            examples=window.outputs["examples"] if window else examples,
+            registry=cfg.registry_path, keep_versions=cfg.push.keep_versions,
+            model_name=cfg.name).with_id(PUSHER)
+    else:
+        pusher = Pusher(
+            model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+            push_destination=pusher_pb2.PushDestination(
+                filesystem=pusher_pb2.PushDestination.Filesystem(
+                    base_directory=cfg.registry_path))).with_id(PUSHER)
     return [c for c in (example_gen, statistics_gen, schema_node, validator, gate, window,
-                        transform, trainer, baseline, evaluator, pusher) if c is not None]
+                        transform, trainer, baseline, evaluator, infra, pusher)
+            if c is not None]
 
 
 def create_pipeline(cfg: PipelineConfig):

@@ -36,8 +36,57 @@ class PushedModel:
 
 
 def latest_pushed_model(cfg: PipelineConfig) -> PushedModel:
-    """The newest model the training pipeline of ``cfg`` pushed (Pusher pushes only
-    blessed models), from MLMD."""
+    """The model the use case serves: the model registry's serving version when the
+    registry has an index (so ``tfxkit rollback`` changes what batch inference uses), else
+    the newest model the training pipeline pushed, from MLMD (a pusher pushes only
+    blessed models)."""
+    served = registry_serving_model(cfg)
+    if served is not None:
+        return served
+    return _latest_pushed_in_mlmd(cfg)
+
+
+def registry_serving_model(cfg: PipelineConfig) -> Optional[PushedModel]:
+    """The registry's serving version (None when the registry has no index yet)."""
+    from tfxkit.components.registry.registry import Registry, RegistryError
+
+    reg = Registry(cfg.registry_path, name=cfg.name)
+    try:
+        if not reg.exists():
+            return None
+        serving = reg.serving()
+        if serving is None:
+            return None
+        rec = reg.get(serving.version)
+    except RegistryError as e:
+        raise InferenceError(f"{cfg.name}: model registry {cfg.registry_path}: {e}") from None
+    if not reg.fs.isdir(serving.path):
+        raise InferenceError(f"{cfg.name}: the serving model {serving.path} is gone from "
+                             "the registry")
+    model_uri = rec.get("model_uri") or ""
+    return PushedModel(cfg.name, serving.path, serving.version, model_uri,
+                       _model_id(cfg, model_uri))
+
+
+def _model_id(cfg: PipelineConfig, model_uri: str) -> int:
+    """The MLMD id of the Trainer's Model artifact at ``model_uri`` (0 if unknown)."""
+    from tfxkit.pipelines import mlmd
+
+    if not model_uri or not mlmd.exists(cfg):
+        return 0
+    try:
+        store = mlmd.open_store(cfg, readonly=True)
+        try:
+            model_type = _type_id(store, "Model")
+            found = [a for a in store.get_artifacts_by_uri(model_uri) if a.type_id == model_type]
+            return min(a.id for a in found) if found else 0
+        finally:
+            del store
+    except Exception:  # pylint: disable=broad-except
+        return 0
+
+
+def _latest_pushed_in_mlmd(cfg: PipelineConfig) -> PushedModel:
     from tfxkit.pipelines import mlmd
 
     if not mlmd.exists(cfg):

@@ -46,5 +46,12 @@ def node_states(s, pipeline, run_ctx):
     return out
 
 
+def registry_versions(path):
+    """The model versions (numbered folders) in a registry, sorted; the registry also
+    holds registry.json, serving.config and its lock file."""
+    path = Path(path)
+    return sorted(p.name for p in path.iterdir() if p.name.isdigit()) if path.exists() else []
+
+
 def artifacts_of_type(s, type_name):
     return s.get_artifacts_by_type(type_name)

@@ -3,7 +3,6 @@ Python 3.11, no TFX) loads the tfxkit DAGs from infra/airflow/dags and `airflow 
 runs the multiclass template's DAG: a real local `tfxkit run` in the TFX environment, then
 `tfxkit predict`. A second DAG run with no new data pushes nothing new."""
 import json
-import os
 import shutil
 import sqlite3
 
@@ -11,7 +10,8 @@ import pytest
 
 from tests.airflow_env import airflow, airflow_env, require_airflow
 from tests.conftest import TEMPLATES
-from tests.e2e.helpers import BIN, artifacts_of_type, node_states, runs, store
+from tests.e2e.helpers import (BIN, artifacts_of_type, node_states, registry_versions, runs,
+                               store)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def test_airflow_dag_trains_pushes_then_pushes_nothing_new(tmp_path):
     out = _dag_test(env)
     assert "Running: " + f"{BIN} run {case / 'config.yaml'}" in out
     assert "Pushed version" in out  # tfxkit's own summary, streamed into the task log
-    versions = os.listdir(case / "models")
+    versions = registry_versions(case / "models")
     assert len(versions) == 1
     s = store(case / ".tfxkit" / "metadata.sqlite")
     [run1] = _training_runs(s)
@@ -68,7 +68,7 @@ def test_airflow_dag_trains_pushes_then_pushes_nothing_new(tmp_path):
     # Second run, no new data: cached, nothing new pushed; predictions run again.
     out = _dag_test(env)
     assert "nothing new was pushed" in out
-    assert os.listdir(case / "models") == versions
+    assert registry_versions(case / "models") == versions
     s = store(case / ".tfxkit" / "metadata.sqlite")
     [_, run2] = _training_runs(s)
     assert node_states(s, DAG_ID, run2)["Pusher"] == "CACHED"

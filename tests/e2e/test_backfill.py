@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 UPSTREAM = {"ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "ValidationGate",
             "Transform"}
-DOWNSTREAM = {"Trainer", "BaselineResolver", "Evaluator", "Pusher"}
+DOWNSTREAM = {"Trainer", "BaselineResolver", "Evaluator", "InfraValidator", "Pusher"}
 
 
 def _executions(s, pipeline, run_ctx):

@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.e2e.helpers import BIN, artifacts_of_type, node_states, runs, store
+from tests.e2e.helpers import (BIN, artifacts_of_type, node_states, registry_versions, runs,
+                               store)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,5 +37,5 @@ def test_direct_runner_with_two_worker_processes(template_copy):
     assert all(states[c] == "COMPLETE" for c in COMPONENTS), states
     [pushed] = artifacts_of_type(s, "PushedModel")
     assert pushed.custom_properties["pushed"].int_value == 1
-    [version] = os.listdir(case / "models")
+    [version] = registry_versions(case / "models")
     assert os.path.isfile(case / "models" / version / "saved_model.pb")

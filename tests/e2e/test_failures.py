@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from tests.e2e.helpers import node_states, runs, store, tfxkit
+from tests.e2e.helpers import node_states, registry_versions, runs, store, tfxkit
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,7 @@ def test_user_preprocessing_and_model_modules(template_copy):
     assert "BLESSED" in r.stdout
     import tensorflow as tf
 
-    [version] = os.listdir(case / "models")
+    [version] = registry_versions(case / "models")
     loaded = tf.saved_model.load(str(case / "models" / version))
     spec = loaded.signatures["transform_features"].structured_outputs
     assert set(spec) == {"bill_length_mm_xf", "bill_depth_mm_xf", "flipper_length_mm_xf",

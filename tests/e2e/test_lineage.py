@@ -1,12 +1,11 @@
 """`tfxkit lineage` after a real template run: every link holds the run's real values."""
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.e2e.helpers import store, tfxkit
+from tests.e2e.helpers import registry_versions, store, tfxkit
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +25,8 @@ def test_lineage_of_the_pushed_model(template_copy, tmp_path):
     d = json.loads(out.stdout)
     steps = {s["component"]: s for s in d["steps"]}
     assert list(steps) == ["ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-                           "ValidationGate", "Transform", "Trainer", "Evaluator", "Pusher"]
+                           "ValidationGate", "Transform", "Trainer", "Evaluator", "InfraValidator",
+                           "Pusher"]
     assert all(s["state"] == "COMPLETE" and s["execution_id"] for s in d["steps"])
 
     # data: rows per split as ExampleGen recorded them, span, input files
@@ -61,7 +61,7 @@ def test_lineage_of_the_pushed_model(template_copy, tmp_path):
     assert ev["blessed"] is True and ev["baseline_model_id"] is None
 
     # push: the version is the folder in the registry
-    assert os.listdir(case / "models") == [d["model_version"]]
+    assert registry_versions(case / "models") == [d["model_version"]]
     assert steps["Pusher"]["facts"]["path"] == str(case / "models" / d["model_version"])
     assert d["pushed_path"] == steps["Pusher"]["facts"]["path"]
 

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.helpers import BIN, STATE, node_states, tfxkit
+from tests.e2e.helpers import BIN, STATE, node_states, registry_versions, tfxkit
 
 pytestmark = pytest.mark.e2e
 
@@ -101,7 +101,7 @@ def test_pipeline_on_mysql_keeps_the_password_secret(template_copy, database):
         assert all(states[c] == "COMPLETE" for c in COMPONENTS), states
         [pushed] = s.get_artifacts_by_type("PushedModel")
         assert pushed.custom_properties["pushed"].int_value == 1
-        [version] = os.listdir(case / "models")
+        [version] = registry_versions(case / "models")
         dest = pushed.custom_properties["pushed_destination"].string_value
         assert dest == str(case / "models" / version)
         assert os.path.isfile(os.path.join(dest, "saved_model.pb"))

@@ -1,17 +1,17 @@
 """Each template end to end with `tfxkit run`, asserting on MLMD, artifacts and the
 pushed model; then a second identical run is fully cached and pushes nothing."""
 import csv
-import os
 
 import numpy as np
 import pytest
 
-from tests.e2e.helpers import artifacts_of_type, node_states, runs, store, tfxkit
+from tests.e2e.helpers import (artifacts_of_type, node_states, registry_versions, runs, store,
+                               tfxkit)
 
 pytestmark = pytest.mark.e2e
 
 COMPONENTS = {"ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "ValidationGate",
-              "Transform", "Trainer", "Evaluator", "Pusher"}
+              "Transform", "Trainer", "Evaluator", "InfraValidator", "Pusher"}
 
 CASES = {
     "multiclass": ("penguin-species", "data/penguins.csv", "species"),
@@ -94,7 +94,7 @@ def test_template_end_to_end(template, template_copy):
     assert blessing.custom_properties["blessed"].int_value == 1
     [pushed] = artifacts_of_type(s, "PushedModel")
     assert pushed.custom_properties["pushed"].int_value == 1
-    versions = os.listdir(case / "models")
+    versions = registry_versions(case / "models")
     assert len(versions) == 1
     model_dir = case / "models" / versions[0]
     assert pushed.custom_properties["pushed_destination"].string_value == str(model_dir)
@@ -131,5 +131,5 @@ def test_template_end_to_end(template, template_copy):
     run2 = runs(s, pipeline)[-1]
     states = node_states(s, pipeline, run2)
     assert all(states[c] == "CACHED" for c in COMPONENTS), states
-    assert os.listdir(case / "models") == versions  # nothing new pushed
+    assert registry_versions(case / "models") == versions  # nothing new pushed
     assert "nothing new was pushed" in second.stdout

@@ -39,14 +39,19 @@ def test_pipeline_components_in_order(cfg, tmp_path):
     ids = [c.id for c in p.components]
     assert ids == ["ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
                    "ValidationGate", "Transform", "Trainer", "BaselineResolver",
-                   "Evaluator", "Pusher"]
+                   "Evaluator", "InfraValidator", "Pusher"]
     assert p.enable_cache and p.beam_pipeline_args == []
     comps = {c.id: c for c in p.components}
     assert comps["Transform"].exec_properties["preprocessing_fn"] == factory.TRANSFORM_FN
     assert comps["Trainer"].exec_properties["run_fn"] == factory.RUN_FN
     assert "ValidationGate" in [u.id for u in comps["Transform"].upstream_nodes]
-    # The pusher needs the blessing.
-    assert "model_blessing" in comps["Pusher"].inputs
+    # The pusher needs both blessings (tfxkit's RegistryPusher, not the stock Pusher).
+    assert type(comps["Pusher"]).__name__ == "RegistryPusher"
+    assert {"model_blessing", "infra_blessing"} <= set(comps["Pusher"].inputs)
+    assert comps["Pusher"].exec_properties["registry"] == cfg.registry_path
+    assert comps["Pusher"].exec_properties["keep_versions"] == 5
+    iv = comps["InfraValidator"].exec_properties
+    assert (iv["num_examples"], iv["max_latency_ms"], iv["split"]) == (100, 200.0, "eval")
     assert comps["SchemaGen"].exec_properties["infer_feature_shape"] in (False, 0)
 
 

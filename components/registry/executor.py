@@ -1,0 +1,127 @@
+"""RegistryPusher executor: unpacks the blessings, gathers what the version records
+(metrics, config hash, git commit, training data, model, run) and calls ``push.push``."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from absl import logging
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from tfxkit.components.registry import push
+from tfxkit.components.registry.push import RUN_PROPERTIES_ENV
+
+
+def _gate(artifacts: Optional[List[types.Artifact]]) -> Optional[push.Gate]:
+    if not artifacts:
+        return None
+    a = artifacts[0]
+    if not a.has_custom_property("blessed"):
+        return push.Gate(None)
+    reason = a.get_string_custom_property("reason") if a.has_custom_property("reason") else ""
+    return push.Gate(bool(a.get_int_custom_property("blessed")), reason)
+
+
+def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """The candidate's metrics on the overall slice (not the baseline's, not diffs)."""
+    import tensorflow_model_analysis as tfma
+
+    out: Dict[str, float] = {}
+    for mfs in tfma.load_metrics(evaluation_uri):
+        if mfs.slice_key.single_slice_keys:
+            continue
+        for kv in mfs.metric_keys_and_values:
+            k = kv.key
+            if k.is_diff or k.model_name == "baseline" or not kv.value.HasField("double_value"):
+                continue
+            out[k.name] = kv.value.double_value.value
+    return out
+
+
+def data_record(examples: List[types.Artifact]) -> Dict[str, Any]:
+    """What the model was trained on: the Examples artifacts' URIs, spans and row counts."""
+    items = []
+    for ex in examples:
+        item: Dict[str, Any] = {"uri": ex.uri}
+        try:
+            item["span"] = ex.span
+        except Exception:  # pylint: disable=broad-except
+            pass
+        rows = {}
+        for key in ex.mlmd_artifact.custom_properties:
+            if key.startswith("rows_") and key != "rows_rejected":
+                rows[key[len("rows_"):]] = ex.get_int_custom_property(key)
+        if rows:
+            item["rows"] = rows
+        items.append(item)
+    return {"examples": items, "spans": sorted({i["span"] for i in items if "span" in i}),
+            "rows": sum(sum(i.get("rows", {}).values()) for i in items)}
+
+
+def run_properties() -> Dict[str, str]:
+    try:
+        return json.loads(os.environ.get(RUN_PROPERTIES_ENV) or "{}")
+    except ValueError:
+        return {}
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        out = artifact_utils.get_single_instance(output_dict["pushed_model"])
+        model_gate = _gate(input_dict.get("model_blessing"))
+        infra_gate = _gate(input_dict.get("infra_blessing"))
+        props = run_properties()
+        ctx = getattr(self, "_context", None)
+        meta: Dict[str, Any] = {
+            "model_uri": model.uri,
+            "pipeline_run": getattr(ctx, "pipeline_run_id", None),
+            "pipeline": (ctx.pipeline_info.id if ctx is not None and ctx.pipeline_info
+                         else None),
+            "config_hash": props.get("config_fingerprint", "unknown"),
+            "git_commit": props.get("git_commit", "unknown"),
+            "metrics": {}, "data": {},
+        }
+        evaluation = input_dict.get("evaluation") or []
+        if evaluation:
+            try:
+                meta["metrics"] = overall_metrics(evaluation[0].uri)
+            except Exception as e:  # pylint: disable=broad-except
+                logging.warning("registry: cannot read the evaluation's metrics: %s", e)
+        if input_dict.get("examples"):
+            meta["data"] = data_record(input_dict["examples"])
+        if infra_gate is not None and infra_gate.blessed:
+            meta["infra_validation"] = infra_gate.reason
+        by = f"tfxkit {meta['pipeline'] or ''} run {meta['pipeline_run'] or ''}".strip()
+        outcome = push.push(exec_properties["registry"], path_utils.serving_model_dir(model.uri),
+                            meta, model_gate, infra_gate,
+                            keep_versions=int(exec_properties.get("keep_versions") or 5),
+                            name=exec_properties.get("model_name") or None, by=by)
+        # the same custom properties as TFX's Pusher (pushed, pushed_destination,
+        # pushed_version), plus why and what was recorded
+        out.set_int_custom_property("pushed", int(outcome.pushed))
+        out.set_string_custom_property("push_reason", outcome.reason)
+        out.set_string_custom_property("registry", exec_properties["registry"])
+        if outcome.version is not None:
+            out.set_string_custom_property("pushed_destination", outcome.path)
+            out.set_string_custom_property("pushed_version", outcome.version)
+            out.set_string_custom_property("sha256", outcome.sha256 or "")
+        out.set_string_custom_property("config_hash", str(meta["config_hash"]))
+        out.set_string_custom_property("git_commit", str(meta["git_commit"]))
+        out.set_string_custom_property("metrics", json.dumps(meta["metrics"], sort_keys=True))
+        if outcome.trimmed:
+            out.set_string_custom_property("trimmed", ",".join(outcome.trimmed))
+        fileio.makedirs(out.uri)
+        with fileio.open(os.path.join(out.uri, "push.json"), "w") as f:
+            json.dump({"pushed": outcome.pushed, "reason": outcome.reason,
+                       "version": outcome.version, "path": outcome.path, **meta}, f,
+                      indent=1, default=str)
+        (logging.info if outcome.pushed else logging.warning)("registry push: %s",
+                                                              outcome.reason)

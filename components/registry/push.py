@@ -1,0 +1,69 @@
+"""The RegistryPusher's decision and push, in plain Python (tested without TFX).
+
+A push needs BOTH a model blessing (the Evaluator's) and an infra blessing (the
+InfraValidator's), each present and blessed; unlike TFX's stock Pusher, which pushes when
+it is given no blessing input. Anything else is a refusal with the reason, recorded as
+``pushed`` 0 on the PushedModel (the run does not fail: the model is simply not pushed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from tfxkit.components.registry.registry import Registry
+
+# The local runner exports the run's recorded properties (config hash, git commit: see
+# infra/lineage.run_properties) to in-process executors under this name, as JSON.
+RUN_PROPERTIES_ENV = "TFXKIT_RUN_PROPERTIES"
+
+
+@dataclass
+class Gate:
+    """One blessing input as the pusher sees it: absent (None) or blessed or not."""
+    blessed: Optional[bool]
+    reason: str = ""
+
+
+@dataclass
+class Outcome:
+    pushed: bool
+    reason: str
+    version: Optional[str] = None
+    path: Optional[str] = None
+    sha256: Optional[str] = None
+    trimmed: tuple = ()
+
+
+def refusal(model_blessing: Optional[Gate], infra_blessing: Optional[Gate]) -> Optional[str]:
+    """Why the model must not be pushed (None: it may)."""
+    why = []
+    if model_blessing is None or model_blessing.blessed is None:
+        why.append("no model blessing: the Evaluator's blessing is required to push")
+    elif not model_blessing.blessed:
+        why.append("the model was not blessed by the Evaluator"
+                   + (f" ({model_blessing.reason})" if model_blessing.reason else ""))
+    if infra_blessing is None or infra_blessing.blessed is None:
+        why.append("no infra blessing: a passed infra validation is required to push")
+    elif not infra_blessing.blessed:
+        why.append("infra validation failed"
+                   + (f": {infra_blessing.reason}" if infra_blessing.reason else ""))
+    return "; ".join(why) or None
+
+
+def push(registry_path: str, model_dir: str, meta: Dict[str, Any],
+         model_blessing: Optional[Gate], infra_blessing: Optional[Gate],
+         keep_versions: int = 5, name: Optional[str] = None, by: Optional[str] = None
+         ) -> Outcome:
+    """Publishes ``model_dir`` when both gates passed; trims to ``keep_versions``."""
+    why = refusal(model_blessing, infra_blessing)
+    if why:
+        return Outcome(False, why)
+    reg = Registry(registry_path, name=name)
+    version, pushed = reg.publish(model_dir, meta, by=by)
+    rec = reg.get(version)
+    trimmed = tuple(reg.trim(keep_versions, by=by)) if pushed else ()
+    if pushed:
+        return Outcome(True, f"pushed as version {version}", version, rec["path"],
+                       rec["sha256"], trimmed)
+    return Outcome(False, f"identical to the serving version {version} (same content "
+                   f"hash): nothing new to push", version, rec["path"], rec["sha256"])
