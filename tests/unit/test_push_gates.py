@@ -104,3 +104,41 @@ def test_executor_refuses_without_blessings(tmp_path):
     rec = Registry(str(tmp_path / "models")).get(v)
     assert rec["config_hash"] == "cfg1" and rec["git_commit"] == "c0"
     assert rec["model_uri"] == m.uri
+
+
+def test_batch_inference_uses_the_registry_serving_version(tmp_path):
+    """latest_pushed_model: the registry's serving version (a rollback changes it), no
+    MLMD needed; an unknown or missing registry falls back to MLMD (none here: an error)."""
+    import shutil
+    from pathlib import Path
+
+    from tfxkit.pipelines.config import load_config
+    from tfxkit.pipelines.inference import InferenceError, latest_pushed_model
+
+    src = Path(__file__).resolve().parents[2] / "templates" / "multiclass" / "config.yaml"
+    case = tmp_path / "case"
+    case.mkdir()
+    shutil.copy(src, case / "config.yaml")
+    cfg = load_config(case / "config.yaml", overrides=["push.registry=reg"])
+    with pytest.raises(InferenceError, match="no pushed model yet"):
+        latest_pushed_model(cfg)
+    reg = Registry(str(case / "reg"))
+    v1, _ = reg.publish(model(tmp_path, "a", b"1"), {"model_uri": "/x/Trainer/model/1"})
+    v2, _ = reg.publish(model(tmp_path, "b", b"2"), {})
+    got = latest_pushed_model(cfg)
+    assert (got.version, got.path, got.model_id) == (v2, str(case / "reg" / v2), 0)
+    reg.set_serving(v1)
+    got = latest_pushed_model(cfg)
+    assert (got.version, got.model_uri) == (v1, "/x/Trainer/model/1")
+
+
+def test_summary_lines_name_the_reasons():
+    from tfxkit.infra.summary import Summary, format_summary
+
+    s = Summary(blessed=True, has_baseline=True, infra_blessed=False,
+                infra_reason="p99 latency 3 ms over 100 requests of batch 1 exceeds "
+                             "max_latency_ms 1",
+                pushed=False, push_reason="infra validation failed: p99 latency 3 ms")
+    lines = format_summary(s)
+    assert "Infra validation FAILED: p99 latency 3 ms over 100 requests" in lines[-2]
+    assert lines[-1] == "Not pushed: infra validation failed: p99 latency 3 ms"
