@@ -117,25 +117,6 @@ def check_training_report(dom, s, run_ctx, case):
     return rows, value, baseline, blessed
 
 
-def test_report_of_the_template_run(tmp_path):
-    """`tfxkit report` on the template's trained run (a copy of its MLMD; the artifacts
-    are only read)."""
-    src = TEMPLATES / "multiclass"
-    if not (src / ".tfxkit" / "metadata.sqlite").is_file():
-        pytest.skip("the multiclass template has not been run (make demo)")
-    case = tmp_path / "multiclass"
-    shutil.copytree(src, case, ignore=shutil.ignore_patterns("models", "__pycache__",
-                                                              "penguin-species*"))
-    out = tmp_path / "report.html"
-    r = tfxkit("report", case / "config.yaml", "--output", out)
-    assert r.returncode == 0, r.stderr
-    assert report_path(r) == out
-    self_contained(out)
-    dom, png = render(out, tmp_path, "template-run")
-    s = store(case / ".tfxkit" / "metadata.sqlite")
-    check_training_report(dom, s, runs(s, PIPELINE)[-1], case)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The multiclass template trained twice: the second run on changed data (body mass
