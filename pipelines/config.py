@@ -532,6 +532,42 @@ class Inference(_Strict):
         return self
 
 
+class Canary(_Strict):
+    """Canary rollout of newly pushed versions in ``tfxkit serve`` (infra/canary.py): the
+    new version takes ``steps[i]`` of the requests; every ``interval_s`` its errors, p99
+    latency and quality from labelled feedback (``POST /feedback``) are compared with the
+    stable version's; no worse within the margins -> next step (100% = promoted: the
+    registry serves it), worse -> rolled back (the registry's pointer returns)."""
+
+    steps: List[float] = [0.1, 0.25, 0.5, 1.0]
+    min_requests: int = Field(200, ge=1)      # canary requests per step before judging
+    min_feedback: int = Field(50, ge=0)       # labelled answers per arm per step
+    max_error_rate_delta: float = Field(0.01, ge=0)
+    max_p99_latency_ratio: float = Field(1.5, ge=1)
+    p99_slack_ms: float = Field(2.0, ge=0)    # added to the latency bound (noise floor)
+    max_quality_drop: float = Field(0.02, ge=0)   # accuracy points; relative for mae/mse
+    quality_metric: Optional[Literal["accuracy", "mae", "mse"]] = None  # default by task
+    interval_s: float = Field(30.0, gt=0)
+    log: Optional[str] = None                 # default: canary.jsonl beside the registry
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v):
+        if not v or any(not 0 < s <= 1 for s in v) or v != sorted(set(v)) or v[0] >= 1:
+            raise ValueError(f"steps must be increasing shares in (0, 1] starting below 1 "
+                             f"(e.g. [0.1, 0.5, 1.0]), got {v}")
+        return v
+
+
+class Serving(_Strict):
+    """Online predictions (``tfxkit serve``: POST /predict) from the registry."""
+
+    max_batch_size: int = Field(256, ge=1)    # instances per model call
+    max_wait_ms: float = Field(2.0, ge=0)     # how long a batch waits for more requests
+    poll_s: float = Field(10.0, gt=0)         # how often the registry is checked
+    canary: Optional[Canary] = None
+
+
 class PipelineConfig(_Strict):
     name: str
     task: Task
@@ -547,6 +583,7 @@ class PipelineConfig(_Strict):
     validation: Validation = Validation()
     schedule: Optional[str] = None
     inference: Optional[Inference] = None
+    serving: Serving = Serving()  # tfxkit serve: POST /predict, canary rollout
     deploy: Optional[Deploy] = None  # tfxkit compile / deploy (Kubeflow, Vertex)
     root: str = ".tfxkit"  # pipeline outputs live here (relative to the config)
 
@@ -620,6 +657,16 @@ class PipelineConfig(_Strict):
                 raise ValueError(
                     f"eval.metrics: unknown metric {m.name!r} for task {self.task}; "
                     f"known: {', '.join(metric_names(self.task))}")
+        return self
+
+    @model_validator(mode="after")
+    def _serving_metric(self):
+        c = self.serving.canary
+        if c is not None and c.quality_metric is not None:
+            ok = ("mae", "mse") if self.task == "regression" else ("accuracy",)
+            if c.quality_metric not in ok:
+                raise ValueError(f"serving.canary.quality_metric: {c.quality_metric!r} does "
+                                 f"not fit task {self.task}; use {' or '.join(ok)}")
         return self
 
     # -- paths ---------------------------------------------------------------

@@ -1,0 +1,402 @@
+"""Online serving pieces (infra/online.py): instances -> tf.Examples, the micro-batcher,
+feedback accounting, and the canary controller over a real registry with fake models."""
+import asyncio
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfxkit.components.registry.registry import Registry
+from tfxkit.infra import canary as c
+from tfxkit.infra.canary_log import DecisionLog
+from tfxkit.infra.online import (Arm, FeedbackBook, InstanceError, MicroBatcher, ModelError,
+                                 OnlineService, encode_example, split_outputs)
+
+SPEC = {"bill_length_mm": "float", "body_mass_g": "int", "island": "bytes", "year": "int"}
+
+
+# -- instances -> tf.Example ------------------------------------------------------------
+
+def test_encode_matches_tf_train_example():
+    import tensorflow as tf
+
+    got = encode_example({"bill_length_mm": [39.1, -1.5], "body_mass_g": 3750.0,
+                          "island": "Torgersen", "year": None, "key": "p1"}, SPEC,
+                         ignore=("key",))
+    ex = tf.train.Example()
+    ex.features.feature["bill_length_mm"].float_list.value.extend([39.1, -1.5])
+    ex.features.feature["body_mass_g"].int64_list.value.append(3750)
+    ex.features.feature["island"].bytes_list.value.append(b"Torgersen")
+    assert got == ex.SerializeToString(deterministic=True)
+    neg = encode_example({"year": -7, "island": {"b64": "AAE="}}, SPEC)
+    parsed = tf.train.Example.FromString(neg).features.feature
+    assert parsed["year"].int64_list.value == [-7]
+    assert parsed["island"].bytes_list.value == [b"\x00\x01"]
+    assert encode_example({}, SPEC) == b""  # every feature missing
+
+
+@pytest.mark.parametrize("inst, msg", [
+    ({"bill_length_mm": "long"}, "'bill_length_mm' is a number"),
+    ({"body_mass_g": 3750.5}, "'body_mass_g' is an integer"),
+    ({"island": 1.5}, "'island' is a string"),
+    ({"bill_lenght_mm": 1.0}, "unknown feature(s) 'bill_lenght_mm'"),
+    ({"body_mass_g": 1 << 70}, "out of int64 range"),
+    ({"island": {"b64": "!!"}}, "bad base64"),
+    ("x", "expected an object"),
+])
+def test_encode_rejects_bad_values_naming_them(inst, msg):
+    with pytest.raises(InstanceError) as e:
+        encode_example(inst, SPEC, "instances[3]")
+    assert msg in str(e.value) and "instances[3]" in str(e.value)
+
+
+def test_spec_from_the_models_parse_op():
+    import tensorflow as tf
+
+    from tfxkit.infra.online import spec_from_graph_def
+
+    spec = {"a": tf.io.VarLenFeature(tf.float32), "b": tf.io.FixedLenFeature([], tf.int64, 0),
+            "c": tf.io.VarLenFeature(tf.string)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def serve(x):
+        p = tf.io.parse_example(x, spec)
+        return {"out": tf.cast(p["b"], tf.float32)}
+
+    gd = serve.get_concrete_function().graph.as_graph_def()
+    assert spec_from_graph_def(gd) == {"a": "float", "b": "int", "c": "bytes"}
+
+
+def test_split_outputs():
+    out = split_outputs({"class": np.array([[b"A"], [b"B"]]), "class_id": np.array([[0], [1]]),
+                         "probabilities": np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)}, 2)
+    assert out[1]["class"] == "B" and out[1]["class_id"] == 1
+    assert out[0]["probabilities"] == pytest.approx([0.9, 0.1])
+    json.dumps(out)
+
+
+# -- the micro-batcher -------------------------------------------------------------------
+
+def test_concurrent_requests_share_model_calls():
+    seen = []
+
+    def fn(items):
+        seen.append(len(items))
+        return {"double": np.array([[2 * x] for x in items])}
+
+    async def main():
+        b = MicroBatcher(fn, max_batch_size=64, max_wait_ms=20)
+        outs = await asyncio.gather(*[b.submit([i, i + 1000]) for i in range(100)])
+        await b.close()
+        return b, outs
+
+    b, outs = asyncio.run(main())
+    for i, o in enumerate(outs):  # each request gets its own rows back, in order
+        assert o["double"].tolist() == [[2 * i], [2 * (i + 1000)]]
+    assert sum(seen) == 200 and max(seen) <= 64
+    assert b.calls == len(seen) and b.calls <= 5  # 200 items at 64 a call: 4 calls
+    assert b.stats()["mean_batch"] >= 40
+
+
+def test_a_lone_request_waits_at_most_max_wait():
+    async def main():
+        b = MicroBatcher(lambda items: {"x": np.array(items)}, 256, max_wait_ms=30)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await b.submit([1])
+        dt = loop.time() - t0
+        await b.close()
+        return dt
+
+    assert 0.02 <= asyncio.run(main()) < 0.5
+
+
+def test_requests_arriving_during_a_call_form_the_next_batch():
+    import threading
+
+    gate = threading.Event()
+    seen = []
+
+    def fn(items):
+        seen.append(list(items))
+        if len(seen) == 1:
+            gate.wait(5)
+        return {"x": np.array(items)}
+
+    async def main():
+        b = MicroBatcher(fn, 256, max_wait_ms=0)
+        first = asyncio.ensure_future(b.submit(["a"]))
+        await asyncio.sleep(0.05)  # the first call is running
+        rest = [asyncio.ensure_future(b.submit([f"r{i}"])) for i in range(20)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(first, *rest)
+        await b.close()
+
+    asyncio.run(main())
+    assert seen[0] == ["a"] and len(seen) == 2 and len(seen[1]) == 20
+
+
+def test_a_failing_batch_fails_its_requests_only():
+    def fn(items):
+        if "bad" in items:
+            raise RuntimeError("boom")
+        return {"x": np.array(items)}
+
+    async def main():
+        b = MicroBatcher(fn, 256, max_wait_ms=5)
+        r = await asyncio.gather(b.submit(["bad"]), b.submit(["ok"]), return_exceptions=True)
+        ok = await b.submit(["fine"])
+        await b.close()
+        with pytest.raises(ModelError, match="no longer loaded"):
+            await b.submit(["late"])
+        return r, ok
+
+    r, ok = asyncio.run(main())
+    assert all(isinstance(x, ModelError) and "boom" in str(x) for x in r)
+    assert ok["x"].tolist() == ["fine"]
+
+
+# -- feedback accounting -----------------------------------------------------------------
+
+def test_feedback_book():
+    book = FeedbackBook(capacity=3)
+    book.remember("r1", "1", [("A", 0)], ["k1"])
+    book.remember("r2", "2", [("A", 0), ("B", 1)], None)
+    assert book.take({"request_id": "r1", "label": "A"}) == [("1", ("A", 0), "A")]
+    with pytest.raises(LookupError):
+        book.take({"request_id": "r1", "label": "A"})  # counted once
+    with pytest.raises(LookupError):
+        book.take({"key": "k1", "label": "B"})  # the same instance by key
+    with pytest.raises(ValueError, match="labels"):
+        book.take({"request_id": "r2", "label": "A"})
+    assert book.take({"request_id": "r2", "index": 1, "label": "B"}) == [("2", ("B", 1), "B")]
+    with pytest.raises(ValueError, match="as many"):
+        book.take({"request_id": "r2", "labels": ["A"]})
+    assert book.take({"request_id": "r2", "labels": ["A", None]}) == [("2", ("A", 0), "A")]
+    with pytest.raises(KeyError):
+        book.take({"request_id": "nope", "label": "A"})
+    with pytest.raises(ValueError):
+        book.take({"label": "A"})
+    for i in range(5):  # the oldest requests are forgotten
+        book.remember(f"x{i}", "1", [1.0], None)
+    assert len(book) == 3
+    with pytest.raises(KeyError):
+        book.take({"request_id": "r1", "label": "A"})
+
+
+# -- the service and controller, with fake models over a real registry ------------------
+
+def fake_loader(calls=None):
+    """Models whose behaviour is a file in their folder: {"class": "A"} or {"error": true}."""
+    def load(version, path, max_batch_size, max_wait_ms, metric):
+        with open(os.path.join(path, "behaviour.json")) as f:
+            beh = json.load(f)
+        if calls is not None:
+            calls.append(version)
+
+        def fn(items):
+            if beh.get("error"):
+                raise RuntimeError("the model is broken")
+            if "truth" in beh:  # the class is the island's first letter
+                names = [b"A" if b"Torgersen" in x else b"B" for x in items]
+            else:
+                names = [beh["class"].encode()] * len(items)
+            return {"class": np.array(names)[:, None],
+                    "class_id": np.array([[0 if n == b"A" else 1] for n in names])}
+
+        return Arm(version, path, fn, SPEC, ["class", "class_id"], max_batch_size,
+                   max_wait_ms, metric or "accuracy")
+    return load
+
+
+def push(reg, tmp_path, name, behaviour):
+    d = tmp_path / "src" / name
+    d.mkdir(parents=True)
+    (d / "behaviour.json").write_text(json.dumps(behaviour))
+    return reg.publish(str(d))[0]
+
+
+def service(reg, tmp_path, **policy):
+    p = c.Policy(**{"steps": (0.5, 1.0), "min_requests": 20, "min_feedback": 10,
+                    "p99_slack_ms": 50.0, "interval_s": 3600, **policy})
+    return OnlineService("penguins", registry=reg, policy=p,
+                         log=DecisionLog(str(tmp_path / "canary.jsonl")), key_field="id",
+                         max_wait_ms=1, loader=fake_loader(), seed=1)
+
+
+async def traffic(svc, n, label_of=lambda inst: "A" if inst["island"] == "Torgersen" else "B"):
+    for i in range(n):
+        inst = {"island": "Torgersen" if i % 2 else "Biscoe", "id": f"k{i}"}
+        r = await svc.predict({"instances": [inst]})
+        svc.feedback({"request_id": r["request_id"], "label": label_of(inst)})
+
+
+def test_good_canary_is_promoted_and_the_registry_serves_it(tmp_path):
+    reg = Registry(str(tmp_path / "models"))
+    v1 = push(reg, tmp_path, "v1", {"truth": True})
+
+    async def main():
+        svc = service(reg, tmp_path)
+        await svc.start()
+        assert svc.stable.version == v1 and svc.rollout is None
+        await traffic(svc, 10)
+        v2 = push(reg, tmp_path, "v2", {"truth": True, "retrained": 1})
+        assert reg.serving().version == v2  # the push moved the pointer ...
+        rec = await svc.tick()
+        assert rec["action"] == "start" and rec["canary"] == v2 and rec["share"] == 0.5
+        assert reg.serving().version == v1  # ... the canary puts it back until promotion
+        assert reg.history()[-1]["action"] == "canary"
+        assert (await svc.tick())["action"] == "hold"
+        await traffic(svc, 80)
+        rec = await svc.tick()
+        assert rec["action"] == "promote", rec["reasons"]
+        assert rec["evidence"]["canary"]["quality"] == 1.0
+        assert rec["evidence"]["stable"]["requests"] > 20
+        assert svc.stable.version == v2 and svc.rollout is None
+        assert reg.serving().version == v2 and reg.history()[-1]["action"] == "promote"
+        assert "canary " + v2 in reg.history()[-1]["reason"]
+        await traffic(svc, 5)
+        assert svc.status()["stable"]["version"] == v2
+        await svc.stop()
+        return v2
+
+    v2 = asyncio.run(main())
+    log = DecisionLog(str(tmp_path / "canary.jsonl")).records()
+    assert [r["action"] for r in log] == ["start", "hold", "promote"]
+    assert log[-1]["stable"] == v1 and log[-1]["canary"] == v2
+
+
+def test_bad_canary_is_rolled_back_and_not_tried_again(tmp_path):
+    reg = Registry(str(tmp_path / "models"))
+    v1 = push(reg, tmp_path, "v1", {"truth": True})
+
+    async def main():
+        svc = service(reg, tmp_path)
+        await svc.start()
+        v2 = push(reg, tmp_path, "v2", {"class": "A"})  # always the same class
+        assert (await svc.tick())["action"] == "start"
+        await traffic(svc, 100)
+        rec = await svc.tick()
+        assert rec["action"] == "rollback" and rec["canary"] == v2
+        assert rec["reasons"][0].startswith("accuracy")
+        assert rec["evidence"]["canary"]["quality"] < 0.7
+        assert rec["evidence"]["stable"]["quality"] == 1.0
+        assert reg.serving().version == v1 and reg.history()[-1]["action"] == "rollback"
+        assert svc.rollout is None and svc.stable.version == v1
+        assert await svc.tick() is None  # a rejected version is not canaried again
+        v3 = push(reg, tmp_path, "v3", {"truth": True, "n": 3})
+        rec = await svc.tick()
+        assert rec["action"] == "start" and rec["canary"] == v3
+        await svc.stop()
+
+    asyncio.run(main())
+
+
+def test_erroring_canary_is_rolled_back_before_min_requests(tmp_path):
+    reg = Registry(str(tmp_path / "models"))
+    v1 = push(reg, tmp_path, "v1", {"truth": True})
+
+    async def main():
+        svc = service(reg, tmp_path, min_requests=200)
+        await svc.start()
+        push(reg, tmp_path, "v2", {"error": True})
+        await svc.tick()
+        errors = 0
+        for i in range(40):
+            try:
+                await svc.predict({"instances": [{"island": "Biscoe"}]})
+            except ModelError:
+                errors += 1
+        assert errors > 5
+        rec = await svc.tick()
+        assert rec["action"] == "rollback" and "already exceed" in rec["reasons"][0]
+        assert reg.serving().version == v1
+        await svc.stop()
+
+    asyncio.run(main())
+
+
+def test_restart_after_a_push_still_canaries(tmp_path):
+    """A version pushed while the server was down is not served directly: the server
+    starts from the stable version its log names."""
+    reg = Registry(str(tmp_path / "models"))
+    v1 = push(reg, tmp_path, "v1", {"truth": True})
+
+    async def main():
+        svc = service(reg, tmp_path)
+        await svc.start()
+        await svc.stop()
+        DecisionLog(str(tmp_path / "canary.jsonl")).append({"action": "follow", "stable": v1})
+        v2 = push(reg, tmp_path, "v2", {"truth": True, "n": 2})
+        svc = service(reg, tmp_path)
+        await svc.start()
+        assert svc.stable.version == v1 and svc.rollout.canary.version == v2
+        await svc.stop()
+
+    asyncio.run(main())
+
+
+def test_without_canary_the_server_follows_the_pointer(tmp_path):
+    reg = Registry(str(tmp_path / "models"))
+    v1 = push(reg, tmp_path, "v1", {"class": "A"})
+    v2 = push(reg, tmp_path, "v2", {"class": "B"})
+
+    async def main():
+        svc = OnlineService("m", registry=reg, loader=fake_loader())
+        await svc.start()
+        r = await svc.predict({"instances": [{"island": "Biscoe"}]})
+        assert r["model_version"] == v2 and r["predictions"][0]["class"] == "B"
+        reg.set_serving(v1, "test")
+        rec = await svc.tick()
+        assert rec["action"] == "follow" and rec["stable"] == v1
+        r = await svc.predict({"instances": [{"island": "Biscoe"}]})
+        assert r["model_version"] == v1 and r["predictions"][0]["class"] == "A"
+        await svc.stop()
+
+    asyncio.run(main())
+
+
+def test_http_contract(tmp_path):
+    """POST /predict, /models/{name}/predict, /feedback, GET /canary, /health through
+    FastAPI (no prediction store: online only)."""
+    from fastapi.testclient import TestClient
+
+    from tfxkit.infra.serve import create_app
+
+    reg = Registry(str(tmp_path / "models"))
+    empty = OnlineService("penguins", registry=reg, loader=fake_loader())
+    with TestClient(create_app(online=empty)) as cl:
+        r = cl.post("/predict", json={"instances": [{"island": "Biscoe"}]})
+        assert r.status_code == 503 and "no serving version" in r.json()["detail"]
+        assert cl.get("/health").status_code == 503
+    v1 = push(reg, tmp_path, "v1", {"truth": True})
+    svc = service(reg, tmp_path)
+    with TestClient(create_app(online=svc)) as cl:
+        r = cl.post("/predict", json={"instances": [{"island": "Torgersen", "id": "p1"},
+                                                    {"island": "Biscoe", "year": 2008}]})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["model_version"] == v1 and body["model"] == "penguins"
+        assert [p["class"] for p in body["predictions"]] == ["A", "B"]
+        rid = body["request_id"]
+        r = cl.post("/feedback", json={"request_id": rid, "labels": ["A", "A"]})
+        assert r.json()["accepted"] == 2
+        r = cl.post("/feedback", json={"request_id": rid, "labels": ["A", "A"]})
+        assert r.status_code == 200 and r.json()["duplicates"] == 1
+        assert cl.post("/feedback", json={"request_id": "zz", "label": "A"}).status_code == 404
+        r = cl.post("/models/penguins/predict", json={"instances": [{"id": "p2"}]})
+        assert r.status_code == 200
+        r = cl.post("/feedback", json={"feedback": [{"key": "p2", "label": "B"}]})
+        assert r.json()["accepted"] == 1
+        assert cl.post("/models/other/predict", json={"instances": [{}]}).status_code == 404
+        r = cl.post("/predict", json={"instances": [{"island": 3.5}]})
+        assert r.status_code == 400 and "instances[0]" in r.json()["detail"]
+        assert cl.post("/predict", json={"rows": []}).status_code == 400
+        assert cl.post("/predict", content=b"{nope").status_code == 400
+        st = cl.get("/canary").json()
+        assert st["stable"]["version"] == v1 and st["stable"]["feedback"] == 3
+        assert st["stable"]["quality"] == pytest.approx(2 / 3)
+        assert st["canary"] is None and st["policy"]["steps"] == [0.5, 1.0]
+        assert cl.get("/health").json()["model_version"] == v1
