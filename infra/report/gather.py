@@ -198,6 +198,9 @@ class Report:
     pushed: Optional[bool] = None
     pushed_version: Optional[str] = None
     pushed_path: Optional[str] = None
+    push_reason: Optional[str] = None           # RegistryPusher's reason (also when not pushed)
+    infra_blessed: Optional[bool] = None        # InfraValidator: the candidate served real examples
+    infra_reason: Optional[str] = None
     lineage_svg: Optional[str] = None           # from infra.lineage, when a model was pushed
     edges: List[Tuple[str, str, str]] = field(default_factory=list)  # from, to, artifact key
     predictions: Optional[Predictions] = None
@@ -844,6 +847,13 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
         rep.pushed = bool(pp.get("pushed"))
         rep.pushed_version = pp.get("pushed_version") or None
         rep.pushed_path = pp.get("pushed_destination") or None
+        rep.push_reason = pp.get("push_reason") or None
+    iv = _comp(comps, "InfraValidator")
+    infra = r.out_artifact(iv, "blessing")
+    if infra is not None:
+        ip = _props(infra)
+        rep.infra_blessed = bool(ip.get("blessed"))
+        rep.infra_reason = ip.get("reason") or None
     if rep.pushed and rep.pushed_version:
         try:
             from tfxkit.infra import lineage as lin

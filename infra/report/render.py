@@ -429,11 +429,17 @@ def _evaluation_section(rep: Report) -> str:
     else:
         parts.append("<p class='muted'>No baseline model yet: the candidate is held to the "
                      "absolute thresholds only.</p>")
+    if rep.infra_blessed is not None:
+        verdict = "passed" if rep.infra_blessed else "FAILED"
+        parts.append(f"<p class='{'ok' if rep.infra_blessed else 'bad'}' "
+                     f"data-infra-blessed='{str(rep.infra_blessed).lower()}'>Infra validation "
+                     f"{verdict}: {e(rep.infra_reason or '')}</p>")
     if rep.pushed:
         parts.append(f"<p class='ok'>Pushed as version <b>{e(rep.pushed_version or '')}</b> to "
                      f"{e(rep.pushed_path or '')}.</p>")
     elif rep.pushed is False:
-        parts.append("<p class='bad'>Not pushed (the model was not blessed).</p>")
+        why = rep.push_reason or "the model was not blessed"
+        parts.append(f"<p class='bad' data-push-reason>Not pushed: {e(why)}</p>")
     if ev.error:
         parts.append(f"<p class='bad'>Metrics unreadable: {e(ev.error)}</p>")
     gated = [m for m in ev.metrics if m.gated]

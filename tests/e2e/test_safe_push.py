@@ -57,6 +57,12 @@ def test_safe_push_end_to_end(template_copy):
     assert pushed.custom_properties["pushed"].int_value == 0
     assert "infra validation failed" in pushed.custom_properties["push_reason"].string_value
     assert _versions(case) == []
+    # the run report says so too
+    import re
+
+    page = open(re.search(r"^Report: (.+\.html)$", slow.stdout, re.M).group(1)).read()
+    assert "data-infra-blessed='false'>Infra validation FAILED: p99 latency" in page
+    assert "Not pushed: infra validation failed: p99 latency" in page
 
     # 3. The same model with the default bound: validated and pushed, with its record.
     good = tfxkit("run", cfg)
