@@ -237,6 +237,7 @@ class MicroBatcher:
         self._task: Optional[asyncio.Task] = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"tfxkit-batch-{name}")
         self._closed = False
+        self._inflight: List[_Pending] = []
 
     def _start(self):
         if self._task is None:
@@ -275,6 +276,8 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         while True:
             while not self._buf:
+                if self._closed:
+                    return  # drained
                 self._wake.clear()
                 await self._wake.wait()
             wait = self._buf[0].at + self.max_wait - loop.time()
@@ -288,6 +291,7 @@ class MicroBatcher:
             if not live:
                 continue
             items = [x for p in live for x in p.items]
+            self._inflight = live
             self.calls += 1
             self.items += len(items)
             self.batch_sizes.append(len(items))
@@ -306,15 +310,18 @@ class MicroBatcher:
                     p.future.set_result({k: v[start:end] for k, v in outputs.items()})
                 start = end
 
-    async def close(self):
+    async def close(self, drain_s: float = 30.0):
+        """Stops taking requests; what is queued or running still gets its answer
+        (for up to ``drain_s``), then the rest fails."""
         self._closed = True
         if self._task is not None:
-            self._task.cancel()
+            self._wake.set()
+            self._full.set()
             try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # pylint: disable=broad-except
-                pass
-        for p in self._buf:
+                await asyncio.wait_for(asyncio.shield(self._task), drain_s)
+            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):  # pylint: disable=broad-except
+                self._task.cancel()
+        for p in list(self._buf) + list(self._inflight):
             if not p.future.done():
                 p.future.set_exception(ModelError(f"model {self.name} was unloaded"))
         self._buf.clear()

@@ -400,3 +400,22 @@ def test_http_contract(tmp_path):
         assert st["stable"]["quality"] == pytest.approx(2 / 3)
         assert st["canary"] is None and st["policy"]["steps"] == [0.5, 1.0]
         assert cl.get("/health").json()["model_version"] == v1
+
+
+def test_close_drains_queued_and_running_requests():
+    """Unloading a version (promotion, rollback) answers what it already took."""
+    import time as _time
+
+    def fn(items):
+        _time.sleep(0.05)
+        return {"x": np.array(items)}
+
+    async def main():
+        b = MicroBatcher(fn, 4, max_wait_ms=0)
+        futs = [asyncio.ensure_future(b.submit([i])) for i in range(12)]
+        await asyncio.sleep(0.01)  # the first batch is running, the rest queued
+        await b.close()
+        return [f.result()["x"].tolist() for f in futs], b.calls
+
+    outs, calls = asyncio.run(main())
+    assert outs == [[i] for i in range(12)] and calls == 3
