@@ -500,16 +500,26 @@ class OnlineService:
         return await asyncio.to_thread(self.loader, version, path, self.max_batch_size,
                                        self.max_wait_ms, metric)
 
-    async def start(self):
+    async def start(self, wait: bool = False):
+        """Loads the model and starts the controller in the background (the server
+        accepts requests at once: /predict answers 503 until the model is loaded);
+        ``wait``: return only once the first load was tried."""
         self._lock = asyncio.Lock()
+        self.error = "loading the model"
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+        if wait:
+            while self.error == "loading the model":
+                await asyncio.sleep(0.01)
+
+    async def _boot(self):
         if self.model_dir is not None:
             import os
 
             base = os.path.basename(os.path.normpath(self.model_dir))
             self.stable = await self._load(base if base.isdigit() else "local", self.model_dir)
+            self.error = None
             return
         await self.tick()
-        self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self):
         if self._task is not None:
@@ -525,11 +535,21 @@ class OnlineService:
         return [a for a in (self.stable, self.rollout.canary if self.rollout else None) if a]
 
     async def _loop(self):
+        try:
+            await self._boot()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # pylint: disable=broad-except
+            self.error = f"{type(e).__name__}: {e}"
+        if self.model_dir is not None:
+            return
         while True:
             wait = self.policy.interval_s if (self.rollout and self.policy) else self.poll_s
             await asyncio.sleep(wait)
             try:
                 await self.tick()
+                if self.stable is not None:
+                    self.error = None
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # pylint: disable=broad-except

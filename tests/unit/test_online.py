@@ -239,7 +239,7 @@ def test_good_canary_is_promoted_and_the_registry_serves_it(tmp_path):
 
     async def main():
         svc = service(reg, tmp_path)
-        await svc.start()
+        await svc.start(wait=True)
         assert svc.stable.version == v1 and svc.rollout is None
         await traffic(svc, 10)
         v2 = push(reg, tmp_path, "v2", {"truth": True, "retrained": 1})
@@ -274,7 +274,7 @@ def test_bad_canary_is_rolled_back_and_not_tried_again(tmp_path):
 
     async def main():
         svc = service(reg, tmp_path)
-        await svc.start()
+        await svc.start(wait=True)
         v2 = push(reg, tmp_path, "v2", {"class": "A"})  # always the same class
         assert (await svc.tick())["action"] == "start"
         await traffic(svc, 100)
@@ -300,7 +300,7 @@ def test_erroring_canary_is_rolled_back_before_min_requests(tmp_path):
 
     async def main():
         svc = service(reg, tmp_path, min_requests=200)
-        await svc.start()
+        await svc.start(wait=True)
         push(reg, tmp_path, "v2", {"error": True})
         await svc.tick()
         errors = 0
@@ -326,12 +326,12 @@ def test_restart_after_a_push_still_canaries(tmp_path):
 
     async def main():
         svc = service(reg, tmp_path)
-        await svc.start()
+        await svc.start(wait=True)
         await svc.stop()
         DecisionLog(str(tmp_path / "canary.jsonl")).append({"action": "follow", "stable": v1})
         v2 = push(reg, tmp_path, "v2", {"truth": True, "n": 2})
         svc = service(reg, tmp_path)
-        await svc.start()
+        await svc.start(wait=True)
         assert svc.stable.version == v1 and svc.rollout.canary.version == v2
         await svc.stop()
 
@@ -345,7 +345,7 @@ def test_without_canary_the_server_follows_the_pointer(tmp_path):
 
     async def main():
         svc = OnlineService("m", registry=reg, loader=fake_loader())
-        await svc.start()
+        await svc.start(wait=True)
         r = await svc.predict({"instances": [{"island": "Biscoe"}]})
         assert r["model_version"] == v2 and r["predictions"][0]["class"] == "B"
         reg.set_serving(v1, "test")
@@ -358,6 +358,16 @@ def test_without_canary_the_server_follows_the_pointer(tmp_path):
     asyncio.run(main())
 
 
+def wait_loaded(cl, timeout=10):
+    """The server answers at once; the model loads in the background."""
+    import time as _time
+
+    deadline = _time.monotonic() + timeout
+    while cl.get("/canary").json()["error"] == "loading the model":
+        assert _time.monotonic() < deadline
+        _time.sleep(0.01)
+
+
 def test_http_contract(tmp_path):
     """POST /predict, /models/{name}/predict, /feedback, GET /canary, /health through
     FastAPI (no prediction store: online only)."""
@@ -368,12 +378,14 @@ def test_http_contract(tmp_path):
     reg = Registry(str(tmp_path / "models"))
     empty = OnlineService("penguins", registry=reg, loader=fake_loader())
     with TestClient(create_app(online=empty)) as cl:
+        wait_loaded(cl)
         r = cl.post("/predict", json={"instances": [{"island": "Biscoe"}]})
         assert r.status_code == 503 and "no serving version" in r.json()["detail"]
         assert cl.get("/health").status_code == 503
     v1 = push(reg, tmp_path, "v1", {"truth": True})
     svc = service(reg, tmp_path)
     with TestClient(create_app(online=svc)) as cl:
+        wait_loaded(cl)
         r = cl.post("/predict", json={"instances": [{"island": "Torgersen", "id": "p1"},
                                                     {"island": "Biscoe", "year": 2008}]})
         assert r.status_code == 200, r.text
@@ -419,3 +431,74 @@ def test_close_drains_queued_and_running_requests():
 
     outs, calls = asyncio.run(main())
     assert outs == [[i] for i in range(12)] and calls == 3
+
+
+# -- config and CLI ------------------------------------------------------------------------
+
+TEMPLATE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "templates",
+                               "multiclass", "config.yaml")
+
+
+def test_serving_config(tmp_path):
+    from tfxkit.infra.online import decision_log_path, policy_from_config
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    cfg = load_config(TEMPLATE_CONFIG, overrides=[f"push.registry={tmp_path}/models"])
+    assert cfg.serving.canary is None and policy_from_config(cfg) is None
+    assert decision_log_path(cfg) == f"{tmp_path}/models/canary.jsonl"
+    cfg = load_config(TEMPLATE_CONFIG, overrides=[
+        "serving.canary.steps=[0.05, 0.5]", "serving.canary.min_requests=10",
+        "serving.canary.log=canary-decisions.jsonl", "serving.max_wait_ms=0"])
+    p = policy_from_config(cfg)
+    assert p.final_steps == [0.05, 0.5, 1.0] and p.min_requests == 10
+    assert p.quality_metric == "accuracy" and cfg.serving.max_wait_ms == 0
+    assert decision_log_path(cfg) == os.path.join(cfg.base_dir, "canary-decisions.jsonl")
+    for bad, field in [("serving.canary.steps=[0.5, 0.2]", "steps"),
+                       ("serving.canary.steps=[1.0]", "steps"),
+                       ("serving.canary.quality_metric=mae", "quality_metric"),
+                       ("serving.canary.max_p99_latency_ratio=0.5", "max_p99_latency_ratio"),
+                       ("serving.max_batch_size=0", "max_batch_size"),
+                       ("serving.canary.bogus=1", "bogus")]:
+        with pytest.raises(ConfigError) as e:
+            load_config(TEMPLATE_CONFIG, overrides=[bad])
+        assert field in str(e.value), (bad, str(e.value))
+
+
+def test_cli_canary_status_and_history(tmp_path):
+    from click.testing import CliRunner
+
+    from tfxkit.infra.cli import main
+
+    sets = ["--set", f"push.registry={tmp_path}/models"]
+    run = CliRunner().invoke
+    r = run(main, ["canary", TEMPLATE_CONFIG, "status", *sets])
+    assert r.exit_code == 0 and "no canary decisions yet" in r.output
+    log = DecisionLog(str(tmp_path / "models" / "canary.jsonl"))
+    ev = {"stable": {"version": "1", "requests": 900, "errors": 0, "error_rate": 0.0,
+                     "p50_ms": 3.0, "p99_ms": 9.0, "feedback": 300, "quality": 0.97},
+          "canary": {"version": "2", "requests": 100, "errors": 0, "error_rate": 0.0,
+                     "p50_ms": 3.1, "p99_ms": 9.5, "feedback": 40, "quality": 0.95},
+          "margins": {"max_quality_drop": 0.02}}
+    log.append({"action": "start", "stable": "1", "canary": "2", "step": 0, "share": 0.1,
+                "next_share": 0.1, "reasons": ["version 2 is newer"]})
+    log.append({"action": "ramp", "stable": "1", "canary": "2", "step": 0, "share": 0.1,
+                "next_share": 0.25, "reasons": ["no worse within every margin"],
+                "evidence": ev})
+    r = run(main, ["canary", TEMPLATE_CONFIG, *sets])
+    assert r.exit_code == 0, r.output
+    assert "canary 2 at 25% of requests (stable 1)" in r.output
+    assert "p99 9.50 ms" in r.output and "quality 0.9500 on 40 labels" in r.output
+    log.append({"action": "rollback", "stable": "1", "canary": "2", "step": 1, "share": 0.25,
+                "next_share": 0.0, "reasons": ["accuracy 0.5 vs stable 0.97"], "evidence": ev})
+    r = run(main, ["canary", TEMPLATE_CONFIG, "status", *sets])
+    assert "no canary running; last decision" in r.output and "rollback" in r.output
+    r = run(main, ["canary", TEMPLATE_CONFIG, "history", *sets])
+    lines = r.output.splitlines()
+    assert [l.split()[1] for l in lines if not l.startswith(" ")] == \
+        ["start", "ramp", "rollback"]
+    assert "25%->0%" in r.output and "accuracy 0.5 vs stable 0.97" in r.output
+    r = run(main, ["canary", TEMPLATE_CONFIG, "history", "--json", *sets])
+    assert [json.loads(l)["action"] for l in r.output.splitlines()] == \
+        ["start", "ramp", "rollback"]
+    r = run(main, ["canary", TEMPLATE_CONFIG, "--set", "serving.canary.steps=[2]"])
+    assert r.exit_code == 2 and "steps" in r.output
