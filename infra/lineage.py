@@ -478,19 +478,36 @@ def thresholds_from_eval_config(eval_config_json: str) -> Dict[str, Any]:
     by_class = {cls: (key, higher) for (cls, key, higher) in m._KNOWN.values()}  # pylint: disable=protected-access
     ec = json_format.Parse(eval_config_json, tfma.EvalConfig(), ignore_unknown_fields=True)
     table = {}
+
+    def bounds(t):
+        vt, ct = t.value_threshold, t.change_threshold
+        return dict(
+            lower_bound=vt.lower_bound.value if vt.HasField("lower_bound") else None,
+            upper_bound=vt.upper_bound.value if vt.HasField("upper_bound") else None,
+            absolute_change=ct.absolute.value if ct.HasField("absolute") else None,
+            relative_change=ct.relative.value if ct.HasField("relative") else None)
+
     for spec in ec.metrics_specs:
         for mc in spec.metrics:
-            if not mc.HasField("threshold") or mc.class_name not in by_class:
+            if mc.class_name not in by_class or not (
+                    mc.HasField("threshold") or mc.per_slice_thresholds):
                 continue
             key, higher = by_class[mc.class_name]
-            t = mc.threshold
-            vt, ct = t.value_threshold, t.change_threshold
-            table[key] = m.Metric(
-                mc.class_name, key, higher,
-                lower_bound=vt.lower_bound.value if vt.HasField("lower_bound") else None,
-                upper_bound=vt.upper_bound.value if vt.HasField("upper_bound") else None,
-                absolute_change=ct.absolute.value if ct.HasField("absolute") else None,
-                relative_change=ct.relative.value if ct.HasField("relative") else None)
+            if mc.HasField("threshold"):
+                table[key] = m.Metric(mc.class_name, key, higher, **bounds(mc.threshold))
+                continue
+            # per-slice thresholds: the whole split's (an empty SlicingSpec) and one
+            # feature's values each (``eval.metrics[].slices``)
+            metric = m.Metric(mc.class_name, key, higher)
+            for pst in mc.per_slice_thresholds:
+                if any(not s.feature_keys and not s.feature_values for s in pst.slicing_specs):
+                    metric = m.Metric(mc.class_name, key, higher, **bounds(pst.threshold),
+                                      slices=metric.slices)
+                else:
+                    for s in pst.slicing_specs:
+                        if len(s.feature_keys) == 1:
+                            metric = metric.with_slice(s.feature_keys[0], **bounds(pst.threshold))
+            table[key] = metric
     return table
 
 

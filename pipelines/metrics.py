@@ -10,11 +10,19 @@ read as TFMA reads them: for a higher-is-better metric the candidate must beat
 ``baseline + change`` (so ``-0.01`` allows a drop of at most 0.01); for a
 lower-is-better metric it must stay under ``baseline + change``. With no baseline
 (the first model), only the absolute thresholds apply.
+
+TFMA checks a metric's threshold on every slice it computes. A metric with ``slices``
+(``{island: Metric thresholds}``) holds every value of that feature to its own thresholds
+instead, so its own thresholds become per-slice thresholds on the whole split and the
+other ``eval.slices``. Fairness (``create_fairness_spec``) is TFMA's Fairness Indicators
+metric in its own MetricsSpec (binarized per class for multiclass), gated on each value of
+the sensitive features by bounds and by the gap to the whole split (cross-slice).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Union
+import json
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import tensorflow_model_analysis as tfma
 
@@ -47,13 +55,45 @@ class Metric:
     upper_bound: Optional[float] = None
     absolute_change: Optional[float] = None
     relative_change: Optional[float] = None
+    # feature -> thresholds (a Metric) that every value of the feature must meet instead
+    slices: Dict[str, "Metric"] = field(default_factory=dict, compare=False)
 
     @property
-    def gated(self) -> bool:
+    def own_gated(self) -> bool:
         return any(v is not None for v in (self.lower_bound, self.upper_bound,
                                            self.absolute_change, self.relative_change))
 
-    def to_tfma(self) -> tfma.MetricConfig:
+    @property
+    def gated(self) -> bool:
+        return self.own_gated or any(t.own_gated for t in self.slices.values())
+
+    def with_slice(self, feature: str, **thresholds) -> "Metric":
+        """This metric with thresholds for every value of ``feature``."""
+        sub = Metric(self.class_name, self.key, self.higher_is_better, **thresholds)
+        return Metric(self.class_name, self.key, self.higher_is_better, self.lower_bound,
+                      self.upper_bound, self.absolute_change, self.relative_change,
+                      dict(self.slices, **{feature: sub}))
+
+    def to_tfma(self, slices: Optional[Sequence[Sequence[str]]] = None) -> tfma.MetricConfig:
+        """``slices``: the slices (feature key lists) besides the whole split that this
+        metric's own thresholds hold on; None: every slice (TFMA's plain threshold)."""
+        mc = tfma.MetricConfig(class_name=self.class_name)
+        if not self.gated:
+            return mc
+        if slices is None and not self.slices:
+            mc.threshold.CopyFrom(self.threshold())
+            return mc
+        if self.own_gated:
+            specs = [tfma.SlicingSpec()] + [
+                tfma.SlicingSpec(feature_keys=list(k)) for k in (slices or ())
+                if not (len(k) == 1 and k[0] in self.slices)]
+            mc.per_slice_thresholds.add(slicing_specs=specs, threshold=self.threshold())
+        for feature, t in sorted(self.slices.items()):
+            mc.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec(feature_keys=[feature])],
+                                        threshold=t.threshold())
+        return mc
+
+    def threshold(self) -> tfma.MetricThreshold:
         threshold = tfma.MetricThreshold()
         if self.lower_bound is not None or self.upper_bound is not None:
             vt = tfma.GenericValueThreshold()
@@ -71,10 +111,7 @@ class Metric:
             if self.relative_change is not None:
                 ct.relative.value = self.relative_change
             threshold.change_threshold.CopyFrom(ct)
-        mc = tfma.MetricConfig(class_name=self.class_name)
-        if self.gated:
-            mc.threshold.CopyFrom(threshold)
-        return mc
+        return threshold
 
 
 def metric(task: str, name: str, **thresholds) -> Metric:
@@ -107,18 +144,102 @@ def mae_metric(**thresholds) -> Metric:
     return metric("regression", "mae", **thresholds)
 
 
-def create_metric_spec(metrics: Sequence[Metric]) -> tfma.MetricsSpec:
-    """One TFMA MetricsSpec with an example count and every metric (gated or not)."""
+def create_metric_spec(metrics: Sequence[Metric],
+                       slices: Optional[Sequence[Sequence[str]]] = None) -> tfma.MetricsSpec:
+    """One TFMA MetricsSpec with an example count and every metric (gated or not).
+    ``slices``: see ``Metric.to_tfma``."""
     spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount")])
     for m in metrics:
-        spec.metrics.append(m.to_tfma())
+        spec.metrics.append(m.to_tfma(slices))
     return spec
+
+
+@dataclass(frozen=True)
+class FairnessGate:
+    """On every value of each feature: within ``max_gap`` of the whole split's value
+    and/or in [lower_bound, upper_bound]."""
+
+    max_gap: Optional[float] = None
+    lower_bound: Optional[float] = None
+    upper_bound: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Fairness:
+    """TFMA's Fairness Indicators on every value of ``features``; ``class_ids`` binarize a
+    multiclass model (one class against the rest); ``gate``: sub-metric (e.g.
+    ``false_positive_rate``) -> FairnessGate, checked at every decision threshold."""
+
+    features: Tuple[str, ...]
+    thresholds: Tuple[float, ...] = (0.5,)
+    class_ids: Optional[Tuple[int, ...]] = None
+    gate: Tuple[Tuple[str, FairnessGate], ...] = ()
+
+    def gated_names(self) -> List[Tuple[str, str, float]]:
+        """(metric key name, sub-metric, decision threshold) of every gated rate."""
+        from tfxkit.pipelines import fairness as fi
+
+        return [(fi.metric_name(m, t, self.thresholds), m, t)
+                for m, _ in self.gate for t in self.thresholds]
+
+    def cross_slicing_specs(self) -> List[tfma.CrossSlicingSpec]:
+        """Each feature's values against the whole split (what ``max_gap`` compares)."""
+        return [tfma.CrossSlicingSpec(baseline_spec=tfma.SlicingSpec(),
+                                      slicing_specs=[tfma.SlicingSpec(feature_keys=[f])])
+                for f in self.features]
+
+
+def _value_threshold(lower: Optional[float], upper: Optional[float]) -> tfma.MetricThreshold:
+    vt = tfma.GenericValueThreshold()
+    if lower is not None:
+        vt.lower_bound.value = lower
+    if upper is not None:
+        vt.upper_bound.value = upper
+    return tfma.MetricThreshold(value_threshold=vt)
+
+
+def create_fairness_spec(f: Fairness) -> tfma.MetricsSpec:
+    """A MetricsSpec with TFMA's FairnessIndicators metric and its gate. Each gated rate at
+    each decision threshold is a FairnessRate metric of its own (same key name), with its
+    bounds as per-slice thresholds on the features' slices and ``max_gap`` as cross-slice
+    thresholds (the whole split's value minus the slice's, in [-max_gap, max_gap])."""
+    from tfxkit.pipelines import fairness as fi
+
+    gated = f.gated_names()
+    spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+        class_name=fi.CLASS_NAME, module=fi.MODULE,
+        config=json.dumps({"thresholds": list(f.thresholds),
+                           "exclude": [name for name, _, _ in gated]}))])
+    if f.class_ids:
+        spec.binarize.class_ids.values.extend(f.class_ids)
+    gates = dict(f.gate)
+    feature_specs = [tfma.SlicingSpec(feature_keys=[x]) for x in f.features]
+    for name, sub, t in gated:
+        g = gates[sub]
+        mc = spec.metrics.add(class_name="FairnessRate", module=fi.MODULE, config=json.dumps(
+            {"rate": sub, "threshold": t, "name": name}))
+        if g.lower_bound is not None or g.upper_bound is not None:
+            mc.per_slice_thresholds.add(
+                slicing_specs=feature_specs,
+                threshold=_value_threshold(g.lower_bound, g.upper_bound))
+        if g.max_gap is not None:
+            mc.cross_slice_thresholds.add(
+                cross_slicing_specs=f.cross_slicing_specs(),
+                threshold=_value_threshold(-g.max_gap, g.max_gap))
+    return spec
+
+
+def _keys(s: Union[str, Sequence[str]]) -> List[str]:
+    return [s] if isinstance(s, str) else list(s)
 
 
 def slicing_specs(slices: Sequence[Union[str, Sequence[str]]]) -> List[tfma.SlicingSpec]:
     specs = [tfma.SlicingSpec()]
+    seen = []
     for s in slices:
-        specs.append(tfma.SlicingSpec(feature_keys=[s] if isinstance(s, str) else list(s)))
+        if _keys(s) not in seen:
+            seen.append(_keys(s))
+            specs.append(tfma.SlicingSpec(feature_keys=_keys(s)))
     return specs
 
 
@@ -129,17 +250,33 @@ def default_metrics(task: str) -> List[str]:
 
 def create_eval_config(task: str, label_key: str, prediction_key: str,
                        metrics: Sequence[Metric],
-                       slices: Sequence[Union[str, Sequence[str]]] = ()) -> tfma.EvalConfig:
+                       slices: Sequence[Union[str, Sequence[str]]] = (),
+                       fairness: Optional[Fairness] = None) -> tfma.EvalConfig:
     """An EvalConfig over the model's ``serving_default`` signature, with labels taken
-    from its ``transform_features`` signature (so string labels become class ids)."""
+    from its ``transform_features`` signature (so string labels become class ids).
+    Slices are ``slices`` plus the features of per-slice thresholds and of fairness."""
     names = {m.key for m in metrics}
     extra = [metric(task, n) for n in default_metrics(task) if metric(task, n).key not in names]
-    return tfma.EvalConfig(
+    if fairness is not None and task == "regression":
+        raise ValueError("fairness indicators need a binary or multiclass task")
+    given = [_keys(s) for s in slices]
+    added = [[f] for m in metrics for f in sorted(m.slices)]
+    added += [[f] for f in (fairness.features if fairness else ())]
+    added = [k for k in added if k not in given]
+    # A plain TFMA threshold holds on every computed slice: only when no slice was added
+    # (and no metric has its own slice thresholds) does that mean "the eval.slices".
+    plain = not added and not any(m.slices for m in metrics)
+    ec = tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label_key,
                                     prediction_key=prediction_key,
                                     preprocessing_function_names=["transform_features"])],
-        slicing_specs=slicing_specs(slices),
-        metrics_specs=[create_metric_spec(list(metrics) + extra)])
+        slicing_specs=slicing_specs(given + added),
+        metrics_specs=[create_metric_spec(list(metrics) + extra, None if plain else given)])
+    if fairness is not None:
+        ec.metrics_specs.append(create_fairness_spec(fairness))
+        if any(g.max_gap is not None for _, g in fairness.gate):
+            ec.cross_slicing_specs.extend(fairness.cross_slicing_specs())
+    return ec
 
 
 def eval_config_from(cfg) -> tfma.EvalConfig:
@@ -147,17 +284,38 @@ def eval_config_from(cfg) -> tfma.EvalConfig:
     from tfxkit.pipelines.models import prediction_key
     from tfxkit.pipelines.transform import transformed_name
 
-    gated = [metric(cfg.task, m.name, lower_bound=m.lower_bound, upper_bound=m.upper_bound,
-                    absolute_change=m.absolute_change, relative_change=m.relative_change)
-             for m in cfg.eval.metrics]
     return create_eval_config(cfg.task, transformed_name(cfg.label), prediction_key(cfg.task),
-                              gated, cfg.eval.slices)
+                              _config_metrics(cfg), cfg.eval.slices, fairness_from(cfg))
+
+
+def _config_metrics(cfg) -> List[Metric]:
+    out = []
+    for c in cfg.eval.metrics:
+        m = metric(cfg.task, c.name, lower_bound=c.lower_bound, upper_bound=c.upper_bound,
+                   absolute_change=c.absolute_change, relative_change=c.relative_change)
+        for feature, t in c.slices.items():
+            m = m.with_slice(feature, lower_bound=t.lower_bound, upper_bound=t.upper_bound,
+                             absolute_change=t.absolute_change,
+                             relative_change=t.relative_change)
+        out.append(m)
+    return out
+
+
+def fairness_from(cfg) -> Optional[Fairness]:
+    """The Fairness of a PipelineConfig (None without ``eval.fairness``)."""
+    f = cfg.eval.fairness
+    if f is None:
+        return None
+    class_ids = f.class_ids
+    if cfg.task == "multiclass" and class_ids is None:
+        class_ids = list(range(len(cfg.label_classes)))
+    return Fairness(
+        features=tuple(f.features), thresholds=tuple(f.thresholds),
+        class_ids=tuple(class_ids) if cfg.task == "multiclass" else None,
+        gate=tuple((name, FairnessGate(g.max_gap, g.lower_bound, g.upper_bound))
+                   for name, g in f.gate.items()))
 
 
 def threshold_table(cfg) -> Dict[str, Metric]:
     """Gated metrics by result key, for summaries."""
-    return {m.key: m for m in (metric(cfg.task, c.name, lower_bound=c.lower_bound,
-                                      upper_bound=c.upper_bound,
-                                      absolute_change=c.absolute_change,
-                                      relative_change=c.relative_change)
-                               for c in cfg.eval.metrics)}
+    return {m.key: m for m in _config_metrics(cfg)}
