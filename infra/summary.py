@@ -17,10 +17,25 @@ class MetricLine:
 
 
 @dataclass
+class FairnessLine:
+    """A gated fairness rate on one value of a sensitive feature, against the whole split."""
+
+    name: str                      # e.g. false_positive_rate@0.50 (class 2)
+    slice: str                     # e.g. sex=female
+    value: Optional[float]
+    overall: Optional[float]
+    gap: Optional[float] = None    # overall - slice value (what max_gap bounds)
+    threshold: str = ""
+    ok: Optional[bool] = None
+
+
+@dataclass
 class Summary:
     blessed: Optional[bool] = None
     reasons: List[str] = field(default_factory=list)
     metrics: List[MetricLine] = field(default_factory=list)
+    slice_metrics: List[MetricLine] = field(default_factory=list)  # name "<key> on <slice>"
+    fairness: List[FairnessLine] = field(default_factory=list)
     has_baseline: bool = False
     pushed: Optional[bool] = None
     pushed_version: Optional[str] = None
@@ -68,54 +83,163 @@ def _threshold_text(m) -> str:
     return ", ".join(parts) or "not gated"
 
 
-def evaluation_summary(eval_uri: str, blessing, cfg, table=None) -> Summary:
-    """``table`` (gated metrics by result key) defaults to the config's thresholds."""
+def _key_name(k) -> str:
+    """A metric key's name, with its class for binarized (per-class) metrics."""
+    if k.HasField("sub_key"):
+        sk = k.sub_key
+        if sk.HasField("class_id"):
+            return f"{k.name} (class {sk.class_id.value})"
+        if sk.HasField("top_k"):
+            return f"{k.name} (top {sk.top_k.value})"
+        if sk.HasField("k"):
+            return f"{k.name} (k {sk.k.value})"
+    return k.name
+
+
+def _slice_name(key) -> str:
+    """A deserialized slice key as ``island=Dream`` (``a=x, b=y`` for crosses)."""
+    return ", ".join(f"{k}={v.decode() if isinstance(v, bytes) else v}" for k, v in key) \
+        or "Overall"
+
+
+def _slice_text(tfma, slice_key) -> str:
+    return _slice_name(tfma.slicer.deserialize_slice_key(slice_key))
+
+
+def _failure_text(tfma, per_slice, failure) -> str:
+    """``accuracy on island=Dream: 0.61 < 0.7``, ``... vs baseline``, or a fairness gap:
+    ``false_positive_rate@0.50 (class 2) gap Overall - sex=female: -0.15 < -0.1``."""
+    name = _key_name(failure.metric_key)
+    if per_slice.HasField("cross_slice_key"):
+        ck = per_slice.cross_slice_key
+        where = (f"gap {_slice_text(tfma, ck.baseline_slice_key)} - "
+                 f"{_slice_text(tfma, ck.comparison_slice_key)}")
+    else:
+        where = f"on {_slice_text(tfma, per_slice.slice_key)}"
+    if failure.message and "not found" in failure.message.lower():
+        return f"{name} {where}: {failure.message.strip()}"
+    v = failure.metric_value.double_value.value
+    t = failure.metric_threshold
+    if t.HasField("change_threshold"):
+        ct = t.change_threshold
+        higher = ct.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+        bound = ct.absolute.value if ct.HasField("absolute") else ct.relative.value
+        kind = "change" if ct.HasField("absolute") else "relative change"
+        return (f"{name} {where}: {kind} vs baseline {v:+.4g} {'<' if higher else '>'} "
+                f"{bound:+g}")
+    vt = t.value_threshold
+    lo = vt.lower_bound.value if vt.HasField("lower_bound") else None
+    hi = vt.upper_bound.value if vt.HasField("upper_bound") else None
+    if v != v:
+        return f"{name} {where}: undefined (no examples of a class or outcome in the slice)"
+    if lo is not None and v < lo:
+        return f"{name} {where}: {v:.4g} < {lo:g}"
+    if hi is not None and v > hi:
+        return f"{name} {where}: {v:.4g} > {hi:g}"
+    return f"{name} {where}: {v:.4g}: {failure.message.strip() or 'threshold not met'}"
+
+
+def evaluation_summary(eval_uri: str, blessing, cfg, table=None, fairness=None) -> Summary:
+    """``table`` (gated metrics by result key) defaults to the config's thresholds,
+    ``fairness`` (pipelines.metrics.Fairness) to the config's ``eval.fairness``."""
     import tensorflow_model_analysis as tfma
 
-    from tfxkit.pipelines.metrics import threshold_table
+    from tfxkit.pipelines.metrics import fairness_from, threshold_table
 
     s = Summary()
     s.blessed = bool(blessing.get_int_custom_property("blessed")) if blessing else None
     table = threshold_table(cfg) if table is None else table
+    if fairness is None and cfg is not None:
+        fairness = fairness_from(cfg)
     values: Dict[str, float] = {}
     baseline: Dict[str, float] = {}
     diffs: Dict[str, float] = {}
+    per_slice: Dict[tuple, Dict[str, float]] = {}   # slice key -> key name -> candidate value
     for mfs in tfma.load_metrics(eval_uri):
-        if mfs.slice_key.single_slice_keys:
-            continue  # overall slice only here; per-slice failures come from validation
+        if mfs.HasField("cross_slice_key"):
+            continue  # slice-vs-slice differences: the fairness gaps, computed below
+        slice_key = tfma.slicer.deserialize_slice_key(mfs.slice_key)
         for kv in mfs.metric_keys_and_values:
             k = kv.key
             if not kv.value.HasField("double_value"):
                 continue
             v = kv.value.double_value.value
+            name = _key_name(k)
+            if slice_key:
+                if not k.is_diff and k.model_name != "baseline":
+                    per_slice.setdefault(tuple(slice_key), {})[name] = v
+                continue
             if k.is_diff:
-                diffs[k.name] = v
+                diffs[name] = v
             elif k.model_name == "baseline":
-                baseline[k.name] = v
+                baseline[name] = v
             else:
-                values[k.name] = v
+                values[name] = v
     s.has_baseline = bool(baseline)
     validation = tfma.load_validation_result(eval_uri)
-    failed = set()
-    for per_slice in validation.metric_validations_per_slice:
-        slice_name = tfma.slicer.stringify_slice_key(
-            tfma.slicer.deserialize_slice_key(per_slice.slice_key))
-        for failure in per_slice.failures:
-            failed.add(failure.metric_key.name)
-            s.reasons.append(f"{failure.metric_key.name}"
-                             f"{' (diff vs baseline)' if failure.metric_key.is_diff else ''}"
-                             f" = {failure.metric_value.double_value.value:.4g} on slice "
-                             f"{slice_name or 'Overall'}: {failure.message or 'threshold not met'}")
+    failed = set()   # (slice, key name) or ("gap " + slice, key name)
+    for vps in validation.metric_validations_per_slice:
+        if vps.HasField("cross_slice_key"):
+            where = "gap " + _slice_text(tfma, vps.cross_slice_key.comparison_slice_key)
+        else:
+            where = _slice_text(tfma, vps.slice_key)
+        for failure in vps.failures:
+            failed.add((where, _key_name(failure.metric_key)))
+            s.reasons.append(_failure_text(tfma, vps, failure))
+    for spec in validation.missing_slices:
+        s.reasons.append("no eval example falls in slice "
+                         f"{', '.join(spec.feature_keys) or 'Overall'}, which has thresholds")
     if not table:
         s.reasons.append("no metric has a threshold in eval.metrics, so TFMA never blesses")
     for key, m in table.items():
         s.metrics.append(MetricLine(key, values.get(key), _threshold_text(m),
-                                    baseline.get(key), diffs.get(key), key not in failed))
+                                    baseline.get(key), diffs.get(key),
+                                    ("Overall", key) not in failed))
+        for sk in sorted(per_slice, key=_slice_name):
+            sl = _slice_name(sk)
+            if key not in per_slice[sk]:
+                continue
+            own = m.slices.get(sk[0][0]) if len(sk) == 1 else None
+            if own is None and ((sl, key) not in failed):
+                continue  # shown only where it has its own threshold or failed
+            s.slice_metrics.append(MetricLine(
+                f"{key} on {sl}", per_slice[sk][key],
+                _threshold_text(own if own is not None else m), None, None,
+                (sl, key) not in failed))
     for key in sorted(values):
-        if key not in table and key != "example_count":
+        if key not in table and key != "example_count" and "fairness_indicators" not in key:
             s.metrics.append(MetricLine(key, values[key], "not gated", baseline.get(key),
                                         diffs.get(key), None))
+    if fairness is not None:
+        s.fairness = _fairness_lines(fairness, values, per_slice, failed)
     return s
+
+
+def _fairness_lines(fairness, values, per_slice, failed) -> List[FairnessLine]:
+    gates = dict(fairness.gate)
+    lines = []
+    for name, sub, _ in fairness.gated_names():
+        g = gates[sub]
+        parts = []
+        if g.lower_bound is not None:
+            parts.append(f">= {g.lower_bound:g}")
+        if g.upper_bound is not None:
+            parts.append(f"<= {g.upper_bound:g}")
+        if g.max_gap is not None:
+            parts.append(f"gap <= {g.max_gap:g}")
+        for cls in (fairness.class_ids or [None]):
+            full = name if cls is None else f"{name} (class {cls})"
+            short = full.split("/", 1)[-1]
+            overall = values.get(full)
+            for feature in fairness.features:
+                for sk in sorted((x for x in per_slice if len(x) == 1 and x[0][0] == feature),
+                                 key=_slice_name):
+                    sl = _slice_name(sk)
+                    v = per_slice[sk].get(full)
+                    gap = None if v is None or overall is None else overall - v
+                    ok = (sl, full) not in failed and ("gap " + sl, full) not in failed
+                    lines.append(FairnessLine(short, sl, v, overall, gap, ", ".join(parts), ok))
+    return lines
 
 
 def build_summary(result, cfg, connection_config) -> Summary:
@@ -156,12 +280,21 @@ def format_summary(s: Summary) -> List[str]:
     if s.blessed is not None:
         lines.append(f"Model {'BLESSED' if s.blessed else 'NOT blessed'}"
                      + ("" if s.has_baseline else " (no baseline yet: absolute thresholds only)"))
-        for m in s.metrics:
+        for m in s.metrics + s.slice_metrics:
             val = "n/a" if m.value is None else f"{m.value:.4f}"
             base = "" if m.baseline is None else f"  baseline {m.baseline:.4f}"
             diff = "" if m.diff is None else f" (diff {m.diff:+.4f})"
             mark = {True: "ok  ", False: "FAIL", None: "    "}[m.ok]
             lines.append(f"  {mark} {m.name:<32} {val:>8}  [{m.threshold}]{base}{diff}")
+        if s.fairness:
+            lines.append("  Fairness (each value of a sensitive feature vs the whole eval split):")
+        for f in s.fairness:
+            val = "n/a" if f.value is None else f"{f.value:.4f}"
+            overall = "n/a" if f.overall is None else f"{f.overall:.4f}"
+            gap = "" if f.gap is None else f" gap {f.gap:+.4f}"
+            mark = {True: "ok  ", False: "FAIL", None: "    "}[f.ok]
+            lines.append(f"  {mark} {f.name} on {f.slice:<16} {val:>8}  overall {overall}{gap}"
+                         f"  [{f.threshold}]")
         for r in s.reasons:
             lines.append(f"  why: {r}")
     if s.infra_blessed is not None:

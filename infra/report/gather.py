@@ -563,6 +563,8 @@ def read_evaluation(evaluation_uri: str, thresholds: Dict[str, Any],
     by_key: Dict[Tuple[str, str], SliceMetric] = {}
     counts: Dict[str, float] = {}
     for mfs in tfma.load_metrics(evaluation_uri):
+        if mfs.HasField("cross_slice_key"):
+            continue  # slice-vs-slice differences (fairness gaps); failures come below
         sl = _slice_name(mfs.slice_key)
         for kv in mfs.metric_keys_and_values:
             k = kv.key
@@ -584,7 +586,8 @@ def read_evaluation(evaluation_uri: str, thresholds: Dict[str, Any],
     failed = set()
     validation = tfma.load_validation_result(evaluation_uri)
     for per_slice in validation.metric_validations_per_slice:
-        sl = _slice_name(per_slice.slice_key)
+        sl = (_slice_name(per_slice.slice_key) if not per_slice.HasField("cross_slice_key")
+              else "gap " + _slice_name(per_slice.cross_slice_key.comparison_slice_key))
         for failure in per_slice.failures:
             failed.add((sl, failure.metric_key.name))
             ev.reasons.append(
