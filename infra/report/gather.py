@@ -598,9 +598,13 @@ def read_evaluation(evaluation_uri: str, thresholds: Dict[str, Any],
     for (sl, name), m in by_key.items():
         m.example_count = counts.get(sl)
         if name in thresholds:
-            m.gated = True
-            m.threshold = _threshold_text(thresholds[name])
-            m.ok = (sl, name) not in failed
+            t = thresholds[name]
+            feature = sl.split(":", 1)[0] if ":" in sl and "_X_" not in sl else None
+            # a feature's values may have thresholds of their own (eval.metrics[].slices)
+            t = getattr(t, "slices", {}).get(feature, t)
+            m.gated = getattr(t, "own_gated", True)
+            m.threshold = _threshold_text(t) if m.gated else "not gated"
+            m.ok = (sl, name) not in failed if m.gated else None
     ev.metrics = sorted(by_key.values(), key=lambda m: (m.slice != "Overall", m.slice, m.metric))
     if not thresholds:
         ev.reasons.append("no metric has a threshold in eval.metrics, so TFMA never blesses")

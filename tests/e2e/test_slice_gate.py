@@ -43,6 +43,19 @@ def test_model_failing_one_slice_is_not_blessed(template_copy):
     assert "why: sparse_categorical_accuracy on island=Torgersen: " in out and "< 0.8" in out
     assert "Not pushed" in out
     assert registry_versions(case / "models") == []
+    # the run report holds each island to its own bound, the whole split to its own
+    import re
+
+    page = open(re.search(r"^Report: (.+\.html)$", out, re.M).group(1)).read()
+
+    def row(slice_name):
+        m = re.search(r"<tr data-metric='sparse_categorical_accuracy' data-slice='"
+                      + re.escape(slice_name) + r"'.*?</tr>", page, re.S)
+        assert m, slice_name
+        return m.group(0)
+
+    assert "&gt;= 0.8" in row("island:Torgersen") and "FAIL" in row("island:Torgersen")
+    assert "&gt;= 0.6" in row("Overall") and "FAIL" not in row("Overall")
 
 
 def test_fairness_gate_shows_rates_per_feature_value(template_copy):
