@@ -1,5 +1,5 @@
 """Online serving and canary rollout end to end: the real ``tfxkit serve`` on loopback
-over a registry that holds the template's trained penguin model, and a traffic generator
+over a registry that holds the penguin model trained by the first fixture, and a traffic generator
 (httpx, asyncio) sending single-instance POST /predict requests and labelled POST /feedback.
 
 - a good candidate (the same model, retrained into a new version) is ramped step by step
@@ -30,7 +30,6 @@ from tfxkit.infra.canary_log import DecisionLog
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "templates" / "multiclass"
-MODEL = next(p for p in sorted((TEMPLATE / "models").iterdir()) if p.name.isdigit())
 BIN = Path(sys.executable).parent / "tfxkit"
 STEPS = [0.2, 0.5, 1.0]
 INT_COLUMNS = {"flipper_length_mm", "body_mass_g", "year"}
@@ -85,10 +84,22 @@ def _constant_model(path, spec):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def trained_model(tmp_path_factory):
+    """The multiclass template trained here (quick profile): the pushed SavedModel."""
+    case = tmp_path_factory.mktemp("canary-train") / "multiclass"
+    shutil.copytree(TEMPLATE, case, ignore=shutil.ignore_patterns(".tfxkit", "models",
+                                                                  "__pycache__"))
+    r = subprocess.run([str(BIN), "run", str(case / "config.yaml"), "--profile", "quick",
+                        "--no-report"], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return Registry(str(case / "models")).serving().path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, trained_model):
     tmp = tmp_path_factory.mktemp("canary")
     reg = Registry(str(tmp / "models"), name="penguin-species")
-    stable, _ = reg.publish(str(MODEL))
+    stable, _ = reg.publish(str(trained_model))
     cfg = yaml.safe_load((TEMPLATE / "config.yaml").read_text())
     cfg.pop("profiles", None)
     cfg["data"]["source"] = {"csv": str(TEMPLATE / "data" / "penguins.csv")}
@@ -119,6 +130,7 @@ def server(tmp_path_factory):
         assert time.monotonic() < deadline, (tmp / "serve.log").read_text()
         time.sleep(0.3)
     yield {"url": url, "registry": reg, "config": config, "tmp": tmp, "first": stable,
+           "model": Path(trained_model),
            "log": DecisionLog(str(tmp / "models" / "canary.jsonl"))}
     proc.send_signal(signal.SIGINT)
     try:
@@ -201,7 +213,7 @@ def test_good_candidate_is_promoted_step_by_step(server):
     reg, log = server["registry"], server["log"]
     stable = reg.serving().version
     good = server["tmp"] / "good"
-    shutil.copytree(MODEL, good)
+    shutil.copytree(server["model"], good)
     (good / "assets.extra").mkdir()
     (good / "assets.extra" / "retrained.txt").write_text("same weights, new version")
     candidate, pushed = reg.publish(str(good), meta={"note": "good candidate"})
