@@ -38,6 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from tfxkit.components.batch_inference.infer import _varint
 from tfxkit.infra import canary as policy_mod
 from tfxkit.infra.canary_log import DecisionLog
 
@@ -96,16 +97,6 @@ def spec_from_graph_def(graph_def) -> Dict[str, str]:
 
 
 # -- tf.Example wire format (no TensorFlow needed) --------------------------------------
-
-def _varint(n: int) -> bytes:
-    n &= 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
 
 def _ld(tag: int, payload: bytes) -> bytes:
     return bytes([tag]) + _varint(len(payload)) + payload

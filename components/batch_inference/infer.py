@@ -36,6 +36,8 @@ _DT_STRING = 7
 
 
 def _varint(n: int) -> bytes:
+    """Protobuf base-128 varint; a negative number as its 64-bit two's complement."""
+    n &= 0xFFFFFFFFFFFFFFFF
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
