@@ -21,16 +21,28 @@ def _templates():
                   if (p / "config.yaml").is_file())
 
 
-def _load(config, profile, sets, check=True):
-    from tfxkit.pipelines.config import ConfigError, check_data, load_config
+def _config(config, profile, sets):
+    """The config with its profile and --set overrides; a bad one exits 2 naming the file,
+    the field and the reason."""
+    from tfxkit.pipelines.config import ConfigError, load_config
 
     try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-        info = check_data(cfg) if check else None
+        return load_config(config, profile=profile, overrides=list(sets))
     except ConfigError as e:
         click.secho(f"config error: {e}", fg="red", err=True)
         sys.exit(2)
-    return cfg, info
+
+
+def _load(config, profile, sets, check=True):
+    """The config and (``check``) what ``check_data`` found in its data (exit 2 if bad)."""
+    from tfxkit.pipelines.config import ConfigError, check_data
+
+    cfg = _config(config, profile, sets)
+    try:
+        return cfg, (check_data(cfg) if check else None)
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)
+        sys.exit(2)
 
 
 def _check_metadata(cfg):
@@ -52,13 +64,8 @@ def _load_with_metadata(config, profile, sets):
     """The config of a use case whose ML Metadata already exists (exit 2 on a bad config,
     1 when nothing has run yet or the metadata server is unreachable)."""
     from tfxkit.pipelines import mlmd
-    from tfxkit.pipelines.config import ConfigError, load_config
 
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
+    cfg = _config(config, profile, sets)
     try:
         mlmd.check(cfg)  # reachable; nothing is created for a reader
     except mlmd.MetadataError as e:
@@ -320,13 +327,8 @@ def _open_registry(config, profile, sets):
     """The config and its model registry (exit 2 on a bad config, 1 when nothing was
     published yet). Reads no data and imports no TensorFlow."""
     from tfxkit.components.registry.registry import Registry
-    from tfxkit.pipelines.config import ConfigError, load_config
 
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
+    cfg = _config(config, profile, sets)
     reg = Registry(cfg.registry_path, name=cfg.name)
     if not reg.exists():
         click.secho(f"{cfg.name}: no model registry at {cfg.registry_path} yet: run "
@@ -395,13 +397,8 @@ def rollback(config, profile, sets, to_version, reason):
 
 def _load_with_inference(config, profile, sets):
     """The config, which must have an ``inference:`` section (exit 2 naming it if not)."""
-    from tfxkit.pipelines.config import ConfigError, load_config
 
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
+    cfg = _config(config, profile, sets)
     if cfg.inference is None:
         click.secho(f"config error: {config}: inference: this config has no inference "
                     "section", fg="red", err=True)
@@ -413,11 +410,11 @@ def _load_inference(config, profile, sets, check_store=True):
     """The config and everything batch inference needs, checked before TFX loads: the
     inference data and its columns, a pushed model per model, the store."""
     from tfxkit.components.prediction_store.store import StoreError
-    from tfxkit.pipelines.config import ConfigError, load_config
+    from tfxkit.pipelines.config import ConfigError
     from tfxkit.pipelines.inference import InferenceError, check_inference
 
+    cfg = _config(config, profile, sets)
     try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
         _check_metadata(cfg)  # an unreachable MySQL exits 1 naming host:port
         info = check_inference(cfg, check_store=check_store)
     except ConfigError as e:
@@ -523,13 +520,8 @@ def predictions(config, profile, sets, model_name, rollback_to):
 def serve(config, profile, sets, host, port, online, model_dir):
     """Serve CONFIG over HTTP: stored batch predictions by key (GET /predictions/KEY) and
     online predictions (POST /predict, POST /feedback, GET /canary)."""
-    from tfxkit.pipelines.config import ConfigError, load_config
 
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
+    cfg = _config(config, profile, sets)
     if cfg.inference is None and not online:
         click.secho(f"config error: {config}: inference: this config has no inference "
                     "section (nothing to serve with --no-online)", fg="red", err=True)
@@ -560,13 +552,8 @@ def canary(config, profile, sets, what, as_json, last):
 
     from tfxkit.infra.canary_log import DecisionLog, current
     from tfxkit.infra.online import decision_log_path
-    from tfxkit.pipelines.config import ConfigError, load_config
 
-    try:
-        cfg = load_config(config, profile=profile, overrides=list(sets))
-    except ConfigError as e:
-        click.secho(f"config error: {e}", fg="red", err=True)
-        sys.exit(2)
+    cfg = _config(config, profile, sets)
     log = DecisionLog(decision_log_path(cfg))
     records = log.records()
     if what == "status":
