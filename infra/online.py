@@ -483,6 +483,7 @@ class OnlineService:
         self._rng = random.Random(seed)
         self._task: Optional[asyncio.Task] = None
         self._lock: Optional[asyncio.Lock] = None
+        self._booted: Optional[asyncio.Event] = None  # set once start-up is over
         self.decisions: List[Dict[str, Any]] = []  # this process's, newest last
 
     # lifecycle --------------------------------------------------------------------------
@@ -494,13 +495,30 @@ class OnlineService:
     async def start(self, wait: bool = False):
         """Loads the model and starts the controller in the background (the server
         accepts requests at once: /predict answers 503 until the model is loaded);
-        ``wait``: return only once the first load was tried."""
+        ``wait``: return only once start-up is over (``wait_ready``)."""
         self._lock = asyncio.Lock()
+        self._booted = asyncio.Event()
         self.error = "loading the model"
         self._task = asyncio.get_running_loop().create_task(self._loop())
+        # a controller that ends before its first step (stopped at once) still ends start-up
+        self._task.add_done_callback(lambda _task: self._booted.set())
         if wait:
-            while self.error == "loading the model":
-                await asyncio.sleep(0.01)
+            await self.wait_ready()
+
+    @property
+    def ready(self) -> bool:
+        """Start-up is over (see ``wait_ready``)."""
+        return self._booted is not None and self._booted.is_set()
+
+    async def wait_ready(self):
+        """Returns once start-up is over: the serving version is loaded and, with a canary
+        policy, the rollout decided (a version pushed while the server was down is loaded
+        and its canary started), or ``error`` says why not. Not a poll of ``error``: that
+        is cleared as soon as the stable version can serve, while the canary may still be
+        loading."""
+        if self._booted is None:
+            raise RuntimeError("start() was not called")
+        await self._booted.wait()
 
     async def _boot(self):
         if self.model_dir is not None:
@@ -532,6 +550,8 @@ class OnlineService:
             raise
         except Exception as e:  # pylint: disable=broad-except
             self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self._booted.set()
         if self.model_dir is not None:
             return
         while True:

@@ -188,9 +188,12 @@ def test_feedback_book():
 
 # -- the service and controller, with fake models over a real registry ------------------
 
-def fake_loader(calls=None):
-    """Models whose behaviour is a file in their folder: {"class": "A"} or {"error": true}."""
+def fake_loader(calls=None, before=None):
+    """Models whose behaviour is a file in their folder: {"class": "A"} or {"error": true}.
+    ``before(version)`` runs first, in the loading thread (a hook to hold a load)."""
     def load(version, path, max_batch_size, max_wait_ms, metric):
+        if before is not None:
+            before(version)
         with open(os.path.join(path, "behaviour.json")) as f:
             beh = json.load(f)
         if calls is not None:
@@ -218,12 +221,12 @@ def push(reg, tmp_path, name, behaviour):
     return reg.publish(str(d))[0]
 
 
-def service(reg, tmp_path, **policy):
+def service(reg, tmp_path, loader=None, **policy):
     p = c.Policy(**{"steps": (0.5, 1.0), "min_requests": 20, "min_feedback": 10,
                     "p99_slack_ms": 50.0, "interval_s": 3600, **policy})
     return OnlineService("penguins", registry=reg, policy=p,
                          log=DecisionLog(str(tmp_path / "canary.jsonl")), key_field="id",
-                         max_wait_ms=1, loader=fake_loader(), seed=1)
+                         max_wait_ms=1, loader=loader or fake_loader(), seed=1)
 
 
 async def traffic(svc, n, label_of=lambda inst: "A" if inst["island"] == "Torgersen" else "B"):
@@ -332,6 +335,43 @@ def test_restart_after_a_push_still_canaries(tmp_path):
         v2 = push(reg, tmp_path, "v2", {"truth": True, "n": 2})
         svc = service(reg, tmp_path)
         await svc.start(wait=True)
+        assert svc.stable.version == v1 and svc.rollout.canary.version == v2
+        await svc.stop()
+
+    asyncio.run(main())
+
+
+def test_start_wait_returns_only_once_the_canary_is_up(tmp_path):
+    """``start(wait=True)`` means the models are loaded and the rollout decided: it does
+    not return between the stable version's load and the canary's (the canary's load is
+    held here until the test lets it go, whatever the machine's speed)."""
+    import threading
+
+    reg = Registry(str(tmp_path / "models"))
+    v1 = push(reg, tmp_path, "v1", {"truth": True})
+    DecisionLog(str(tmp_path / "canary.jsonl")).append({"action": "follow", "stable": v1})
+    v2 = push(reg, tmp_path, "v2", {"truth": True, "n": 2})
+    loading, go = threading.Event(), threading.Event()
+
+    def hold_the_canary(version):
+        if version == v2:
+            loading.set()
+            assert go.wait(60), "the test never let the canary's load go on"
+
+    async def main():
+        svc = service(reg, tmp_path, loader=fake_loader(before=hold_the_canary))
+        started = asyncio.ensure_future(svc.start(wait=True))
+        try:
+            assert await asyncio.to_thread(loading.wait, 60)
+            # the stable version is loaded, the canary is loading: start is still waiting
+            # (a poll of start's would have run in this loop-time sleep, whatever the load)
+            await asyncio.sleep(0.05)
+            assert svc.stable is not None and svc.stable.version == v1
+            assert not started.done(), "start(wait=True) returned before the canary was up"
+            assert svc.rollout is None
+        finally:
+            go.set()
+        await started
         assert svc.stable.version == v1 and svc.rollout.canary.version == v2
         await svc.stop()
 
