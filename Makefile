@@ -16,7 +16,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: setup demo test test-unit test-e2e bench bench-ingest bench-inference bench-serving lock clean
+.PHONY: setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving lock clean
 
 setup: $(STAMP)
 
@@ -67,17 +67,29 @@ browser-setup:
 demo: setup
 	$(VENV)/bin/tfxkit run templates/multiclass/config.yaml
 
-test: setup airflow-setup browser-setup
-	$(PY) -m pytest -q tests/unit templates tests/e2e
+# The tests use PostgreSQL, MariaDB and Redis at their loopback ports: one clear line and
+# a stop when one does not answer (tests/services.py), never a silent skip.
+services: setup
+	@$(PY) tests/services.py
 
-test-unit: setup airflow-setup
-	$(PY) -m pytest -q tests/unit templates
+# Unit tests on both cores (pytest-xdist), then the e2e pipelines; the ten slowest tests
+# of each tier are printed at the end.
+test: setup airflow-setup browser-setup services
+	$(PY) -m pytest -q -n 2 --durations=10 tests/unit templates
+	$(PY) -m pytest -q --durations=10 tests/e2e
 
-test-e2e: setup airflow-setup browser-setup
-	$(PY) -m pytest -q tests/e2e
+test-unit: setup airflow-setup services
+	$(PY) -m pytest -q -n 2 --durations=10 tests/unit templates
 
-bench: setup
-	$(PY) tests/bench/bench_foundation.py
+test-e2e: setup airflow-setup browser-setup services
+	$(PY) -m pytest -q --durations=10 tests/e2e
+
+# Benchmarks (tests/bench/harness.py): both sides in separate processes, alternating,
+# >= 3 runs each; medians, spread and fixed costs; bench-results/NAME.json and .png.
+bench: bench-ingest bench-inference bench-serving bench-pipeline
+
+bench-pipeline: setup
+	$(PY) tests/bench/bench_pipeline.py
 
 bench-ingest: setup
 	$(PY) tests/bench/bench_example_gen.py
