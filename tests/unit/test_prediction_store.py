@@ -62,27 +62,55 @@ def test_failed_write_keeps_the_current_run(store):
 
 
 def test_readers_see_one_whole_run_while_a_new_one_loads(store):
+    """A reader polling two keys while a run loads: every row it gets belongs to the
+    run its run id names, and once it has seen the new run it never sees the old one
+    again (the switch is one step, not key by key)."""
     uc = "uc-" + uuid.uuid4().hex[:8]
     store.write_run(uc, "old", "v1", rows(2000, "old"))
     reader = open_store(*_same(store))
-    seen, stop = set(), threading.Event()
+    versions = {"old": "v1", "new": "v2"}
+    seen, errors = [], []  # the run ids read, in order; what went wrong in the thread
+    first_read, stop = threading.Event(), threading.Event()
+
+    def check(key, got):
+        assert got is not None, f"{key} vanished while a run loaded"
+        run = got["run_id"]
+        assert run in versions, f"{key}: unknown run {run!r}"
+        assert got["key"] == key and got["model_version"] == versions[run], got
+        assert got["prediction"]["class"] == run, f"{key}: a row of another run: {got}"
+        assert not (run == "old" and seen[-1:] == ["new"]), f"{key}: old again after new"
+        seen.append(run)
 
     def read():
-        while not stop.is_set():
-            a, b = reader.get(uc, "k0"), reader.get(uc, "k1999")
-            assert a is not None and b is not None
-            seen.add(a["run_id"])
+        try:
+            while True:
+                last = stop.is_set()  # set once write_run has returned
+                for key in ("k0", "k1999"):
+                    check(key, reader.get(uc, key))
+                first_read.set()
+                if last:
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            errors.append(e)
+        finally:
+            first_read.set()
 
-    t = threading.Thread(target=read)
+    t = threading.Thread(target=read, name="prediction-store-reader")
     t.start()
     try:
+        assert first_read.wait(30), "the reader never read"
         store.write_run(uc, "new", "v2", rows(2000, "new"), batch=100)
     finally:
         stop.set()
-        t.join()
+        t.join(60)
+    try:
+        assert not t.is_alive(), "the reader did not stop"
+        assert not errors, "the reader failed: " + "; ".join(map(repr, errors))
+        # its first pass ran before write_run began, its last after write_run returned
+        assert seen[:2] == ["old", "old"] and seen[-2:] == ["new", "new"], (seen[:4], seen[-4:])
+        assert store.get(uc, "k1999")["run_id"] == "new"
+    finally:
         reader.close()
-    assert seen <= {"old", "new"}
-    assert store.get(uc, "k1999")["run_id"] == "new"
 
 
 def _same(store):
