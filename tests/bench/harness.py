@@ -45,7 +45,9 @@ RESULTS = ROOT / "bench-results"
 MARK = "BENCH_RESULT "
 # Phases that are fixed costs (paid once per process or per job, whatever the rows).
 FIXED = ("process_start", "imports", "model_load", "beam_start", "setup", "server_start",
-         "warmup")
+         "warmup", "probe")
+# ("probe": a side's run on a tiny input before the measured one, where fixed costs cannot
+# be marked from outside, e.g. inside a TFX executor: Beam start-up + model load.)
 _START = time.time()
 
 
@@ -106,6 +108,9 @@ class Comparison:
     b: str
     runs: List[Run] = field(default_factory=list)
     note: str = ""
+    # Numbers each run reports in its BENCH_RESULT (``extra``), e.g. requests/s or p99 ms:
+    # summarized per side and as paired ratios a/b, like the times.
+    metrics: Sequence[str] = ()
 
     def of(self, side: str) -> List[Run]:
         return [r for r in self.runs if r.side == side]
@@ -126,7 +131,21 @@ class Comparison:
         out["ratios"]["total"] = spread([a.wall_s / b.wall_s for a, b in pairs])
         out["ratios"]["work"] = spread([a.work_s / b.work_s for a, b in pairs
                                         if b.work_s > 0])
+        if self.metrics:
+            out["metrics"] = {side: {m: spread([_num(r.extra.get(m)) for r in self.of(side)])
+                                     for m in self.metrics} for side in (self.a, self.b)}
+            out["metric_ratios"] = {
+                m: spread([_num(a.extra.get(m)) / _num(b.extra.get(m)) for a, b in pairs
+                           if _num(b.extra.get(m))]) for m in self.metrics}
         return out
+
+
+def _num(x) -> float:
+    """A metric value as a float (NaN when absent or not a number)."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def spread(xs: Sequence[float]) -> dict:
@@ -174,12 +193,14 @@ def run_side(side: Side, index: int, log_dir: Path, timeout: float) -> Run:
 
 
 def compare(name: str, a: Side, b: Side, runs: int = 3, log_dir: Optional[Path] = None,
-            timeout: float = 1800, note: str = "", warmup: bool = False) -> Comparison:
+            timeout: float = 1800, note: str = "", warmup: bool = False,
+            metrics: Sequence[str] = ()) -> Comparison:
     """Runs a and b alternately (A B B A ...), ``runs`` times each, in fresh processes.
-    ``warmup`` first runs each side once untimed (page cache, compiled bytecode)."""
+    ``warmup`` first runs each side once untimed (page cache, compiled bytecode).
+    ``metrics``: keys of the sides' BENCH_RESULT to summarize and pair (see Comparison)."""
     log_dir = Path(log_dir or RESULTS / "logs" / name)
     log_dir.mkdir(parents=True, exist_ok=True)
-    comp = Comparison(name, a.name, b.name, note=note)
+    comp = Comparison(name, a.name, b.name, note=note, metrics=tuple(metrics))
     sides = (a, b)
     if warmup:
         for s in sides:
@@ -191,10 +212,47 @@ def compare(name: str, a: Side, b: Side, runs: int = 3, log_dir: Optional[Path] 
         s = sides[k]
         print(f"  [{name}] {s.name} run {counts[k]}/{runs} ...", end=" ", flush=True)
         r = run_side(s, counts[k], log_dir, timeout)
-        print(f"{r.wall_s:.2f} s (fixed {r.fixed_s:.2f}, work {r.work_s:.3f}; "
+        shown = "".join(f", {m} {_num(r.extra.get(m)):.4g}" for m in comp.metrics)
+        print(f"{r.wall_s:.2f} s (fixed {r.fixed_s:.2f}, work {r.work_s:.3f}{shown}; "
               f"load {r.loadavg_before[0]:.1f})", flush=True)
         comp.runs.append(r)
     return comp
+
+
+def compare_rounds(pairs: Sequence[tuple], runs: int = 3, log_dir: Optional[Path] = None,
+                   timeout: float = 1800, warmup: bool = False,
+                   metrics: Sequence[str] = ()) -> List[Comparison]:
+    """Several comparisons that share a side (e.g. tfxkit against stock and against a
+    plain loop), run together: ``pairs`` are ``(name, a, b)`` or ``(name, a, b, note)``.
+    Each of ``runs`` rounds runs every distinct side once, in first-seen order, reversed
+    every other round (S T P, P T S, ...), so each pair alternates (A B, B A, ...) and a
+    shared side runs ``runs`` times, not once per comparison. A comparison pairs its two
+    sides' runs of the same round."""
+    sides: List[Side] = []
+    for p in pairs:
+        for s in p[1:3]:
+            if all(s.name != t.name for t in sides):
+                sides.append(s)
+    comps = [Comparison(p[0], p[1].name, p[2].name, note=p[3] if len(p) > 3 else "",
+                        metrics=tuple(metrics)) for p in pairs]
+    label = "+".join(c.name for c in comps)
+    log_dir = Path(log_dir or RESULTS / "logs" / label)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if warmup:
+        for s in sides:
+            print(f"  [{label}] warm-up {s.name} ...", flush=True)
+            run_side(s, 0, log_dir, timeout)
+    for i in range(runs):
+        for s in (sides if i % 2 == 0 else sides[::-1]):
+            print(f"  [{label}] {s.name} run {i + 1}/{runs} ...", end=" ", flush=True)
+            r = run_side(s, i + 1, log_dir, timeout)
+            shown = "".join(f", {m} {_num(r.extra.get(m)):.4g}" for m in metrics)
+            print(f"{r.wall_s:.2f} s (fixed {r.fixed_s:.2f}, work {r.work_s:.3f}{shown}; "
+                  f"load {r.loadavg_before[0]:.1f})", flush=True)
+            for c in comps:
+                if s.name in (c.a, c.b):
+                    c.runs.append(r)
+    return comps
 
 
 def _fmt(s: dict, unit: str = "s", digits: int = 2) -> str:
@@ -225,6 +283,14 @@ def report(comp: Comparison, per: Optional[int] = None, per_label: str = "rows")
                  f"fixed cost included): {_fmt(rt, 'x')}")
     lines.append(f"  ratio {comp.a}/{comp.b}, work only (fixed costs excluded): "
                  f"{_fmt(rw, 'x')}")
+    for m in comp.metrics:
+        per_side = []
+        for side in (comp.a, comp.b):
+            d = s["metrics"][side][m]
+            digits = 1 if abs(d["median"] or 0) >= 100 else 3
+            per_side.append(f"{side} {_fmt(d, '', digits)}")
+        lines.append(f"  {m}: {'  '.join(per_side)}; paired ratio {comp.a}/{comp.b} "
+                     f"{_fmt(s['metric_ratios'][m], 'x')}")
     return "\n".join(lines)
 
 
@@ -270,7 +336,8 @@ def save(name: str, comparisons: Sequence[Comparison], params: dict,
 
 def plot(name: str, comparisons: Sequence[Comparison]) -> Optional[Path]:
     """One picture: per comparison, each run's wall time split into fixed costs and
-    work, side by side, with the median total ratio in the title."""
+    work, side by side, with the median total ratio in the title; and per metric of a
+    comparison (``Comparison.metrics``), each run's value with the median paired ratio."""
     try:
         import matplotlib
 
@@ -278,18 +345,37 @@ def plot(name: str, comparisons: Sequence[Comparison]) -> Optional[Path]:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    n = len(comparisons)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
-    for ax, c in zip(axes[0], comparisons):
+    panels = [(c, None) for c in comparisons]
+    panels += [(c, m) for c in comparisons for m in c.metrics]
+    n = len(panels)
+    cols = n if n <= 4 else 4
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    for ax, (c, metric) in zip(flat, panels):
         s = c.summary()
-        labels, fixed, work = [], [], []
+        labels, fixed, work, values = [], [], [], []
         for side in (c.a, c.b):
             for r in c.of(side):
                 labels.append(f"{side}\n#{r.index}")
                 fixed.append(r.fixed_s)
                 work.append(max(0.0, r.wall_s - r.fixed_s))
+                if metric:
+                    values.append(_num(r.extra.get(metric)))
         xs = range(len(labels))
         colors = ["#9aa5b1" if lab.startswith(c.a) else "#2b6cb0" for lab in labels]
+        if metric:
+            ax.bar(xs, values, color=colors)
+            ax.set_xticks(list(xs), labels, fontsize=6)
+            ax.set_ylabel(metric)
+            rm = s["metric_ratios"][metric]
+            title = f"{c.name}: {metric}"
+            if rm["median"]:
+                title += f"\n{c.a}/{c.b} {rm['median']:.2f}x (paired median)"
+            ax.set_title(title, fontsize=8)
+            continue
         ax.bar(xs, fixed, color="#e2e8f0", edgecolor=colors, label="fixed costs")
         ax.bar(xs, work, bottom=fixed, color=colors, label="work (rest of wall)")
         ax.set_xticks(list(xs), labels, fontsize=6)

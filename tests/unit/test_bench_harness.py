@@ -66,3 +66,38 @@ def test_a_failing_side_stops_the_benchmark(tmp_path):
     bad = harness.Side("bad", [sys.executable, "-c", "raise SystemExit(3)"])
     with pytest.raises(SystemExit, match="bad run 1 failed"):
         harness.compare("t", bad, bad, runs=1, log_dir=tmp_path)
+
+
+def test_metrics_are_summarized_and_paired(tmp_path, monkeypatch):
+    """Numbers a side reports beside its phases (requests/s, p99) get a spread per side
+    and paired ratios; the report and the JSON carry them."""
+    monkeypatch.setattr(harness, "RESULTS", tmp_path)
+    code = ("import sys; sys.path.insert(0, {bench!r}); import harness; "
+            "ph = harness.Phases(); ph.mark('work'); ph.emit(rps={rps}, p99_ms=None)")
+    a = harness.Side("a", [sys.executable, "-c", code.format(
+        bench=str(ROOT / "tests/bench"), rps=300)])
+    b = harness.Side("b", [sys.executable, "-c", code.format(
+        bench=str(ROOT / "tests/bench"), rps=100)])
+    c = harness.compare("m", a, b, runs=2, log_dir=tmp_path / "logs",
+                        metrics=("rps", "p99_ms"))
+    s = c.summary()
+    assert s["metrics"]["a"]["rps"]["median"] == 300
+    assert s["metric_ratios"]["rps"]["median"] == 3.0
+    assert s["metric_ratios"]["p99_ms"]["n"] == 0  # absent values are left out, not zeros
+    assert "rps: a 300.0" in harness.report(c)
+    data = json.loads(harness.save("m", [c], {}).read_text())
+    assert data["comparisons"][0]["summary"]["metric_ratios"]["rps"]["median"] == 3.0
+    assert (tmp_path / "m.png").exists()
+
+
+def test_compare_rounds_shares_a_side_and_alternates_each_pair(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "RESULTS", tmp_path)
+    s, t, p = side("s", 0, 0.2), side("t", 0, 0.05), side("p", 0, 0.02)
+    st, pt = harness.compare_rounds([("st", s, t), ("pt", p, t, "a note")], runs=3,
+                                    log_dir=tmp_path / "logs")
+    # rounds S T P, P T S, S T P: t runs 3 times, shared by both comparisons
+    assert [r.side for r in st.runs] == ["s", "t", "t", "s", "s", "t"]
+    assert [r.side for r in pt.runs] == ["t", "p", "p", "t", "t", "p"]
+    assert {id(r) for r in st.of("t")} == {id(r) for r in pt.of("t")}
+    assert pt.note == "a note" and st.summary()["ratios"]["work"]["n"] == 3
+    assert st.summary()["ratios"]["work"]["median"] > 1 > pt.summary()["ratios"]["work"]["median"]
