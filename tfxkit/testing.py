@@ -12,6 +12,20 @@ and compares the result with expected values::
 
 ``None`` in a row is a missing value (the feature is absent from that example),
 exactly as in a tf.Example read from CSV with an empty field.
+
+Expected values are always compared, never silently skipped:
+
+- ``None`` is refused (``ValueError``) as an expected value. A transformed output is
+  dense: a missing input has been imputed by then, so write the value you expect after
+  imputation (the mean, the constant, the vocabulary id of the most frequent value...).
+- ``ANY`` leaves one row of one output unchecked, on purpose and visibly::
+
+      expected={"city_xf": [0, 0, ANY, 1]}
+
+  In the list-of-dicts form, an output a row's dict does not name is not checked for
+  that row.
+- A list or tuple expects several values for one row (a multi-valued output), compared
+  element by element; ``[]`` expects no value at all (an empty sparse output).
 """
 from __future__ import annotations
 
@@ -23,6 +37,17 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import numpy as np
 
 Rows = Sequence[Mapping[str, Any]]
+
+
+class _Any:
+    """The expected value that matches anything (see ``ANY``)."""
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Any = _Any()
+"""An expected value that leaves this row of this output unchecked."""
 
 
 def infer_feature_spec(rows: Rows) -> Dict[str, Any]:
@@ -94,6 +119,45 @@ def _scalar(v):
     return v
 
 
+def _same(g, w, atol: float, rtol: float) -> bool:
+    if isinstance(w, (list, tuple)):
+        values = [_scalar(x) for x in np.asarray(g).reshape(-1)]
+        return len(values) == len(w) and all(_same(x, y, atol, rtol)
+                                             for x, y in zip(values, w))
+    g = _scalar(g)
+    if isinstance(g, np.ndarray):  # several values where one was expected
+        return False
+    if isinstance(w, float) or isinstance(g, float):
+        return (isinstance(g, (int, float)) and not isinstance(w, (str, bytes, bool))
+                and math.isclose(float(g), float(w), rel_tol=rtol, abs_tol=atol))
+    return g == w
+
+
+def _shown(g):
+    arr = np.asarray(g)
+    if arr.size == 1:
+        return repr(_scalar(g))
+    return repr([_scalar(x) for x in arr.reshape(-1)])
+
+
+def _expected_columns(expected) -> Dict[str, List[Any]]:
+    if isinstance(expected, Mapping):
+        columns = {name: list(want) for name, want in expected.items()}
+    else:  # per-row dicts: an output a row does not name is not checked for that row
+        columns = {}
+        for i, row in enumerate(expected):
+            for k, v in row.items():
+                columns.setdefault(k, [ANY] * len(expected))[i] = v
+    refused = [f"{name}[row {i}]" for name, want in columns.items()
+               for i, w in enumerate(want) if w is None]
+    if refused:
+        raise ValueError(
+            f"expected value None for {', '.join(refused)}: transformed outputs are dense "
+            "(a missing input is imputed before it reaches them), so write the value you "
+            "expect after imputation, or tfxkit.testing.ANY to leave a row unchecked")
+    return columns
+
+
 def assert_transform(preprocessing_fn: Callable, rows: Rows,
                      expected: Union[Mapping[str, Sequence[Any]], Sequence[Mapping[str, Any]]],
                      atol: float = 1e-5, rtol: float = 1e-5,
@@ -101,16 +165,12 @@ def assert_transform(preprocessing_fn: Callable, rows: Rows,
     """Runs the transform and compares named outputs, row by row, within tolerances.
 
     ``expected`` is either ``{output: [value per row]}`` or a list of per-row dicts;
-    only the outputs named are compared. Returns the transformed rows.
+    only the outputs named are compared. An expected ``None`` is refused with a
+    ``ValueError`` (write the imputed value you expect); ``ANY`` skips one row on
+    purpose. Returns the transformed rows.
     """
+    columns = _expected_columns(expected)
     got = run_preprocessing(preprocessing_fn, rows, feature_spec)
-    if isinstance(expected, Mapping):
-        columns = dict(expected)
-    else:
-        columns = {}
-        for i, row in enumerate(expected):
-            for k, v in row.items():
-                columns.setdefault(k, [None] * len(expected))[i] = v
     problems = []
     for name, want in columns.items():
         if len(want) != len(got):
@@ -120,16 +180,10 @@ def assert_transform(preprocessing_fn: Callable, rows: Rows,
             problems.append(f"{name}: no such output (outputs: {', '.join(sorted(got[0]))})")
             continue
         for i, (w, row) in enumerate(zip(want, got)):
-            if w is None:
+            if w is ANY:
                 continue
-            g = _scalar(row[name])
-            if isinstance(w, float) or isinstance(g, float):
-                ok = isinstance(g, (int, float)) and math.isclose(float(g), float(w),
-                                                                  rel_tol=rtol, abs_tol=atol)
-            else:
-                ok = g == w
-            if not ok:
-                problems.append(f"{name}[row {i}]: expected {w!r}, got {g!r}")
+            if not _same(row[name], w, atol, rtol):
+                problems.append(f"{name}[row {i}]: expected {w!r}, got {_shown(row[name])}")
     if problems:
         raise AssertionError("transform differs from expected:\n  " + "\n  ".join(problems))
     return got
