@@ -740,7 +740,7 @@ class OnlineService:
                 "not_counted": stale, "errors": errors}
 
     def status(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"model": self.name, "error": self.error,
+        out: Dict[str, Any] = {"model": self.name, "error": self.error, "ready": self.ready,
                                "stable": None, "canary": None}
         if self.stable is not None:
             out["stable"] = {"version": self.stable.version,

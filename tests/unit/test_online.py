@@ -349,6 +349,7 @@ def test_restart_after_a_push_still_canaries(tmp_path):
         svc = service(reg, tmp_path)
         await svc.start(wait=True)
         assert svc.stable.version == v1 and svc.rollout.canary.version == v2
+        assert svc.status()["ready"] is True and svc.status()["canary"]["version"] == v2
         await svc.stop()
 
     asyncio.run(main())
