@@ -26,11 +26,13 @@ def test_penguin_features():
     mean, sd = 45.0, (((39 - 45) ** 2 + 4 + 0 + 16) / 4) ** 0.5
     got = assert_transform(fn, ROWS, expected={
         "bill_length_mm_xf": [(39 - mean) / sd, (47 - mean) / sd, 0.0, (49 - mean) / sd],
-        "species_xf": [0, None, 0, None],     # the most frequent class gets id 0
-        "island_xf": [0, None, 0, None],      # Torgersen is the most frequent island
+        # vocabularies: most frequent first, ties in reverse alphabetical order
+        "species_xf": [0, 1, 0, 2],           # Adelie (twice) 0, then Gentoo, Chinstrap
+        "island_xf": [0, 2, 0, 1],            # Torgersen (twice) 0, then Dream, Biscoe
         "sex_xf": [0, 1, 0, 0],               # missing sex -> most frequent ('male')
     }, atol=1e-4)
-    # bill_depth: the median (18) fills the gap, so its z-score sits between the others
+    # bill_depth: the median (18) fills the gap, so row 2 scales like row 0 (18.0)
     depth = [float(r["bill_depth_mm_xf"]) for r in got]
     assert depth[2] == pytest.approx(depth[0])
+    assert depth[1] < depth[0] < depth[3]  # 14 < 18 < 19
     assert all(0 <= int(r["body_mass_g_bucket_xf"]) < 5 for r in got)

@@ -17,8 +17,11 @@ def test_eta_features():
     assert_transform(config_preprocessing_fn(CONFIG), rows, expected={
         # median distance (2.0) fills the gap, then z-score over 1, 3, 2, 2
         "distance_km_xf": [-1.4142, 1.4142, 0.0, 0.0],
-        "road_type_xf": [0, None, None, 0],  # missing road -> constant 'unknown' (own id)
-        "city_xf": [0, 0, None, None],       # paris is the most frequent city
-        "hour_xf": [0, 0, None, None],       # hour 8 is the most frequent value
+        # vocabularies: most frequent first, ties in reverse alphabetical order
+        # missing road -> constant 'unknown', its own id (not local's, not OOV's 3):
+        # highway 0, unknown 1, local 2
+        "road_type_xf": [0, 2, 1, 0],
+        "city_xf": [0, 0, 2, 1],             # paris is the most frequent city; rome, oslo
+        "hour_xf": [0, 0, 2, 1],             # hour 8 is the most frequent value; "9", "18"
         "duration_min_xf": [5.0, 9.0, 7.0, 6.0],
     }, atol=1e-3)
