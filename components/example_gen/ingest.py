@@ -164,7 +164,7 @@ def _batches(rel, batch_rows: int, depth: int = 2):
     parses), so reading overlaps encoding and writing. At most ``depth`` batches wait."""
     from tfxkit.components.common.threads import read_ahead
 
-    return read_ahead(rel.fetch_record_batch(batch_rows), depth, "tfxkit-ingest-read")
+    return read_ahead(rel.to_arrow_reader(batch_rows), depth, "tfxkit-ingest-read")
 
 
 def ingest(files: Sequence[str], kind: str, out_dir: str,
