@@ -117,7 +117,9 @@ def make_examples(work, rows, name):
 
     src = ROOT / "templates" / "multiclass" / "data" / "inference" / "penguins.csv"
     parquet = os.path.join(work, f"{name}.parquet")
-    duckdb.connect(config={"enable_progress_bar": False}).execute(f"""COPY (
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"""COPY (
         SELECT printf('u%09d', row_number() OVER ()) AS penguin_id, * EXCLUDE (penguin_id)
         FROM read_csv('{src}'), range(0, {rows} // 60 + 1) LIMIT {rows})
         TO '{parquet}' (FORMAT parquet)""")
