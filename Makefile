@@ -90,6 +90,7 @@ test-e2e: setup airflow-setup browser-setup services
 # reuses that model when it is there.
 BENCH_WORK ?= .bench-work
 bench: bench-ingest bench-inference bench-serving bench-pipeline
+	$(PY) tests/bench/summary.py
 
 bench-pipeline: setup
 	$(PY) tests/bench/bench_pipeline.py

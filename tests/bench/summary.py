@@ -1,0 +1,54 @@
+"""Prints one Markdown table of every bench-results/*.json: per comparison, the median
+ratio and its spread (total and work), each side's median fixed costs and work, the
+commit and the load average. `make bench` ends with it; the README's figures are copied
+from it, naming the commit and the file.
+
+    python tests/bench/summary.py [bench-results]
+"""
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fmt(s, unit="x", digits=2):
+    if not s or s.get("median") is None:
+        return "n/a"
+    return f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}..{s['max']:.{digits}f})"
+
+
+def rows(folder: Path):
+    for path in sorted(folder.glob("*.json")):
+        d = json.loads(path.read_text())
+        if "comparisons" not in d:
+            continue
+        m = d.get("machine", {})
+        load = m.get("loadavg_start") or ["?"]
+        where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
+                 f"{d.get('commit', 'unknown')[:10]}{'+dirty' if d.get('dirty') else ''}")
+        for c in d["comparisons"]:
+            s = c["summary"]
+            a, b = s["sides"][s["a"]], s["sides"][s["b"]]
+            yield (c["name"], f"{s['a']} / {s['b']}", a["runs"], fmt(s["ratios"]["total"]),
+                   fmt(s["ratios"]["work"]),
+                   f"{fmt(a['fixed_s'], ' s', 1)} / {fmt(b['fixed_s'], ' s', 1)}",
+                   f"{fmt(a['work_s'], ' s', 2)} / {fmt(b['work_s'], ' s', 2)}",
+                   f"{load[0]}", where)
+            for metric, r in (s.get("metric_ratios") or {}).items():
+                yield (f"{c['name']}: {metric}", f"{s['a']} / {s['b']}", a["runs"], fmt(r),
+                       "", "", "", f"{load[0]}", where)
+
+
+def main():
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench-results"
+    head = ("comparison", "a / b", "runs each", "ratio a/b, total wall: median (min..max)",
+            "ratio a/b, work only", "fixed costs a / b", "work a / b", "load", "from")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows(folder):
+        print("| " + " | ".join(str(x) for x in r) + " |")
+
+
+if __name__ == "__main__":
+    main()
