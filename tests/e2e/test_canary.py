@@ -1,5 +1,5 @@
 """Online serving and canary rollout end to end: the real ``tfxkit serve`` on loopback
-over a registry that holds the penguin model trained by the first fixture, and a traffic generator
+over a registry that holds the penguin model of the shared trained run, and a traffic generator
 (httpx, asyncio) sending single-instance POST /predict requests and labelled POST /feedback.
 
 - a good candidate (the same model, retrained into a new version) is ramped step by step
@@ -27,6 +27,8 @@ import yaml
 
 from tfxkit.components.registry.registry import Registry
 from tfxkit.infra.canary_log import DecisionLog
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "templates" / "multiclass"
@@ -84,15 +86,10 @@ def _constant_model(path, spec):
 
 
 @pytest.fixture(scope="module")
-def trained_model(tmp_path_factory):
-    """The multiclass template trained here (quick profile): the pushed SavedModel."""
-    case = tmp_path_factory.mktemp("canary-train") / "multiclass"
-    shutil.copytree(TEMPLATE, case, ignore=shutil.ignore_patterns(".tfxkit", "models",
-                                                                  "__pycache__"))
-    r = subprocess.run([str(BIN), "run", str(case / "config.yaml"), "--profile", "quick",
-                        "--no-report"], capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return Registry(str(case / "models")).serving().path
+def trained_model(trained_multiclass):
+    """The pushed SavedModel of the shared multiclass run (quick profile, conftest.py);
+    read-only: the server's registry publishes a copy of it."""
+    return Registry(str(trained_multiclass.case / "models")).serving().path
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,10 @@ from tests.e2e.helpers import node_states, registry_versions, runs, store, tfxki
 pytestmark = pytest.mark.e2e
 
 
-def test_anomalies_stop_the_run_before_training(template_copy):
-    case = template_copy("multiclass")
-    # A curated schema that does not know the island 'Dream': the data violates it.
-    (case / "schema.pbtxt").write_text(textwrap.dedent("""
-        feature { name: "island" type: BYTES domain: "island" }
-        feature { name: "species" type: BYTES }
-        feature { name: "bill_length_mm" type: FLOAT }
-        feature { name: "bill_depth_mm" type: FLOAT }
-        feature { name: "flipper_length_mm" type: INT }
-        feature { name: "body_mass_g" type: INT }
-        feature { name: "sex" type: BYTES }
-        feature { name: "year" type: INT }
-        string_domain { name: "island" value: "Torgersen" value: "Biscoe" }
-    """))
-    r = tfxkit("run", case / "config.yaml", "--set", "validation.schema=schema.pbtxt")
+def test_anomalies_stop_the_run_before_training(failed_validation):
+    # The shared run (conftest.py) with a curated schema that does not know the island
+    # 'Dream' (--set validation.schema=schema.pbtxt): the data violates it.
+    case, r = failed_validation.case, failed_validation
     assert r.returncode == 1
     assert "Run failed in ValidationGate" in r.stderr and "island" in r.stderr
     s = store(case / ".tfxkit" / "metadata.sqlite")

@@ -3,7 +3,6 @@
 `tfxkit serve`; a second run replaces the first atomically; bad inputs fail clearly."""
 import csv
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -13,7 +12,6 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import TEMPLATES
 from tests.e2e.helpers import BIN, artifacts_of_type, store, tfxkit
 
 pytestmark = pytest.mark.e2e
@@ -22,22 +20,11 @@ PG = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """The multiclass template, trained once (a pushed model) for every test here."""
-    case = tmp_path_factory.mktemp("inference") / "multiclass"
-    shutil.copytree(TEMPLATES / "multiclass", case,
-                    ignore=shutil.ignore_patterns(".tfxkit", "models", "__pycache__"))
-    r = tfxkit("run", case / "config.yaml", "--set", "model.epochs=10")
-    assert r.returncode == 0, r.stderr
-    return case
-
-
-def fresh_copy(trained, tmp_path, name):
-    """A copy of the trained case (MLMD, registry, data) under a new use-case name."""
-    case = tmp_path / name
-    shutil.copytree(trained, case)
-    return case
+@pytest.fixture
+def trained(trained_multiclass, copy_case):
+    """This test's own copy of the shared trained multiclass case (conftest.py: a pushed
+    model): predictions, data edits and rollbacks stay in it."""
+    return copy_case(trained_multiclass.case, "trained")
 
 
 def keys_of(path):
@@ -166,9 +153,9 @@ def test_second_run_replaces_the_first_atomically(trained, tmp_path):
         server.stop()
 
 
-def test_several_models_in_parallel_and_chained(trained, tmp_path):
+def test_several_models_in_parallel_and_chained(trained):
     """Two models score the same data side by side; a third reads the first's output."""
-    case = fresh_copy(trained, tmp_path, "multi")
+    case = trained
     cfg = case / "config.yaml"
     text = cfg.read_text().replace(
         "  store: {sqlite: .tfxkit/predictions.sqlite}",
@@ -205,13 +192,13 @@ def test_several_models_in_parallel_and_chained(trained, tmp_path):
     assert "upstream_class_id" in tf.train.Example.FromString(example).features.feature
 
 
-def test_bad_inputs(trained, tmp_path, template_copy):
+def test_bad_inputs(trained, template_copy):
     # no pushed model yet
     untrained = template_copy("multiclass")
     r = tfxkit("predict", untrained / "config.yaml")
     assert r.returncode == 1 and "no pushed model yet" in r.stderr
 
-    case = fresh_copy(trained, tmp_path, "bad")
+    case = trained
     cfg = case / "config.yaml"
     path = case / "data" / "inference" / "penguins.csv"
     good = path.read_text()

@@ -10,13 +10,13 @@ from tests.e2e.helpers import registry_versions, store, tfxkit
 pytestmark = pytest.mark.e2e
 
 
-def test_lineage_of_the_pushed_model(template_copy, tmp_path):
+def test_lineage_of_the_pushed_model(trained_multiclass, tmp_path):
+    """On the shared multiclass run (conftest.py: `tfxkit run --profile quick`, one run);
+    `tfxkit lineage` only reads its MLMD and writes to --output."""
     from tfxkit.pipelines.config import load_config
 
-    case = template_copy("multiclass")
+    case, r = trained_multiclass.case, trained_multiclass
     cfg_path = case / "config.yaml"
-    r = tfxkit("run", cfg_path, "--set", "model.epochs=3")
-    assert r.returncode == 0, r.stderr
     printed = re.search(r"sparse_categorical_accuracy\s+([0-9.]+)", r.stdout)
     assert printed, r.stdout
 
@@ -49,9 +49,9 @@ def test_lineage_of_the_pushed_model(template_copy, tmp_path):
     assert steps["ExampleValidator"]["facts"]["has_anomalies"] is False
     assert steps["ValidationGate"]["facts"]["passed"] is True
 
-    # training: the hyperparameters of this run
+    # training: the hyperparameters of this run (the quick profile's 5 epochs, not 30)
     hp = steps["Trainer"]["facts"]["hyperparameters"]
-    assert hp["epochs"] == 3 and hp["hidden_units"] == [16, 8] and hp["kind"] == "dnn"
+    assert hp["epochs"] == 5 and hp["hidden_units"] == [16, 8] and hp["kind"] == "dnn"
 
     # evaluation: the accuracy the run summary printed, its threshold, blessed
     ev = steps["Evaluator"]["facts"]
@@ -66,7 +66,7 @@ def test_lineage_of_the_pushed_model(template_copy, tmp_path):
     assert d["pushed_path"] == steps["Pusher"]["facts"]["path"]
 
     # config hash of the effective config, git commit ('unknown': not a git checkout)
-    cfg = load_config(cfg_path, overrides=["model.epochs=3"])
+    cfg = load_config(cfg_path, profile="quick")
     assert d["config_hash"] == cfg.fingerprint() != load_config(cfg_path).fingerprint()
     assert d["git_commit"] == "unknown"
     assert d["runs"][d["run_id"]]["config_path"] == str(cfg_path)
@@ -74,7 +74,7 @@ def test_lineage_of_the_pushed_model(template_copy, tmp_path):
     # text for people, an SVG picture, and a clear error for an unknown version
     text = tfxkit("lineage", cfg_path)
     assert text.returncode == 0 and f"version {d['model_version']}" in text.stdout
-    assert f"config hash {cfg.fingerprint()}" in text.stdout and "epochs=3" in text.stdout
+    assert f"config hash {cfg.fingerprint()}" in text.stdout and "epochs=5" in text.stdout
     svg_path = tmp_path / "lineage.svg"
     pic = tfxkit("lineage", cfg_path, "--model", d["model_version"], "--format", "svg",
                  "--output", svg_path)

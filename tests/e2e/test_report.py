@@ -6,14 +6,12 @@ import json
 import os
 import re
 import shutil
-import textwrap
 from pathlib import Path
 
 import lxml.html
 import pytest
 
 from tests.browser import dump_dom, screenshot
-from tests.conftest import TEMPLATES
 from tests.e2e.helpers import node_states, runs, store, tfxkit
 
 pytestmark = pytest.mark.e2e
@@ -118,15 +116,14 @@ def check_training_report(dom, s, run_ctx, case):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """The multiclass template trained twice: the second run on changed data (body mass
-    shifted, some rows dropped), so it has a baseline and drift to show."""
+def trained(tmp_path_factory, trained_multiclass):
+    """The multiclass template trained twice: the shared quick run (conftest.py), then, in
+    a copy of it, a second run on changed data (body mass shifted, some rows dropped), so
+    it has a baseline and drift to show."""
     root = tmp_path_factory.mktemp("report")
     case = root / "multiclass"
-    shutil.copytree(TEMPLATES / "multiclass", case,
-                    ignore=shutil.ignore_patterns(".tfxkit", "models", "__pycache__"))
-    first = tfxkit("run", case / "config.yaml", "--profile", "quick")
-    assert first.returncode == 0, first.stderr
+    shutil.copytree(trained_multiclass.case, case)  # MLMD, pipeline root, registry, data
+    first = trained_multiclass
     data = case / "data" / "penguins.csv"
     with open(data) as f:
         rows = list(csv.DictReader(f))
@@ -236,20 +233,10 @@ def test_prediction_run_report(trained, tmp_path):
     assert text(cls.xpath("td")[0]) == PIPELINE
 
 
-def test_failed_validation_report(template_copy, tmp_path):
-    case = template_copy("multiclass")
-    (case / "schema.pbtxt").write_text(textwrap.dedent("""
-        feature { name: "island" type: BYTES domain: "island" }
-        feature { name: "species" type: BYTES }
-        feature { name: "bill_length_mm" type: FLOAT }
-        feature { name: "bill_depth_mm" type: FLOAT }
-        feature { name: "flipper_length_mm" type: INT }
-        feature { name: "body_mass_g" type: INT }
-        feature { name: "sex" type: BYTES }
-        feature { name: "year" type: INT }
-        string_domain { name: "island" value: "Torgersen" value: "Biscoe" }
-    """))
-    r = tfxkit("run", case / "config.yaml", "--set", "validation.schema=schema.pbtxt")
+def test_failed_validation_report(failed_validation, tmp_path):
+    """The report of the shared run that stops in ValidationGate (conftest.py: a curated
+    schema without the island 'Dream')."""
+    case, r = failed_validation.case, failed_validation
     assert r.returncode == 1 and "Run failed in ValidationGate" in r.stderr
     p = report_path(r)
     self_contained(p)
