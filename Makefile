@@ -72,17 +72,17 @@ demo: setup
 services: setup
 	@$(PY) tests/services.py
 
-# Unit tests on both cores (pytest-xdist), then the e2e pipelines; the ten slowest tests
-# of each tier are printed at the end.
+# Every tier on both cores (pytest-xdist; --dist loadfile keeps a module's tests, and the
+# runs they share, on one worker); the ten slowest tests are printed at the end.
+XDIST := -n 2 --dist loadfile
 test: setup airflow-setup browser-setup services
-	$(PY) -m pytest -q -n 2 --durations=10 tests/unit templates
-	$(PY) -m pytest -q --durations=10 tests/e2e
+	$(PY) -m pytest -q $(XDIST) --durations=10 tests/unit templates tests/e2e
 
 test-unit: setup airflow-setup services
-	$(PY) -m pytest -q -n 2 --durations=10 tests/unit templates
+	$(PY) -m pytest -q $(XDIST) --durations=10 tests/unit templates
 
 test-e2e: setup airflow-setup browser-setup services
-	$(PY) -m pytest -q --durations=10 tests/e2e
+	$(PY) -m pytest -q $(XDIST) --durations=10 tests/e2e
 
 # Benchmarks (tests/bench/harness.py): both sides in separate processes, alternating,
 # >= 3 runs each; medians, spread and fixed costs; bench-results/NAME.json and .png.

@@ -119,13 +119,16 @@ def test_second_run_replaces_the_first_atomically(trained, tmp_path):
     stop = threading.Event()
 
     def reader():  # reads while the second run stores: only whole runs, never a gap
-        while not stop.is_set():
-            for key in keys[:5]:
-                r = server.get(f"/predictions/{key}")
-                if r.status_code != 200:
-                    errors.append((key, r.status_code))
-                else:
-                    seen.append(r.json()["run_id"])
+        try:
+            while not stop.is_set():
+                for key in keys[:5]:
+                    r = server.get(f"/predictions/{key}")
+                    if r.status_code != 200:
+                        errors.append((key, r.status_code))
+                    else:
+                        seen.append(r.json()["run_id"])
+        except Exception as e:  # handed to the test, which asserts on it
+            errors.append(("reader", repr(e)))
 
     t = threading.Thread(target=reader)
     try:
@@ -143,6 +146,9 @@ def test_second_run_replaces_the_first_atomically(trained, tmp_path):
         assert after != before
         assert not errors, errors[:5]
         assert set(seen) <= {before, after}
+        # readers move from the previous run to the new one once, never back
+        assert seen and seen[0] == before and after in seen, (seen[:3], seen[-3:])
+        assert before not in seen[seen.index(after):]
         runs = server.get("/models").json()["penguin-species"]
         assert runs["current_run"] == after and before in runs["runs_kept"]
         back = tfxkit("predictions", cfg, "--rollback")
