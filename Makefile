@@ -16,6 +16,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
+.NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once
 .PHONY: setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving lock clean
 
 setup: $(STAMP)
@@ -75,14 +76,17 @@ services: setup
 # Every tier on both cores (pytest-xdist; --dist loadfile keeps a module's tests, and the
 # runs they share, on one worker); the ten slowest tests are printed at the end.
 XDIST := -n 2 --dist loadfile
+# pytest.ini decides which warnings are ignored (named third-party ones only): the
+# PYTHONWARNINGS exported above for the CLI would ignore whole categories in the tests.
+TESTENV := env -u PYTHONWARNINGS
 test: setup airflow-setup browser-setup services
-	$(PY) -m pytest -q $(XDIST) --durations=10 tests/unit templates tests/e2e
+	$(TESTENV) $(PY) -m pytest -q $(XDIST) --durations=10 tests/unit templates tests/e2e
 
 test-unit: setup airflow-setup services
-	$(PY) -m pytest -q $(XDIST) --durations=10 tests/unit templates
+	$(TESTENV) $(PY) -m pytest -q $(XDIST) --durations=10 tests/unit templates
 
 test-e2e: setup airflow-setup browser-setup services
-	$(PY) -m pytest -q $(XDIST) --durations=10 tests/e2e
+	$(TESTENV) $(PY) -m pytest -q $(XDIST) --durations=10 tests/e2e
 
 # Benchmarks (tests/bench/harness.py): both sides in separate processes, alternating,
 # >= 3 runs each; medians, spread and fixed costs; bench-results/NAME.json and .png.

@@ -501,7 +501,8 @@ class OnlineService:
         self.error = "loading the model"
         self._task = asyncio.get_running_loop().create_task(self._loop())
         # a controller that ends before its first step (stopped at once) still ends start-up
-        self._task.add_done_callback(lambda _task: self._booted.set())
+        booted = self._booted  # this start's event, also if start() is called again
+        self._task.add_done_callback(lambda _task: booted.set())
         if wait:
             await self.wait_ready()
 
@@ -544,6 +545,7 @@ class OnlineService:
         return [a for a in (self.stable, self.rollout.canary if self.rollout else None) if a]
 
     async def _loop(self):
+        booted = self._booted
         try:
             await self._boot()
         except asyncio.CancelledError:
@@ -551,7 +553,7 @@ class OnlineService:
         except Exception as e:  # pylint: disable=broad-except
             self.error = f"{type(e).__name__}: {e}"
         finally:
-            self._booted.set()
+            booted.set()
         if self.model_dir is not None:
             return
         while True:

@@ -296,7 +296,9 @@ def main():
             env=env, before=keep_first(state, first)))
     log_dir = harness.RESULTS / "logs" / NAME
     comp = harness.compare(f"{NAME} {args.rows:,} rows", *sides, runs=args.runs,
-                           log_dir=log_dir, note=NOTE, warmup=True)
+                           log_dir=log_dir, note=NOTE, warmup=True,
+                           work_includes="the one-node pipeline run (LocalDagRunner); "
+                           "stock's also starts the Beam pipeline its executor builds")
 
     print("\nequality check (the warm-up runs' outputs, untimed) ...", flush=True)
     eq = equality(os.path.join(work, "stock-first"), os.path.join(work, "tfxkit-first"))

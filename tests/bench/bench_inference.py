@@ -418,10 +418,16 @@ def main():
     comps = harness.compare_rounds([
         ("stock-vs-tfxkit", side("stock"), tfxkit,
          f"same {args.rows} rows, executors' Do() in fresh processes; "
-         f"tfxkit batches of {args.batch_size}; {stock_note}"),
+         f"tfxkit batches of {args.batch_size}; {stock_note}",
+         "each executor's whole Do() on all rows, which repeats a warm Beam start-up and "
+         "model load (see probe_warm and the per-row estimate)"),
         ("plain-vs-tfxkit", side("plain"), tfxkit,
          f"same {args.rows} rows, batches of {args.batch_size}; the ratio is "
-         "tfxkit's fraction of the plain loop's speed"),
+         "tfxkit's fraction of the plain loop's speed; the plain loop writes no "
+         "PredictionLogs and its reading is a phase of its own",
+         "plain: the signature calls only (no reading, no output); tfxkit: its whole "
+         "Do() (Beam and model load again, reading, writing PredictionLogs): NOT equal "
+         "work, see the per-row estimate"),
     ], runs=args.runs)
 
     summary = print_report(comps, args.rows)

@@ -370,7 +370,8 @@ def main():
                                      before=lambda: _rm(stock_state)),
         harness.Side("tfxkit", kit_cmd, env=ENV,
                      before=lambda: _rm(case / ".tfxkit", case / "models")),
-        runs=args.runs, log_dir=log_dir / "cold", note=note)
+        runs=args.runs, log_dir=log_dir / "cold", note=note,
+        work_includes="the runner: every component of the pipeline, cold")
 
     # The state after each side's last cold run, restored before every re-run.
     snaps = {"stock": (stock_state, work / "snapshot-stock"),
@@ -384,6 +385,8 @@ def main():
         harness.Side("tfxkit", kit_cmd, env=ENV,
                      before=_restore(snaps["tfxkit"][1], case)),
         runs=args.runs, log_dir=log_dir / "rerun",
+        work_includes="the runner on a no-change re-run: tfxkit's cache hits vs stock's "
+                      "re-evaluation and push, i.e. what each does, not equal work",
         note="each re-run starts from the state its side had after a cold run (snapshot "
              "restored); tfxkit: fully cached, pushes nothing; stock: re-evaluates the "
              "model against itself and pushes it again")

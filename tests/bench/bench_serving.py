@@ -579,6 +579,8 @@ def main():
             "online", harness.Side("plain", me + ["--side", "online-plain"] + common),
             harness.Side("tfxkit", me + ["--side", "online-tfxkit"] + common),
             runs=args.runs, metrics=("rps", "p50_ms", "p99_ms"),
+            work_includes="the time to answer every request (server start, model load "
+                          "and warm-up excluded)",
             note=f"same {args.requests} single-instance POST /predict, {args.concurrency} "
                  "connections closed loop, client in the side process; plain = one "
                  "signature call per request, tfxkit = micro-batcher (serving config "

@@ -8,7 +8,8 @@ per-pair ratios. Each side process reports its own phases; phases named in ``FIX
 from the per-row work, so a ratio always says what it includes:
 
 - ``total``: wall time of the whole process, as a user sees it (fixed costs included);
-- ``work``: the side's ``work`` phase only (per-row work, fixed costs excluded).
+- ``work``: the side's ``work`` phase only (per-row work, fixed costs excluded), unless
+  the comparison's ``work_includes`` says what else a side could not split off.
 
 A side is a command line; the process prints one line ``BENCH_RESULT {json}`` at the
 end, made with :class:`Phases`::
@@ -49,6 +50,8 @@ FIXED = ("process_start", "imports", "model_load", "beam_start", "setup", "serve
 # ("probe": a side's run on a tiny input before the measured one, where fixed costs cannot
 # be marked from outside, e.g. inside a TFX executor: Beam start-up + model load.)
 _START = time.time()
+MIN_RUNS = 3  # runs per side for a figure; fewer is marked a development run
+WORK_DEFAULT = "the 'work' phase only: fixed costs excluded"
 
 
 class Phases:
@@ -108,6 +111,9 @@ class Comparison:
     b: str
     runs: List[Run] = field(default_factory=list)
     note: str = ""
+    # What this comparison's "work" phase holds on each side, printed on the work-ratio
+    # line: where a side cannot split off every fixed cost, the ratio says so.
+    work_includes: str = ""
     # Numbers each run reports in its BENCH_RESULT (``extra``), e.g. requests/s or p99 ms:
     # summarized per side and as paired ratios a/b, like the times.
     metrics: Sequence[str] = ()
@@ -116,7 +122,11 @@ class Comparison:
         return [r for r in self.runs if r.side == side]
 
     def summary(self) -> dict:
-        out = {"a": self.a, "b": self.b, "note": self.note, "sides": {}, "ratios": {}}
+        runs = min((len(self.of(self.a)), len(self.of(self.b))))
+        out = {"a": self.a, "b": self.b, "note": self.note, "sides": {}, "ratios": {},
+               "work_includes": self.work_includes or WORK_DEFAULT,
+               # fewer than MIN_RUNS runs per side: a development run, not a figure
+               "dev_only": runs < MIN_RUNS}
         for side in (self.a, self.b):
             rs = self.of(side)
             phases = sorted({k for r in rs for k in r.phases})
@@ -194,13 +204,14 @@ def run_side(side: Side, index: int, log_dir: Path, timeout: float) -> Run:
 
 def compare(name: str, a: Side, b: Side, runs: int = 3, log_dir: Optional[Path] = None,
             timeout: float = 1800, note: str = "", warmup: bool = False,
-            metrics: Sequence[str] = ()) -> Comparison:
+            metrics: Sequence[str] = (), work_includes: str = "") -> Comparison:
     """Runs a and b alternately (A B B A ...), ``runs`` times each, in fresh processes.
     ``warmup`` first runs each side once untimed (page cache, compiled bytecode).
     ``metrics``: keys of the sides' BENCH_RESULT to summarize and pair (see Comparison)."""
     log_dir = Path(log_dir or RESULTS / "logs" / name)
     log_dir.mkdir(parents=True, exist_ok=True)
-    comp = Comparison(name, a.name, b.name, note=note, metrics=tuple(metrics))
+    comp = Comparison(name, a.name, b.name, note=note, metrics=tuple(metrics),
+                      work_includes=work_includes)
     sides = (a, b)
     if warmup:
         for s in sides:
@@ -234,6 +245,7 @@ def compare_rounds(pairs: Sequence[tuple], runs: int = 3, log_dir: Optional[Path
             if all(s.name != t.name for t in sides):
                 sides.append(s)
     comps = [Comparison(p[0], p[1].name, p[2].name, note=p[3] if len(p) > 3 else "",
+                        work_includes=p[4] if len(p) > 4 else "",
                         metrics=tuple(metrics)) for p in pairs]
     label = "+".join(c.name for c in comps)
     log_dir = Path(log_dir or RESULTS / "logs" / label)
@@ -267,6 +279,8 @@ def report(comp: Comparison, per: Optional[int] = None, per_label: str = "rows")
     s = comp.summary()
     lines = [f"{comp.name}: {comp.a} vs {comp.b}, {s['sides'][comp.a]['runs']} runs each, "
              f"alternating, separate processes"]
+    if s["dev_only"]:
+        lines.append(f"  DEVELOPMENT RUN: fewer than {MIN_RUNS} runs per side, not a figure")
     if comp.note:
         lines.append(f"  {comp.note}")
     for side in (comp.a, comp.b):
@@ -281,7 +295,7 @@ def report(comp: Comparison, per: Optional[int] = None, per_label: str = "rows")
     rt, rw = s["ratios"]["total"], s["ratios"]["work"]
     lines.append(f"  ratio {comp.a}/{comp.b}, total wall (process start, imports and every "
                  f"fixed cost included): {_fmt(rt, 'x')}")
-    lines.append(f"  ratio {comp.a}/{comp.b}, work only (fixed costs excluded): "
+    lines.append(f"  ratio {comp.a}/{comp.b}, work ({s['work_includes']}): "
                  f"{_fmt(rw, 'x')}")
     for m in comp.metrics:
         per_side = []

@@ -29,9 +29,13 @@ def rows(folder: Path):
                  f"{d.get('commit', 'unknown')[:10]}{'+dirty' if d.get('dirty') else ''}")
         for c in d["comparisons"]:
             s = c["summary"]
+            s.setdefault("dev_only", min(v["runs"] for v in s["sides"].values()) < 3)
             a, b = s["sides"][s["a"]], s["sides"][s["b"]]
-            yield (c["name"], f"{s['a']} / {s['b']}", a["runs"], fmt(s["ratios"]["total"]),
-                   fmt(s["ratios"]["work"]),
+            name = c["name"] + (" (DEVELOPMENT RUN, not a figure)" if s.get("dev_only") else "")
+            work = fmt(s["ratios"]["work"])
+            if s.get("work_includes"):
+                work += f"; work = {s['work_includes']}"
+            yield (name, f"{s['a']} / {s['b']}", a["runs"], fmt(s["ratios"]["total"]), work,
                    f"{fmt(a['fixed_s'], ' s', 1)} / {fmt(b['fixed_s'], ' s', 1)}",
                    f"{fmt(a['work_s'], ' s', 2)} / {fmt(b['work_s'], ' s', 2)}",
                    f"{load[0]}", where)

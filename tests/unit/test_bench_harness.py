@@ -101,3 +101,12 @@ def test_compare_rounds_shares_a_side_and_alternates_each_pair(tmp_path, monkeyp
     assert {id(r) for r in st.of("t")} == {id(r) for r in pt.of("t")}
     assert pt.note == "a note" and st.summary()["ratios"]["work"]["n"] == 3
     assert st.summary()["ratios"]["work"]["median"] > 1 > pt.summary()["ratios"]["work"]["median"]
+
+
+def test_fewer_than_three_runs_is_marked_a_development_run(tmp_path):
+    c = harness.compare("t", side("a", 0.0, 0.01), side("b", 0.0, 0.01), runs=1,
+                        log_dir=tmp_path, work_includes="the sleeps")
+    s = c.summary()
+    assert s["dev_only"] and s["work_includes"] == "the sleeps"
+    text = harness.report(c)
+    assert "DEVELOPMENT RUN" in text and "work (the sleeps)" in text
