@@ -7,12 +7,17 @@ tf.Examples through each serving signature that takes them, checks the outputs, 
 crashes or hangs the process, returns bad outputs or is too slow is not blessed, with the
 reason. Loading in another process keeps a model that crashes TensorFlow (or leaks memory,
 or pins threads) away from the pipeline, as a model server would.
+
+The model process gets an allow-listed environment (``child_env``), not the pipeline's:
+the pipeline's environment holds secrets (the MLMD password, cloud keys, tokens) that a
+model under test has no business reading.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,6 +29,43 @@ import numpy as np
 
 PROBE_MODULE = "tfxkit.components.infra_validator.probe"
 PROBABILITY_KEYS = ("probabilities", "probability", "probs")
+
+# What the model process inherits from the pipeline's environment, and nothing else:
+# where programs, libraries, home and temp folders are; locale and time zone; how Python
+# finds tfxkit; and the TensorFlow / CUDA / threading settings that change how a model
+# loads and runs (device visibility, logging, Keras 2, oneDNN, thread pools, XLA).
+CHILD_ENV_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ",
+    "TMPDIR", "TMP", "TEMP", "LD_LIBRARY_PATH",
+    "PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONHASHSEED",
+    "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "VIRTUAL_ENV",
+    "XLA_FLAGS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+    # gs:// models: the path of the credentials file (the model process can read the
+    # file anyway, as the same user); the key itself is never in the environment here
+    "GOOGLE_APPLICATION_CREDENTIALS",
+})
+CHILD_ENV_PREFIXES = ("LC_", "TF_", "CUDA_", "NVIDIA_", "KMP_")
+# Never passed, even when allow-listed above: Terraform's TF_VAR_* carry secrets, and a
+# name that says it is a secret is one (TF_SOME_TOKEN, CUDA_..._KEY).
+CHILD_ENV_DENY = re.compile(
+    r"^TF_VAR_|PASSW|SECRET|TOKEN|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|_KEY$|"
+    r"_AUTH|SESSION|COOKIE", re.IGNORECASE)
+
+
+def child_env(environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment of the model process: the allow-listed variables of ``environ``
+    (default ``os.environ``) minus any secret-looking name, with Keras 2 and quiet
+    TensorFlow logs by default."""
+    environ = os.environ if environ is None else environ
+    env = {}
+    for name, value in environ.items():
+        allowed = name in CHILD_ENV_NAMES or name.startswith(CHILD_ENV_PREFIXES)
+        if allowed and (name == "GOOGLE_APPLICATION_CREDENTIALS"
+                        or not CHILD_ENV_DENY.search(name)):
+            env[name] = value
+    env.setdefault("TF_USE_LEGACY_KERAS", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
 
 
 @dataclass
@@ -144,9 +186,7 @@ def validate(model_dir: str, example_files: Sequence[str], examples: int = 100,
         with open(req_path, "w") as f:
             json.dump({"model_dir": model_dir, "files": list(example_files),
                        "examples": examples, "requests": requests, "warmup": warmup}, f)
-        env = dict(os.environ)
-        env.setdefault("TF_USE_LEGACY_KERAS", "1")
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env = child_env()
         cmd = [python or sys.executable, "-m", PROBE_MODULE, req_path, out_path]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,

@@ -1,6 +1,10 @@
 """components/infra_validator: the output checks, and validate() on tiny SavedModels
 loaded in a separate process (a good model passes; NaN outputs, a bad signature or a
 latency bound it cannot meet fail, with the reason)."""
+import json
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -124,3 +128,48 @@ def test_unloadable_model_and_timeout(models, tmp_path):
     assert not res.blessed and "cannot load the SavedModel" in res.reason
     slow = check.validate(models["good"], models["files"], timeout_s=0.5)
     assert not slow.blessed and "did not finish within timeout_s 0.5 s" in slow.reason
+
+
+# -- the model process's environment ---------------------------------------------------
+
+SECRETS = {"TFXKIT_DB_PASSWORD": "hunter2", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI",
+           "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "GITHUB_TOKEN": "ghp_x",
+           "TF_VAR_db_password": "tf-secret", "TF_API_TOKEN": "t", "DATABASE_URL": "pg://u:p@h",
+           "MY_APP_SETTING": "not needed either"}
+
+
+def test_child_env_is_an_allow_list():
+    parent = {"PATH": "/usr/bin", "HOME": "/home/u", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+              "TMPDIR": "/tmp/x", "CUDA_VISIBLE_DEVICES": "0", "TF_CPP_MIN_LOG_LEVEL": "3",
+              "TF_NUM_INTRAOP_THREADS": "2", "PYTHONPATH": "/src", **SECRETS}
+    env = check.child_env(parent)
+    assert env == {"PATH": "/usr/bin", "HOME": "/home/u", "LANG": "C.UTF-8",
+                   "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp/x", "CUDA_VISIBLE_DEVICES": "0",
+                   "TF_CPP_MIN_LOG_LEVEL": "3", "TF_NUM_INTRAOP_THREADS": "2",
+                   "PYTHONPATH": "/src", "TF_USE_LEGACY_KERAS": "1"}
+
+
+def test_model_process_does_not_see_the_pipelines_secrets(models, tmp_path, monkeypatch):
+    # The real model process: ``python`` is a wrapper that records the environment it was
+    # started with, then execs this interpreter on the probe (same process, same
+    # environment), which must still load and serve the model.
+    for k, v in SECRETS.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+    dump = tmp_path / "environ.json"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"json.dump({{'pid': os.getpid(), 'env': dict(os.environ)}}, open({str(dump)!r}, 'w'))\n"
+        "os.execv(sys.executable, [sys.executable] + sys.argv[1:])\n")
+    wrapper.chmod(0o755)
+    res = check.validate(models["good"], models["files"], examples=5, requests=5,
+                         max_latency_ms=5000, python=str(wrapper))
+    assert res.blessed, res.reason  # the allow-listed environment is enough to serve
+    seen = json.loads(dump.read_text())["env"]
+    leaked = sorted(set(SECRETS) & set(seen))
+    assert not leaked, leaked
+    assert not any(v in seen.values() for v in SECRETS.values())
+    assert seen["PATH"] == os.environ["PATH"] and seen["TF_NUM_INTRAOP_THREADS"] == "2"
+    assert os.environ["TFXKIT_DB_PASSWORD"] == "hunter2"  # the parent keeps its own
