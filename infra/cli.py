@@ -489,6 +489,7 @@ def predictions(config, profile, sets, model_name, rollback_to):
     names = [m.name for m in cfg.inference_models]
     if model_name and model_name not in names:
         raise click.UsageError(f"unknown model {model_name!r}; known: {', '.join(names)}")
+    store = None
     try:
         store = open_configured_store(cfg)
         if rollback_to is not None:
@@ -498,14 +499,22 @@ def predictions(config, profile, sets, model_name, rollback_to):
                        f"{info.rows} predictions)")
             return
         for name in ([model_name] if model_name else names):
-            click.echo(f"{name}:")
-            for r in store.runs(name):
+            runs = store.runs(name)
+            click.echo(f"{name}:" + ("" if runs else " no stored run"))
+            for r in runs:
                 mark = "*" if r.current else " "
                 click.echo(f"  {mark} {r.run_id}  model {r.model_version}  {r.rows} rows  "
                            f"{r.created_at}")
     except StoreError as e:
-        click.secho(str(e), fg="red", err=True)
+        click.secho(f"prediction store: {e}", fg="red", err=True)
         sys.exit(1)
+    except Exception as e:  # pylint: disable=broad-except - one line, never a traceback
+        what = store.description if store is not None else f"{cfg.inference.store.kind} store"
+        click.secho(f"prediction store: {what}: {type(e).__name__}: {e}", fg="red", err=True)
+        sys.exit(1)
+    finally:
+        if store is not None:
+            store.close()
 
 
 @main.command()
