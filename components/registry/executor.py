@@ -123,5 +123,5 @@ class Executor(base_executor.BaseExecutor):
             json.dump({"pushed": outcome.pushed, "reason": outcome.reason,
                        "version": outcome.version, "path": outcome.path, **meta}, f,
                       indent=1, default=str)
-        (logging.info if outcome.pushed else logging.warning)("registry push: %s",
-                                                              outcome.reason)
+        (logging.info if outcome.action == "push" else logging.warning)("registry push: %s",
+                                                                        outcome.reason)

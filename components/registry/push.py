@@ -32,6 +32,7 @@ class Outcome:
     path: Optional[str] = None
     sha256: Optional[str] = None
     trimmed: tuple = ()
+    action: str = ""  # push | identical | restore (see Registry.publish_detailed); "" refused
 
 
 def refusal(model_blessing: Optional[Gate], infra_blessing: Optional[Gate]) -> Optional[str]:
@@ -54,16 +55,24 @@ def push(registry_path: str, model_dir: str, meta: Dict[str, Any],
          model_blessing: Optional[Gate], infra_blessing: Optional[Gate],
          keep_versions: int = 5, name: Optional[str] = None, by: Optional[str] = None
          ) -> Outcome:
-    """Publishes ``model_dir`` when both gates passed; trims to ``keep_versions``."""
+    """Publishes ``model_dir`` when both gates passed; trims to ``keep_versions``. A model
+    identical to the serving version is not pushed, once the serving version's folder is
+    checked; a missing or changed one is restored from ``model_dir`` (pushed, saying so)."""
     why = refusal(model_blessing, infra_blessing)
     if why:
         return Outcome(False, why)
     reg = Registry(registry_path, name=name)
-    version, pushed = reg.publish(model_dir, meta, by=by)
+    done = reg.publish_detailed(model_dir, meta, by=by)
+    version = done.version
     rec = reg.get(version)
-    trimmed = tuple(reg.trim(keep_versions, by=by)) if pushed else ()
-    if pushed:
-        return Outcome(True, f"pushed as version {version}", version, rec["path"],
-                       rec["sha256"], trimmed)
+    trimmed = tuple(reg.trim(keep_versions, by=by)) if done.action == "push" else ()
+    if done.action == "restore":  # the first note says what was restored and why
+        return Outcome(True, "; ".join(done.notes), version, rec["path"], rec["sha256"],
+                       action=done.action)
+    also = f" ({'; '.join(done.notes)})" if done.notes else ""
+    if done.action == "push":
+        return Outcome(True, f"pushed as version {version}{also}", version, rec["path"],
+                       rec["sha256"], trimmed, action=done.action)
     return Outcome(False, f"identical to the serving version {version} (same content "
-                   f"hash): nothing new to push", version, rec["path"], rec["sha256"])
+                   f"hash, its folder checked): nothing new to push{also}", version,
+                   rec["path"], rec["sha256"], action=done.action)
