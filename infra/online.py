@@ -28,9 +28,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import json
 import math
+import os
 import random
+import re
 import struct
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -47,8 +51,18 @@ class InstanceError(ValueError):
     """A request the server cannot turn into examples (a 400 naming what is wrong)."""
 
 
+class TooLarge(InstanceError):
+    """A request over a limit (a 413 naming the limit)."""
+
+
 class ModelError(RuntimeError):
     """The model failed on a batch (a 500 naming the version)."""
+
+
+# Requests up to these sizes are parsed, encoded and answered on the event loop (cheaper
+# than a thread hop); bigger ones in the service's CPU threads, a little at a time.
+INLINE_BYTES = 256 * 1024
+INLINE_INSTANCES = 256
 
 
 # -- the raw feature spec, from the model itself ----------------------------------------
@@ -56,12 +70,37 @@ class ModelError(RuntimeError):
 _TYPES = {1: "float", 2: "float", 9: "int", 3: "int", 7: "bytes"}  # DataType enum
 
 
-def spec_from_graph_def(graph_def) -> Dict[str, str]:
+class FeatureSpec(dict):
+    """{feature: "float"|"int"|"bytes"}, and what the parse op says of its dense
+    (``FixedLenFeature``) features: ``sizes`` {feature: values per example} (1 for shape []
+    or [1]: a scalar) and ``required`` (the dense features without a default value)."""
+
+    def __init__(self, *args, sizes: Optional[Dict[str, int]] = None,
+                 required: Sequence[str] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sizes: Dict[str, int] = dict(sizes or {})
+        self.required = set(required)
+
+
+def _dense_size(shape) -> Optional[int]:
+    """Values per example of a dense feature's TensorShapeProto (None: unknown)."""
+    if shape.unknown_rank:
+        return None
+    n = 1
+    for d in shape.dim:
+        if d.size < 0:
+            return None
+        n *= d.size
+    return n
+
+
+def spec_from_graph_def(graph_def) -> FeatureSpec:
     """{feature: "float"|"int"|"bytes"} from the ``ParseExampleV2``/``ParseExample`` ops of a
-    GraphDef (the signature's function and the functions it calls)."""
+    GraphDef (the signature's function and the functions it calls), with the dense
+    features' sizes and which of them have no default (``FeatureSpec``)."""
     import tensorflow as tf
 
-    spec: Dict[str, str] = {}
+    spec = FeatureSpec()
     bodies = [list(graph_def.node)] + [list(f.node_def) for f in graph_def.library.function]
     for nodes in bodies:
         by_name = {n.name: n for n in nodes}
@@ -83,6 +122,10 @@ def spec_from_graph_def(graph_def) -> Dict[str, str]:
                     keys = const(ref) or []
                     for k, t in zip(keys, types):
                         spec[k] = _TYPES.get(t, "bytes")
+                dense = const(n.input[3]) or []
+                shapes = list(n.attr["dense_shapes"].list.shape)
+                defaults = list(n.input[5:5 + len(dense)])
+                _dense_rules(spec, dense, shapes, defaults, const)
             elif n.op == "ParseExample":
                 ns, nd = n.attr["Nsparse"].i, n.attr["Ndense"].i
                 sparse_refs = list(n.input[2:2 + ns])
@@ -93,7 +136,24 @@ def spec_from_graph_def(graph_def) -> Dict[str, str]:
                         k = const(ref)
                         if k:
                             spec[k[0]] = _TYPES.get(t, "bytes")
+                dense = [(const(r) or [None])[0] for r in dense_refs]
+                defaults = list(n.input[2 + ns + nd:2 + ns + 2 * nd])
+                _dense_rules(spec, dense, list(n.attr["dense_shapes"].list.shape), defaults,
+                             const)
     return spec
+
+
+def _dense_rules(spec: FeatureSpec, keys, shapes, defaults, const) -> None:
+    for i, k in enumerate(keys):
+        if k is None:
+            continue
+        size = _dense_size(shapes[i]) if i < len(shapes) else None
+        if size is not None:
+            spec.sizes[k] = size
+        if i < len(defaults):
+            value = const(defaults[i])
+            if value is not None and len(value) == 0:  # an empty default: required
+                spec.required.add(k)
 
 
 # -- tf.Example wire format (no TensorFlow needed) --------------------------------------
@@ -146,12 +206,28 @@ def encode_example(instance: Dict[str, Any], spec: Dict[str, str], where: str = 
     if unknown:
         raise InstanceError(f"{where}: unknown feature(s) {', '.join(map(repr, unknown))}; "
                             f"the model takes {', '.join(sorted(spec))}")
+    sizes = getattr(spec, "sizes", None)
+    required = getattr(spec, "required", None)
+    if required:
+        missing = [k for k in sorted(required) if instance.get(k) is None]
+        if missing:
+            raise InstanceError(f"{where}: feature(s) {', '.join(map(repr, missing))} are "
+                                "required (the model has no default for them)")
     entries = []
     for name in sorted(instance):
         if name not in spec:
             continue
         kind = spec[name]
         vals = _values(name, instance[name], kind, where)
+        if sizes and name in sizes and len(vals) != sizes[name] and \
+                (vals or name in required):
+            want = sizes[name]
+            got = (f"a list of {len(vals)}" if isinstance(instance[name], (list, tuple))
+                   else "one value")
+            if want == 1:
+                raise InstanceError(f"{where}: feature {name!r} is a scalar (one value); "
+                                    f"got {got}")
+            raise InstanceError(f"{where}: feature {name!r} takes {want} values; got {got}")
         if not vals:
             continue
         if kind == "float":
@@ -193,6 +269,164 @@ def _finite(outputs: Dict[str, np.ndarray]) -> bool:
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             return False
     return True
+
+
+# -- request bodies -----------------------------------------------------------------------
+
+_WS = re.compile(r"[ \t\n\r]*")
+SHAPE = 'expected {"instances": [{feature: value, ...}, ...]}'
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def loads(raw) -> Any:
+    """A JSON body (bytes or bytearray); InstanceError when it is not JSON."""
+    try:
+        import orjson
+
+        return orjson.loads(raw)
+    except ImportError:  # pragma: no cover
+        try:
+            return _DECODER.decode(bytes(raw).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise InstanceError(f"the body is not JSON: {e}") from None
+    except ValueError as e:
+        raise InstanceError(f"the body is not JSON: {e}") from None
+
+
+def iter_instances(raw, max_instances: Optional[int] = None):
+    """The elements of a JSON body's ``"instances"`` list, one at a time, without building
+    the whole document: each element is decoded by one short call of the C scanner, so a
+    thread running this gives the GIL back between elements (``orjson.loads`` of a 50 MB
+    body holds it for a quarter of a second, and its objects take several times the
+    body's size). Raises InstanceError (not JSON, or not ``{"instances": [...]}``) or
+    TooLarge (more than ``max_instances``), before decoding the rest."""
+    try:
+        text = raw.decode("utf-8") if not isinstance(raw, str) else raw
+    except UnicodeDecodeError as e:
+        raise InstanceError(f"the body is not JSON: {e}") from None
+    scan, ws = _DECODER.raw_decode, _WS.match
+
+    def bad(msg, at):
+        return InstanceError(f"the body is not JSON: {msg} at character {at}")
+
+    i = ws(text, 0).end()
+    if text[i:i + 1] != "{":
+        if text[i:i + 1] in ("[", '"') or text[i:i + 1].isdigit():
+            raise InstanceError(SHAPE)
+        raise bad("expected an object", i)
+    i = ws(text, i + 1).end()
+    seen = False
+    if text[i:i + 1] == "}":
+        raise InstanceError(SHAPE)
+    while True:
+        try:
+            key, i = scan(text, i)
+        except ValueError as e:
+            raise InstanceError(f"the body is not JSON: {e}") from None
+        if not isinstance(key, str):
+            raise bad("expected a key", i)
+        i = ws(text, i).end()
+        if text[i:i + 1] != ":":
+            raise bad("expected ':'", i)
+        i = ws(text, i + 1).end()
+        if key == "instances" and not seen:
+            seen = True
+            if text[i:i + 1] != "[":
+                raise InstanceError(SHAPE)
+            i = ws(text, i + 1).end()
+            n = 0
+            if text[i:i + 1] == "]":
+                i += 1
+            else:
+                while True:
+                    try:
+                        value, i = scan(text, i)
+                    except ValueError as e:
+                        raise InstanceError(f"the body is not JSON: {e}") from None
+                    n += 1
+                    if max_instances is not None and n > max_instances:
+                        raise TooLarge(f"more than {max_instances} instances in one request "
+                                       "(serving.max_instances): send them in parts")
+                    yield value
+                    i = ws(text, i).end()
+                    c = text[i:i + 1]
+                    if c == ",":
+                        i = ws(text, i + 1).end()
+                    elif c == "]":
+                        i += 1
+                        break
+                    else:
+                        raise bad("expected ',' or ']'", i)
+        else:
+            try:
+                _, i = scan(text, i)
+            except ValueError as e:
+                raise InstanceError(f"the body is not JSON: {e}") from None
+        i = ws(text, i).end()
+        c = text[i:i + 1]
+        if c == ",":
+            i = ws(text, i + 1).end()
+        elif c == "}":
+            break
+        else:
+            raise bad("expected ',' or '}'", i)
+    if ws(text, i + 1).end() != len(text):
+        raise bad("extra data", i + 1)
+    if not seen:
+        raise InstanceError(SHAPE)
+
+
+def encode_instances(instances, spec: Dict[str, str], ignore: Sequence[str] = (),
+                     key_field: Optional[str] = None,
+                     max_instances: Optional[int] = None) -> Tuple[List[bytes], Optional[list]]:
+    """(serialized examples, keys or None) of an iterable of JSON instances."""
+    examples: List[bytes] = []
+    keys: Optional[list] = [] if key_field else None
+    for i, x in enumerate(instances):
+        if max_instances is not None and i >= max_instances:
+            raise TooLarge(f"more than {max_instances} instances in one request "
+                           "(serving.max_instances): send them in parts")
+        examples.append(encode_example(x, spec, f"instances[{i}]", ignore))
+        if keys is not None:
+            keys.append(x.get(key_field))
+    if not examples:
+        raise InstanceError("instances is empty")
+    return examples, keys
+
+
+def _dumps(value) -> bytes:
+    try:
+        import orjson
+
+        return orjson.dumps(value)
+    except ImportError:  # pragma: no cover
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+_trim_lock = threading.Lock()
+_last_trim = [0.0]
+
+
+def release_memory(min_interval_s: float = 1.0) -> None:
+    """Gives freed heap back to the system after a big request (glibc keeps it
+    otherwise: RSS that never comes down). At most once per ``min_interval_s``."""
+    with _trim_lock:
+        now = time.monotonic()
+        if now - _last_trim[0] < min_interval_s:
+            return
+        _last_trim[0] = now
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 # -- micro-batching ---------------------------------------------------------------------
@@ -338,6 +572,28 @@ class Arm:
         self.batcher = MicroBatcher(fn, max_batch_size, max_wait_ms, name=version)
         self.window = policy_mod.Window(version, metric)
         self.metric = metric
+        self.failures = 0  # model calls failed in a row
+        self.last_failure: Optional[str] = None
+
+    def gone(self) -> Optional[str]:
+        """Why this version cannot answer (None: it can): its folder is gone (a loaded
+        SavedModel still reads its assets from there)."""
+        from tfxkit.pipelines.config import is_remote
+
+        if self.path and not is_remote(self.path) and not os.path.isdir(self.path):
+            return (f"model {self.version}: its folder {self.path} is gone (deleted or "
+                    "moved while served)")
+        return None
+
+    def problem(self) -> Optional[str]:
+        """``gone``, or its last calls all failed (None: it looks healthy)."""
+        gone = self.gone()
+        if gone:
+            return gone
+        if self.failures >= 3:
+            return (f"model {self.version}: its last {self.failures} calls failed: "
+                    f"{self.last_failure}")
+        return None
 
     @property
     def task(self) -> str:
@@ -382,32 +638,61 @@ def load_arm(version: str, path: str, max_batch_size: int = 256, max_wait_ms: fl
 
 class FeedbackBook:
     """Which version answered each request (and key) and what it predicted, for labelled
-    feedback; the newest ``capacity`` requests are remembered. One label per instance."""
+    feedback; the newest ``capacity`` requests, and at most ``max_instances`` instances
+    in all, are remembered (a request with more instances than that is not). One label
+    per instance. Thread-safe (big requests are remembered from a worker thread)."""
 
-    def __init__(self, capacity: int = 200_000):
-        self.capacity = capacity
+    def __init__(self, capacity: int = 200_000, max_instances: int = 200_000):
+        self.capacity, self.max_instances = capacity, max_instances
         self._req: "collections.OrderedDict[str, Tuple[str, list, list]]" = \
             collections.OrderedDict()
         self._keys: Dict[str, Tuple[str, int]] = {}
+        self.instances = 0
+        self._lock = threading.Lock()
 
-    def remember(self, request_id: str, version: str, answers: list, keys: Optional[list]):
-        self._req[request_id] = (version, list(answers), [False] * len(answers))
-        for i, k in enumerate(keys or []):
-            if k is not None:
-                self._keys[str(k)] = (request_id, i)
-        while len(self._req) > self.capacity:
-            self._req.popitem(last=False)
-        if len(self._keys) > 2 * self.capacity:
-            self._keys = {k: v for k, v in self._keys.items() if v[0] in self._req}
+    def remember(self, request_id: str, version: str, answers: list,
+                 keys: Optional[list]) -> bool:
+        """False when the request alone has more instances than the book holds."""
+        n = len(answers)
+        if n > self.max_instances:
+            return False
+        entry = (version, list(answers), [False] * n)
+        with self._lock:
+            self._req[request_id] = entry
+            self.instances += n
+            for i, k in enumerate(keys or []):
+                if k is not None:
+                    self._keys[str(k)] = (request_id, i)
+            while len(self._req) > self.capacity or self.instances > self.max_instances:
+                _, old = self._req.popitem(last=False)
+                self.instances -= len(old[1])
+            if len(self._keys) > 2 * min(self.capacity, self.max_instances):
+                self._keys = {k: v for k, v in self._keys.items() if v[0] in self._req}
+        return True
 
     def __len__(self):
         return len(self._req)
+
+    def stats(self) -> Dict[str, int]:
+        return {"requests": len(self._req), "instances": self.instances,
+                "keys": len(self._keys), "max_instances": self.max_instances}
 
     def take(self, item: Dict[str, Any]) -> List[Tuple[str, Any, Any]]:
         """(version, answer, label) for each labelled instance of a feedback item; raises
         KeyError (unknown request or key), LookupError (already labelled) or ValueError."""
         if not isinstance(item, dict):
             raise ValueError(f"a feedback item is an object, got {type(item).__name__}")
+        for field in ("request_id", "key"):
+            v = item.get(field)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int))):
+                raise ValueError(f"{field} is a string; got {type(v).__name__} {v!r:.60}")
+        if "index" in item and (isinstance(item["index"], bool)
+                                or not isinstance(item["index"], int)):
+            raise ValueError(f"index is an integer; got {item['index']!r:.60}")
+        with self._lock:
+            return self._take(item)
+
+    def _take(self, item: Dict[str, Any]) -> List[Tuple[str, Any, Any]]:
         if "key" in item and "request_id" not in item:
             ref = self._keys.get(str(item["key"]))
             if ref is None or ref[0] not in self._req:
@@ -418,6 +703,7 @@ class FeedbackBook:
             rid = item.get("request_id")
             if rid is None:
                 raise ValueError("a feedback item needs request_id or key")
+            rid = str(rid)
             if rid not in self._req:
                 raise KeyError(f"request_id {rid!r}")
             n = len(self._req[rid][1])
@@ -469,16 +755,21 @@ class OnlineService:
                  policy: Optional[policy_mod.Policy] = None, log: Optional[DecisionLog] = None,
                  key_field: Optional[str] = None, max_batch_size: int = 256,
                  max_wait_ms: float = 2.0, poll_s: float = 10.0,
-                 loader: Callable[..., Arm] = load_arm, seed: Optional[int] = None):
+                 loader: Callable[..., Arm] = load_arm, seed: Optional[int] = None,
+                 max_instances: Optional[int] = None, feedback_instances: int = 200_000,
+                 cpu_threads: int = 2):
         if (registry is None) == (model_dir is None):
             raise ValueError("give a registry or a model_dir")
+        self.max_instances = max_instances
+        # parsing, encoding and answering big requests, off the event loop
+        self._cpu_threads, self._cpu_pool = cpu_threads, None
         self.name, self.registry, self.model_dir = name, registry, model_dir
         self.policy, self.log, self.key_field = policy, log, key_field
         self.max_batch_size, self.max_wait_ms, self.poll_s = max_batch_size, max_wait_ms, poll_s
         self.loader = loader
         self.stable: Optional[Arm] = None
         self.rollout: Optional[Rollout] = None
-        self.book = FeedbackBook()
+        self.book = FeedbackBook(max_instances=feedback_instances)
         self.error: Optional[str] = None  # why nothing is served yet
         self._rng = random.Random(seed)
         self._task: Optional[asyncio.Task] = None
@@ -540,6 +831,8 @@ class OnlineService:
                 pass
         for arm in {id(a): a for a in self._arms()}.values():
             await arm.batcher.close()
+        if self._cpu_pool is not None:
+            self._cpu_pool.shutdown(wait=False)
 
     def _arms(self) -> List[Arm]:
         return [a for a in (self.stable, self.rollout.canary if self.rollout else None) if a]
@@ -682,33 +975,118 @@ class OnlineService:
             return ro.canary
         return self.stable
 
-    async def predict(self, body: Any) -> Dict[str, Any]:
-        """A /predict answer; raises InstanceError (400), ModelError (500) or
-        LookupError (503: nothing to serve)."""
-        t0 = time.perf_counter()
-        if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
-            raise InstanceError('expected {"instances": [{feature: value, ...}, ...]}')
-        instances = body["instances"]
-        if not instances:
-            raise InstanceError("instances is empty")
+    def readiness(self) -> List[str]:
+        """Why the service cannot answer /predict now (empty: it can)."""
+        if self.stable is None:
+            return [self.error or "no model loaded yet"]
+        return [p for p in (a.problem() for a in self._arms()) if p]
+
+    def _arm(self) -> Arm:
         if self.stable is None:
             raise LookupError(self.error or "no model loaded yet")
         arm = self._route()
+        gone = arm.gone()
+        if gone is not None and arm is not self.stable and self.stable.gone() is None:
+            arm = self.stable  # the canary's folder is gone: the stable version answers
+        elif gone is not None:
+            raise LookupError(gone)  # 503 naming it, not a failed model call (500)
+        return arm
+
+    @property
+    def _cpu(self) -> ThreadPoolExecutor:
+        if self._cpu_pool is None or self._cpu_pool._shutdown:
+            self._cpu_pool = ThreadPoolExecutor(self._cpu_threads,
+                                                thread_name_prefix="tfxkit-cpu")
+        return self._cpu_pool
+
+    async def _cpu_call(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn, *args)
+
+    async def predict(self, body: Any) -> Dict[str, Any]:
+        """A /predict answer; raises InstanceError (400), TooLarge (413), ModelError (500)
+        or LookupError (503: nothing to serve)."""
+        t0 = time.perf_counter()
+        if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
+            raise InstanceError(SHAPE)
+        instances = body["instances"]
+        if not instances:
+            raise InstanceError("instances is empty")
+        if self.max_instances is not None and len(instances) > self.max_instances:
+            raise TooLarge(f"{len(instances)} instances in one request, more than "
+                           f"{self.max_instances} (serving.max_instances): send them in parts")
+        arm = self._arm()
         ignore = (self.key_field,) if self.key_field else ()
-        examples = [encode_example(x, arm.spec, f"instances[{i}]", ignore)
-                    for i, x in enumerate(instances)]
-        keys = [x.get(self.key_field) for x in instances] if self.key_field else None
+        if len(instances) <= INLINE_INSTANCES:
+            examples, keys = encode_instances(instances, arm.spec, ignore, self.key_field)
+        else:
+            examples, keys = await self._cpu_call(encode_instances, instances, arm.spec,
+                                                  ignore, self.key_field)
+        return await self._score(arm, examples, keys, t0, as_bytes=False)
+
+    async def predict_json(self, raw) -> bytes:
+        """``predict`` of a raw JSON body (bytes or bytearray), answered as JSON bytes. A
+        small body is handled on the event loop; a big one is parsed and encoded one
+        instance at a time in a CPU thread (never the whole document as Python objects),
+        scored in chunks of the batcher's ``max_batch_size`` (other requests' batches run
+        in between) and its answer serialized a chunk at a time."""
+        if len(raw) <= INLINE_BYTES:
+            body = loads(raw)
+            return await self.predict_bytes(body)
+        t0 = time.perf_counter()
+        arm = self._arm()
+        ignore = (self.key_field,) if self.key_field else ()
+        examples, keys = await self._cpu_call(_encode_raw, raw, arm.spec, ignore,
+                                              self.key_field, self.max_instances)
+        del raw
+        return await self._score(arm, examples, keys, t0, as_bytes=True)
+
+    async def predict_bytes(self, body: Any) -> bytes:
+        return _dumps(await self.predict(body))
+
+    async def _score(self, arm: Arm, examples: List[bytes], keys: Optional[list], t0: float,
+                     as_bytes: bool):
+        size = arm.batcher.max_batch_size
+        outs = []
         try:
-            outputs = await arm.batcher.submit(examples)
-        except ModelError:
+            for start in range(0, len(examples), size):
+                outs.append(await arm.batcher.submit(examples[start:start + size]))
+        except ModelError as e:
             arm.window.record((time.perf_counter() - t0) * 1000.0, ok=False)
+            arm.failures += 1
+            arm.last_failure = str(e)
             raise
-        preds = split_outputs(outputs, len(examples))
+        arm.failures = 0
+        n = len(examples)
+        del examples
         rid = uuid.uuid4().hex
-        self.book.remember(rid, arm.version, [arm.answer_of(p) for p in preds], keys)
+        meta = {"model_version": arm.version, "request_id": rid, "model": self.name}
+        args = (arm, outs, keys, rid, meta, as_bytes)
+        if n <= INLINE_INSTANCES:
+            out = self._answer(*args)
+        else:
+            out = await self._cpu_call(self._answer, *args)
+            self._cpu.submit(release_memory)
         arm.window.record((time.perf_counter() - t0) * 1000.0, ok=True)
-        return {"predictions": preds, "model_version": arm.version, "request_id": rid,
-                "model": self.name}
+        return out
+
+    def _answer(self, arm: Arm, outs: List[Dict[str, np.ndarray]], keys: Optional[list],
+                rid: str, meta: Dict[str, Any], as_bytes: bool):
+        """The answer of a scored request (a dict, or JSON bytes serialized a chunk at a
+        time), and its instances remembered for feedback."""
+        answers, preds, parts = [], [], []
+        for out in outs:
+            n = len(next(iter(out.values()))) if out else 0
+            chunk = split_outputs(out, n)
+            answers.extend(arm.answer_of(p) for p in chunk)
+            if as_bytes:
+                parts.append(_dumps(chunk)[1:-1])
+            else:
+                preds.extend(chunk)
+        self.book.remember(rid, arm.version, answers, keys)
+        if not as_bytes:
+            return {"predictions": preds, **meta}
+        return b"".join([b'{"predictions":[', b",".join(p for p in parts if p), b"],",
+                         _dumps(meta)[1:]])
 
     def feedback(self, body: Any) -> Dict[str, Any]:
         items = body.get("feedback") if isinstance(body, dict) and "feedback" in body else body
@@ -743,7 +1121,7 @@ class OnlineService:
 
     def status(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"model": self.name, "error": self.error, "ready": self.ready,
-                               "stable": None, "canary": None}
+                               "stable": None, "canary": None, "feedback_book": self.book.stats()}
         if self.stable is not None:
             out["stable"] = {"version": self.stable.version,
                              **self.stable.window.stats().evidence(),
@@ -758,6 +1136,10 @@ class OnlineService:
                                                      "interval_s": self.policy.interval_s}
         out["last_decision"] = self.decisions[-1] if self.decisions else None
         return out
+
+
+def _encode_raw(raw, spec, ignore, key_field, max_instances):
+    return encode_instances(iter_instances(raw, max_instances), spec, ignore, key_field)
 
 
 def last_stable(log: DecisionLog) -> Optional[str]:
@@ -803,11 +1185,13 @@ def service_from_config(cfg, model_dir: Optional[str] = None) -> OnlineService:
 
     s = cfg.serving
     key = cfg.inference.key if cfg.inference else None
+    limits = dict(max_instances=s.max_instances, feedback_instances=s.feedback_instances)
     if model_dir:
         return OnlineService(cfg.name, model_dir=model_dir, key_field=key,
-                             max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms)
+                             max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms,
+                             **limits)
     policy = policy_from_config(cfg)
     return OnlineService(cfg.name, registry=Registry(cfg.registry_path, name=cfg.name),
                          policy=policy, log=DecisionLog(decision_log_path(cfg)),
                          key_field=key, max_batch_size=s.max_batch_size,
-                         max_wait_ms=s.max_wait_ms, poll_s=s.poll_s)
+                         max_wait_ms=s.max_wait_ms, poll_s=s.poll_s, **limits)

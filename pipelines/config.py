@@ -645,6 +645,18 @@ class Serving(_Strict):
     max_wait_ms: float = Field(2.0, ge=0)     # how long a batch waits for more requests
     poll_s: float = Field(10.0, gt=0)         # how often the registry is checked
     canary: Optional[Canary] = None
+    # Limits of the HTTP server (infra/serve.py): what one request or client may take.
+    max_body_mb: float = Field(32.0, gt=0, le=4096)   # request body; 413 above (also chunked)
+    max_instances: int = Field(100_000, ge=1)         # instances per /predict; 413 above
+    max_inflight: int = Field(64, ge=1)               # /predict + /feedback at once; 429 above
+    max_large_inflight: int = Field(2, ge=1)          # of them with a body over 1 MB; 429 above
+    max_connections: int = Field(1000, ge=1)          # open connections; more are closed at once
+    header_timeout_s: float = Field(10.0, gt=0)       # a request's line and headers; 408 after
+    body_timeout_s: float = Field(30.0, gt=0)         # silence while a body is being sent
+    keep_alive_s: float = Field(5.0, gt=0)            # an idle keep-alive connection is closed
+    store_threads: int = Field(8, ge=1, le=256)       # threads for prediction-store calls
+    store_breaker_s: float = Field(2.0, ge=0)         # after a store call timed out: 503 at once
+    feedback_instances: int = Field(200_000, ge=1)    # answers remembered for POST /feedback
 
 
 class PipelineConfig(_Strict):
