@@ -603,8 +603,12 @@ class Registry:
         for v in sorted((n for n in names if n.isdigit() and n not in index["versions"]),
                         key=_vkey):
             if self.fs.isdir(self.version_path(v)):
+                fate = ("it has a record: the next writer takes it back"
+                        if self._load_meta(v)[0] is not None else
+                        "it has no record: the next push removes it as a dead publisher's "
+                        "leftover")
                 out.append(Problem(v, "unindexed", f"folder {self.version_path(v)} is not "
-                                   "in the index"))
+                                   f"in the index ({fate})"))
         return out
 
     # writing ------------------------------------------------------------------------
