@@ -673,8 +673,9 @@ class Registry:
                  ) -> Tuple[Dict[str, Any], List[str], str]:
         """An index from the version folders, their records and ``old`` (a readable index,
         whose entries win); returns (index, notes, why that serving version). The serving
-        version: ``old``'s if its folder is there, else the latest history event that
-        pointed serving at a version whose folder is there, else the newest version."""
+        version: ``old``'s if its folder is intact (there, with its recorded content hash),
+        else the latest history event that pointed serving at a version whose folder is
+        intact, else the newest intact version."""
         notes: List[str] = []
         folders = sorted((n for n in names if n.isdigit()
                           and self.fs.isdir(self.version_path(n))), key=_vkey)
@@ -717,8 +718,11 @@ class Registry:
         if lost:
             notes.append(f"version(s) {', '.join(lost)} are recorded but their folders are "
                          "gone: left out of the index (their records are kept)")
+        # serve a version whose folder is intact (those adopted just now were hashed)
+        usable = [v for v in index["versions"] if v in adopted or self._folder_state(
+            v, index["versions"][v].get("sha256")) is None]
         serving, how = None, ""
-        if old and old["serving"] in index["versions"]:
+        if old and old["serving"] in usable:
             serving, how = old["serving"], "the serving version of the old index"
         else:
             skipped = []
@@ -726,19 +730,22 @@ class Registry:
                 v = e.get("version")
                 if e.get("action") in NOT_SERVING_ACTIONS or not _is_version(v):
                     continue
-                if str(v) in index["versions"]:
+                if str(v) in usable:
                     serving = str(v)
                     how = (f"the latest history event that set it: {e.get('action')} at "
                            f"{e.get('at')}")
                     break
                 if str(v) not in skipped:
                     skipped.append(str(v))
-            if serving is None and index["versions"]:
+            if serving is None and usable:
+                serving = max(usable, key=_vkey)
+                how = "the newest version: no history event names one whose folder is intact"
+            elif serving is None and index["versions"]:
                 serving = max(index["versions"], key=_vkey)
-                how = "the newest version: no history event names a version that is there"
+                how = "the newest version, though its folder is changed: no folder is intact"
             if skipped and serving is not None:
                 how += (f"; version(s) {', '.join(skipped)}, served after it, have no "
-                        "folder")
+                        "folder or a changed one")
         index["serving"] = serving
         return index, notes, how
 

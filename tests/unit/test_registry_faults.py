@@ -87,8 +87,9 @@ def test_models_warns_for_missing_and_changed_folders(tmp_path):
     bad = tfxkit(tmp_path, "models")
     assert bad.exit_code == 1, bad.output
     assert f"* {v2}" in bad.output
-    assert f"WARNING: folder {r.version_path(v2)} is missing: the serving version cannot " \
-           "be served" in bad.output
+    assert f"WARNING: folder {r.version_path(v2)} is missing: the serving version is " \
+           "broken (nothing can be served from it); the next push of this model restores " \
+           "it" in bad.output
     assert "Traceback" not in bad.output
     quick = tfxkit(tmp_path, "models", "--no-verify")  # no hashing: the missing one only
     assert quick.exit_code == 1 and "is changed" not in quick.output
@@ -261,11 +262,20 @@ def test_repair_skips_a_serving_version_whose_folder_is_gone_and_keeps_its_recor
     done = r.repair(by="ops")
     assert done["versions"] == [v1, v3] and done["was"].startswith("not valid JSON")
     assert done["serving"] == v3  # served before the rollback to v2 (the push of v3)
-    assert f"version(s) {v2}, served after it, have no folder" in done["how"]
+    assert f"version(s) {v2}, served after it, have no folder or a changed one" in done["how"]
     assert any(f"version(s) {v2} are recorded but their folders are gone" in n
                for n in done["notes"])
     assert os.path.exists(r.meta_path(v2))  # nothing stored is removed
     assert [h["action"] for h in r.history() if h["version"] == v2] == ["push", "rollback"]
+
+
+def test_repair_does_not_serve_a_changed_folder(tmp_path):
+    r, (v1, v2, v3) = three_versions(tmp_path)
+    (tmp_path / "models" / v2 / "saved_model.pb").write_bytes(b"edited")  # serving
+    (tmp_path / "models" / "registry.json").write_text("")
+    done = r.repair()
+    assert done["versions"] == [v1, v2, v3] and done["serving"] == v3
+    assert [p.kind for p in r.check()] == ["changed"]  # v2 stays listed, with its warning
 
 
 def test_missing_index_with_folders_suggests_repair_and_repair_rebuilds_it(tmp_path):
