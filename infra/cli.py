@@ -416,10 +416,11 @@ def models(config, profile, sets, show_history, repair, no_verify):
         for p in by_version.get(v, []):
             if p.kind == "unindexed":
                 continue
-            fix = ("" if p.kind == "unhashed" else
-                   f": the serving version cannot be served; the next push of this model "
-                   f"restores it, or tfxkit rollback {config} --to VERSION" if p.serving
-                   else "")
+            harm = ("nothing can be served from it" if p.kind == "missing"
+                    else "it is not the model that was pushed")
+            fix = ("" if p.kind == "unhashed" or not p.serving else
+                   f": the serving version is broken ({harm}); the next push of this model "
+                   f"restores it, or tfxkit rollback {config} --to VERSION")
             click.secho(f"      WARNING: {p.message}{fix}", fg="red" if p.serving else "yellow")
     for p in problems:
         if p.kind == "unindexed":
