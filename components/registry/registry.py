@@ -605,8 +605,8 @@ class Registry:
             if self.fs.isdir(self.version_path(v)):
                 fate = ("it has a record: the next writer takes it back"
                         if self._load_meta(v)[0] is not None else
-                        "it has no record: the next push removes it as a dead publisher's "
-                        "leftover")
+                        "it has no record: the next push or rollback removes it as a dead "
+                        "publisher's leftover")
                 out.append(Problem(v, "unindexed", f"folder {self.version_path(v)} is not "
                                    f"in the index ({fate})"))
         return out

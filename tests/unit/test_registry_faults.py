@@ -114,7 +114,7 @@ def test_models_flags_a_folder_the_index_does_not_name(tmp_path):
     out = tfxkit(tmp_path, "models")
     assert out.exit_code == 0
     assert (f"WARNING: version 1: folder {r.version_path('1')} is not in the index (it has "
-            "no record: the next push removes it") in out.output
+            "no record: the next push or rollback removes it") in out.output
     assert f"tfxkit models {TEMPLATE_CONFIG} --repair takes it in" in out.output
 
 
