@@ -500,9 +500,16 @@ def _load_inference(config, profile, sets, check_store=True):
 @main.command()
 @config_options
 @click.option("--verbose", "-v", is_flag=True, help="Show the components' own logs.")
-def predict(config, profile, sets, verbose):
+@click.option("--force", is_flag=True,
+              help="Store the predictions again even when nothing changed (the storing "
+                   "step re-runs without the cache; scoring stays cached).")
+def predict(config, profile, sets, verbose, force=False):
     """Run the batch-inference pipeline of CONFIG: score the inference data with the latest
-    pushed model(s) and store the predictions by key."""
+    pushed model(s) and store the predictions by key.
+
+    When the storing step is cached (nothing changed), the store is checked: a store that
+    no longer serves what ML Metadata says was stored (emptied by hand, a Redis restarted
+    without persistence) gets the predictions again."""
     t0 = time.monotonic()
     cfg, info = _load_inference(config, profile, sets)
     _quiet(verbose)
@@ -512,13 +519,12 @@ def predict(config, profile, sets, verbose):
                + ", ".join(f"{n} {m.version}" for n, m in models.items()))
     click.echo("  loading TFX ...", nl=False)
     from tfxkit.infra.local_runner import RunFailed, run_pipeline
-    from tfxkit.infra.summary import output_artifacts
-    from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.inference import create_inference_pipeline
 
     pipeline = create_inference_pipeline(cfg, models)
     click.echo(f" {time.monotonic() - t0:.1f} s")
     width = max(18, max(len(n.id) for n in pipeline.components) + 1)
+    planned = [c.id for c in pipeline.components]
     try:
         result = run_pipeline(pipeline, on_done=lambda nr: _print_node(nr, width))
     except RunFailed as e:
@@ -528,18 +534,76 @@ def predict(config, profile, sets, verbose):
     cached = sum(n.state == "cached" for n in result.nodes)
     click.echo(f"Run {result.run_id}: {ran} ran, {cached} cached, "
                f"{result.elapsed:.1f} s in components, {time.monotonic() - t0:.1f} s in all")
-    conn = mlmd.connection_config(cfg)
-    for nr in result.nodes:
-        if not nr.node_id.startswith("PredictionStorer") or not nr.execution_id:
-            continue
-        for a in output_artifacts(conn, nr.execution_id).get("prediction_run", []):
-            p = {k: v.string_value or v.int_value for k, v in a.mlmd_artifact.custom_properties.items()}
-            note = "" if nr.state == "ran" else " (cached: nothing new stored)"
-            click.echo(f"  {p.get('use_case')}: {p.get('rows')} predictions, model "
-                       f"{p.get('model_version')}, run {p.get('run_id')} in "
-                       f"{p.get('store')}{note}")
+    again = _stored_runs(cfg, result, force)
+    _write_run_report(cfg, cfg.inference_name, result, planned)
+    if again:
+        click.echo(f"  storing again: {', '.join(again)} (the storing step without the "
+                   "cache, on this run's scores)")
+        try:
+            result = run_pipeline(pipeline, from_nodes=again,
+                                  on_done=lambda nr: nr.state != "reused"
+                                  and _print_node(nr, width))
+        except RunFailed as e:
+            click.secho(f"Storing again failed in {e.node.node_id}: {e.node.error}", fg="red",
+                        err=True)
+            sys.exit(1)
+        except Exception as e:  # pylint: disable=broad-except - NoPreviousRun and the like
+            click.secho(f"Storing again failed: {e}", fg="red", err=True)
+            sys.exit(1)
+        _stored_runs(cfg, result, force=False, check=False)
+        _write_run_report(cfg, cfg.inference_name, result, planned)
     click.echo(f"  serve them: tfxkit serve {config}")
-    _write_run_report(cfg, cfg.inference_name, result, [c.id for c in pipeline.components])
+
+
+def _stored_runs(cfg, result, force, check=True):
+    """Prints what each PredictionStorer of ``result`` stored; returns the ids of the cached
+    ones whose predictions must be stored again (``force``, or the store lost them)."""
+    from tfxkit.components.prediction_store.store import StoreError
+    from tfxkit.infra.summary import output_artifacts
+    from tfxkit.pipelines import mlmd
+    from tfxkit.pipelines.inference import (check_stored_run, last_stored_runs,
+                                            open_configured_store)
+
+    conn = mlmd.connection_config(cfg)
+    again, store, last = [], None, None
+    try:
+        for nr in result.nodes:
+            if not nr.node_id.startswith("PredictionStorer") or not nr.execution_id:
+                continue
+            for a in output_artifacts(conn, nr.execution_id).get("prediction_run", []):
+                p = {k: v.string_value or v.int_value
+                     for k, v in a.mlmd_artifact.custom_properties.items()}
+                line = (f"  {p.get('use_case')}: {p.get('rows')} predictions, model "
+                        f"{p.get('model_version')}, run {p.get('run_id')} in {p.get('store')}")
+                if nr.state == "ran":
+                    click.echo(line)
+                    continue
+                if force:
+                    click.echo(line + " (cached; --force: storing again)")
+                    again.append(nr.node_id)
+                    continue
+                if not check:
+                    click.echo(line + " (cached)")
+                    continue
+                if store is None:
+                    store, last = open_configured_store(cfg), last_stored_runs(cfg)
+                use_case = str(p.get("use_case"))
+                stored = last.get((use_case, p.get("store"))) or p
+                chk = check_stored_run(store, use_case, str(stored.get("run_id")),
+                                       stored.get("sample_key") or None)
+                if chk.store_again:
+                    click.secho(line + f" (cached) - but {chk.reason}: storing again",
+                                fg="yellow")
+                    again.append(nr.node_id)
+                else:
+                    click.echo(line + f" (cached: nothing new stored; {chk.reason})")
+    except StoreError as e:
+        click.secho(f"prediction store: cannot check what it serves: {e}", fg="red", err=True)
+        sys.exit(1)
+    finally:
+        if store is not None:
+            store.close()
+    return again
 
 
 @main.command()

@@ -292,3 +292,81 @@ def create_inference_pipeline(cfg: PipelineConfig,
         beam_pipeline_args=beam_pipeline_args(cfg))
     pipeline.runtime_connection = mlmd.runtime_connection(cfg)  # with the password
     return pipeline
+
+
+# --------------------------------------------------------------------------- store check
+
+@dataclass
+class StoreCheck:
+    """Does the store still serve what MLMD says was stored for a use case?"""
+
+    use_case: str
+    stored_run: Optional[str]   # the run MLMD says was last stored
+    serving: Optional[str]      # the run the store serves now (None: nothing)
+    store_again: bool           # True: the store lost it, the storing step must re-run
+    reason: str
+
+
+def check_stored_run(store, use_case: str, stored_run: Optional[str],
+                     sample_key: Optional[str] = None) -> StoreCheck:
+    """Compares the run the store serves for ``use_case`` with ``stored_run`` (what MLMD
+    says was last stored). The storing step must run again when the store serves no run
+    (emptied by hand, a Redis restarted without persistence), when it no longer holds
+    ``stored_run``, or when a key that run stored (``sample_key``) is gone from it. A store
+    that serves another run it still holds was rolled back on purpose
+    (``tfxkit predictions --rollback``): left as is. Raises StoreError when the store
+    cannot be read."""
+    runs = store.runs(use_case)
+    current = next((r.run_id for r in runs if r.current), None)
+    kept = [r.run_id for r in runs]
+    where = store.description
+    if current is None:
+        why = (f"{where} serves no run of {use_case}" + (
+            f" (it holds {', '.join(kept)})" if kept else " (it is empty)") +
+            (f", though ML Metadata says run {stored_run} was stored" if stored_run else ""))
+        return StoreCheck(use_case, stored_run, None, True, why)
+    if stored_run is None:
+        return StoreCheck(use_case, None, current, False,
+                          f"{where} serves run {current} (no stored run in ML Metadata)")
+    if stored_run not in kept:
+        return StoreCheck(use_case, stored_run, current, True,
+                          f"{where} no longer holds run {stored_run}, the last stored "
+                          f"(it serves {current})")
+    if current != stored_run:
+        return StoreCheck(use_case, stored_run, current, False,
+                          f"{where} serves run {current}, not the last stored "
+                          f"{stored_run} (rolled back?); left as is")
+    if sample_key is not None and store.get(use_case, sample_key) is None:
+        return StoreCheck(use_case, stored_run, current, True,
+                          f"{where} serves run {current} but its key {sample_key!r} is gone "
+                          "(rows removed by hand?)")
+    return StoreCheck(use_case, stored_run, current, False, f"{where} serves run {current}")
+
+
+def last_stored_runs(cfg: PipelineConfig) -> Dict[tuple, Dict[str, object]]:
+    """{(use case, store description): the custom properties of its newest PredictionRun}
+    of this config's batch-inference pipeline in MLMD: what was last stored for each model
+    in each store."""
+    from tfxkit.pipelines import mlmd
+
+    if not mlmd.exists(cfg):
+        return {}
+    store = mlmd.open_store(cfg, readonly=True)
+    try:
+        ctx = store.get_context_by_type_and_name("pipeline", cfg.inference_name)
+        type_id = _type_id(store, "tfxkit.PredictionRun")
+        if ctx is None or type_id < 0:
+            return {}
+        out: Dict[tuple, Dict[str, object]] = {}
+        from ml_metadata.proto import metadata_store_pb2
+
+        arts = [a for a in store.get_artifacts_by_context(ctx.id) if a.type_id == type_id
+                and a.state == metadata_store_pb2.Artifact.LIVE]
+        for a in sorted(arts, key=lambda a: (a.create_time_since_epoch, a.id)):
+            props = {k: (v.string_value if v.HasField("string_value") else v.int_value)
+                     for k, v in a.custom_properties.items()}
+            if props.get("use_case"):
+                out[(str(props["use_case"]), props.get("store"))] = props
+        return out
+    finally:
+        del store

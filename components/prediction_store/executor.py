@@ -35,6 +35,15 @@ class Executor(base_executor.BaseExecutor):
         use_case, version = params["use_case"], params["model_version"]
         rows = rows_lib.dedupe(rows_lib.prediction_rows(_records(result.uri), params["key"]),
                                params.get("on_duplicate_key", "fail"))
+        first: List[str] = []
+
+        def noting_the_first_key(rows):
+            for key, pred in rows:
+                if not first:
+                    first.append(key)
+                yield key, pred
+
+        rows = noting_the_first_key(rows)
         t = time.monotonic()
         try:
             info = store.write_run(use_case, run_id, version, rows,
@@ -47,6 +56,8 @@ class Executor(base_executor.BaseExecutor):
                      ("store", store.description), ("created_at", info.created_at)):
             out.set_string_custom_property(k, v)
         out.set_int_custom_property("rows", info.rows)
+        if first:  # `tfxkit predict` checks that the store still holds it
+            out.set_string_custom_property("sample_key", first[0])
         with fileio.open(os.path.join(out.uri, "run.json"), "w") as f:
             f.write(json.dumps({"run_id": run_id, "use_case": use_case, "rows": info.rows,
                                 "model_version": version, "store": store.description}))

@@ -314,3 +314,53 @@ def test_sql_connection_dying_at_the_switch_leaves_no_rows(kind, tmp_path, monke
     finally:
         fresh.close()
         s.close()
+
+
+# --------------------------------------------------------------------------- fault 6
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_stored_run_check_notices_an_emptied_store(kind, tmp_path):
+    from tfxkit.pipelines.inference import check_stored_run
+
+    target = str(tmp_path / "p.sqlite") if kind == "sqlite" else REDIS
+    uc = "uc-" + uuid.uuid4().hex[:8]
+    s = open_store(kind, target)
+    try:
+        s.write_run(uc, "r1", "v1", rows(10, "a"))
+        ok = check_stored_run(s, uc, "r1", "k0")
+        assert not ok.store_again and ok.serving == "r1"
+        # emptied by hand (FLUSHDB, a Redis restarted without persistence, rows deleted)
+        if kind == "redis":
+            c = redis.Redis.from_url(REDIS)
+            for k in c.scan_iter(match=f"tfxkit:{uc}:*"):
+                c.delete(k)
+            c.close()
+        else:
+            con = s._conn()
+            for table in ("tfxkit_current", "tfxkit_runs", "tfxkit_predictions"):
+                con.execute(f"DELETE FROM {table} WHERE use_case = ?", (uc,))
+            con.commit()
+        gone = check_stored_run(s, uc, "r1", "k0")
+        assert gone.store_again and gone.serving is None
+        assert f"{s.description} serves no run of {uc} (it is empty)" in gone.reason
+        assert "run r1 was stored" in gone.reason
+        # stored again: fine; a rollback to a kept run is left alone
+        s.write_run(uc, "r2", "v1", rows(10, "a"))
+        s.write_run(uc, "r3", "v1", rows(10, "a"))
+        s.rollback(uc)
+        back = check_stored_run(s, uc, "r3", "k0")
+        assert not back.store_again and back.serving == "r2" and "rolled back" in back.reason
+        # the last stored run trimmed or deleted by hand while another one serves
+        assert check_stored_run(s, uc, "r1", "k0").store_again
+        # the pointer survived but the rows did not
+        if kind == "redis":
+            c = redis.Redis.from_url(REDIS)
+            c.delete(f"tfxkit:{uc}:r2:k0")
+            c.close()
+        else:
+            s._conn().execute("DELETE FROM tfxkit_predictions WHERE run_id = 'r2'")
+            s._conn().commit()
+        lost = check_stored_run(s, uc, "r2", "k0")
+        assert lost.store_again and "'k0' is gone" in lost.reason
+    finally:
+        s.close()
