@@ -195,8 +195,9 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     click.echo(f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}")
     click.echo("  loading TFX ...", nl=False)
     from tfxkit.infra.lineage import run_properties
-    from tfxkit.infra.local_runner import (NoPreviousRun, RunFailed, UnknownComponent,
-                                           run_pipeline)
+    from tfxkit.infra.local_runner import (NoPreviousRun, RunCanceled, RunFailed,
+                                           UnknownComponent, run_pipeline)
+    from tfxkit.infra.run_state import stale_text
     from tfxkit.infra.summary import build_summary, format_summary
     from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.factory import PUSHER, create_pipeline
@@ -218,15 +219,24 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
             click.echo(f"  {node_id:<18} running ...", nl=False)
             click.echo("\r", nl=False)
 
+    def on_stale(stale):  # an earlier run whose process is gone (kill -9)
+        click.secho(f"  earlier {stale_text(stale)}", fg="yellow", err=True)
+
     try:
         result = run_pipeline(pipeline, on_start=on_start, on_done=_print_node,
                               from_nodes=[from_node] if from_node else None,
-                              run_properties=run_properties(cfg))
+                              run_properties=run_properties(cfg), on_stale=on_stale)
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         if with_report:
             _write_run_report(cfg, cfg.name, e.result, [c.id for c in pipeline.components])
         sys.exit(1)
+    except RunCanceled as e:
+        where = f" in {e.node.node_id}" if e.node else ""
+        click.secho(f"Run canceled{where} ({e.signal_name})", fg="yellow", err=True)
+        if with_report:
+            _write_run_report(cfg, cfg.name, e.result, [c.id for c in pipeline.components])
+        sys.exit(130 if e.signal_name == "SIGINT" else 143)
     except UnknownComponent as e:
         click.secho(f"--from: {e}", fg="red", err=True)
         sys.exit(2)
@@ -280,9 +290,13 @@ def report(config, profile, sets, run_id, output):
 
     _quiet(False)
     from tfxkit.infra.report import ReportError, write_report
+    from tfxkit.infra.run_state import stale_text
+
+    def on_stale(stale):  # a run whose process is gone (kill -9): now marked FAILED
+        click.secho(stale_text(stale), fg="yellow", err=True)
 
     try:
-        path = write_report(cfg, run_id=run_id, output=output)
+        path = write_report(cfg, run_id=run_id, output=output, on_stale=on_stale)
     except (ReportError, mlmd.MetadataError) as e:
         click.secho(str(e), fg="red", err=True)
         sys.exit(1)

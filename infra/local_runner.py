@@ -3,6 +3,12 @@ reporting each one (ran, cached or failed, elapsed) as it finishes.
 
 It is TFX's LocalDagRunner loop with a progress callback, and without its INFO log of
 the whole MLMD connection config (which holds a MySQL password when there is one).
+
+It also keeps MLMD true to what happened (``infra.run_state``): before it starts it marks
+the executions of earlier runs whose runner process is gone (``kill -9``) FAILED; it
+records itself as the run's runner; when a component fails in a way TFX's launcher does
+not record (a driver's error, ``sys.exit`` in an executor) it marks the execution FAILED
+itself, and CANCELED on Ctrl-C or SIGTERM.
 """
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ import contextlib
 import datetime
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
@@ -19,7 +27,7 @@ from typing import Callable, Dict, List, Optional
 @dataclass
 class NodeResult:
     node_id: str
-    state: str  # ran | cached | resolved | failed | skipped | reused (partial run)
+    state: str  # ran | cached | resolved | failed | canceled | skipped | reused (partial run)
     elapsed: float
     execution_id: Optional[int] = None
     error: Optional[str] = None
@@ -60,6 +68,46 @@ class RunFailed(RuntimeError):
         super().__init__(f"{node.node_id} failed: {node.error}")
 
 
+class Canceled(BaseException):
+    """Raised in the runner's main thread on SIGTERM (as KeyboardInterrupt is on SIGINT)."""
+
+    def __init__(self, signal_name: str = "SIGTERM"):
+        self.signal_name = signal_name
+        super().__init__(signal_name)
+
+
+class RunCanceled(BaseException):
+    """The run was stopped (Ctrl-C, SIGTERM) in ``node``; MLMD records it CANCELED. A
+    BaseException, as KeyboardInterrupt is: no ``except Exception`` swallows it."""
+
+    def __init__(self, result: RunResult, node: Optional[NodeResult], signal_name: str):
+        self.result, self.node, self.signal_name = result, node, signal_name
+        where = f" in {node.node_id}" if node else ""
+        super().__init__(f"canceled{where} ({signal_name})")
+
+
+@contextlib.contextmanager
+def _sigterm_cancels():
+    """SIGTERM (Airflow's kill, ``kill PID``) raises Canceled in the main thread, so the
+    runner records the run CANCELED before it exits; the previous handler is restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Canceled("SIGTERM")
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _state(connection_config, execution_id: Optional[int], is_system: bool) -> str:
     if is_system:
         return "resolved"
@@ -70,9 +118,10 @@ def _state(connection_config, execution_id: Optional[int], is_system: bool) -> s
 
     with metadata.Metadata(connection_config) as m:
         [execution] = m.store.get_executions_by_id([execution_id])
-    return {metadata_store_pb2.Execution.CACHED: "cached",
-            metadata_store_pb2.Execution.COMPLETE: "ran",
-            metadata_store_pb2.Execution.FAILED: "failed"}.get(execution.last_known_state, "ran")
+    X = metadata_store_pb2.Execution
+    # NEW/RUNNING after the launcher returned: not finished, never "ran"
+    return {X.CACHED: "cached", X.COMPLETE: "ran", X.FAILED: "failed", X.CANCELED: "canceled",
+            X.NEW: "running", X.RUNNING: "running"}.get(execution.last_known_state, "failed")
 
 
 @contextlib.contextmanager
@@ -114,13 +163,16 @@ def _previous_runs(connection_config, pipeline_name: str) -> List[str]:
 
 
 def _record_run(connection_config, pipeline_name: str, run_id: str,
-                properties: Dict[str, str]) -> None:
+                properties: Dict[str, str], nodes: Optional[List[str]] = None) -> None:
     """Creates this run's pipeline_run context (child of the pipeline context, as TFX
-    makes it) with ``properties`` as custom properties: the config hash and the code's
-    git commit, which lineage reads back."""
+    makes it) with ``properties`` as custom properties (the config hash and the code's
+    git commit, which lineage reads back), this process as its runner, ``nodes`` (the
+    components it will run) and ``run_state`` running (``infra.run_state``)."""
     from tfx.dsl.compiler import constants
     from tfx.orchestration import metadata
     from tfx.orchestration.portable.mlmd import context_lib
+
+    from tfxkit.infra import run_state
 
     with metadata.Metadata(connection_config) as m:
         pipeline_ctx = context_lib.register_context_if_not_exists(
@@ -129,7 +181,35 @@ def _record_run(connection_config, pipeline_name: str, run_id: str,
             m, constants.PIPELINE_RUN_CONTEXT_TYPE_NAME, run_id, parent_contexts=[pipeline_ctx])
         for k, v in properties.items():
             run_ctx.custom_properties[k].string_value = str(v)
-        m.store.put_contexts([run_ctx])
+        run_state.start_run(m.store, run_ctx, list(nodes or []))
+
+
+def _reconcile(connection_config, pipeline_name: str) -> list:
+    """Marks earlier runs of the pipeline whose runner process is gone (run_state);
+    returns what it marked."""
+    from tfx.orchestration import metadata
+
+    from tfxkit.infra import run_state
+
+    with metadata.Metadata(connection_config) as m:
+        return run_state.reconcile(m.store, pipeline_name)
+
+
+def _finish_run(connection_config, pipeline_name: str, run_id: str, state: str,
+                error: Optional[str] = None, node: Optional[str] = None) -> None:
+    """Records how the run ended and marks its executions still NEW/RUNNING FAILED
+    (CANCELED); a failure to record is a warning, never hiding the run's own error."""
+    from absl import logging
+    from tfx.orchestration import metadata
+
+    from tfxkit.infra import run_state
+
+    try:
+        with metadata.Metadata(connection_config) as m:
+            run_state.finish_run(m.store, pipeline_name, run_id, state, error, node)
+    except Exception as e:  # pylint: disable=broad-except
+        logging.warning("could not record the end (%s) of run %s in MLMD: %s", state,
+                        run_id, e)
 
 
 def _mark_partial_run(ir, from_nodes: List[str], connection_config) -> None:
@@ -159,12 +239,16 @@ def _mark_partial_run(ir, from_nodes: List[str], connection_config) -> None:
 def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: None,
                  on_done: Callable[[NodeResult], None] = lambda r: None,
                  from_nodes: Optional[List[str]] = None,
-                 run_properties: Optional[Dict[str, str]] = None) -> RunResult:
-    """Compiles and runs ``pipeline``; raises RunFailed naming the failed component.
+                 run_properties: Optional[Dict[str, str]] = None,
+                 on_stale: Callable[[object], None] = lambda stale: None) -> RunResult:
+    """Compiles and runs ``pipeline``; raises RunFailed naming the failed component, or
+    RunCanceled (a BaseException) on Ctrl-C or SIGTERM.
 
     ``from_nodes``: a partial run (backfill) from these components on the artifacts of
     the latest run; raises UnknownComponent or NoPreviousRun before anything runs.
     ``run_properties`` are recorded on the run's pipeline_run context in MLMD.
+    Earlier runs of the pipeline whose runner process is gone are marked FAILED first;
+    ``on_stale`` is called with each (``infra.run_state.Stale``).
     """
     from tfx.dsl.compiler import compiler, constants
     from tfx.orchestration.local import runner_utils
@@ -182,13 +266,38 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
     else:
         mlmd_config = deployment_config.metadata_connection_config
         connection_config = getattr(mlmd_config, mlmd_config.WhichOneof("connection_config"))
+    from tfxkit.infra import run_state
+
+    name = ir.pipeline_info.id
+    for stale in _reconcile(connection_config, name):
+        on_stale(stale)
     if from_nodes:
         _mark_partial_run(ir, list(from_nodes), connection_config)
-    if run_properties:
-        _record_run(connection_config, ir.pipeline_info.id, run_id, run_properties)
-    with _run_properties_env(run_properties):
-        return _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes,
-                          on_start, on_done)
+    nodes = [n.pipeline_node.node_info.id for n in ir.nodes
+             if not n.pipeline_node.execution_options.HasField("skip")]
+    _record_run(connection_config, name, run_id, run_properties or {}, nodes)
+    with _run_properties_env(run_properties), _sigterm_cancels():
+        try:
+            result = _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes,
+                                on_start, on_done)
+        except RunFailed as e:
+            _finish_run(connection_config, name, run_id, run_state.FAILED, e.node.error,
+                        e.node.node_id)
+            raise
+        except RunCanceled as e:
+            _finish_run(connection_config, name, run_id, run_state.CANCELED,
+                        f"canceled ({e.signal_name})", e.node.node_id if e.node else None)
+            raise
+        except (KeyboardInterrupt, Canceled) as e:
+            sig = e.signal_name if isinstance(e, Canceled) else "SIGINT"
+            _finish_run(connection_config, name, run_id, run_state.CANCELED,
+                        f"canceled ({sig})")
+            raise RunCanceled(RunResult(name, run_id), None, sig) from e
+        except BaseException as e:
+            _finish_run(connection_config, name, run_id, run_state.FAILED, _error_text(e))
+            raise
+        _finish_run(connection_config, name, run_id, run_state.SUCCEEDED)
+        return result
 
 
 @contextlib.contextmanager
@@ -245,20 +354,37 @@ def _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes, on_
         try:
             with _component_argv():
                 info = component_launcher.launch()
-        except Exception as e:  # the component failed: report it, then stop the run
-            nr = NodeResult(node_id, "failed", time.monotonic() - t0, error=_error_text(e))
+        except (Exception, SystemExit) as e:  # the component failed: report, then stop
+            # (TFX's launcher records an executor's exception FAILED; a driver's error or
+            # an executor's sys.exit it leaves RUNNING: run_pipeline marks those)
+            error = (f"the component exited with code {e.code} (sys.exit)"
+                     if isinstance(e, SystemExit) else _error_text(e))
+            nr = NodeResult(node_id, "failed", time.monotonic() - t0, error=error)
             result.nodes.append(nr)
             result.elapsed = time.monotonic() - started
             on_done(nr)
             raise RunFailed(result, nr) from e
+        except (KeyboardInterrupt, Canceled) as e:  # stopped: CANCELED, not failed
+            sig = e.signal_name if isinstance(e, Canceled) else "SIGINT"
+            nr = NodeResult(node_id, "canceled", time.monotonic() - t0, error=f"canceled ({sig})")
+            result.nodes.append(nr)
+            result.elapsed = time.monotonic() - started
+            on_done(nr)
+            raise RunCanceled(result, nr, sig) from e
         is_system = bool(component_launcher._system_node_handler)  # pylint: disable=protected-access
         execution_id = info.execution_id if info is not None else None
-        nr = NodeResult(node_id, _state(connection_config, execution_id, is_system),
-                        time.monotonic() - t0, execution_id=execution_id)
+        state = _state(connection_config, execution_id, is_system)
+        nr = NodeResult(node_id, state, time.monotonic() - t0, execution_id=execution_id)
+        if state in ("failed", "canceled", "running"):  # e.g. input resolution failed:
+            # TFX records it, no raise; or an execution its launcher left unfinished (that
+            # one run_pipeline marks FAILED)
+            nr.state = "canceled" if state == "canceled" else "failed"
+            nr.error = (f"the execution was recorded as {nr.state.upper()} in MLMD"
+                        if state != "running" else
+                        "the execution was still RUNNING in MLMD after its launcher returned")
         result.nodes.append(nr)
         on_done(nr)
-        if nr.state == "failed":  # e.g. input resolution failed: TFX records it, no raise
-            nr.error = nr.error or "the execution was recorded as FAILED in MLMD"
+        if nr.state in ("failed", "canceled"):
             result.elapsed = time.monotonic() - started
             raise RunFailed(result, nr)
     result.elapsed = time.monotonic() - started

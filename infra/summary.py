@@ -45,6 +45,8 @@ class Summary:
     push_reason: Optional[str] = None      # why the Pusher pushed or refused
     infra_blessed: Optional[bool] = None   # the InfraValidator's verdict
     infra_reason: Optional[str] = None
+    status: str = "succeeded"              # failed | canceled | running: a component did
+    status_reason: Optional[str] = None    # not complete (then no verdict is a success)
 
 
 def output_artifacts(connection_config, execution_id: int) -> Dict[str, list]:
@@ -242,6 +244,17 @@ def _fairness_lines(fairness, values, per_slice, failed) -> List[FairnessLine]:
     return lines
 
 
+def run_status(result) -> tuple:
+    """(status, reason) of a RunResult: ``succeeded`` only when every component ran, was
+    cached, resolved, reused or skipped."""
+    for n in result.nodes:
+        if n.state not in ("ran", "cached", "resolved", "reused", "skipped"):
+            status = n.state if n.state in ("failed", "canceled") else \
+                "failed" if n.state != "running" else "running"
+            return status, f"{n.node_id} {n.state}" + (f": {n.error}" if n.error else "")
+    return "succeeded", None
+
+
 def build_summary(result, cfg, connection_config) -> Summary:
     from tfxkit.pipelines import factory
 
@@ -272,11 +285,14 @@ def build_summary(result, cfg, connection_config) -> Summary:
             s.pushed_version = pushed.get_string_custom_property("pushed_version") or None
             if pushed.has_custom_property("push_reason"):
                 s.push_reason = pushed.get_string_custom_property("push_reason") or None
+    s.status, s.status_reason = run_status(result)
     return s
 
 
 def format_summary(s: Summary) -> List[str]:
     lines = []
+    if s.status != "succeeded":
+        lines.append(f"Run {s.status.upper()}: {s.status_reason or 'not every component completed'}")
     if s.blessed is not None:
         lines.append(f"Model {'BLESSED' if s.blessed else 'NOT blessed'}"
                      + ("" if s.has_baseline else " (no baseline yet: absolute thresholds only)"))

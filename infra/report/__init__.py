@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from tfxkit.infra.report.gather import Report, ReportError, gather, latest_run  # noqa: F401
 
@@ -31,17 +31,37 @@ def write_html(text: str, path: str) -> str:
     return path
 
 
+def reconcile(cfg, names: List[str], on_stale: Callable = lambda stale: None) -> None:
+    """Marks the runs of ``names`` whose runner process is gone FAILED in MLMD
+    (``infra.run_state.reconcile``). Where the store cannot be written (a read-only file
+    or grant) nothing is marked: the report still shows those runs as failed."""
+    from tfxkit.infra import run_state
+    from tfxkit.pipelines import mlmd
+
+    try:
+        store = mlmd.open_store(cfg)
+        for name in names:
+            for stale in run_state.reconcile(store, name):
+                on_stale(stale)
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
 def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str] = None,
                  output: Optional[str] = None, run_result=None,
-                 planned: Optional[List[str]] = None) -> str:
+                 planned: Optional[List[str]] = None,
+                 on_stale: Callable = lambda stale: None) -> str:
     """Gathers the report of ``run_id`` (default: the latest run of ``pipeline_name``,
     itself defaulting to the newest run of the config's training or inference pipeline),
-    writes it to ``output`` (default ``default_path``) and returns the path."""
+    writes it to ``output`` (default ``default_path``) and returns the path. Runs whose
+    runner process is gone are marked FAILED first (``reconcile``; ``on_stale`` is called
+    with each)."""
     from tfxkit.infra.report.render import render_html
     from tfxkit.pipelines import mlmd
 
-    store = mlmd.open_store(cfg, readonly=True)
     names = [pipeline_name] if pipeline_name else [cfg.name, cfg.inference_name]
+    reconcile(cfg, names, on_stale)
+    store = mlmd.open_store(cfg, readonly=True)
     if run_id is None and pipeline_name is None:
         found = latest_run(store, names)
         if found is None:

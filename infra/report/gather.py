@@ -29,7 +29,7 @@ class ReportError(LookupError):
 @dataclass
 class ComponentRun:
     node_id: str
-    state: str                       # ran | cached | failed | resolved | running | not run
+    state: str                       # ran | cached | failed | canceled | resolved | running | not run
     execution_id: Optional[int] = None
     start: Optional[float] = None    # seconds since the epoch (MLMD create time)
     end: Optional[float] = None      # MLMD last update time
@@ -180,6 +180,9 @@ class Report:
     run_properties: Dict[str, str] = field(default_factory=dict)
     components: List[ComponentRun] = field(default_factory=list)
     failed: Optional[ComponentRun] = None
+    # succeeded | failed | canceled | running (None: derived from the components, run_status)
+    status: Optional[str] = None
+    status_reason: Optional[str] = None         # why failed / canceled / still running
     rows: Dict[str, int] = field(default_factory=dict)
     rows_rejected: Optional[int] = None
     span: Optional[int] = None
@@ -210,6 +213,12 @@ class Report:
         return next((c for c in self.components if c.node_id == node_id), None)
 
     @property
+    def stopped(self) -> Optional[ComponentRun]:
+        """The component the run failed or was canceled in (None if none)."""
+        return self.failed or next((c for c in self.components
+                                    if c.state in ("failed", "canceled")), None)
+
+    @property
     def trained(self) -> bool:
         c = self.component("Trainer")
         return c is not None and c.state in ("ran", "cached")
@@ -235,6 +244,52 @@ def _json_or(v: Any) -> Any:
         except ValueError:
             return v
     return v
+
+
+def _result_message(v: Any) -> Optional[str]:
+    """The message of TFX's ``__execution_result__`` (JSON of an ExecutionResult)."""
+    if not v:
+        return None
+    if isinstance(v, str) and v.lstrip().startswith("{"):
+        try:
+            d = json.loads(v)
+        except ValueError:
+            return v
+        return d.get("resultMessage") or d.get("result_message") or v
+    return str(v)
+
+
+def run_status(components: List[ComponentRun], run_props: Optional[Dict[str, Any]] = None
+               ) -> Tuple[str, Optional[str]]:
+    """(status, reason) of a run: ``failed`` or ``canceled`` when a component was, or
+    when its runner recorded so (or is gone: infra.run_state); ``running`` while a
+    component is still running (or the runner says so and is alive); ``succeeded`` only
+    when none of that holds."""
+    from tfxkit.infra import run_state
+
+    p = dict(run_props or {})
+    recorded = run_state.state_of_run(p)
+    error = p.get(run_state.RUN_ERROR)
+    if recorded == run_state.FAILED and p.get(run_state.RUN_STATE) == run_state.RUNNING:
+        error = run_state.gone_reason(p)  # gone, not reconciled yet (a read-only store)
+    by_state = {}
+    for c in components:
+        by_state.setdefault(c.state, c)
+    if "failed" in by_state:
+        c = by_state["failed"]
+        return "failed", f"{c.node_id}: {c.error}" if c.error else f"failed in {c.node_id}"
+    if "canceled" in by_state or recorded == run_state.CANCELED:
+        c = by_state.get("canceled")
+        return "canceled", error or (f"canceled in {c.node_id}" if c else "canceled")
+    if recorded == run_state.FAILED:
+        return "failed", error or "the run failed"
+    if "running" in by_state or recorded == run_state.RUNNING:
+        c = by_state.get("running")
+        who = (f" (runner {run_state.runner_text(p)})" if p.get(run_state.RUNNER_PID)
+               else "")
+        return "running", (f"{c.node_id} is still running" if c else
+                           "the run has not finished") + who
+    return "succeeded", None
 
 
 def pipeline_runs(store, pipeline_name: str) -> List[Any]:
@@ -297,8 +352,13 @@ class _Reader:
         return ins, outs
 
     def components(self, run_ctx) -> List[ComponentRun]:
+        from tfxkit.infra import run_state
+
         X = self.pb.Execution
         out = []
+        run_props = _props(run_ctx)
+        gone = run_state.state_of_run(run_props) == run_state.FAILED and \
+            run_props.get(run_state.RUN_STATE) == run_state.RUNNING
         for e in sorted(self.s.get_executions_by_context(run_ctx.id),
                         key=lambda e: (e.create_time_since_epoch, e.id)):
             node = self.node_of(e.id)
@@ -306,9 +366,10 @@ class _Reader:
                 continue
             etype = self.etypes.get(e.type_id, "")
             system = etype.endswith(("Resolver", "Importer")) or "resolver" in etype.lower()
+            # an unknown state is not a success either
             state = {X.CACHED: "cached", X.COMPLETE: "ran", X.FAILED: "failed",
-                     X.RUNNING: "running", X.NEW: "running", X.CANCELED: "failed"
-                     }.get(e.last_known_state, "ran")
+                     X.RUNNING: "running", X.NEW: "running", X.CANCELED: "canceled"
+                     }.get(e.last_known_state, "failed")
             if system and state == "ran":
                 state = "resolved"
             start = e.create_time_since_epoch / 1000 if e.create_time_since_epoch else None
@@ -316,8 +377,12 @@ class _Reader:
             ins, outs = self.io(e.id)
             err = None
             p = _props(e)
-            if state == "failed":
-                err = p.get("__execution_result__") or None
+            if state == "running" and gone:  # its runner is gone (store not yet marked)
+                state, err = "failed", run_state.gone_reason(run_props, node)
+            elif state in ("failed", "canceled"):
+                err = _result_message(p.get(run_state.EXECUTION_RESULT)) or (
+                    "unknown execution state" if e.last_known_state not in
+                    (X.FAILED, X.CANCELED) else None)
             out.append(ComponentRun(node, state, e.id, start, end,
                                     (end - start) if start and end else None, err, ins, outs))
         return out
@@ -700,14 +765,19 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
                 if n.error:
                     c.error = n.error
         for n in run_result.nodes:  # a failure before MLMD recorded an execution
-            if n.node_id not in {c.node_id for c in comps} and n.state in ("failed", "reused"):
+            if n.node_id not in {c.node_id for c in comps} and \
+                    n.state in ("failed", "canceled", "reused"):
                 rep.components.append(ComponentRun(n.node_id, n.state, n.execution_id,
                                                    elapsed=n.elapsed, error=n.error))
     done = {c.node_id for c in rep.components}
-    for node in planned or []:
+    if planned is None:  # what the runner meant to run (infra.run_state), if recorded
+        planned = _json_or(rep.run_properties.get("run_nodes"))
+        planned = planned if isinstance(planned, list) else []
+    for node in planned:
         if node not in done:
             rep.components.append(ComponentRun(node, "not run"))
     rep.failed = next((c for c in rep.components if c.state == "failed"), None)
+    rep.status, rep.status_reason = run_status(rep.components, _props(run_ctx))
 
     # Edges of the run's DAG, through the artifacts the executions share.
     producer = {}

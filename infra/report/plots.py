@@ -14,7 +14,7 @@ CURRENT = "#2563eb"
 PREVIOUS = "#f97316"
 STATE_COLORS = {"ran": "#16a34a", "cached": "#0891b2", "resolved": "#0891b2",
                 "reused": "#0891b2", "failed": "#dc2626", "running": "#ca8a04",
-                "not run": "#9ca3af"}
+                "canceled": "#ea580c", "not run": "#9ca3af"}
 _ids = itertools.count()
 MaxNLocator = None  # matplotlib's, set by _plt()
 

@@ -9,7 +9,7 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from tfxkit.infra.report import plots
-from tfxkit.infra.report.gather import Report
+from tfxkit.infra.report.gather import Report, run_status
 
 e = html.escape
 
@@ -29,6 +29,7 @@ h3 { font-size: 15px; margin: 20px 0 6px; }
          font-size: 12px; border: 1px solid currentColor; }
 .ok { color: var(--ok); } .bad { color: var(--bad); } .warn { color: var(--warn); }
 .state-ran { color: var(--ok); } .state-failed { color: var(--bad); font-weight: 600; }
+.state-canceled, .state-running { color: var(--warn); font-weight: 600; }
 .state-cached, .state-resolved, .state-reused { color: #0e7490; }
 .state-not-run { color: var(--muted); font-style: italic; }
 table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
@@ -119,7 +120,7 @@ def _figure(svg: Optional[str], caption: str = "", cls: str = "") -> str:
 
 _BOX_COLORS = {"ran": "#dcfce7", "cached": "#cffafe", "resolved": "#cffafe",
                "reused": "#cffafe", "failed": "#fee2e2", "not run": "#f3f4f6",
-               "running": "#fef9c3"}
+               "running": "#fef9c3", "canceled": "#ffedd5"}
 
 
 def dag_svg(rep: Report) -> str:
@@ -192,9 +193,27 @@ def dag_svg(rep: Report) -> str:
 
 # -- sections -------------------------------------------------------------------------
 
+def _status(rep: Report) -> Tuple[str, Optional[str]]:
+    """The run's status and why: the gathered one, else derived from the components
+    (never ``succeeded`` while one failed, was canceled or still runs)."""
+    if rep.status:
+        return rep.status, rep.status_reason
+    return run_status(rep.components, rep.run_properties)
+
+
+def _status_badge(rep: Report) -> str:
+    status, reason = _status(rep)
+    stopped = rep.stopped
+    where = f" in {stopped.node_id}" if stopped is not None else ""
+    text, cls = {"succeeded": ("succeeded", "ok"), "failed": (f"failed{where}", "bad"),
+                 "canceled": (f"canceled{where}", "warn"),
+                 "running": ("running: not finished", "warn")}.get(status, (status, "warn"))
+    title = f" title='{e(reason)}'" if reason else ""
+    return f"<span class='badge {cls}' data-status='{e(status)}'{title}>{e(text)}</span>"
+
+
 def _header(rep: Report) -> str:
-    status = (f"<span class='badge bad'>failed in {e(rep.failed.node_id)}</span>"
-              if rep.failed else "<span class='badge ok'>succeeded</span>")
+    status = _status_badge(rep)
     ev = rep.evaluation
     if ev is not None and ev.blessed is not None:
         status += (" <span class='badge ok'>model blessed</span>" if ev.blessed
@@ -231,11 +250,18 @@ def _run_section(rep: Report) -> str:
     ran = sum(c.state == "ran" for c in rep.components)
     cached = sum(c.state == "cached" for c in rep.components)
     total = sum(c.elapsed or 0 for c in rep.components)
+    status, reason = _status(rep)
+    stopped = rep.stopped
+    cls = "bad" if status == "failed" else "warn"
+    where = f" in {e(stopped.node_id)}" if stopped is not None else ""
     head = (f"<p>{len(rep.components)} components: {ran} ran, {cached} cached"
-            + (f", <span class='bad'>failed in {e(rep.failed.node_id)}</span>" if rep.failed
-               else "") + f"; {total:.1f} s in components.</p>")
-    if rep.failed and rep.failed.error:
-        head += f"<p class='bad'><b>{e(rep.failed.node_id)}:</b> {e(rep.failed.error)}</p>"
+            + ("" if status == "succeeded" else
+               f", <span class='{cls}'>{e(status)}{where}</span>")
+            + f"; {total:.1f} s in components.</p>")
+    if stopped is not None and stopped.error:
+        head += f"<p class='{cls}'><b>{e(stopped.node_id)}:</b> {e(stopped.error)}</p>"
+    elif status != "succeeded" and reason:
+        head += f"<p class='{cls}' data-status-reason>{e(reason)}</p>"
     table = _table(["component", "state", "time", "execution", "error"], rows,
                    "class='components'")
     return (f"<section id='run' data-section='run'><h2>Run</h2>{head}{table}"
@@ -372,9 +398,13 @@ def _schema_section(rep: Report) -> str:
 
 
 def _not_trained_reason(rep: Report) -> str:
-    if rep.failed is not None:
-        return (f"Nothing was trained: the run stopped at {rep.failed.node_id}, before the "
+    if rep.stopped is not None:
+        return (f"Nothing was trained: the run stopped at {rep.stopped.node_id}, before the "
                 "Trainer.")
+    status, reason = _status(rep)
+    if status != "succeeded":
+        said = {"failed": "failed", "canceled": "was canceled"}.get(status, "has not finished")
+        return f"Nothing was trained: the run {said} ({reason or 'no reason recorded'})."
     return "Nothing was trained: the Trainer did not run in this run."
 
 
