@@ -625,8 +625,12 @@ def _stored_runs(cfg, result, force, check=True):
 @click.option("--model", "model_name", default=None, help="Which model of the inference job.")
 @click.option("--rollback", "rollback_to", default=None, is_flag=False, flag_value="",
               metavar="[RUN_ID]", help="Serve an earlier stored run (default: the previous).")
-def predictions(config, profile, sets, model_name, rollback_to):
-    """List CONFIG's stored prediction runs per model; --rollback serves an earlier one."""
+@click.option("--sweep", is_flag=True,
+              help="Remove the rows or keys of runs whose write never finished (left by "
+                   "a writer that died, e.g. a Redis killed mid-write).")
+def predictions(config, profile, sets, model_name, rollback_to, sweep=False):
+    """List CONFIG's stored prediction runs per model; --rollback serves an earlier one;
+    --sweep removes what writes that never finished left behind."""
     from tfxkit.components.prediction_store.store import StoreError
     from tfxkit.pipelines.inference import open_configured_store
 
@@ -642,6 +646,12 @@ def predictions(config, profile, sets, model_name, rollback_to):
             info = store.rollback(name, rollback_to or None)
             click.echo(f"{name}: now serving run {info.run_id} (model {info.model_version}, "
                        f"{info.rows} predictions)")
+            return
+        if sweep:
+            for name in ([model_name] if model_name else names):
+                n = store.sweep(name)
+                click.echo(f"{name}: removed {n} rows or keys of runs that never finished "
+                           f"from {store.description}")
             return
         for name in ([model_name] if model_name else names):
             runs = store.runs(name)

@@ -120,6 +120,12 @@ class PredictionStore:
     def _point(self, use_case: str, run_id: str) -> None:
         raise NotImplementedError
 
+    def sweep(self, use_case: str) -> int:
+        """Removes the rows or keys of ``use_case``'s runs that never finished and are not
+        recorded anywhere (left by writes of an older tfxkit that died mid-way); returns
+        how many. The current run, the kept runs and writes in progress stay."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -263,6 +269,19 @@ class _SqlStore(PredictionStore):
             self._reset()
             _log.warning("%s: trimming old runs of %s failed (the new run serves): %s",
                          self.description, use_case, _text(e))
+
+    def sweep(self, use_case):
+        con, p = self._conn(), self.param
+        with self._errors("sweeping failed: "):
+            cur = con.cursor()
+            # a write in progress is one uncommitted transaction: its rows are not seen
+            cur.execute(f"DELETE FROM tfxkit_predictions WHERE use_case = {p} AND run_id NOT IN "
+                        f"(SELECT run_id FROM tfxkit_runs WHERE use_case = {p}) AND run_id NOT IN "
+                        f"(SELECT run_id FROM tfxkit_current WHERE use_case = {p})",
+                        (use_case, use_case, use_case))
+            n = cur.rowcount
+            con.commit()
+        return max(0, n or 0)
 
     def runs(self, use_case):
         con, p = self._conn(), self.param
@@ -500,13 +519,13 @@ class RedisStore(PredictionStore):
                          "next write or trim will): %s", self.description, run_id, use_case,
                          _text(e))
 
-    def _clean_pending(self, use_case: str, skip: Optional[str] = None) -> List[str]:
+    def _clean_pending(self, use_case: str, skip: Optional[str] = None) -> Dict[str, int]:
         """Removes the keys of pending runs whose writer is gone (lease expired) and that
-        never became current; returns their run ids."""
+        never became current; returns {run id: keys removed}."""
         import redis
 
         pending = self._k(use_case, "pending")
-        cleaned = []
+        cleaned: Dict[str, int] = {}
         for raw in self.r.smembers(pending):
             run_id = raw.decode()
             if run_id == skip:
@@ -530,27 +549,27 @@ class RedisStore(PredictionStore):
                     tx.execute()
                 except redis.exceptions.WatchError:
                     continue  # something moved: leave it to the next clean-up
-            self._delete_run_keys(use_case, run_id)
+            cleaned[run_id] = self._delete_run_keys(use_case, run_id)
             self.r.srem(pending, run_id)
-            cleaned.append(run_id)
-            _log.warning("%s: removed the keys of run %s of %s, whose write never "
-                         "finished", self.description, run_id, use_case)
+            _log.warning("%s: removed the %d keys of run %s of %s, whose write never "
+                         "finished", self.description, cleaned[run_id], run_id, use_case)
         return cleaned
 
     def _current(self, use_case):
         v = self.r.get(self._k(use_case, "current"))
         return v.decode() if v is not None else None
 
-    def _delete_run_keys(self, use_case, run_id):
-        keys = []
+    def _delete_run_keys(self, use_case, run_id) -> int:
+        keys, n = [], 0
         pattern = _glob_escape(self._k(use_case, run_id) + ":") + "*"
         for k in self.r.scan_iter(match=pattern, count=5000):
             keys.append(k)
             if len(keys) >= 5000:
-                self.r.unlink(*keys)
+                n += self.r.unlink(*keys)
                 keys = []
         if keys:
-            self.r.unlink(*keys)
+            n += self.r.unlink(*keys)
+        return n
 
     def _trim(self, use_case, keep_runs):
         """Drops runs beyond ``keep_runs`` and dead writers' pending runs; after a
@@ -565,6 +584,45 @@ class RedisStore(PredictionStore):
         except Exception as e:  # pylint: disable=broad-except
             _log.warning("%s: trimming old runs of %s failed (the new run serves): %s",
                          self.description, use_case, _text(e))
+
+    def sweep(self, use_case):
+        try:
+            removed = sum(self._clean_pending(use_case).values())
+            known = {v.decode() for v in self.r.hkeys(self._k(use_case, "runs"))}
+            known |= {v.decode() for v in self.r.smembers(self._k(use_case, "pending"))}
+            current = self._current(use_case)
+            if current:
+                known.add(current)
+            base = self._k(use_case) + ":"
+            own = tuple(base + r + ":" for r in known)
+            special = {base + "current", base + "runs", base + "pending"}
+            candidates = []
+            for raw in self.r.scan_iter(match=_glob_escape(base) + "*", count=5000):
+                k = raw.decode("utf-8", "replace")
+                if k in special or k.startswith(own) or k.startswith(
+                        (base + "lease:", base + "dead:")):
+                    continue
+                candidates.append(raw)
+            # a key is a lost row of this use case only if it reads back as one: a row
+            # whose run is unknown, stored under exactly tfxkit:{use_case}:{run}:{key}
+            # (so keys of another use case named "{use_case}:..." are never touched)
+            orphans = []
+            for i in range(0, len(candidates), 1000):
+                chunk = candidates[i:i + 1000]
+                for raw, v in zip(chunk, self.r.mget(chunk)):
+                    try:
+                        row = json.loads(v)
+                        ok = (isinstance(row, dict) and row.get("run_id") not in known
+                              and raw.decode() == base + f"{row['run_id']}:{row['key']}")
+                    except Exception:  # pylint: disable=broad-except - not a row
+                        ok = False
+                    if ok:
+                        orphans.append(raw)
+            for i in range(0, len(orphans), 5000):
+                self.r.unlink(*orphans[i:i + 5000])
+            return removed + len(orphans)
+        except Exception as e:
+            raise self._error(e, "sweeping failed: ") from None
 
     def runs(self, use_case):
         raw = self._call(self.r.hgetall, self._k(use_case, "runs"))

@@ -364,3 +364,44 @@ def test_stored_run_check_notices_an_emptied_store(kind, tmp_path):
         assert lost.store_again and "'k0' is gone" in lost.reason
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "redis"])
+def test_sweep_removes_what_an_older_writer_left(kind, tmp_path):
+    """Rows or keys of a run that an older tfxkit never recorded (its writer died) go;
+    the current run, the kept runs and another use case whose name starts alike stay."""
+    import json
+
+    target = {"sqlite": str(tmp_path / "p.sqlite"), "postgres": PG, "redis": REDIS}[kind]
+    uc = "uc-" + uuid.uuid4().hex[:8]
+    s = open_store(kind, target)
+    try:
+        s.write_run(uc, "r1", "v1", rows(10, "a"))
+        s.write_run(uc, "r2", "v1", rows(10, "b"))
+        s.write_run(uc + ":x", "r9", "v1", rows(5, "x"))  # another use case
+        if kind == "redis":
+            c = redis.Redis.from_url(REDIS)
+            for k, pred in rows(300, "lost"):
+                c.set(f"tfxkit:{uc}:lost-run:{k}", json.dumps(
+                    {"key": k, "prediction": pred, "model_version": "v2",
+                     "run_id": "lost-run", "created_at": "2026"}))
+            c.close()
+        else:
+            con = s._conn()
+            cur = con.cursor()
+            p = s.param
+            cur.executemany(f"INSERT INTO tfxkit_predictions VALUES ({p}, {p}, {p}, {p}, {p}, "
+                            f"{p})", [(uc, "lost-run", k, json.dumps(v), "v2", "2026")
+                                      for k, v in rows(300, "lost")])
+            con.commit()
+        assert s.sweep(uc) == 300
+        assert s.sweep(uc) == 0
+        assert [r.run_id for r in s.runs(uc)] == ["r2", "r1"]
+        assert s.get(uc, "k3")["run_id"] == "r2" and s.get(uc + ":x", "k3")["run_id"] == "r9"
+        s.rollback(uc)
+        assert s.get(uc, "k3")["run_id"] == "r1"
+        if kind == "redis":
+            assert keys_of_run(REDIS, uc, "lost-run") == []
+            assert len(keys_of_run(REDIS, uc + ":x", "r9")) == 5
+    finally:
+        s.close()
