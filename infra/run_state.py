@@ -63,10 +63,14 @@ def _pidns() -> str:
         return ""
 
 
+UNVERIFIABLE = "?"  # the process exists but cannot be looked at (another user, hidepid)
+
+
 def process_identity(pid: int) -> Optional[str]:
     """What tells process ``pid`` from any later process with the same pid: on Linux the
     boot id and its start time in clock ticks (``/proc/<pid>/stat``), elsewhere psutil's
-    create time; None when no such process runs (a zombie is not running)."""
+    create time; None when no such process runs (a zombie is not running);
+    ``UNVERIFIABLE`` when one runs that this user may not look at."""
     stat = _read(f"/proc/{pid}/stat")
     if stat is not None:
         fields = stat[stat.rfind(")") + 2:].split()
@@ -74,17 +78,27 @@ def process_identity(pid: int) -> Optional[str]:
             return None
         boot = _read("/proc/sys/kernel/random/boot_id") or ""
         return f"{boot}/{fields[19]}"
-    if os.path.isdir("/proc/self"):
-        return None  # Linux, and the process is gone
+    if os.path.isdir("/proc/self"):  # Linux: gone, or hidden from this user (hidepid)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except OSError:  # EPERM: it exists, another user's
+            return UNVERIFIABLE
+        return UNVERIFIABLE
     try:
         import psutil
-
+    except ImportError:
+        return UNVERIFIABLE
+    try:
         p = psutil.Process(pid)
         if p.status() == psutil.STATUS_ZOMBIE:
             return None
         return f"created/{p.create_time():.2f}"
-    except Exception:  # pylint: disable=broad-except  # NoSuchProcess, AccessDenied
+    except psutil.NoSuchProcess:
         return None
+    except psutil.Error:  # AccessDenied
+        return UNVERIFIABLE
 
 
 def this_runner() -> Dict[str, object]:
@@ -115,7 +129,10 @@ def runner_alive(p: Dict[str, object]) -> Optional[bool]:
         return None
     if p.get(RUNNER_HOST) != socket.gethostname() or (p.get(RUNNER_PIDNS) or "") != _pidns():
         return None
-    return process_identity(int(pid)) == ident
+    now = process_identity(int(pid))
+    if now == UNVERIFIABLE:
+        return None
+    return now == ident
 
 
 def state_of_run(p: Dict[str, object]) -> Optional[str]:

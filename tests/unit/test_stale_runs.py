@@ -38,6 +38,15 @@ def test_process_identity_tells_a_live_process_from_a_dead_or_reused_pid():
     assert run_state.runner_alive({}) is None
 
 
+def test_a_process_this_user_may_not_see_is_not_called_dead(monkeypatch):
+    # /proc/<pid> hidden (hidepid) or another user's: it exists (kill 0 says EPERM) but
+    # cannot be verified, so the run is left alone
+    monkeypatch.setattr(run_state, "_read", lambda path: None if "/stat" in path else "b")
+    assert run_state.process_identity(1) == run_state.UNVERIFIABLE  # pid 1 always exists
+    me = {**run_state.this_runner(), "runner_pid": 1}
+    assert run_state.runner_alive(me) is None
+
+
 def test_a_zombie_is_not_alive():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     deadline = time.monotonic() + 30
