@@ -144,9 +144,10 @@ class StoreGate:
                                       "(a probe call is on its way)")
 
     def _trip(self, loop, error: str):
-        self.trips += 1
-        self.last_error = error
-        self.open_until = loop.time() + self.breaker_s
+        if loop.time() >= self.open_until:  # not already open (calls time out together)
+            self.trips += 1
+            self.last_error = error
+            self.open_until = loop.time() + self.breaker_s
         for w in list(self._waiters) + list(self._queue):
             if not w.done():
                 w.set_exception(_Tripped())

@@ -65,7 +65,85 @@ def test_spec_from_the_models_parse_op():
         return {"out": tf.cast(p["b"], tf.float32)}
 
     gd = serve.get_concrete_function().graph.as_graph_def()
-    assert spec_from_graph_def(gd) == {"a": "float", "b": "int", "c": "bytes"}
+    got = spec_from_graph_def(gd)
+    assert got == {"a": "float", "b": "int", "c": "bytes"}
+    assert got.sizes == {"b": 1} and got.required == set()
+
+
+def test_spec_knows_scalar_and_required_features():
+    """Issue 13, 12a: the dense features' shapes (a scalar: [] or [1]) and defaults, from
+    the parse op; a list for a scalar is a 400 naming it, not a model error."""
+    import tensorflow as tf
+
+    from tfxkit.infra.online import spec_from_graph_def
+
+    spec = {"s": tf.io.FixedLenFeature([], tf.float32, 0.0),
+            "one": tf.io.FixedLenFeature([1], tf.int64, [0]),
+            "three": tf.io.FixedLenFeature([3], tf.float32, [0.0] * 3),
+            "need": tf.io.FixedLenFeature([], tf.string),
+            "many": tf.io.VarLenFeature(tf.string)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def serve(x):
+        p = tf.io.parse_example(x, spec)
+        return {"out": p["s"]}
+
+    got = spec_from_graph_def(serve.get_concrete_function().graph.as_graph_def())
+    assert got == {"s": "float", "one": "int", "three": "float", "need": "bytes",
+                   "many": "bytes"}
+    assert got.sizes == {"s": 1, "one": 1, "three": 3, "need": 1}
+    assert got.required == {"need"}
+    ok = {"need": "x"}
+    for inst in ({**ok, "s": 1.5, "one": [2], "three": [1, 2, 3], "many": ["a", "b"]},
+                 {**ok, "s": [1.5]}, ok):
+        ex = tf.train.Example.FromString(encode_example(inst, got))
+        tf.io.parse_example([ex.SerializeToString()], spec)  # TF takes what we let through
+    for inst, msg in [({**ok, "s": [1.0, 2.0]}, "'s' is a scalar (one value); got a list of 2"),
+                      ({**ok, "one": [1, 2]}, "'one' is a scalar"),
+                      ({**ok, "three": [1.0]}, "'three' takes 3 values; got a list of 1"),
+                      ({"s": 1.0}, "'need' are required"),
+                      ({**ok, "need": []}, "'need' is a scalar")]:
+        with pytest.raises(InstanceError) as e:
+            encode_example(inst, got, "instances[2]")
+        assert msg in str(e.value) and "instances[2]" in str(e.value), (inst, str(e.value))
+
+
+@pytest.mark.parametrize("body", [
+    b'{"instances": [{"a": 1, "b": [1.5, "x"]}, {"c": {"b64": "AAE="}}], "other": [1, {"x": 2}]}',
+    b' \n{ "signature_name" : "x" , "instances" :[ ]}\n',
+    b'{"instances": [{"a": "\\u00e9\\"]\\n"}]}',
+    b'{"instances": [1, "x", null, [1, 2]]}',
+])
+def test_iter_instances_reads_what_orjson_reads(body):
+    import orjson
+
+    from tfxkit.infra.online import iter_instances
+
+    assert list(iter_instances(body)) == orjson.loads(body)["instances"]
+
+
+@pytest.mark.parametrize("body, msg", [
+    (b"{nope", "not JSON"), (b'{"instances": [1,]}', "not JSON"),
+    (b'{"instances": [1] } x', "extra data"), (b'{"rows": []}', "expected {"),
+    (b'[{"instances": []}]', "expected {"), (b'{"instances": 3}', "expected {"),
+    (b'{"instances": [NaN]}', "not JSON"), (b'\xff', "not JSON"), (b"", "not JSON"),
+])
+def test_iter_instances_rejects_bad_bodies(body, msg):
+    from tfxkit.infra.online import iter_instances
+
+    with pytest.raises(InstanceError) as e:
+        list(iter_instances(body))
+    assert msg in str(e.value)
+
+
+def test_iter_instances_stops_at_max_instances():
+    from tfxkit.infra.online import TooLarge, iter_instances
+
+    seen = []
+    with pytest.raises(TooLarge, match="more than 3 instances"):
+        for x in iter_instances(b'{"instances": [1, 2, 3, 4, 5, oops', max_instances=3):
+            seen.append(x)
+    assert seen == [1, 2, 3]  # it stopped before decoding the rest
 
 
 def test_split_outputs():
@@ -190,6 +268,25 @@ def test_feedback_book():
     assert len(book) == 3
     with pytest.raises(KeyError):
         book.take({"request_id": "r1", "label": "A"})
+
+
+def test_feedback_book_is_capped_by_instances_and_checks_ids():
+    """Issue 13, faults 5 and 10: a book of requests of 10k instances is capped by
+    instances, not requests; a list or dict id is a ValueError (400), not a TypeError."""
+    book = FeedbackBook(capacity=1000, max_instances=25)
+    for i in range(4):
+        assert book.remember(f"r{i}", "1", [("A", 0)] * 10, [f"k{i}-{j}" for j in range(10)])
+    assert book.stats()["instances"] == 20 and len(book) == 2  # r2, r3
+    with pytest.raises(KeyError):
+        book.take({"request_id": "r1", "labels": ["A"] * 10})
+    assert not book.remember("huge", "1", [("A", 0)] * 26, None)  # alone over the cap
+    assert len(book) == 2
+    for bad in ({"request_id": ["r3"], "label": "A"}, {"request_id": {"a": 1}, "label": "A"},
+                {"key": ["k3-1"], "label": "A"}, {"request_id": "r3", "index": "0"},
+                {"request_id": "r3", "index": True}, {"request_id": 1.5, "label": "A"}):
+        with pytest.raises(ValueError):
+            book.take(bad)
+    assert book.take({"key": "k3-1", "label": "A"}) == [("1", ("A", 0), "A")]
 
 
 # -- the service and controller, with fake models over a real registry ------------------
@@ -477,6 +574,49 @@ def test_http_contract(tmp_path):
         assert st["stable"]["quality"] == pytest.approx(2 / 3)
         assert st["canary"] is None and st["policy"]["steps"] == [0.5, 1.0]
         assert cl.get("/health").json()["model_version"] == v1
+
+
+def test_a_big_request_is_scored_in_chunks_in_order(tmp_path):
+    """Issue 13, fault 2: a request of more than max_batch_size instances goes through the
+    model in chunks of at most max_batch_size (other requests' batches run in between),
+    and its answer, built in a thread, is the same as the small path's."""
+    import orjson
+
+    reg = Registry(str(tmp_path / "models"))
+    push(reg, tmp_path, "v1", {"truth": True})
+    sizes = []
+
+    def loader(version, path, max_batch_size, max_wait_ms, metric):
+        arm = fake_loader()(version, path, max_batch_size, max_wait_ms, metric)
+        fn = arm.batcher.fn
+
+        def counted(items):
+            sizes.append(len(items))
+            return fn(items)
+        arm.batcher.fn = counted
+        return arm
+
+    async def main():
+        svc = OnlineService("m", registry=reg, loader=loader, poll_s=3600, max_batch_size=64,
+                            key_field="id")
+        await svc.start(wait=True)
+        inst = [{"island": "Torgersen" if i % 3 else "Biscoe", "id": f"k{i}"}
+                for i in range(1000)]
+        raw = orjson.dumps({"instances": inst})
+        big, small, both = await asyncio.gather(
+            svc.predict_json(raw + b" " * (300 * 1024)),  # over INLINE_BYTES: the thread path
+            svc.predict({"instances": inst[:5]}),
+            svc.predict({"instances": inst}))
+        big = orjson.loads(big)
+        await svc.stop()
+        return big, small, both, svc
+
+    big, small, both, svc = asyncio.run(main())
+    assert [p["class"] for p in big["predictions"]] == \
+        ["A" if i % 3 else "B" for i in range(1000)]
+    assert big["predictions"] == both["predictions"]
+    assert max(sizes) <= 64 and sum(sizes) == 2005
+    assert svc.book.take({"key": "k999", "label": "A"})  # remembered, by key too
 
 
 def test_close_drains_queued_and_running_requests():

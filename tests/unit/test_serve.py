@@ -49,3 +49,110 @@ def test_get_404_and_503(tmp_path):
         assert r.status_code == 503 and "connection refused" in r.json()["detail"], path_
     down["now"] = False
     assert c.get("/predictions/u1").status_code == 200
+
+
+def test_health_live_and_ready(tmp_path):
+    """/health/live answers without the store; /health/ready names what is not ready."""
+    path = str(tmp_path / "p.sqlite")
+    down = {"now": False}
+
+    class Store:
+        def __init__(self):
+            self.s = open_store("sqlite", path)
+            self.description = self.s.description
+
+        def ping(self):
+            if down["now"]:
+                raise StoreUnavailable("redis redis://127.0.0.1:6379/0: connection refused")
+
+    with TestClient(create_app(Store, ["m"])) as c:
+        assert c.get("/health/live").json() == {"status": "alive"}
+        assert c.get("/health/ready").status_code == 200
+        down["now"] = True
+        r = c.get("/health/ready")
+        assert r.status_code == 503 and "connection refused" in r.json()["detail"]
+        assert c.get("/health/live").status_code == 200
+        assert c.get("/openapi.json").status_code == 200
+        docs = c.get("/docs").text
+        assert "/health/ready" in docs and "http" not in docs.replace("openapi.json", "")
+
+
+def test_store_gate_answers_a_hung_store_at_once_after_its_timeout():
+    """Issue 13, fault 3, in-process: calls to a store that hangs wait at most its timeout,
+    all together (not one after another); then the breaker answers at once; a probe
+    after breaker_s closes it again. A store that fails fast does not open it."""
+    import asyncio
+    import threading
+    import time
+
+    from tfxkit.components.prediction_store.store import StoreError
+    from tfxkit.infra.serve import StoreGate, StoreUnavailableNow
+
+    hang, fail = threading.Event(), {"now": False}
+    release = threading.Event()
+
+    class Store:
+        description = "fake"
+
+        def get(self, model, key):
+            if fail["now"]:
+                raise StoreUnavailable("fake: connection refused")
+            if hang.is_set():
+                release.wait(10)
+            return {"key": key}
+
+    async def main():
+        gate = StoreGate(Store, threads=2, timeout_s=0.3, breaker_s=0.6)
+        assert await gate.call("get", "m", "a") == {"key": "a"}
+        fail["now"] = True
+        for _ in range(3):  # fast failures: tried every time, no breaker
+            try:
+                await gate.call("get", "m", "a")
+            except StoreError as e:
+                assert "connection refused" in str(e)
+        assert gate.trips == 0
+        fail["now"] = False
+        hang.set()
+        t0 = time.monotonic()
+        out = await asyncio.gather(*[gate.call("get", "m", str(i)) for i in range(6)],
+                                   return_exceptions=True)
+        took = time.monotonic() - t0
+        assert all(isinstance(x, StoreUnavailableNow) for x in out), out
+        assert took < 1.5, took  # one timeout (0.3 s + 0.25), not six in a row
+        t0 = time.monotonic()
+        try:
+            await gate.call("get", "m", "x")
+            raise AssertionError("the breaker let a call through")
+        except StoreUnavailableNow as e:
+            assert "store_breaker_s" in str(e) and time.monotonic() - t0 < 0.05
+        hang.clear()
+        release.set()
+        await asyncio.sleep(0.7)
+        assert await gate.call("get", "m", "b") == {"key": "b"}  # the probe closes it
+        assert await gate.call("get", "m", "c") == {"key": "c"}
+        gate.close()
+        return gate
+
+    assert asyncio.run(main()).trips == 1
+
+
+def test_body_and_instance_limits_in_the_app():
+    """The same limits in the app itself (any ASGI server): Content-Length over the limit
+    is refused before reading, so is a chunked body past it; too many instances is 413."""
+    from tfxkit.infra.serve import Limits
+    from tfxkit.infra.online import OnlineService
+
+    svc = OnlineService("m", model_dir="/nonexistent", loader=lambda *a: None)
+    app = create_app(online=svc, limits=Limits(max_body_mb=0.01, max_instances=3))
+    c = TestClient(app)  # no lifespan: no model (503) unless a limit answers first
+    r = c.post("/predict", content=b"x" * 20000)
+    assert r.status_code == 413 and "max_body_mb" in r.json()["detail"]
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 1000
+    r = c.post("/predict", content=chunks())
+    assert r.status_code == 413 and "max_body_mb" in r.json()["detail"]
+    r = c.post("/predict", json={"instances": [{}] * 4})
+    assert r.status_code == 413 and "max_instances" in r.json()["detail"]
+    assert c.post("/predict", json={"instances": [{}]}).status_code == 503
