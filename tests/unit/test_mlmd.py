@@ -126,3 +126,38 @@ def test_concurrent_schema_creation_on_a_fresh_database():
     finally:
         subprocess.run(["mariadb", "-uroot", "-h127.0.0.1", "-e",
                         f"DROP DATABASE IF EXISTS `{db}`"], check=False, timeout=60)
+
+
+def test_a_runner_killed_with_9_is_marked_failed_in_mysql(tmp_path):
+    """infra.run_state on MLMD in MySQL: a real runner killed with -9 inside its
+    component leaves its execution RUNNING; the report's reconciliation (what
+    ``tfxkit report`` does first, and ``tfxkit run`` before it starts) marks it FAILED."""
+    import signal
+
+    from tests.unit.stale_runs_pipeline import PIPELINE, start_holding_runner
+    from tfxkit.infra.report import reconcile
+    from tfxkit.infra.report.gather import gather
+
+    _require_mysql()
+    db = f"tfxkit_unit_{uuid.uuid4().hex[:10]}"
+    cfg = load_config(TEMPLATE, profile="mysql", overrides=[f"metadata.mysql.database={db}"])
+    try:
+        mlmd.prepare(cfg)
+        proc = start_holding_runner(tmp_path, db)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+        store = mlmd.open_store(cfg)
+        [execution] = store.get_executions()
+        assert execution.last_known_state == execution.RUNNING
+        stale = []
+        reconcile(cfg, [PIPELINE], stale.append)
+        assert [(s.node, s.execution_id) for s in stale] == [("Step", execution.id)]
+        [execution] = store.get_executions()
+        assert execution.last_known_state == execution.FAILED
+        rep = gather(mlmd.open_store(cfg, readonly=True), PIPELINE)
+        assert rep.status == "failed" and rep.failed.node_id == "Step"
+        assert f"pid {proc.pid}" in rep.failed.error
+    finally:
+        subprocess.run(["mariadb", "-uroot", "-h127.0.0.1", "-e",
+                        f"DROP DATABASE IF EXISTS `{db}`"], check=False, timeout=60)

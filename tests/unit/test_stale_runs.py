@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.stale_runs_pipeline import start_holding_runner
 from tfxkit.infra import run_state
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- the runner process ------------------------------------------------------------
@@ -89,30 +88,11 @@ def _states(store, pipeline="stale-runs"):
     return out
 
 
-def _start_holding_runner(tmp_path):
-    """``tfxkit``'s local runner in its own process, inside Step's executor (RUNNING in
-    MLMD), until killed."""
-    marker = tmp_path / "holding"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.Popen([sys.executable, "-m", "tests.unit.stale_runs_pipeline",
-                             str(tmp_path), "hold", str(marker)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 240
-    while not marker.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
-            proc.kill()
-            pytest.fail(f"the runner never reached its executor (rc {proc.poll()}): {out[-3000:]}")
-        time.sleep(0.2)
-    return proc
-
-
 @pytest.fixture(scope="module")
 def killed_run(tmp_path_factory):
     """A runner killed with -9 inside its component: the store as it left it."""
     tmp_path = tmp_path_factory.mktemp("killed")
-    proc = _start_holding_runner(tmp_path)
+    proc = start_holding_runner(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     proc.stdout.close()
@@ -180,7 +160,7 @@ def test_the_next_run_marks_the_killed_run_failed(killed_run, tmp_path):
 def test_a_live_runner_is_left_running(tmp_path):
     from tfxkit.infra.report.gather import gather
 
-    proc = _start_holding_runner(tmp_path)
+    proc = start_holding_runner(tmp_path)
     try:
         store = _store(tmp_path)
         assert run_state.reconcile(store, "stale-runs") == []
