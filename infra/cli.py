@@ -683,7 +683,9 @@ def predictions(config, profile, sets, model_name, rollback_to, sweep=False):
               help="Serve POST /predict from this SavedModel instead of the registry.")
 def serve(config, profile, sets, host, port, online, model_dir):
     """Serve CONFIG over HTTP: stored batch predictions by key (GET /predictions/KEY) and
-    online predictions (POST /predict, POST /feedback, GET /canary)."""
+    online predictions (POST /predict, POST /feedback, GET /canary); GET /health/live
+    and /health/ready for probes. Limits (body size, instances, requests in flight,
+    connections, header and body timeouts) are serving: fields of the config."""
 
     cfg = _config(config, profile, sets)
     if cfg.inference is None and not online:
@@ -701,6 +703,10 @@ def serve(config, profile, sets, host, port, online, model_dir):
         canary = "canary rollout on" if cfg.serving.canary and not model_dir else "no canary"
         click.echo(f"online: POST http://{host}:{port}/predict from {src} ({canary}; "
                    f"POST /feedback, GET /canary)")
+    s = cfg.serving
+    click.echo(f"limits: body {s.max_body_mb:g} MB, {s.max_instances} instances a request, "
+               f"{s.max_inflight} requests in flight, {s.max_connections} connections, "
+               f"headers within {s.header_timeout_s:g} s  (GET /health/live, /health/ready)")
     run_server(cfg, host, port, online=online, model_dir=model_dir)
 
 
