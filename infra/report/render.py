@@ -398,8 +398,13 @@ def _schema_section(rep: Report) -> str:
 
 
 def _not_trained_reason(rep: Report) -> str:
-    if rep.stopped is not None:
-        return (f"Nothing was trained: the run stopped at {rep.stopped.node_id}, before the "
+    stopped = rep.stopped
+    if stopped is not None and stopped.node_id.startswith("Trainer"):
+        if stopped.state == "canceled":
+            return f"Nothing was trained: the Trainer was {stopped.error or 'canceled'}."
+        return f"Nothing was trained: the Trainer failed: {stopped.error or 'no reason recorded'}."
+    if stopped is not None:
+        return (f"Nothing was trained: the run stopped at {stopped.node_id}, before the "
                 "Trainer.")
     status, reason = _status(rep)
     if status != "succeeded":

@@ -266,3 +266,17 @@ def test_summary_says_when_a_component_did_not_complete():
     s.status, s.status_reason = run_status(r)
     assert format_summary(s)[0].startswith("Run RUNNING: Trainer running")
     assert run_status(RunResult("p", "r", [NodeResult("A", "ran", 1.0, 1)])) == ("succeeded", None)
+
+
+def test_report_of_a_run_stopped_in_the_trainer():
+    from tfxkit.infra.report.gather import ComponentRun, Report
+    from tfxkit.infra.report.render import render_html
+
+    rep = Report(pipeline="p", run_id="r", kind="training",
+                 components=[ComponentRun("Transform", "ran", 1, 1.0, 2.0, 1.0),
+                             ComponentRun("Trainer", "canceled", 2, 2.0, 3.0, 1.0,
+                                          error="canceled (SIGTERM)"),
+                             ComponentRun("Evaluator", "not run")])
+    page = render_html(rep)
+    assert "data-status='canceled'" in page and "canceled in Trainer" in page
+    assert "Nothing was trained: the Trainer was canceled (SIGTERM)." in page
