@@ -574,6 +574,7 @@ class Arm:
         self.metric = metric
         self.failures = 0  # model calls failed in a row
         self.last_failure: Optional[str] = None
+        self.last_failure_at = 0.0
 
     def gone(self) -> Optional[str]:
         """Why this version cannot answer (None: it can): its folder is gone (a loaded
@@ -586,11 +587,12 @@ class Arm:
         return None
 
     def problem(self) -> Optional[str]:
-        """``gone``, or its last calls all failed (None: it looks healthy)."""
+        """``gone``, or its last (at least 3) calls all failed, the last one within 30 s
+        (not for ever: a server taken out of rotation gets no call that could succeed)."""
         gone = self.gone()
         if gone:
             return gone
-        if self.failures >= 3:
+        if self.failures >= 3 and time.monotonic() - self.last_failure_at < 30:
             return (f"model {self.version}: its last {self.failures} calls failed: "
                     f"{self.last_failure}")
         return None
@@ -652,22 +654,34 @@ class FeedbackBook:
 
     def remember(self, request_id: str, version: str, answers: list,
                  keys: Optional[list]) -> bool:
-        """False when the request alone has more instances than the book holds."""
+        """False when the request alone has more instances than the book holds. The lock
+        is held a slice of keys at a time: the event loop (``take``) never waits long
+        for a big request being remembered in a worker thread."""
         n = len(answers)
         if n > self.max_instances:
             return False
-        entry = (version, list(answers), [False] * n)
+        skeys = [None if k is None else str(k) for k in keys] if keys else None
+        entry = (version, list(answers), [False] * n, skeys)
         with self._lock:
             self._req[request_id] = entry
             self.instances += n
-            for i, k in enumerate(keys or []):
-                if k is not None:
-                    self._keys[str(k)] = (request_id, i)
+            evicted = []
             while len(self._req) > self.capacity or self.instances > self.max_instances:
-                _, old = self._req.popitem(last=False)
+                rid, old = self._req.popitem(last=False)
                 self.instances -= len(old[1])
-            if len(self._keys) > 2 * min(self.capacity, self.max_instances):
-                self._keys = {k: v for k, v in self._keys.items() if v[0] in self._req}
+                evicted.append((rid, old[3]))
+        step = 4096
+        for start in range(0, len(skeys or ()), step):
+            with self._lock:
+                for i in range(start, min(start + step, len(skeys))):
+                    if skeys[i] is not None:
+                        self._keys[skeys[i]] = (request_id, i)
+        for rid, old_keys in evicted:
+            for start in range(0, len(old_keys or ()), step):
+                with self._lock:
+                    for k in old_keys[start:start + step]:
+                        if k is not None and self._keys.get(k, (None,))[0] == rid:
+                            del self._keys[k]
         return True
 
     def __len__(self):
@@ -723,7 +737,7 @@ class FeedbackBook:
                     raise ValueError(f"request {rid} had {n} instances: give labels (a list) "
                                      "or index")
                 labels = {0: item.get("label")}
-        version, answers, seen = self._req[rid]
+        version, answers, seen, _ = self._req[rid]
         out = []
         for idx, label in labels.items():
             if label is None:
@@ -780,8 +794,16 @@ class OnlineService:
     # lifecycle --------------------------------------------------------------------------
     async def _load(self, version: str, path: str) -> Arm:
         metric = self.policy.quality_metric if self.policy else None
-        return await asyncio.to_thread(self.loader, version, path, self.max_batch_size,
-                                       self.max_wait_ms, metric)
+        arm = await asyncio.to_thread(self.loader, version, path, self.max_batch_size,
+                                      self.max_wait_ms, metric)
+        # What is loaded by now (TensorFlow, the model: hundreds of thousands of objects)
+        # lives as long as the process: out of the collector's sight, so that a full
+        # collection, which a big request's objects set off, does not walk it all while
+        # holding the GIL (250 ms with a 50 MB request, the event loop stopped meanwhile).
+        import gc
+
+        gc.freeze()
+        return arm
 
     async def start(self, wait: bool = False):
         """Loads the model and starts the controller in the background (the server
@@ -1053,7 +1075,7 @@ class OnlineService:
         except ModelError as e:
             arm.window.record((time.perf_counter() - t0) * 1000.0, ok=False)
             arm.failures += 1
-            arm.last_failure = str(e)
+            arm.last_failure, arm.last_failure_at = str(e), time.monotonic()
             raise
         arm.failures = 0
         n = len(examples)

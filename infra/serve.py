@@ -94,7 +94,8 @@ class _Tripped(Exception):
 
 class StoreGate:
     """Prediction-store calls off the event loop: ``threads`` threads, each with its own
-    store connection (``open_store()``), at most ``4 * threads`` calls waiting for one.
+    store connection (``open_store()``), at most ``max(256, 16 * threads)`` calls
+    waiting for one (more: 503 at once).
     A call waits at most the store's timeout (``timeout_s``, plus a little: the store's
     own error comes first when it has one). A call that timed out, or failed only after
     half of it, opens the breaker: for ``breaker_s`` every call is answered at once (and
@@ -106,7 +107,7 @@ class StoreGate:
                  breaker_s: float = 2.0):
         self.open_store, self.threads = open_store, threads
         self.timeout_s, self.breaker_s = timeout_s, breaker_s
-        self.max_queue = 4 * threads
+        self.max_queue = max(256, 16 * threads)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="tfxkit-store")
         self._local = threading.local()
         self._free = threads

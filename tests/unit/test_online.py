@@ -657,12 +657,24 @@ def test_serving_config(tmp_path):
     p = policy_from_config(cfg)
     assert p.final_steps == [0.05, 0.5, 1.0] and p.min_requests == 10
     assert p.quality_metric == "accuracy" and cfg.serving.max_wait_ms == 0
+    from tfxkit.infra.serve import Limits
+
+    limits = Limits.from_config(load_config(TEMPLATE_CONFIG, overrides=[
+        "serving.max_body_mb=2", "serving.header_timeout_s=0.5"]))
+    assert limits.max_body == 2 << 20 and limits.header_timeout_s == 0.5
+    defaults = Limits.from_config(cfg)  # the dataclass's defaults are the config's
+    assert defaults == Limits(store_timeout_s=defaults.store_timeout_s)
     assert decision_log_path(cfg) == os.path.join(cfg.base_dir, "canary-decisions.jsonl")
     for bad, field in [("serving.canary.steps=[0.5, 0.2]", "steps"),
                        ("serving.canary.steps=[1.0]", "steps"),
                        ("serving.canary.quality_metric=mae", "quality_metric"),
                        ("serving.canary.max_p99_latency_ratio=0.5", "max_p99_latency_ratio"),
                        ("serving.max_batch_size=0", "max_batch_size"),
+                       ("serving.max_body_mb=0", "max_body_mb"),
+                       ("serving.max_instances=0", "max_instances"),
+                       ("serving.max_connections=0", "max_connections"),
+                       ("serving.header_timeout_s=0", "header_timeout_s"),
+                       ("serving.store_threads=0", "store_threads"),
                        ("serving.canary.bogus=1", "bogus")]:
         with pytest.raises(ConfigError) as e:
             load_config(TEMPLATE_CONFIG, overrides=[bad])
@@ -707,3 +719,29 @@ def test_cli_canary_status_and_history(tmp_path):
         ["start", "ramp", "rollback"]
     r = run(main, ["canary", TEMPLATE_CONFIG, "--set", "serving.canary.steps=[2]"])
     assert r.exit_code == 2 and "steps" in r.output
+
+
+def test_readiness_names_a_failing_or_missing_model(tmp_path):
+    """Issue 13, fault 1 (the server's part), in-process: three failed calls in a row or
+    the model's folder gone make the service not ready, naming why; /predict on a gone
+    folder is a LookupError (503), not a model error (500)."""
+    import shutil
+
+    reg = Registry(str(tmp_path / "models"))
+    push(reg, tmp_path, "v1", {"error": True})
+
+    async def main():
+        svc = OnlineService("m", registry=reg, loader=fake_loader(), poll_s=3600)
+        await svc.start(wait=True)
+        assert svc.readiness() == []
+        for _ in range(3):
+            with pytest.raises(ModelError):
+                await svc.predict({"instances": [{"island": "Biscoe"}]})
+        assert "last 3 calls failed" in svc.readiness()[0]
+        shutil.rmtree(svc.stable.path)
+        assert "is gone" in svc.readiness()[0]
+        with pytest.raises(LookupError, match="is gone"):
+            await svc.predict({"instances": [{"island": "Biscoe"}]})
+        await svc.stop()
+
+    asyncio.run(main())
