@@ -532,7 +532,7 @@ def predict(config, profile, sets, verbose, force=False):
                f"{cfg.inference.store.kind}, model(s) "
                + ", ".join(f"{n} {m.version}" for n, m in models.items()))
     click.echo("  loading TFX ...", nl=False)
-    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.local_runner import RunCanceled, RunFailed, run_pipeline
     from tfxkit.pipelines.inference import create_inference_pipeline
 
     pipeline = create_inference_pipeline(cfg, models)
@@ -544,6 +544,10 @@ def predict(config, profile, sets, verbose, force=False):
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         sys.exit(1)
+    except RunCanceled as e:  # Ctrl-C or SIGTERM: the run is recorded as CANCELED
+        where = f" in {e.node.node_id}" if e.node else ""
+        click.secho(f"Run canceled{where} ({e.signal_name})", fg="yellow", err=True)
+        sys.exit(130 if e.signal_name == "SIGINT" else 143)
     ran = sum(n.state == "ran" for n in result.nodes)
     cached = sum(n.state == "cached" for n in result.nodes)
     click.echo(f"Run {result.run_id}: {ran} ran, {cached} cached, "

@@ -318,6 +318,9 @@ def format_summary(s: Summary) -> List[str]:
                      f"{s.infra_reason or ''}".rstrip(": "))
     if s.pushed:
         lines.append(f"Pushed version {s.pushed_version} to {s.pushed_path}")
+        plain = f"pushed as version {s.pushed_version}"
+        if s.push_reason and s.push_reason != plain:  # a restore, a rebuilt index
+            lines.append(f"  why: {s.push_reason}")
     elif s.pushed is False:
         lines.append(f"Not pushed: {s.push_reason}" if s.push_reason
                      else "Not pushed (the model was not blessed)")
