@@ -17,7 +17,8 @@ windows per run:
    ``--seconds`` + 4 s; probes scheduled in it are waited for.
 
 Figures per run: the probes' p50/p99 in each window, ``rise_p99_ms`` = stress p99 -
-alone p99 (target: under 50 ms), the big request's status and time, the load's answers.
+alone p99 (target: under 50 ms), the big request's status and time, the load's answers,
+and the server's RSS before the stress, its peak (VmHWM) and 2 s after.
 
 Sides (harness comparison ``health``, alternating, separate processes, ``--runs`` each):
 
@@ -208,6 +209,16 @@ def fill(url, n):
 
 # -- a side: one server, two windows ------------------------------------------------------
 
+def rss_mb(pid):
+    """(VmRSS, VmHWM) of a process, MB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return out.get("VmRSS"), out.get("VmHWM")
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else float("nan")
@@ -364,6 +375,7 @@ def side_main(args):
         asyncio.run(window(srv.port, 1.0, args, paths))  # warm-up
         ph.mark("warmup")
         alone, alone_load, _ = asyncio.run(window(srv.port, args.seconds, args, paths))
+        rss_before, hwm_before = rss_mb(srv.proc.pid)
 
         async def stress():
             os.kill(redis_pid, signal.SIGSTOP)
@@ -380,9 +392,13 @@ def side_main(args):
         finally:
             os.kill(redis_pid, signal.SIGCONT)
         ph.mark("work")
+        time.sleep(2)
+        rss_after, hwm_after = rss_mb(srv.proc.pid)
     finally:
         srv.stop()
     out = {"probe_path": paths[0], "big_status": big[0], "big_s": big[1],
+           "rss_before_mb": rss_before, "rss_peak_mb": hwm_after, "rss_after_mb": rss_after,
+           "rss_peak_before_stress_mb": hwm_before,
            "big_answer": big[2], "load_alone": alone_load, "load_stress": stress_load}
     for p in paths:
         tag = "" if p == paths[0] else "canary_"
@@ -488,7 +504,9 @@ def main():
           f"{harness._fmt(harness.spread(canary), ' ms', 1)}")
     for r in c.runs:
         print(f"  {r.side} #{r.index}: big request -> {r.extra['big_status']} in "
-              f"{r.extra['big_s']:.1f} s; probes not answered 200: "
+              f"{r.extra['big_s']:.1f} s; server RSS {r.extra['rss_before_mb']:.0f} MB -> "
+              f"peak {r.extra['rss_peak_mb']:.0f} MB, {r.extra['rss_after_mb']:.0f} MB 2 s "
+              f"after; probes not answered 200: "
               f"{r.extra['probes_failed']}; load (stress) predict "
               f"{r.extra['load_stress']['predict']}, get {r.extra['load_stress']['get']}")
     met = bool(rises) and max(rises) < 50
