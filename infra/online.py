@@ -1021,6 +1021,10 @@ class OnlineService:
                                                 thread_name_prefix="tfxkit-cpu")
         return self._cpu_pool
 
+    def _release_memory(self):
+        if self._cpu_pool is not None and not self._cpu_pool._shutdown:
+            self._cpu_pool.submit(release_memory)
+
     async def _cpu_call(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._cpu, fn, *args)
 
@@ -1087,7 +1091,11 @@ class OnlineService:
             out = self._answer(*args)
         else:
             out = await self._cpu_call(self._answer, *args)
-            self._cpu.submit(release_memory)
+            # give the freed heap back once this request's objects are gone (the answer
+            # is sent after this returns)
+            loop = asyncio.get_running_loop()
+            for delay in (0.0, 2.0):
+                loop.call_later(delay, self._release_memory)
         arm.window.record((time.perf_counter() - t0) * 1000.0, ok=True)
         return out
 
