@@ -771,10 +771,13 @@ class OnlineService:
                  max_wait_ms: float = 2.0, poll_s: float = 10.0,
                  loader: Callable[..., Arm] = load_arm, seed: Optional[int] = None,
                  max_instances: Optional[int] = None, feedback_instances: int = 200_000,
-                 cpu_threads: int = 2):
+                 cpu_threads: int = 2, scalar_features: Sequence[str] = ()):
         if (registry is None) == (model_dir is None):
             raise ValueError("give a registry or a model_dir")
         self.max_instances = max_instances
+        # features the config's transform reads as one value each (it takes a list's first
+        # value): a list is refused, whatever the model's parse op (variable-length) says
+        self.scalar_features = tuple(scalar_features)
         # parsing, encoding and answering big requests, off the event loop
         self._cpu_threads, self._cpu_pool = cpu_threads, None
         self.name, self.registry, self.model_dir = name, registry, model_dir
@@ -796,6 +799,12 @@ class OnlineService:
         metric = self.policy.quality_metric if self.policy else None
         arm = await asyncio.to_thread(self.loader, version, path, self.max_batch_size,
                                       self.max_wait_ms, metric)
+        if self.scalar_features:
+            spec = arm.spec if isinstance(arm.spec, FeatureSpec) else FeatureSpec(arm.spec)
+            for name in self.scalar_features:
+                if name in spec:
+                    spec.sizes.setdefault(name, 1)
+            arm.spec = spec
         # What is loaded by now (TensorFlow, the model: hundreds of thousands of objects)
         # lives as long as the process: out of the collector's sight, so that a full
         # collection, which a big request's objects set off, does not walk it all while
@@ -1216,6 +1225,8 @@ def service_from_config(cfg, model_dir: Optional[str] = None) -> OnlineService:
     s = cfg.serving
     key = cfg.inference.key if cfg.inference else None
     limits = dict(max_instances=s.max_instances, feedback_instances=s.feedback_instances)
+    if cfg.features.module is None:  # the config's transform: one value per raw column
+        limits["scalar_features"] = cfg.features.raw_columns()
     if model_dir:
         return OnlineService(cfg.name, model_dir=model_dir, key_field=key,
                              max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms,

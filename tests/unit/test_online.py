@@ -745,3 +745,29 @@ def test_readiness_names_a_failing_or_missing_model(tmp_path):
         await svc.stop()
 
     asyncio.run(main())
+
+
+def test_the_configs_raw_columns_take_one_value_each(tmp_path):
+    """The config-driven transform reads each raw column as one value (a list's first
+    value would be used silently), while the template models parse them as variable-length:
+    the server refuses a list for them (issue 13, fault 12a)."""
+    reg = Registry(str(tmp_path / "models"))
+    push(reg, tmp_path, "v1", {"class": "A"})
+
+    async def main():
+        svc = OnlineService("m", registry=reg, loader=fake_loader(), poll_s=3600,
+                            scalar_features=["island", "not_in_the_model"])
+        await svc.start(wait=True)
+        r = await svc.predict({"instances": [{"island": "Biscoe"}]})
+        assert r["predictions"][0]["class"] == "A"
+        with pytest.raises(InstanceError, match="'island' is a scalar .*a list of 2"):
+            await svc.predict({"instances": [{"island": ["Biscoe", "Dream"]}]})
+        await svc.stop()
+
+    asyncio.run(main())
+    from tfxkit.infra.online import service_from_config
+    from tfxkit.pipelines.config import load_config
+
+    cfg = load_config(TEMPLATE_CONFIG, overrides=[f"push.registry={tmp_path}/models"])
+    svc = service_from_config(cfg)
+    assert set(svc.scalar_features) == set(cfg.features.raw_columns()) and svc.scalar_features
