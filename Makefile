@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once
-.PHONY: setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving lock clean
+.PHONY: setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-health lock clean
 
 setup: $(STAMP)
 
@@ -93,7 +93,7 @@ test-e2e: setup airflow-setup browser-setup services
 # bench-inference trains the template once (untimed) under BENCH_WORK; bench-serving
 # reuses that model when it is there.
 BENCH_WORK ?= .bench-work
-bench: bench-ingest bench-inference bench-serving bench-pipeline
+bench: bench-ingest bench-inference bench-serving bench-health bench-pipeline
 	$(PY) tests/bench/summary.py
 
 bench-pipeline: setup
@@ -109,6 +109,11 @@ bench-serving: setup
 	@m=$$(ls -d $(BENCH_WORK)/inference/multiclass/models/[0-9]* 2>/dev/null | tail -1); \
 	echo "$(PY) tests/bench/bench_serving.py $${m:+--model $$m}"; \
 	$(PY) tests/bench/bench_serving.py $${m:+--model $$m}
+
+# /health/live p99 under load, alone and beside a 50 MB /predict and a SIGSTOPped Redis;
+# the before side is a git worktree of bb8fe4c (made when missing).
+bench-health: setup
+	$(PY) tests/bench/bench_health.py --work $(BENCH_WORK)/health
 
 clean:
 	rm -rf templates/*/.tfxkit templates/*/models
