@@ -36,7 +36,7 @@ setup(
     name="tfxkit",
     version="0.1.0",
     description="One YAML config becomes a production TFX pipeline",
-    python_requires=">=3.10,<3.11",
+    python_requires=">=3.10,<3.12",
     packages=sorted(package_dir),
     package_dir=package_dir,
     include_package_data=True,
