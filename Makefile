@@ -1,17 +1,28 @@
 # tfxkit: `make demo` runs a template end to end; `make test` runs the tests.
-# Both set up what they need (.venv with Python 3.10 from the committed lock file).
+# Both set up what they need (.venv with Python 3.11 from the committed lock file).
 
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 LOCK  := requirements/lock.txt
 UV_VERSION := 0.13.9
-STAMP := $(VENV)/.installed
-# TFX 1.16 needs Python 3.10: take it from PYTHON310, else pyenv's 3.10.x, else PATH.
-PYTHON310 ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10.*/bin/python3.10 \
-	"$$HOME"/.pyenv/versions/3.10.*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
-	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; \
+# Python for .venv: 3.11 by default; `make setup PYTHON=3.10` builds it with 3.10 instead
+# (TFX 1.16 declares Python < 3.11; tfxkit tests it on 3.11, and the lock serves both).
+PYTHON ?= 3.11
+# Python X.Y: PYTHONXY if set, else pyenv's X.Y.*, else /usr(/local)/bin, else PATH.
+find_python = $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/$(1).*/bin/python$(1) \
+	"$$HOME"/.pyenv/versions/$(1).*/bin/python$(1) /usr/bin/python$(1) /usr/local/bin/python$(1) \
+	"$$(command -v python$(1))" "$$(command -v python3)"; do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; assert "%d.%d" % sys.version_info[:2] == "$(1)"' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
+PYTHON310 ?= $(call find_python,3.10)
+PYTHON311 ?= $(call find_python,3.11)
+VENV_PYTHON = $(PYTHON$(subst .,,$(PYTHON)))
+# One stamp per Python version: PYTHON=3.10 after a 3.11 .venv (or the reverse) rebuilds it.
+STAMP := $(VENV)/.installed-py$(PYTHON)
+# uv does not write .pyc files and PYTHONDONTWRITEBYTECODE=1 stops Python writing them on
+# import: compile them at install, or every process compiles TensorFlow's sources again.
+UV_INSTALL = $(VENV)/bin/uv pip install -q --compile-bytecode
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
@@ -22,27 +33,26 @@ export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 setup: $(STAMP)
 
 $(STAMP): $(LOCK) setup.py components/batch_inference/_fastlog.c
-	@[ -n "$(PYTHON310)" ] || { echo "Python 3.10 not found: install it (pyenv install 3.10) or set PYTHON310=/path/to/python3.10" >&2; exit 1; }
-	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null || \
-		{ rm -rf $(VENV); $(PYTHON310) -m venv $(VENV); }
+	@case "$(PYTHON)" in 3.10|3.11) ;; *) echo "PYTHON=$(PYTHON): tfxkit's .venv takes 3.11 (the default) or 3.10" >&2; exit 1;; esac
+	@[ -n "$(VENV_PYTHON)" ] || { echo "Python $(PYTHON) not found: install it (pyenv install $(PYTHON)) or set PYTHON$(subst .,,$(PYTHON))=/path/to/python$(PYTHON)" >&2; exit 1; }
+	@$(PY) -c 'import sys; assert "%d.%d" % sys.version_info[:2] == "$(PYTHON)"' 2>/dev/null || \
+		{ rm -rf $(VENV); echo "$(VENV): Python $(PYTHON) ($(VENV_PYTHON))"; $(VENV_PYTHON) -m venv $(VENV); }
+	@rm -f $(VENV)/.installed $(VENV)/.installed-py*
 	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip install -q --python $(PY) -r $(LOCK)
-	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	$(UV_INSTALL) --python $(PY) -r $(LOCK)
+	$(UV_INSTALL) --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 
-# Re-resolve the lock file from requirements/base.in (exact versions for every package).
+# Re-resolve the lock file from requirements/base.in: exact versions for every package, one
+# file for Python 3.10 and 3.11 (uv's universal resolution: where the two differ, such as
+# protobuf and kfp, each pin carries a python_version marker).
 lock: $(STAMP)
-	$(VENV)/bin/uv pip compile requirements/base.in --python $(PY) -o $(LOCK)
+	$(VENV)/bin/uv pip compile requirements/base.in --universal --python-version 3.10 -o $(LOCK)
 
 # Airflow 3.3 in its own Python 3.11 environment (never TFX): the DAGs run tfxkit in .venv.
 AIRFLOW_VENV  := .venv-airflow
 AIRFLOW_LOCK  := requirements/airflow-lock.txt
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
-PYTHON311 ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.11.*/bin/python3.11 \
-	"$$HOME"/.pyenv/versions/3.11.*/bin/python3.11 /usr/bin/python3.11 /usr/local/bin/python3.11 \
-	"$$(command -v python3.11)" "$$(command -v python3)"; do \
-	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null && { echo "$$p"; break; }; \
-	done)
 .PHONY: airflow-setup airflow-lock
 
 airflow-setup: $(AIRFLOW_STAMP)
@@ -51,7 +61,7 @@ $(AIRFLOW_STAMP): $(AIRFLOW_LOCK) | $(STAMP)
 	@[ -n "$(PYTHON311)" ] || { echo "Python 3.11 not found: install it (pyenv install 3.11) or set PYTHON311=/path/to/python3.11" >&2; exit 1; }
 	@$(AIRFLOW_VENV)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null || \
 		{ rm -rf $(AIRFLOW_VENV); $(PYTHON311) -m venv $(AIRFLOW_VENV); }
-	$(VENV)/bin/uv pip sync -q --python $(AIRFLOW_VENV)/bin/python $(AIRFLOW_LOCK)
+	$(VENV)/bin/uv pip sync -q --compile-bytecode --python $(AIRFLOW_VENV)/bin/python $(AIRFLOW_LOCK)
 	@touch $(AIRFLOW_STAMP)
 
 # Re-resolve requirements/airflow-lock.txt from requirements/airflow.in.
