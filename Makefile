@@ -9,6 +9,12 @@ UV_VERSION := 0.13.9
 # Python for .venv: 3.11 by default; `make setup PYTHON=3.10` builds it with 3.10 instead
 # (TFX 1.16 declares Python < 3.11; tfxkit tests it on 3.11, and the lock serves both).
 PYTHON ?= 3.11
+# A $PYTHON in the environment that is no version of ours (another tool's path) is ignored.
+ifeq ($(origin PYTHON),environment)
+ifeq ($(filter 3.10 3.11,$(PYTHON)),)
+override PYTHON := 3.11
+endif
+endif
 # Python X.Y: PYTHONXY if set, else pyenv's X.Y.*, else /usr(/local)/bin, else PATH.
 find_python = $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/$(1).*/bin/python$(1) \
 	"$$HOME"/.pyenv/versions/$(1).*/bin/python$(1) /usr/bin/python$(1) /usr/local/bin/python$(1) \
