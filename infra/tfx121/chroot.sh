@@ -23,6 +23,8 @@ UV_VERSION=${UV_VERSION:-0.13.9}
 LOCK=requirements/lock-tfx121.txt
 IN=requirements/tfx121.in
 NICE=(nice -n 19 ionice -c3)
+# g++: some dependencies build from source on Python 3.13 (pyfarmhash, via apache-beam)
+PKGS=python3,python3-venv,python3-dev,gcc,g++,git,make,ca-certificates
 
 log() { echo "tfx121: $*" >&2; }
 [ "$(id -u)" = 0 ] || { log "needs root (debootstrap, mount, chroot)"; exit 1; }
@@ -96,10 +98,19 @@ build_root() {
     log "debootstrap $SUITE into $ROOT"
     local t0=$SECONDS
     "${NICE[@]}" debootstrap --variant=minbase \
-        --include=python3,python3-venv,python3-dev,gcc,git,make,ca-certificates \
+        --include=$PKGS \
         "$SUITE" "$ROOT" "$MIRROR"
     log "debootstrap took $((SECONDS - t0)) s"
-    touch "$ROOT/.debootstrap-done"
+    echo "$PKGS" > "$ROOT/.debootstrap-done"
+}
+
+# A root made with an older package list gets the missing ones from apt.
+add_packages() {
+    [ "$(cat "$ROOT/.debootstrap-done")" = "$PKGS" ] && return
+    log "apt-get install ${PKGS//,/ }"
+    inside apt-get update -q
+    inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${PKGS//,/ }
+    echo "$PKGS" > "$ROOT/.debootstrap-done"
 }
 
 # The host's extra CA certificates (an egress proxy's among them): without them pip and
@@ -141,9 +152,9 @@ cmd=${1:-root}
 shift || true
 case $cmd in
     root)
-        build_root; copy_certs; mount_all; make_venv; install_lock ;;
+        build_root; copy_certs; mount_all; add_packages; make_venv; install_lock ;;
     lock)
-        build_root; copy_certs; mount_all; make_venv
+        build_root; copy_certs; mount_all; add_packages; make_venv
         inside uv pip compile "$IN" --python "$VENV/bin/python" -o "$LOCK" "$@" ;;
     run)
         [ -f "$ROOT$VENV/.installed" ] || { log "no root yet: make tfx121-root"; exit 1; }
