@@ -23,8 +23,12 @@ UV_VERSION=${UV_VERSION:-0.13.9}
 LOCK=requirements/lock-tfx121.txt
 IN=requirements/tfx121.in
 NICE=(nice -n 19 ionice -c3)
-# g++: some dependencies build from source on Python 3.13 (pyfarmhash, via apache-beam)
-PKGS=python3,python3-venv,python3-dev,gcc,g++,git,make,ca-certificates
+# g++: some dependencies build from source on Python 3.13 (pyfarmhash, via apache-beam);
+# redis-server and mariadb-client: the fault tests start their own Redis and drop their
+# MLMD databases with the mariadb client (the servers themselves are the host's).
+# debootstrap installs BASE; apt the rest, after a policy-rc.d that starts no service.
+BASE=python3,python3-venv,python3-dev,gcc,g++,git,make,ca-certificates
+PKGS=$BASE,redis-server,mariadb-client
 
 log() { echo "tfx121: $*" >&2; }
 [ "$(id -u)" = 0 ] || { log "needs root (debootstrap, mount, chroot)"; exit 1; }
@@ -98,16 +102,19 @@ build_root() {
     log "debootstrap $SUITE into $ROOT"
     local t0=$SECONDS
     "${NICE[@]}" debootstrap --variant=minbase \
-        --include=$PKGS \
+        --include=$BASE \
         "$SUITE" "$ROOT" "$MIRROR"
     log "debootstrap took $((SECONDS - t0)) s"
-    echo "$PKGS" > "$ROOT/.debootstrap-done"
+    echo "$BASE" > "$ROOT/.debootstrap-done"
 }
 
-# A root made with an older package list gets the missing ones from apt.
+# What debootstrap did not install (and any package added to PKGS later) comes from apt.
 add_packages() {
     [ "$(cat "$ROOT/.debootstrap-done")" = "$PKGS" ] && return
     log "apt-get install ${PKGS//,/ }"
+    # no service starts inside the root (redis-server's would take the host's port 6379)
+    printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"
+    chmod +x "$ROOT/usr/sbin/policy-rc.d"
     inside apt-get update -q
     inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${PKGS//,/ }
     echo "$PKGS" > "$ROOT/.debootstrap-done"
