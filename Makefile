@@ -77,8 +77,9 @@ tfx121-shell: tfx121-root
 	$(TFX121) shell
 
 # The unit tier on the second stack (the services must answer, as for make test-unit;
-# checked from inside, with the root's Python).
-test-tfx121: tfx121-root
+# checked from inside, with the root's Python). Airflow stays the host's .venv-airflow
+# (Python 3.11, never TFX): chroot.sh binds its interpreter in.
+test-tfx121: tfx121-root airflow-setup
 	$(TFX121) run python tests/services.py
 	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit
 

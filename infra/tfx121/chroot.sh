@@ -65,6 +65,17 @@ mount_all() {
     bind /dev /dev r
     bind /sys /sys r
     bind "$REPO" "$REPO"
+    # The Airflow environment (.venv-airflow: Python 3.11, never TFX) stays the host's; its
+    # interpreter's prefix (pyenv's, say) is bound read-only at its own path so that the
+    # Airflow tests run inside too. Never over anything the root has (/usr, ...).
+    local home prefix
+    home=$(sed -n 's/^home = //p' "$REPO/.venv-airflow/pyvenv.cfg" 2>/dev/null || true)
+    prefix=${home%/bin}
+    if [ -n "$home" ] && [ -d "$prefix" ] && [ "$prefix" != "$home" ] && \
+            ! [ -e "$ROOT$prefix" -a -n "$(ls -A "$ROOT$prefix" 2>/dev/null)" ]; then
+        bind "$prefix" "$prefix"
+        mount -o remount,bind,ro "$ROOT$prefix"
+    fi
     cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 }
 
