@@ -33,6 +33,13 @@ PKGS=$BASE,redis-server,mariadb-client
 log() { echo "tfx121: $*" >&2; }
 [ "$(id -u)" = 0 ] || { log "needs root (debootstrap, mount, chroot)"; exit 1; }
 
+# In a mount namespace of its own: the binds are seen by this command only (two commands
+# can run at once) and vanish with it even if it is killed with -9; the trap below still
+# unmounts them on every ordinary end.
+if [ -z "${TFX121_NS:-}" ] && command -v unshare >/dev/null; then
+    TFX121_NS=1 exec unshare --mount --propagation private "$0" "$@"
+fi
+
 # --- mounts -------------------------------------------------------------------------
 MOUNTED=()
 unmount_all() {
@@ -50,7 +57,7 @@ trap 'exit 143' TERM
 bind() {  # bind SRC DEST_INSIDE_ROOT [r]: r = recursive (submounts too, e.g. /dev/shm)
     local src=$1 dest=$ROOT$2
     mkdir -p "$dest"
-    if mountpoint -q "$dest"; then log "$dest already mounted (another run?)"; exit 1; fi
+    if mountpoint -q "$dest"; then log "$dest already mounted"; exit 1; fi
     if [ "${3:-}" = r ]; then
         mount --rbind "$src" "$dest"
         mount --make-rslave "$dest"
