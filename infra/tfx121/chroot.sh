@@ -10,7 +10,9 @@
 # TFX121_DIR (default REPO/.tfx121, ignored by git) holds the root (TFX121_DIR/root). The
 # venv is /opt/venv inside it. /proc, /dev, /sys and the repository (at its own path, so
 # an editable install and absolute paths mean the same inside and out) are bind-mounted
-# only while a command runs, and unmounted by a trap whatever way it ends.
+# only while a command runs, in a mount namespace of its own, and unmounted by a trap.
+# Edit this file by replacing it (sed -i, an editor's save), not in place: a running
+# command reads it as it goes.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd -P)
