@@ -64,7 +64,7 @@ airflow-lock: $(STAMP)
 # compiled, tfxkit editable); a second call takes seconds.
 TFX121_DIR ?= $(CURDIR)/.tfx121
 TFX121 := TFX121_DIR=$(TFX121_DIR) infra/tfx121/chroot.sh
-.PHONY: tfx121-root tfx121-lock tfx121-shell test-tfx121
+.PHONY: tfx121-root tfx121-lock tfx121-shell test-tfx121 test-tfx121-e2e
 
 tfx121-root:
 	$(TFX121) root
@@ -82,6 +82,11 @@ tfx121-shell: tfx121-root
 test-tfx121: tfx121-root airflow-setup
 	$(TFX121) run python tests/services.py
 	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit
+
+# The templates' transform tests and the e2e pipelines on the second stack (~15 min).
+test-tfx121-e2e: tfx121-root airflow-setup
+	$(TFX121) run python tests/services.py
+	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 templates tests/e2e
 
 # Headless Chromium for the run-report tests (Debian packages chromium, chromium-driver).
 .PHONY: browser-setup

@@ -28,9 +28,10 @@ NICE=(nice -n 19 ionice -c3)
 # g++: some dependencies build from source on Python 3.13 (pyfarmhash, via apache-beam);
 # redis-server and mariadb-client: the fault tests start their own Redis and drop their
 # MLMD databases with the mariadb client (the servers themselves are the host's).
+# chromium, chromium-driver: the run-report e2e tests render pages headless.
 # debootstrap installs BASE; apt the rest, after a policy-rc.d that starts no service.
 BASE=python3,python3-venv,python3-dev,gcc,g++,git,make,ca-certificates
-PKGS=$BASE,redis-server,mariadb-client
+PKGS=$BASE,redis-server,mariadb-client,chromium,chromium-driver
 
 log() { echo "tfx121: $*" >&2; }
 [ "$(id -u)" = 0 ] || { log "needs root (debootstrap, mount, chroot)"; exit 1; }
