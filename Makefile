@@ -74,6 +74,36 @@ $(AIRFLOW_STAMP): $(AIRFLOW_LOCK) | $(STAMP)
 airflow-lock: $(STAMP)
 	$(VENV)/bin/uv pip compile requirements/airflow.in --python-version 3.11 -o $(AIRFLOW_LOCK)
 
+# The second stack (issue 14): TFX 1.21 / Python 3.13 / TF 2.21 in a Debian 13 root built
+# with debootstrap under TFX121_DIR and entered with chroot (root only; infra/tfx121/chroot.sh).
+# tfx121-root builds it once (debootstrap, CA certificates, /opt/venv from the lock, bytecode
+# compiled, tfxkit editable); a second call takes seconds.
+TFX121_DIR ?= $(CURDIR)/.tfx121
+TFX121 := TFX121_DIR=$(TFX121_DIR) infra/tfx121/chroot.sh
+.PHONY: tfx121-root tfx121-lock tfx121-shell test-tfx121 test-tfx121-e2e
+
+tfx121-root:
+	$(TFX121) root
+
+# Re-resolve requirements/lock-tfx121.txt from requirements/tfx121.in, inside the root.
+tfx121-lock:
+	$(TFX121) lock
+
+tfx121-shell: tfx121-root
+	$(TFX121) shell
+
+# The unit tier on the second stack (the services must answer, as for make test-unit;
+# checked from inside, with the root's Python). Airflow stays the host's .venv-airflow
+# (Python 3.11, never TFX): chroot.sh binds its interpreter in.
+test-tfx121: tfx121-root airflow-setup
+	$(TFX121) run python tests/services.py
+	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit
+
+# The templates' transform tests and the e2e pipelines on the second stack (~15 min).
+test-tfx121-e2e: tfx121-root airflow-setup
+	$(TFX121) run python tests/services.py
+	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 templates tests/e2e
+
 # Headless Chromium for the run-report tests (Debian packages chromium, chromium-driver).
 .PHONY: browser-setup
 browser-setup:

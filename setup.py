@@ -36,12 +36,15 @@ setup(
     name="tfxkit",
     version="0.1.0",
     description="One YAML config becomes a production TFX pipeline",
-    python_requires=">=3.10,<3.12",
+    # Two stacks: TFX 1.16 on Python 3.11 (or 3.10; requirements/lock.txt) and TFX 1.21 on
+    # Python 3.13 (requirements/lock-tfx121.txt, issue 14).
+    python_requires=">=3.10",
     packages=sorted(package_dir),
     package_dir=package_dir,
     include_package_data=True,
     package_data={"tfxkit.templates": ["*/*", "*/*/*"]},
-    install_requires=["tfx==1.16.0", "pydantic>=2", "pyyaml", "click", "duckdb", "fastapi",
+    install_requires=["tfx==1.16.0; python_version < '3.11'",
+                      "tfx==1.21.0; python_version >= '3.13'", "pydantic>=2", "pyyaml", "click", "duckdb", "fastapi",
                       "uvicorn", "psycopg[binary]", "redis"],
     # The C loops of batch inference; optional: without a compiler the same rules run in
     # Python (slower).

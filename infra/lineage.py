@@ -470,13 +470,13 @@ def _anomaly_lines(uri: str) -> Optional[List[str]]:
 def thresholds_from_eval_config(eval_config_json: str) -> Dict[str, Any]:
     """The gated metrics of a recorded EvalConfig, as ``pipelines.metrics.Metric`` by
     result key (what the run was held to, whatever the config says now)."""
-    import tensorflow_model_analysis as tfma
     from google.protobuf import json_format
 
     from tfxkit.pipelines import metrics as m
+    from tfxkit.pipelines.compat import tfma_config
 
     by_class = {cls: (key, higher) for (cls, key, higher) in m._KNOWN.values()}  # pylint: disable=protected-access
-    ec = json_format.Parse(eval_config_json, tfma.EvalConfig(), ignore_unknown_fields=True)
+    ec = json_format.Parse(eval_config_json, tfma_config().EvalConfig(), ignore_unknown_fields=True)
     table = {}
 
     def bounds(t):

@@ -294,8 +294,11 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
     compiler supports: TFX's LatestBlessedModelStrategy baseline, tfxkit's Trainer with
     per-run parameters, module paths inside the image, the schema under the remote root."""
     # Direct imports, not tfx.v1: that one also imports the Google Cloud extensions (~10 s).
-    from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,
-                                StatisticsGen, Trainer, Transform)
+    from tfxkit.pipelines.compat import tfx_components
+
+    (Evaluator, ExampleValidator, Pusher, SchemaGen, StatisticsGen, Trainer,
+     Transform) = tfx_components("Evaluator", "ExampleValidator", "Pusher", "SchemaGen",
+                                 "StatisticsGen", "Trainer", "Transform")
     from tfx.dsl.components.common.importer import Importer
     from tfx.dsl.components.common.resolver import Resolver
     from tfx.proto import pusher_pb2

@@ -24,7 +24,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import tensorflow_model_analysis as tfma
+from tfxkit.pipelines.compat import tfma_config
+
+# TFMA's config protos (EvalConfig, MetricsSpec, SlicingSpec, ...): see compat.
+config_pb2 = tfma_config()
 
 # config name -> (TFMA/Keras class name, metric key name in results, higher is better)
 _KNOWN = {
@@ -74,38 +77,38 @@ class Metric:
                       self.upper_bound, self.absolute_change, self.relative_change,
                       dict(self.slices, **{feature: sub}))
 
-    def to_tfma(self, slices: Optional[Sequence[Sequence[str]]] = None) -> tfma.MetricConfig:
+    def to_tfma(self, slices: Optional[Sequence[Sequence[str]]] = None) -> config_pb2.MetricConfig:
         """``slices``: the slices (feature key lists) besides the whole split that this
         metric's own thresholds hold on; None: every slice (TFMA's plain threshold)."""
-        mc = tfma.MetricConfig(class_name=self.class_name)
+        mc = config_pb2.MetricConfig(class_name=self.class_name)
         if not self.gated:
             return mc
         if slices is None and not self.slices:
             mc.threshold.CopyFrom(self.threshold())
             return mc
         if self.own_gated:
-            specs = [tfma.SlicingSpec()] + [
-                tfma.SlicingSpec(feature_keys=list(k)) for k in (slices or ())
+            specs = [config_pb2.SlicingSpec()] + [
+                config_pb2.SlicingSpec(feature_keys=list(k)) for k in (slices or ())
                 if not (len(k) == 1 and k[0] in self.slices)]
             mc.per_slice_thresholds.add(slicing_specs=specs, threshold=self.threshold())
         for feature, t in sorted(self.slices.items()):
-            mc.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec(feature_keys=[feature])],
+            mc.per_slice_thresholds.add(slicing_specs=[config_pb2.SlicingSpec(feature_keys=[feature])],
                                         threshold=t.threshold())
         return mc
 
-    def threshold(self) -> tfma.MetricThreshold:
-        threshold = tfma.MetricThreshold()
+    def threshold(self) -> config_pb2.MetricThreshold:
+        threshold = config_pb2.MetricThreshold()
         if self.lower_bound is not None or self.upper_bound is not None:
-            vt = tfma.GenericValueThreshold()
+            vt = config_pb2.GenericValueThreshold()
             if self.lower_bound is not None:
                 vt.lower_bound.value = self.lower_bound
             if self.upper_bound is not None:
                 vt.upper_bound.value = self.upper_bound
             threshold.value_threshold.CopyFrom(vt)
         if self.absolute_change is not None or self.relative_change is not None:
-            ct = tfma.GenericChangeThreshold(
-                direction=(tfma.MetricDirection.HIGHER_IS_BETTER if self.higher_is_better
-                           else tfma.MetricDirection.LOWER_IS_BETTER))
+            ct = config_pb2.GenericChangeThreshold(
+                direction=(config_pb2.MetricDirection.HIGHER_IS_BETTER if self.higher_is_better
+                           else config_pb2.MetricDirection.LOWER_IS_BETTER))
             if self.absolute_change is not None:
                 ct.absolute.value = self.absolute_change
             if self.relative_change is not None:
@@ -145,10 +148,10 @@ def mae_metric(**thresholds) -> Metric:
 
 
 def create_metric_spec(metrics: Sequence[Metric],
-                       slices: Optional[Sequence[Sequence[str]]] = None) -> tfma.MetricsSpec:
+                       slices: Optional[Sequence[Sequence[str]]] = None) -> config_pb2.MetricsSpec:
     """One TFMA MetricsSpec with an example count and every metric (gated or not).
     ``slices``: see ``Metric.to_tfma``."""
-    spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount")])
+    spec = config_pb2.MetricsSpec(metrics=[config_pb2.MetricConfig(class_name="ExampleCount")])
     for m in metrics:
         spec.metrics.append(m.to_tfma(slices))
     return spec
@@ -182,23 +185,23 @@ class Fairness:
         return [(fi.metric_name(m, t, self.thresholds), m, t)
                 for m, _ in self.gate for t in self.thresholds]
 
-    def cross_slicing_specs(self) -> List[tfma.CrossSlicingSpec]:
+    def cross_slicing_specs(self) -> List[config_pb2.CrossSlicingSpec]:
         """Each feature's values against the whole split (what ``max_gap`` compares)."""
-        return [tfma.CrossSlicingSpec(baseline_spec=tfma.SlicingSpec(),
-                                      slicing_specs=[tfma.SlicingSpec(feature_keys=[f])])
+        return [config_pb2.CrossSlicingSpec(baseline_spec=config_pb2.SlicingSpec(),
+                                      slicing_specs=[config_pb2.SlicingSpec(feature_keys=[f])])
                 for f in self.features]
 
 
-def _value_threshold(lower: Optional[float], upper: Optional[float]) -> tfma.MetricThreshold:
-    vt = tfma.GenericValueThreshold()
+def _value_threshold(lower: Optional[float], upper: Optional[float]) -> config_pb2.MetricThreshold:
+    vt = config_pb2.GenericValueThreshold()
     if lower is not None:
         vt.lower_bound.value = lower
     if upper is not None:
         vt.upper_bound.value = upper
-    return tfma.MetricThreshold(value_threshold=vt)
+    return config_pb2.MetricThreshold(value_threshold=vt)
 
 
-def create_fairness_spec(f: Fairness) -> tfma.MetricsSpec:
+def create_fairness_spec(f: Fairness) -> config_pb2.MetricsSpec:
     """A MetricsSpec with TFMA's FairnessIndicators metric and its gate. Each gated rate at
     each decision threshold is a FairnessRate metric of its own (same key name), with its
     bounds as per-slice thresholds on the features' slices and ``max_gap`` as cross-slice
@@ -206,14 +209,14 @@ def create_fairness_spec(f: Fairness) -> tfma.MetricsSpec:
     from tfxkit.pipelines import fairness as fi
 
     gated = f.gated_names()
-    spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+    spec = config_pb2.MetricsSpec(metrics=[config_pb2.MetricConfig(
         class_name=fi.CLASS_NAME, module=fi.MODULE,
         config=json.dumps({"thresholds": list(f.thresholds),
                            "exclude": [name for name, _, _ in gated]}))])
     if f.class_ids:
         spec.binarize.class_ids.values.extend(f.class_ids)
     gates = dict(f.gate)
-    feature_specs = [tfma.SlicingSpec(feature_keys=[x]) for x in f.features]
+    feature_specs = [config_pb2.SlicingSpec(feature_keys=[x]) for x in f.features]
     for name, sub, t in gated:
         g = gates[sub]
         mc = spec.metrics.add(class_name="FairnessRate", module=fi.MODULE, config=json.dumps(
@@ -233,13 +236,13 @@ def _keys(s: Union[str, Sequence[str]]) -> List[str]:
     return [s] if isinstance(s, str) else list(s)
 
 
-def slicing_specs(slices: Sequence[Union[str, Sequence[str]]]) -> List[tfma.SlicingSpec]:
-    specs = [tfma.SlicingSpec()]
+def slicing_specs(slices: Sequence[Union[str, Sequence[str]]]) -> List[config_pb2.SlicingSpec]:
+    specs = [config_pb2.SlicingSpec()]
     seen = []
     for s in slices:
         if _keys(s) not in seen:
             seen.append(_keys(s))
-            specs.append(tfma.SlicingSpec(feature_keys=_keys(s)))
+            specs.append(config_pb2.SlicingSpec(feature_keys=_keys(s)))
     return specs
 
 
@@ -251,7 +254,7 @@ def default_metrics(task: str) -> List[str]:
 def create_eval_config(task: str, label_key: str, prediction_key: str,
                        metrics: Sequence[Metric],
                        slices: Sequence[Union[str, Sequence[str]]] = (),
-                       fairness: Optional[Fairness] = None) -> tfma.EvalConfig:
+                       fairness: Optional[Fairness] = None) -> config_pb2.EvalConfig:
     """An EvalConfig over the model's ``serving_default`` signature, with labels taken
     from its ``transform_features`` signature (so string labels become class ids).
     Slices are ``slices`` plus the features of per-slice thresholds and of fairness."""
@@ -266,8 +269,8 @@ def create_eval_config(task: str, label_key: str, prediction_key: str,
     # A plain TFMA threshold holds on every computed slice: only when no slice was added
     # (and no metric has its own slice thresholds) does that mean "the eval.slices".
     plain = not added and not any(m.slices for m in metrics)
-    ec = tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label_key,
+    ec = config_pb2.EvalConfig(
+        model_specs=[config_pb2.ModelSpec(signature_name="serving_default", label_key=label_key,
                                     prediction_key=prediction_key,
                                     preprocessing_function_names=["transform_features"])],
         slicing_specs=slicing_specs(given + added),
@@ -279,7 +282,7 @@ def create_eval_config(task: str, label_key: str, prediction_key: str,
     return ec
 
 
-def eval_config_from(cfg) -> tfma.EvalConfig:
+def eval_config_from(cfg) -> config_pb2.EvalConfig:
     """The EvalConfig of a PipelineConfig."""
     from tfxkit.pipelines.models import prediction_key
     from tfxkit.pipelines.transform import transformed_name

@@ -12,6 +12,7 @@ import pytest
 from google.protobuf import json_format
 
 from tfxkit.infra import deploy
+from tfxkit.pipelines import compat
 from tfxkit.pipelines.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +81,7 @@ def test_compiled_spec(compiled, template, target):
     cfg, path, d = compiled[template, target]
     job, spec = _spec(target, d)
     assert spec.pipeline_info.name == cfg.name
-    assert spec.schema_version == "2.1.0" and spec.sdk_version.startswith("tfx-1.16")
+    assert spec.schema_version == "2.1.0" and spec.sdk_version == f"tfx-{compat.tfx_version()}"
     tasks = spec.root.dag.tasks
     assert set(tasks) == set(EXECUTORS) | set(RESOLVERS)
     for name, deps in DEPENDS.items():

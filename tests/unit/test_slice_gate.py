@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import config_pb2
 
 from tfxkit.pipelines.config import ConfigError, check_data, load_config
 from tfxkit.pipelines.metrics import (Fairness, FairnessGate, create_eval_config,
@@ -109,7 +110,7 @@ def test_fairness_spec_multiclass(tmp_path):
     vt = g.cross_slice_thresholds[0].threshold.value_threshold
     assert (vt.lower_bound.value, vt.upper_bound.value) == (-0.1, 0.1)
     [cross] = ec.cross_slicing_specs
-    assert cross.baseline_spec == tfma.SlicingSpec()
+    assert cross.baseline_spec == config_pb2.SlicingSpec()
     assert [list(s.feature_keys) for s in cross.slicing_specs] == [["sex"]]
 
 
@@ -247,7 +248,7 @@ def test_cross_slice_thresholds_are_not_reported_missing():
     f = Fairness(features=("sex",), gate=(("recall", FairnessGate(0.2)),))
     ec = create_eval_config("binary", "y_xf", "probabilities",
                             [metric("binary", "auc", lower_bound=0.5)], fairness=f)
-    details = [vr.SlicingDetails(slicing_spec=tfma.SlicingSpec(), num_matching_slices=1),
+    details = [vr.SlicingDetails(slicing_spec=config_pb2.SlicingSpec(), num_matching_slices=1),
                vr.SlicingDetails(cross_slicing_spec=ec.cross_slicing_specs[0],
                                  num_matching_slices=2)]
     assert metrics_validator.get_missing_slices(details, ec) == []
