@@ -173,6 +173,8 @@ install_lock() {
     inside uv pip sync --python "$VENV/bin/python" --compile-bytecode "$LOCK"
     log "lock installed in $((SECONDS - t0)) s"
     inside uv pip install -q --python "$VENV/bin/python" --no-deps -e .
+    # the downloaded wheels (3 GB) go; what was built from source stays
+    inside uv cache prune -q --ci
     echo "$sum" > "$stamp"
 }
 
