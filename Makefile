@@ -34,7 +34,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once
-.PHONY: setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-health lock clean
+.PHONY: setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-health bench-stacks lock clean
 
 setup: $(STAMP)
 
@@ -166,6 +166,11 @@ bench-serving: setup
 # the before side is a git worktree of bb8fe4c (made when missing).
 bench-health: setup
 	$(PY) tests/bench/bench_health.py --work $(BENCH_WORK)/health
+
+# The template's cold run on Python 3.10, 3.11 (TFX 1.16) and in the TFX 1.21 chroot.
+bench-stacks: setup tfx121-root
+	$(MAKE) setup PYTHON=3.10 VENV=.venv310
+	$(PY) tests/bench/bench_stacks.py
 
 clean:
 	rm -rf templates/*/.tfxkit templates/*/models
