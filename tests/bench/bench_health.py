@@ -115,25 +115,7 @@ def make_model(path):
     return path
 
 
-def instances():
-    import csv
-
-    path = harness.ROOT / "templates" / "multiclass" / "data" / "inference" / "penguins.csv"
-    out = []
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            inst = {}
-            for k, v in row.items():
-                if v in ("", "NA"):
-                    continue
-                if k == "year":
-                    inst[k] = int(v)
-                elif k in ("island", "sex", KEY):
-                    inst[k] = v
-                else:
-                    inst[k] = float(v)
-            out.append(inst)
-    return out
+from bench_serving import instances  # noqa: E402  (the template's inference rows as JSON)
 
 
 def big_body(n):
