@@ -4,15 +4,38 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-LOCK  := requirements/lock.txt
 UV_VERSION := 0.13.9
-# Python for .venv: 3.11 by default; `make setup PYTHON=3.10` builds it with 3.10 instead
-# (TFX 1.16 declares Python < 3.11; tfxkit tests it on 3.11, and the lock serves both).
-PYTHON ?= 3.11
+# The stack .venv gets (issue 14), by the host's glibc unless STACK is given:
+#   tfx116: TFX 1.16 / TF 2.16, Python 3.11 (or 3.10), requirements/lock.txt; hosts with
+#           glibc < 2.39 (Debian 12, Ubuntu 22.04), where pip stops at TFX 1.16;
+#   tfx121: TFX 1.21 / TF 2.21, Python 3.13 (or 3.12), requirements/lock-tfx121.txt; hosts
+#           with glibc >= 2.39 (Debian 13, Ubuntu 24.04): ml-metadata and TFDV for TFX 1.17+
+#           exist only as manylinux_2_39 wheels.
+# `make print-stack` says what was chosen and why. On a glibc 2.36 host the TFX 1.21 stack
+# runs in a Debian 13 chroot instead (make test-tfx121, below).
+GLIBC ?= $(shell getconf GNU_LIBC_VERSION 2>/dev/null | cut -d' ' -f2)
+glibc_at_least = $(shell v="$(GLIBC)"; [ -n "$$v" ] && printf '%s\n%s\n' "$(1)" "$$v" | sort -C -V && echo yes)
+STACK ?= $(if $(call glibc_at_least,2.39),tfx121,tfx116)
+ifeq ($(filter tfx116 tfx121,$(STACK)),)
+$(error STACK=$(STACK): tfx116 (TFX 1.16) or tfx121 (TFX 1.21))
+endif
+ifeq ($(STACK),tfx121)
+LOCK := requirements/lock-tfx121.txt
+LOCK_IN := requirements/tfx121.in
+STACK_PYTHONS := 3.13 3.12
+else
+LOCK := requirements/lock.txt
+LOCK_IN := requirements/base.in
+STACK_PYTHONS := 3.11 3.10
+endif
+# Python for .venv: the stack's first (3.11 / 3.13) by default; `make setup PYTHON=3.10`
+# builds it with 3.10 instead (TFX 1.16 declares Python < 3.11; tfxkit tests it on 3.11,
+# and the lock serves both), PYTHON=3.12 on the tfx121 stack.
+PYTHON ?= $(firstword $(STACK_PYTHONS))
 # A $PYTHON in the environment that is no version of ours (another tool's path) is ignored.
 ifeq ($(origin PYTHON),environment)
-ifeq ($(filter 3.10 3.11,$(PYTHON)),)
-override PYTHON := 3.11
+ifeq ($(filter $(STACK_PYTHONS),$(PYTHON)),)
+override PYTHON := $(firstword $(STACK_PYTHONS))
 endif
 endif
 # Python X.Y: PYTHONXY if set, else pyenv's X.Y.*, else /usr(/local)/bin, else PATH.
@@ -23,9 +46,12 @@ find_python = $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/$(1).*/bin/
 	done)
 PYTHON310 ?= $(call find_python,3.10)
 PYTHON311 ?= $(call find_python,3.11)
+PYTHON312 ?= $(call find_python,3.12)
+PYTHON313 ?= $(call find_python,3.13)
 VENV_PYTHON = $(PYTHON$(subst .,,$(PYTHON)))
-# One stamp per Python version: PYTHON=3.10 after a 3.11 .venv (or the reverse) rebuilds it.
-STAMP := $(VENV)/.installed-py$(PYTHON)
+# One stamp per stack and Python version: PYTHON=3.10 after a 3.11 .venv (or the reverse),
+# or another stack, rebuilds it.
+STAMP := $(VENV)/.installed-$(STACK)-py$(PYTHON)
 # uv does not write .pyc files and PYTHONDONTWRITEBYTECODE=1 stops Python writing them on
 # import: compile them at install, or every process compiles TensorFlow's sources again.
 UV_INSTALL = $(VENV)/bin/uv pip install -q --compile-bytecode
@@ -34,26 +60,32 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once
-.PHONY: setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-health bench-stacks lock clean
+.PHONY: print-stack setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-health bench-stacks lock clean
 
 setup: $(STAMP)
 
+print-stack:
+	@echo "stack $(STACK) python $(PYTHON) lock $(LOCK) glibc $(or $(GLIBC),unknown)" \
+		"($(if $(filter command line environment,$(origin STACK)),STACK given,chosen by glibc $(if $(call glibc_at_least,2.39),>=,<) 2.39))"
+
 $(STAMP): $(LOCK) setup.py components/batch_inference/_fastlog.c
-	@case "$(PYTHON)" in 3.10|3.11) ;; *) echo "PYTHON=$(PYTHON): tfxkit's .venv takes 3.11 (the default) or 3.10" >&2; exit 1;; esac
+	@case " $(STACK_PYTHONS) " in *" $(PYTHON) "*) ;; *) echo "PYTHON=$(PYTHON): the $(STACK) stack's .venv takes $(STACK_PYTHONS)" >&2; exit 1;; esac
 	@[ -n "$(VENV_PYTHON)" ] || { echo "Python $(PYTHON) not found: install it (pyenv install $(PYTHON)) or set PYTHON$(subst .,,$(PYTHON))=/path/to/python$(PYTHON)" >&2; exit 1; }
+	@echo "$(VENV): stack $(STACK) (TFX $(if $(filter tfx121,$(STACK)),1.21,1.16)), Python $(PYTHON), $(LOCK)"
 	@$(PY) -c 'import sys; assert "%d.%d" % sys.version_info[:2] == "$(PYTHON)"' 2>/dev/null || \
 		{ rm -rf $(VENV); echo "$(VENV): Python $(PYTHON) ($(VENV_PYTHON))"; $(VENV_PYTHON) -m venv $(VENV); }
-	@rm -f $(VENV)/.installed $(VENV)/.installed-py*
+	@rm -f $(VENV)/.installed $(VENV)/.installed-*
 	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV_INSTALL) --python $(PY) -r $(LOCK)
 	$(UV_INSTALL) --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 
-# Re-resolve the lock file from requirements/base.in: exact versions for every package, one
-# file for Python 3.10 and 3.11 (uv's universal resolution: where the two differ, such as
-# protobuf and kfp, each pin carries a python_version marker).
+# Re-resolve the stack's lock file from its .in: exact versions for every package, one file
+# for both of the stack's Pythons (uv's universal resolution: where they differ, such as
+# protobuf and kfp on tfx116, each pin carries a python_version marker). On a glibc 2.36
+# host, the tfx121 lock is re-resolved inside the chroot: make tfx121-lock.
 lock: $(STAMP)
-	$(VENV)/bin/uv pip compile requirements/base.in --universal --python-version 3.10 -o $(LOCK)
+	$(VENV)/bin/uv pip compile $(LOCK_IN) --universal --python-version $(lastword $(STACK_PYTHONS)) -o $(LOCK)
 
 # Airflow 3.3 in its own Python 3.11 environment (never TFX): the DAGs run tfxkit in .venv.
 AIRFLOW_VENV  := .venv-airflow
@@ -99,7 +131,7 @@ tfx121-shell: tfx121-root
 # reports end to end on TFX 1.21 (what .ci/run adds after make test).
 TFX121_E2E := "tests/e2e/test_templates.py::test_template_end_to_end[multiclass]" \
 	"tests/e2e/test_templates.py::test_template_end_to_end[regression]" \
-	tests/e2e/test_inference.py tests/e2e/test_report.py
+	tests/e2e/test_inference.py tests/e2e/test_report.py tests/e2e/test_canary.py
 test-tfx121: tfx121-root airflow-setup
 	$(TFX121) run python tests/services.py
 	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit

@@ -113,7 +113,12 @@ inside() {
 # --- the root file system -----------------------------------------------------------
 build_root() {
     if [ -f "$ROOT/.debootstrap-done" ]; then return; fi
-    command -v debootstrap >/dev/null || { log "debootstrap missing: apt-get install debootstrap"; exit 1; }
+    if ! command -v debootstrap >/dev/null; then  # Debian's own package, from its archive
+        command -v apt-get >/dev/null || { log "debootstrap missing, and no apt-get to install it"; exit 1; }
+        log "apt-get install debootstrap"
+        apt-get install -y -q debootstrap >/dev/null 2>&1 || \
+            { apt-get update -q >/dev/null && apt-get install -y -q debootstrap >/dev/null; }
+    fi
     if [ -e "$ROOT" ]; then
         # a half-made root: nothing may still be mounted in it before it is removed
         if grep -q " $ROOT/" /proc/mounts; then log "mounts left under $ROOT"; exit 1; fi
@@ -163,19 +168,19 @@ make_venv() {
     fi
 }
 
-# The lock installed (exact, nothing else) with bytecode compiled, then tfxkit editable.
+# The Makefile inside the root picks the tfx121 stack by itself (glibc 2.41 >= 2.39) and
+# installs its lock with bytecode compiled, then tfxkit editable (make setup, as on any
+# glibc >= 2.39 host); it stops here if it chose anything else.
 install_lock() {
-    local stamp=$ROOT$VENV/.installed sum
-    [ -f "$REPO/$LOCK" ] || { log "$LOCK missing: run '$0 lock' first"; exit 1; }
-    sum=$(cat "$REPO/$LOCK" "$REPO/setup.py" "$REPO/components/batch_inference/_fastlog.c" | sha256sum | cut -d' ' -f1)
-    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return
+    local chosen
+    chosen=$(inside make -s print-stack VENV="$VENV")
+    log "inside: $chosen"
+    case $chosen in "stack tfx121 "*) ;; *) log "the Makefile inside chose another stack"; exit 1;; esac
     local t0=$SECONDS
-    inside uv pip sync --python "$VENV/bin/python" --compile-bytecode "$LOCK"
-    log "lock installed in $((SECONDS - t0)) s"
-    inside uv pip install -q --python "$VENV/bin/python" --no-deps -e .
+    inside make -s setup VENV="$VENV"
+    log "make setup took $((SECONDS - t0)) s"
     # the downloaded wheels (3 GB) go; what was built from source stays
     inside uv cache prune -q --ci
-    echo "$sum" > "$stamp"
 }
 
 cmd=${1:-root}
@@ -185,9 +190,9 @@ case $cmd in
         build_root; copy_certs; mount_all; add_packages; make_venv; install_lock ;;
     lock)
         build_root; copy_certs; mount_all; add_packages; make_venv
-        inside uv pip compile "$IN" --python "$VENV/bin/python" -o "$LOCK" "$@" ;;
+        inside uv pip compile "$IN" --universal --python-version 3.12 -o "$LOCK" "$@" ;;
     run)
-        [ -f "$ROOT$VENV/.installed" ] || { log "no root yet: make tfx121-root"; exit 1; }
+        compgen -G "$ROOT$VENV/.installed-tfx121-*" >/dev/null || { log "no root yet: make tfx121-root"; exit 1; }
         copy_certs; mount_all; inside "$@" ;;
     shell)
         copy_certs; mount_all; inside /bin/bash -i ;;
