@@ -12,6 +12,13 @@ uses them.
   and the reason.
 - **The SDK version** the Kubeflow V2 compiler writes (``tfx-1.16.0`` / ``tfx-1.21.0``):
   ``tfx_version()``.
+- **Keras** (``model.keras``): ``keras_version()`` resolves ``auto`` to Keras 3 on TFX 1.21
+  and Keras 2 (``tf_keras``) on TFX 1.16; ``keras_module()`` is that Keras and
+  ``keras_of(model)`` the one a model was built with. TF_USE_LEGACY_KERAS=1 stays set on
+  both (tf.Transform 1.21 still sets it: its layers are Keras 2), so ``tf.keras`` is
+  always Keras 2 and Keras 3 is reached as ``import keras``. The Trainer exports a Keras 3
+  model with ``tf.saved_model.save`` around it (``pipelines/trainer.py``); tfxkit's
+  BatchInferrer, InfraValidator, online server and TFMA load the signatures, never Keras.
 
 Other differences need no code here: ``Trainer.__init__`` gains a first parameter
 ``statistics`` in 1.21 (tfxkit passes every argument by name) and ``ExampleValidator``
@@ -82,3 +89,41 @@ _COMPONENT_MODULES = {
     "Transform": "tfx.components.transform.component",
     "Tuner": "tfx.components.tuner.component",
 }
+
+
+KERAS_CHOICES = ("auto", 2, 3)
+
+
+def keras_version(wanted="auto") -> int:
+    """The Keras major version a zoo model is built with: ``model.keras`` (2 or 3), or for
+    ``auto`` Keras 3 on TFX >= 1.21 and Keras 2 (``tf_keras``) before: TFX 1.16's TFMA 0.47
+    reads a Keras model through ``tf.keras`` (Keras 2)."""
+    if wanted in (2, 3, "2", "3"):
+        return int(wanted)
+    if wanted not in (None, "auto"):
+        raise ValueError(f"model.keras: {wanted!r} should be one of auto, 2, 3")
+    return 3 if tfx_release() >= (1, 21) else 2
+
+
+def keras_module(version: int):
+    """``keras`` (Keras 3) for 3, ``tf_keras`` (Keras 2) for 2."""
+    if version == 3:
+        import keras
+
+        if not keras.__version__.startswith("3."):
+            raise ImportError(f"model.keras: 3 needs Keras 3, found keras {keras.__version__}")
+        return keras
+    import tf_keras
+
+    return tf_keras
+
+
+def keras_of(model):
+    """The Keras (``keras`` 3 or ``tf_keras``) that ``model`` was built with."""
+    return keras_module(3 if is_keras3(model) else 2)
+
+
+def is_keras3(model) -> bool:
+    """Whether ``model`` is a Keras 3 model (not a ``tf_keras`` one)."""
+    return type(model).__module__.split(".")[0] == "keras" or any(
+        c.__module__.split(".")[0] == "keras" for c in type(model).__mro__)

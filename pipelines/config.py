@@ -194,6 +194,8 @@ class ModelConfig(_Strict):
     early_stopping: Optional[EarlyStopping] = EarlyStopping()
     seed: int = 42
     module: Optional[str] = None  # model.py with build_model(...)
+    # Keras 3 or 2 (tf_keras) for the zoo; auto: 3 on TFX 1.21, 2 on TFX 1.16 (compat.py)
+    keras: Literal["auto", 2, 3] = "auto"
 
 
 class SliceThreshold(_Strict):

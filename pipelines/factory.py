@@ -19,6 +19,7 @@ import posixpath
 import shutil
 from typing import Any, Dict, List, Tuple
 
+from tfxkit.pipelines import compat
 from tfxkit.pipelines.config import PipelineConfig
 
 TRANSFORM_FN = "tfxkit.pipelines.transform.preprocessing_fn"
@@ -76,6 +77,8 @@ def transform_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[st
 
 def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:
     model = cfg.model.model_dump(mode="json")
+    # resolved here: the run's cache key and the Trainer both see the Keras it builds with
+    model["keras"] = compat.keras_version(cfg.model.keras)
     if cfg.model.module:
         model["module"] = cfg.resolve(cfg.model.module)
     code = _code_marker([model["module"]] if cfg.model.module else [])

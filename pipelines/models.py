@@ -1,8 +1,10 @@
 """The Keras model zoo: networks built from config and the transformed features.
 
-Models use Keras 2 (``tf_keras``): TFX 1.16's BulkInferrer / tfx-bsl RunInference
-cannot load a Keras 3 export. No ``tf.feature_column``: categorical inputs are int64
-ids (from the transform) fed to embeddings (deep) or one-hot encodings (wide).
+Which Keras builds them is ``model.keras`` (``pipelines/compat.py``): ``auto`` is Keras 3 on
+TFX 1.21 and Keras 2 (``tf_keras``) on TFX 1.16, whose TFMA 0.47 and stock BulkInferrer
+expect Keras 2 exports. The same code builds both: every layer comes from the ``keras``
+module passed around here. No ``tf.feature_column``: categorical inputs are int64 ids
+(from the transform) fed to embeddings (deep) or one-hot encodings (wide).
 
 ``build_model(task, features, model_cfg, n_classes)`` is also the signature a user's
 ``model.py`` implements to replace the network and keep everything else.
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
-import tf_keras as keras
+from tfxkit.pipelines import compat
 
 
 @dataclass(frozen=True)
@@ -58,22 +60,22 @@ def _embedding_dim(size: int, configured: Optional[int]) -> int:
     return configured or max(2, min(32, int(round(6 * size ** 0.25))))
 
 
-def _inputs(features: List[FeatureInfo]) -> Dict[str, keras.Input]:
+def _inputs(keras, features: List[FeatureInfo]) -> Dict[str, Any]:
     return {f.name: keras.Input(shape=(), name=f.name,
                                 dtype="float32" if f.kind == "dense" else "int64")
             for f in features}
 
 
-def _as_column(x):
+def _as_column(keras, x):
     return keras.layers.Reshape((1,))(x)
 
 
-def _deep_tower(inputs, features, model_cfg):
+def _deep_tower(keras, inputs, features, model_cfg):
     parts = []
     for f in features:
         x = inputs[f.name]
         if f.kind == "dense":
-            parts.append(_as_column(x))
+            parts.append(_as_column(keras, x))
         else:
             emb = keras.layers.Embedding(f.size, _embedding_dim(f.size, _cfg(model_cfg, "embedding_dim")),
                                          name=f"{f.name}_embedding")(x)
@@ -87,15 +89,15 @@ def _deep_tower(inputs, features, model_cfg):
     return x
 
 
-def _wide_tower(inputs, features):
+def _wide_tower(keras, inputs, features):
     parts = []
     for f in features:
         x = inputs[f.name]
         if f.kind == "dense":
-            parts.append(_as_column(x))
+            parts.append(_as_column(keras, x))
         else:
             parts.append(keras.layers.CategoryEncoding(num_tokens=f.size, output_mode="one_hot",
-                                                       name=f"{f.name}_one_hot")(_as_column(x)))
+                                                       name=f"{f.name}_one_hot")(_as_column(keras, x)))
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
 
 
@@ -106,6 +108,7 @@ def _head(task: str, n_classes: int):
 
 
 def compile_model(model, task: str, model_cfg: Any):
+    keras = compat.keras_of(model)
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
                   "rmsprop": keras.optimizers.RMSprop, "adagrad": keras.optimizers.Adagrad}
     opt = optimizers[_cfg(model_cfg, "optimizer", "adam")](
@@ -121,24 +124,25 @@ def compile_model(model, task: str, model_cfg: Any):
 
 
 def build_model(task: str, features: List[FeatureInfo], model_cfg: Any,
-                n_classes: int = 2) -> keras.Model:
+                n_classes: int = 2):
     """A compiled Keras model for ``task`` over ``features`` (``model.kind``:
-    ``dnn``, ``wide_deep`` or ``linear``)."""
+    ``dnn``, ``wide_deep`` or ``linear``), built with ``model.keras``'s Keras."""
     if not features:
         raise ValueError("the model has no input features")
     if task == "multiclass" and n_classes < 2:
         raise ValueError(f"multiclass needs at least 2 classes, the label has {n_classes}")
+    keras = compat.keras_module(compat.keras_version(_cfg(model_cfg, "keras", "auto")))
     keras.utils.set_random_seed(_cfg(model_cfg, "seed", 42))
     kind = _cfg(model_cfg, "kind", "dnn")
-    inputs = _inputs(features)
+    inputs = _inputs(keras, features)
     units, activation = _head(task, n_classes)
     if kind == "dnn":
-        logits = keras.layers.Dense(units, name="logits")(_deep_tower(inputs, features, model_cfg))
+        logits = keras.layers.Dense(units, name="logits")(_deep_tower(keras, inputs, features, model_cfg))
     elif kind == "linear":
-        logits = keras.layers.Dense(units, name="logits")(_wide_tower(inputs, features))
+        logits = keras.layers.Dense(units, name="logits")(_wide_tower(keras, inputs, features))
     elif kind == "wide_deep":
-        deep = keras.layers.Dense(units, name="deep_logits")(_deep_tower(inputs, features, model_cfg))
-        wide = keras.layers.Dense(units, name="wide_logits")(_wide_tower(inputs, features))
+        deep = keras.layers.Dense(units, name="deep_logits")(_deep_tower(keras, inputs, features, model_cfg))
+        wide = keras.layers.Dense(units, name="wide_logits")(_wide_tower(keras, inputs, features))
         logits = keras.layers.Add(name="logits")([deep, wide])
     else:
         raise ValueError(f"unknown model kind {kind!r}")

@@ -9,7 +9,15 @@ run the same transform code):
 - ``transform_features``: the transformed features including the label, used by the
   Evaluator (TFMA ``preprocessing_function_names``).
 
-Per-epoch history goes to ``history.json`` in the model run folder.
+Per-epoch history goes to ``history.json`` in the model run folder, and the Keras the
+model was built with to ``model_info.json`` (``keras``: 2 or 3, and its version).
+
+A Keras 2 (``tf_keras``) model is saved with ``model.save`` (TFMA 0.47 on TFX 1.16 loads it
+as a Keras model). A Keras 3 model (TFX 1.21's default) is saved with
+``tf.saved_model.save`` of a module holding the model and the transform layer (Keras 3
+models no longer take ``save_format="tf"``, and the transform layer is Keras 2): the same
+two signatures, no Keras metadata, so everything downstream loads it with
+``tf.saved_model.load`` (TFMA as a generic SavedModel).
 """
 from __future__ import annotations
 
@@ -19,8 +27,8 @@ from typing import Any, Dict, List
 
 import tensorflow as tf
 import tensorflow_transform as tft
-import tf_keras as keras
 
+from tfxkit.pipelines import compat
 from tfxkit.pipelines import models as zoo
 from tfxkit.pipelines.transform import LABEL_VOCAB, load_module, transformed_name
 
@@ -56,20 +64,36 @@ def _class_names(spec: Dict[str, Any], tf_transform_output, label_key: str) -> L
                      "an int domain on the label (tft.compute_and_apply_vocabulary does)")
 
 
+def _input_names(model) -> List[str]:
+    names = getattr(model, "input_names", None)  # Keras 2
+    if names:
+        return list(names)
+    inputs = model.input  # Keras 3: the structure the model was built from
+    if isinstance(inputs, dict):
+        return list(inputs)
+    return [t.name for t in tf.nest.flatten(inputs)]
+
+
 def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[str],
            export_dir: str) -> None:
     task, label = spec["task"], spec["label"]
-    model.tft_layer = tf_transform_output.transform_features_layer()
+    keras3 = compat.is_keras3(model)
+    # The transform layer rides along with the model: as its attribute (Keras 2) or beside
+    # it in a plain module (Keras 3 cannot track a Keras 2 layer).
+    holder = tf.Module() if keras3 else model
+    holder.tft_layer = tf_transform_output.transform_features_layer()
+    if keras3:
+        holder.model = model
     raw_spec = tf_transform_output.raw_feature_spec()
     serving_spec = {k: v for k, v in raw_spec.items() if k != label}
-    input_names = list(model.input_names)
+    input_names = _input_names(model)
     names_table = tf.constant(class_names) if task != "regression" else None
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(serialized):
         parsed = tf.io.parse_example(serialized, serving_spec)
-        transformed = model.tft_layer(parsed)
-        out = model({k: transformed[k] for k in input_names})
+        transformed = holder.tft_layer(parsed)
+        out = model({k: transformed[k] for k in input_names}, training=False)
         if task == "regression":
             return {"prediction": out}
         if task == "binary":
@@ -84,15 +108,18 @@ def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[s
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(serialized):
         parsed = tf.io.parse_example(serialized, raw_spec)
-        return model.tft_layer(parsed)
+        return holder.tft_layer(parsed)
 
-    model.save(export_dir, save_format="tf", signatures={
-        "serving_default": serve.get_concrete_function(),
-        "transform_features": transform_features.get_concrete_function(),
-    })
+    signatures = {"serving_default": serve.get_concrete_function(),
+                  "transform_features": transform_features.get_concrete_function()}
+    if keras3:
+        holder.serve, holder.transform_features = serve, transform_features
+        tf.saved_model.save(holder, export_dir, signatures=signatures)
+    else:
+        model.save(export_dir, save_format="tf", signatures=signatures)
 
 
-def train(fn_args) -> keras.Model:
+def train(fn_args):
     spec = fn_args.custom_config or {}
     task, label = spec["task"], spec["label"]
     mcfg = spec.get("model", {})
@@ -105,6 +132,7 @@ def train(fn_args) -> keras.Model:
     if mcfg.get("module"):
         builder = load_module(mcfg["module"], "build_model")
     model = builder(task, features, mcfg, max(len(class_names), 2))
+    keras = compat.keras_of(model)
 
     batch = mcfg.get("batch_size", 64)
     epochs = mcfg.get("epochs", 10)
@@ -136,6 +164,9 @@ def train(fn_args) -> keras.Model:
     os.makedirs(fn_args.model_run_dir, exist_ok=True)
     with open(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({k: [float(v) for v in vals] for k, vals in history.history.items()}, f)
+    with open(os.path.join(fn_args.model_run_dir, "model_info.json"), "w") as f:
+        json.dump({"keras": 3 if compat.is_keras3(model) else 2,
+                   "keras_version": keras.__version__, "tensorflow": tf.__version__}, f)
     export(model, tft_out, spec, class_names, fn_args.serving_model_dir)
     return model
 

@@ -77,6 +77,23 @@ def test_custom_config_tracks_user_modules(cfg, tmp_path):
     assert factory.transform_custom_config(c)["features"]["module"] == str(mod)
 
 
+def test_trainer_config_names_the_keras_it_builds_with(cfg, tmp_path):
+    """model.keras auto is resolved before the run: the Trainer's custom_config (and so its
+    cache key) says 3 on TFX 1.21 and 2 on TFX 1.16; an explicit choice stays."""
+    from tfxkit.pipelines import compat
+
+    auto = factory.trainer_custom_config(cfg)["model"]["keras"]
+    assert auto == (3 if compat.tfx_release() >= (1, 21) else 2)
+    for v in (2, 3):
+        c = cfg.model_copy(update={"model": cfg.model.model_copy(update={"keras": v})})
+        assert factory.trainer_custom_config(c)["model"]["keras"] == v
+    bad = tmp_path / "config.yaml"
+    bad.write_text((TEMPLATES / "multiclass" / "config.yaml").read_text().replace(
+        "  kind: dnn", "  keras: 4\n  kind: dnn"))
+    with pytest.raises(Exception, match=r"model\.keras"):
+        load_config(bad)
+
+
 def test_eval_config(cfg):
     from tfxkit.pipelines.metrics import eval_config_from
 
