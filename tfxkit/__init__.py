@@ -1,7 +1,8 @@
 """tfxkit: one YAML config becomes a production TFX pipeline.
 
-Importing tfxkit does no work: it only makes TensorFlow pick Keras 2 (tf_keras) for
-exported models, which TFX 1.16's BulkInferrer / RunInference needs.
+Importing tfxkit does no work: it only sets TF_USE_LEGACY_KERAS=1 (``tf.keras`` is Keras 2,
+as tf.Transform's layers need on both stacks; the zoo reaches Keras 3 as ``import keras``
+where ``model.keras`` asks for it, pipelines/compat.py).
 """
 import os as _os
 

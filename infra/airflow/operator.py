@@ -106,7 +106,7 @@ class TfxkitRunOperator(BaseOperator):
 
     def _environment(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
-        env.setdefault("TF_USE_LEGACY_KERAS", "1")  # models are Keras 2 (tf_keras)
+        env.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = Keras 2 (tf.Transform's layers)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env["PYTHONUNBUFFERED"] = "1"  # lines reach the task log as they are printed
         env.update({k: str(v) for k, v in self.env.items()})
