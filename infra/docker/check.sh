@@ -2,7 +2,7 @@
 # Builds infra/docker/Dockerfile and runs the multiclass template end to end in the image
 # (tfxkit run --profile quick, as a Kubeflow step would: inside the container, as its user).
 #
-#   infra/docker/check.sh            needs a Docker engine (docker info answers) and BuildKit
+#   infra/docker/check.sh (make image-check)  needs a Docker engine (docker info answers) and BuildKit
 #                                    (for Dockerfile.dockerignore): buildx, or a client with
 #                                    it built in (Debian 12's docker.io)
 #
