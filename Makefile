@@ -88,18 +88,23 @@ lock: $(STAMP)
 	$(VENV)/bin/uv pip compile $(LOCK_IN) --universal --python-version $(lastword $(STACK_PYTHONS)) -o $(LOCK)
 
 # Airflow 3.3 in its own Python 3.11 environment (never TFX): the DAGs run tfxkit in .venv.
+# tfxkit itself is installed there too, editable and without its dependencies: the DAG
+# factory reads configs with tfxkit.pipelines.config (pydantic and pyyaml, both in the
+# Airflow lock); its `tfxkit` script is removed (the CLI needs the TFX environment).
 AIRFLOW_VENV  := .venv-airflow
 AIRFLOW_LOCK  := requirements/airflow-lock.txt
-AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-with-tfxkit
 .PHONY: airflow-setup airflow-lock
 
 airflow-setup: $(AIRFLOW_STAMP)
 
-$(AIRFLOW_STAMP): $(AIRFLOW_LOCK) | $(STAMP)
+$(AIRFLOW_STAMP): $(AIRFLOW_LOCK) setup.py | $(STAMP)
 	@[ -n "$(PYTHON311)" ] || { echo "Python 3.11 not found: install it (pyenv install 3.11) or set PYTHON311=/path/to/python3.11" >&2; exit 1; }
 	@$(AIRFLOW_VENV)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null || \
 		{ rm -rf $(AIRFLOW_VENV); $(PYTHON311) -m venv $(AIRFLOW_VENV); }
 	$(VENV)/bin/uv pip sync -q --compile-bytecode --python $(AIRFLOW_VENV)/bin/python $(AIRFLOW_LOCK)
+	$(VENV)/bin/uv pip install -q --compile-bytecode --python $(AIRFLOW_VENV)/bin/python --no-deps -e .
+	@rm -f $(AIRFLOW_VENV)/bin/tfxkit $(AIRFLOW_VENV)/.installed
 	@touch $(AIRFLOW_STAMP)
 
 # Re-resolve requirements/airflow-lock.txt from requirements/airflow.in.

@@ -52,7 +52,7 @@ LARGE_BODY = 1 << 20  # a body over 1 MB takes one of max_large_inflight's slots
 @dataclasses.dataclass
 class Limits:
     """What one request or client may take (``serving:`` in the config; see
-    ``pipelines/config.py`` ``Serving`` for each field's meaning)."""
+    ``pipelines/config/serving.py`` ``Serving`` for each field's meaning)."""
 
     max_body_mb: float = 32.0
     max_instances: int = 100_000

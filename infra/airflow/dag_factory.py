@@ -6,13 +6,15 @@ named after the config's ``name``, scheduled by its ``schedule``, with a ``train
 (``tfxkit run``, or a Vertex submission) and, where the config has an ``inference:``
 section, a ``predict`` task after it (``tfxkit predict``).
 
-Configs are read with pyyaml only: Airflow never imports TFX or tfxkit. The full
-validation is tfxkit's own (``tfxkit run`` rejects a bad config before anything runs);
-here a config is rejected when it is not valid YAML, lacks a required field, has a bad
-name or schedule, or reuses another config's name. A rejected config does not stop the
-others: it is reported as an Airflow import error of the DAG file (the "Broken DAG"
-banner, ``airflow dags list-import-errors``), naming the config file and the reason,
-while the other configs' DAGs load.
+Configs are read by tfxkit's own loader, ``load_config`` (the profile merged deeply, the
+same validation as ``tfxkit run``), so the DAG and the run cannot read a config
+differently. Only ``tfxkit.pipelines.config`` is imported (pydantic and PyYAML): never
+TFX, TensorFlow or DuckDB; ``make airflow-setup`` installs tfxkit into Airflow's
+environment without its dependencies. A config is rejected when ``load_config`` rejects
+it, when Airflow cannot use its schedule, or when it reuses another config's name. A
+rejected config does not stop the others: it is reported as an Airflow import error of
+the DAG file (the "Broken DAG" banner, ``airflow dags list-import-errors``), naming the
+config file and the reason, while the other configs' DAGs load.
 
 Settings (environment variables, read when the DAG file is parsed):
   TFXKIT_CONFIGS_DIR     the configs folder (default: the repository's configs/)
@@ -26,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -36,12 +37,16 @@ from airflow.sdk import DAG
 
 from .operator import TARGETS, TfxkitRunOperator
 
+try:
+    from tfxkit.pipelines.config import ConfigError, load_config
+except ImportError as e:  # an Airflow environment made before the factory needed tfxkit
+    raise ImportError(f"{e}: tfxkit is not installed in Airflow's environment; "
+                      "`make airflow-setup` installs it (without its dependencies)") from e
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIGS_DIR = REPO_ROOT / "configs"
-REQUIRED = ("name", "task", "label", "data")
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 BROKEN_DAG_ID = "tfxkit-broken-configs"
 
@@ -94,47 +99,23 @@ def _yaml_error(e: yaml.YAMLError) -> str:
 
 
 def read_use_case(path: Path, profile: Optional[str] = None) -> UseCase:
-    """What the DAG needs from a config, read with pyyaml; raises ConfigRejected."""
+    """What the DAG needs from a config, read by ``load_config`` (the profile merged as
+    ``tfxkit run --profile`` merges it); raises ConfigRejected."""
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigRejected(path, f"not valid YAML: {_yaml_error(e)}") from None
+        cfg = load_config(path, profile=profile)
+    except ConfigError as e:
+        ctx = e.__context__  # load_config raises `from None`; the YAML error stays here
+        if isinstance(ctx, yaml.YAMLError):  # one line, with the line and column
+            reason = f"not valid YAML: {_yaml_error(ctx)}"
+        else:
+            reason = f"{e.field}: {e.reason}" if e.field else e.reason
+        raise ConfigRejected(Path(e.file), reason) from None
     except OSError as e:
         raise ConfigRejected(path, f"cannot be read: {e}") from None
-    if not isinstance(raw, dict):
-        raise ConfigRejected(path, "the top level must be a mapping")
-    if profile:
-        over = (raw.get("profiles") or {}).get(profile)
-        side = path.with_name(f"{path.stem}.{profile}.yaml")
-        if over is None and side.is_file():
-            try:
-                over = yaml.safe_load(side.read_text())
-            except yaml.YAMLError as e:
-                raise ConfigRejected(side, f"not valid YAML: {_yaml_error(e)}") from None
-        if over is None:
-            raise ConfigRejected(path, f"profiles: unknown profile {profile!r}")
-        if not isinstance(over, dict):
-            raise ConfigRejected(path, f"profiles.{profile}: must be a mapping of overrides")
-        raw = {**raw, **{k: v for k, v in over.items() if k in ("name", "schedule",
-                                                                  "inference")}}
-    missing = [k for k in REQUIRED if raw.get(k) in (None, "", {}, [])]
-    if missing:
-        raise ConfigRejected(path, f"{', '.join(missing)}: required but missing")
-    name = raw["name"]
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigRejected(path, f"name: {name!r} must match [a-z0-9-] "
-                                   "(lower case, digits, dashes)")
-    schedule = raw.get("schedule")
-    if schedule is not None and not isinstance(schedule, str):
-        raise ConfigRejected(path, f"schedule: must be a cron expression or a preset such "
-                                   f"as @daily, got {schedule!r}")
-    inference = raw.get("inference")
-    if inference is not None and not isinstance(inference, dict):
-        raise ConfigRejected(path, "inference: must be a mapping")
     first = (path.read_text().lstrip().splitlines() or [""])[0]
     desc = first.lstrip("# ").strip() if first.startswith("#") else ""
-    return UseCase(path=path, name=name, task=str(raw["task"]), schedule=schedule,
-                   has_inference=bool(inference), description=desc)
+    return UseCase(path=path, name=cfg.name, task=cfg.task, schedule=cfg.schedule,
+                   has_inference=cfg.inference is not None, description=desc)
 
 
 def build_dag(uc: UseCase, target: str = "local", profile: Optional[str] = None,

@@ -41,11 +41,20 @@ DAGBAG = textwrap.dedent("""
             "tasks": {t.task_id: {"downstream": sorted(t.downstream_task_ids),
                                   "type": type(t).__name__, "argv": t.argv()[1:]}
                       for t in dag.tasks}}
+    config = "tfxkit.pipelines.config"  # the loader: pydantic and pyyaml only
     out["heavy"] = sorted(m for m in sys.modules
-                          if m.split(".")[0] in ("tensorflow", "tfx", "tfxkit", "apache_beam",
-                                                 "ml_metadata", "pipelines"))
+                          if m.split(".")[0] in ("tensorflow", "tfx", "apache_beam",
+                                                 "ml_metadata", "duckdb", "pipelines")
+                          or m.startswith("tfxkit.") and m != "tfxkit.pipelines"
+                          and m != config and not m.startswith(config + "."))
+    out["loader"] = config + ".loader" in sys.modules
     print("RESULT:" + json.dumps(out))
 """) % str(DAGS_FOLDER)
+
+
+# What a config needs beside name, task, label and data to pass load_config.
+FEATURES = "features: {dense: [x]}\n"
+BINARY = FEATURES + "eval: {metrics: [{name: auc, lower_bound: 0.5}]}\n"
 
 
 @pytest.fixture
@@ -60,10 +69,11 @@ def configs(tmp_path):
         label: churned
         data: {source: {csv: data/churn.csv}}
         schedule: "0 3 * * 1"
-        """))
+        """) + BINARY)
     (d / "eta").mkdir()  # a use-case folder as `tfxkit new` makes it
     (d / "eta" / "config.yaml").write_text(
-        "name: trip-eta\ntask: regression\nlabel: m\ndata: {source: {csv: d.csv}}\n")
+        "name: trip-eta\ntask: regression\nlabel: m\ndata: {source: {csv: d.csv}}\n"
+        + FEATURES + "eval: {metrics: [{name: mae, upper_bound: 9}]}\n")
     return d
 
 
@@ -89,31 +99,97 @@ def test_one_dag_per_config_with_schedule_and_tasks(configs, tmp_path):
     assert dags["trip-eta"]["timetable"] == "NullTimetable"
     assert dags["trip-eta"]["tasks"]["train"]["argv"] == ["run", str(configs / "eta" /
                                                                      "config.yaml")]
-    # parsing imported nothing of TFX or tfxkit's pipelines
-    assert out["heavy"] == []
+    # parsing read the configs with tfxkit's loader and imported nothing else of tfxkit,
+    # nor TFX, TensorFlow or DuckDB
+    assert out["heavy"] == [] and out["loader"] is True
 
 
 def test_broken_configs_are_reported_and_the_others_load(configs, tmp_path):
     (configs / "bad-yaml.yaml").write_text("name: bad\n  task: [\n")
     (configs / "no-label.yaml").write_text("name: no-label\ntask: binary\ndata: {}\n")
     (configs / "twin.yaml").write_text(
-        "name: churn\ntask: binary\nlabel: y\ndata: {source: {csv: x.csv}}\n")
-    (configs / "bad-cron.yaml").write_text(
+        "name: churn\ntask: binary\nlabel: y\ndata: {source: {csv: x.csv}}\n" + BINARY)
+    (configs / "bad-cron.yaml").write_text(  # rejected by load_config
         "name: bad-cron\ntask: binary\nlabel: y\ndata: {source: {csv: x.csv}}\n"
-        "schedule: 'every tuesday'\n")
+        "schedule: 'every tuesday'\n" + BINARY)
+    (configs / "bad-minute.yaml").write_text(  # five fields: rejected by Airflow's parser
+        "name: bad-minute\ntask: binary\nlabel: y\ndata: {source: {csv: x.csv}}\n"
+        "schedule: '61 3 * * *'\n" + BINARY)
+    (configs / "no-metric.yaml").write_text(  # what only the full validation sees
+        "name: no-metric\ntask: binary\nlabel: y\ndata: {source: {csv: x.csv}}\n"
+        + FEATURES)
     env = airflow_env(tmp_path / "home", configs)
     out = _result(airflow_python(DAGBAG, env))
     assert sorted(out["dags"]) == ["churn", "penguin-species", "trip-eta"]
     [(file, error)] = out["import_errors"].items()
     assert file == str(DAGS_FOLDER / "tfxkit_dags.py")
-    assert error.startswith("BrokenTfxkitConfigs: 4 tfxkit config(s) rejected")
+    assert error.startswith("BrokenTfxkitConfigs: 6 tfxkit config(s) rejected")
     lines = error.splitlines()
     assert f"- {configs / 'bad-yaml.yaml'}: not valid YAML: mapping values are not allowed " \
            "here (line 2, column 7)" in lines
-    assert f"- {configs / 'no-label.yaml'}: label, data: required but missing" in lines
+    # the rest in load_config's own words (what `tfxkit run` says)
+    assert f"- {configs / 'no-label.yaml'}: label: required but missing " \
+           "(and 1 more problems)" in lines
     assert any(ln.startswith(f"- {configs / 'twin.yaml'}: name: 'churn' is already the DAG "
                              f"of {configs / 'churn.yaml'}") for ln in lines)
-    assert any(ln.startswith(f"- {configs / 'bad-cron.yaml'}: schedule: ") for ln in lines)
+    assert f"- {configs / 'bad-cron.yaml'}: schedule: 'every tuesday' is neither a cron " \
+           "expression (5 fields) nor one of ['@daily', '@hourly', '@monthly', '@once', " \
+           "'@weekly', '@yearly']" in lines
+    assert any(ln.startswith(f"- {configs / 'bad-minute.yaml'}: schedule: ") for ln in lines)
+    assert f"- {configs / 'no-metric.yaml'}: eval.metrics: give at least one metric with a " \
+           "lower_bound or upper_bound; without one TFMA never blesses and nothing is " \
+           "pushed" in lines
+
+
+def test_profiles_are_merged_as_load_config_merges_them(tmp_path):
+    """The DAGs follow load_config with the profile: a deep merge. The old factory took a
+    profile's name, schedule and inference shallowly and nothing else: here that would
+    leave churn's inference without source and key, and load a DAG for `mixed`, whose
+    every run `tfxkit run --profile prod` rejects (csv and parquet, merged deeply)."""
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    d = tmp_path / "configs"
+    d.mkdir()
+    (d / "churn.yaml").write_text(textwrap.dedent("""\
+        name: churn
+        task: binary
+        label: churned
+        data: {source: {csv: data/churn.csv}}
+        schedule: "0 3 * * 1"
+        inference: {source: {csv: data/new.csv}, key: id}
+        profiles:
+          prod:
+            schedule: "0 5 * * *"
+            inference: {store: {postgres: "postgresql://tfxkit@db:5432/predictions"}}
+        """) + BINARY)
+    (d / "mixed.yaml").write_text(
+        "name: mixed\ntask: binary\nlabel: y\ndata: {source: {csv: d.csv}}\n" + BINARY
+        + "profiles: {prod: {data: {source: {parquet: d.parquet}}}}\n")
+    (d / "eta.yaml").write_text(  # the profile in a side file
+        "name: trip-eta\ntask: regression\nlabel: m\ndata: {source: {csv: d.csv}}\n"
+        + FEATURES + "eval: {metrics: [{name: mae, upper_bound: 9}]}\n")
+    (d / "eta.prod.yaml").write_text("name: trip-eta-prod\nschedule: '@hourly'\n"
+                                     "inference: {source: {csv: new.csv}, key: trip}\n")
+    churn = load_config(d / "churn.yaml", profile="prod")
+    assert churn.inference.key == "id" and churn.inference.store.kind == "postgres"
+    eta = load_config(d / "eta.yaml", profile="prod")
+    with pytest.raises(ConfigError) as mixed:
+        load_config(d / "mixed.yaml", profile="prod")
+
+    env = airflow_env(tmp_path / "home", d, TFXKIT_AIRFLOW_PROFILE="prod")
+    out = _result(airflow_python(DAGBAG, env))
+    dags = out["dags"]
+    assert sorted(dags) == ["churn", "trip-eta-prod"]
+    assert dags["churn"]["schedule"] == churn.schedule == "0 5 * * *"
+    assert dags["churn"]["tasks"]["train"]["downstream"] == ["predict"]
+    assert dags["churn"]["tasks"]["predict"]["argv"] == ["predict", str(d / "churn.yaml"),
+                                                         "--profile", "prod"]
+    assert dags["trip-eta-prod"]["schedule"] == eta.schedule == "@hourly"
+    assert dags["trip-eta-prod"]["tasks"]["train"]["downstream"] == ["predict"]
+    [error] = out["import_errors"].values()
+    assert f"- {mixed.value}" in error.splitlines()
+    assert str(mixed.value) == (f"{d / 'mixed.yaml'}: data.source: give exactly one of csv, "
+                                "parquet, tfrecord, bigquery (got csv, parquet)")
 
 
 OPERATOR = textwrap.dedent("""

@@ -317,3 +317,31 @@ def test_inference_section_errors(tmp_path, block, field, reason):
     with pytest.raises(ConfigError) as e:
         load_config(_with_inference(tmp_path, block))
     assert field in str(e.value) and reason in str(e.value)
+
+
+def test_importing_config_needs_neither_duckdb_nor_tensorflow_nor_tfx(tmp_path):
+    """The package (the schema and the loader) needs only pydantic and PyYAML: the CLI's
+    `validate`, `--help` and the Airflow DAG factory (.venv-airflow has no TFX) import it.
+    Only the data checks reach DuckDB, inside the function: the probe sees that too."""
+    import json
+    import subprocess
+    import sys
+
+    p = write(tmp_path)
+    code = textwrap.dedent(f"""
+        import json, sys
+        HEAVY = ("duckdb", "tensorflow", "tfx")
+        def heavy():
+            return sorted({{m.split(".")[0] for m in sys.modules}} & set(HEAVY))
+        import tfxkit.pipelines.config as c
+        out = {{"import": heavy()}}
+        cfg = c.load_config({str(p)!r}, overrides=["model.epochs=2"])
+        out["load"] = heavy()
+        c.check_data(cfg)  # reads the CSV with DuckDB
+        out["check"] = heavy()
+        print(json.dumps(out))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert out == {"import": [], "load": [], "check": ["duckdb"]}

@@ -2,7 +2,8 @@
 
 Point Airflow's dags folder here (AIRFLOW__CORE__DAGS_FOLDER=.../infra/airflow/dags);
 TFXKIT_CONFIGS_DIR picks the configs folder (default: the repository's configs/).
-Only airflow and pyyaml are imported: the runs happen in the TFX environment.
+Only airflow and tfxkit's config loader (tfxkit.pipelines.config: pydantic, pyyaml)
+are imported: the runs happen in the TFX environment.
 """
 import sys
 from pathlib import Path

@@ -1,0 +1,68 @@
+"""``features:``: the config-driven feature engineering (pipelines/transform.py reads it)."""
+from __future__ import annotations
+
+from typing import Dict, List, Literal, Optional, Union
+
+from pydantic import Field, field_validator
+
+from .base import _Strict
+
+
+ScaleKind = Literal["z_score", "min_max", "log", "none"]
+ImputeKind = Literal["mean", "median", "most_frequent"]
+
+
+class Vocab(_Strict):
+    top_k: Optional[int] = Field(None, ge=1)
+    num_oov_buckets: int = Field(1, ge=1)  # unseen values need an id
+    frequency_threshold: Optional[int] = Field(None, ge=1)
+
+
+class ConstantImpute(_Strict):
+    constant: Union[float, int, str]
+
+
+class Features(_Strict):
+    """Config-driven feature engineering (see pipelines/transform.py)."""
+
+    dense: List[str] = []
+    scale: Union[ScaleKind, Dict[str, ScaleKind]] = "z_score"
+    impute: Dict[str, Union[ImputeKind, ConstantImpute]] = {}
+    bucket: Dict[str, int] = {}
+    vocab: Dict[str, Vocab] = {}
+    categorical_int: Dict[str, int] = {}
+    hash: Dict[str, int] = {}
+    module: Optional[str] = None  # preprocessing.py with its own preprocessing_fn
+
+    @field_validator("vocab", mode="before")
+    @classmethod
+    def _vocab_list(cls, v):
+        # `vocab: [island, sex]` is shorthand for default vocabularies.
+        if isinstance(v, list):
+            return {name: {} for name in v}
+        return {k: ({} if val is None else val) for k, val in (v or {}).items()}
+
+    @field_validator("bucket", "categorical_int", "hash")
+    @classmethod
+    def _positive_counts(cls, v):
+        for name, n in v.items():
+            if n < 1:
+                raise ValueError(f"{name}: must be a positive count, got {n}")
+        return v
+
+    def scale_for(self, name: str) -> str:
+        if isinstance(self.scale, str):
+            return self.scale
+        return self.scale.get(name, "z_score")
+
+    def raw_columns(self) -> List[str]:
+        """Every raw column the transform reads, in a stable order."""
+        names: List[str] = []
+        for group in (self.dense, self.bucket, self.vocab, self.categorical_int,
+                      self.hash, self.impute):
+            for n in group:
+                if n not in names:
+                    names.append(n)
+        if isinstance(self.scale, dict):
+            names += [n for n in self.scale if n not in names]
+        return names

@@ -1,0 +1,30 @@
+"""``model:``: the model of the zoo (or a ``model.py``) and how it is trained."""
+from __future__ import annotations
+
+from typing import List, Literal, Optional
+
+from pydantic import Field
+
+from .base import _Strict
+
+
+class EarlyStopping(_Strict):
+    patience: int = Field(3, ge=1)
+    monitor: str = "val_loss"
+
+
+class ModelConfig(_Strict):
+    kind: Literal["dnn", "wide_deep", "linear"] = "dnn"
+    hidden_units: List[int] = [64, 32]
+    optimizer: Literal["adam", "sgd", "rmsprop", "adagrad"] = "adam"
+    learning_rate: float = Field(0.001, gt=0)
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(10, ge=1)
+    steps: Optional[int] = Field(None, ge=1)  # total steps; overrides full epochs
+    dropout: float = Field(0.0, ge=0, lt=1)
+    embedding_dim: Optional[int] = Field(None, ge=1)
+    early_stopping: Optional[EarlyStopping] = EarlyStopping()
+    seed: int = 42
+    module: Optional[str] = None  # model.py with build_model(...)
+    # Keras 3 or 2 (tf_keras) for the zoo; auto: 3 on TFX 1.21, 2 on TFX 1.16 (compat.py)
+    keras: Literal["auto", 2, 3] = "auto"

@@ -1,0 +1,74 @@
+"""``push:`` (the registry and the infra validation before any push) and ``serving:``
+(online predictions and canary rollout)."""
+from __future__ import annotations
+
+from typing import List, Literal, Optional
+
+from pydantic import Field, field_validator
+
+from .base import _Strict
+
+
+class InfraValidation(_Strict):
+    """Before any push the candidate is loaded in a separate process and sent ``examples``
+    real eval examples through its serving signatures (outputs checked), then timed on
+    ``requests`` requests of batch 1: p99 above ``max_latency_ms`` fails. Always on."""
+
+    examples: int = Field(100, ge=1)
+    requests: int = Field(100, ge=1)
+    max_latency_ms: float = Field(200.0, gt=0)
+    timeout_s: float = Field(300.0, gt=0)  # loading and every request, in all
+
+
+class Push(_Strict):
+    registry: str = "models"
+    keep_versions: int = Field(5, ge=1)  # the newest N versions stay (and the serving one)
+    infra_validation: InfraValidation = InfraValidation()
+
+
+class Canary(_Strict):
+    """Canary rollout of newly pushed versions in ``tfxkit serve`` (infra/canary.py): the
+    new version takes ``steps[i]`` of the requests; every ``interval_s`` its errors, p99
+    latency and quality from labelled feedback (``POST /feedback``) are compared with the
+    stable version's; no worse within the margins -> next step (100% = promoted: the
+    registry serves it), worse -> rolled back (the registry's pointer returns)."""
+
+    steps: List[float] = [0.1, 0.25, 0.5, 1.0]
+    min_requests: int = Field(200, ge=1)      # canary requests per step before judging
+    min_feedback: int = Field(50, ge=0)       # labelled answers per arm per step
+    max_error_rate_delta: float = Field(0.01, ge=0)
+    max_p99_latency_ratio: float = Field(1.5, ge=1)
+    p99_slack_ms: float = Field(2.0, ge=0)    # added to the latency bound (noise floor)
+    max_quality_drop: float = Field(0.02, ge=0)   # accuracy points; relative for mae/mse
+    quality_metric: Optional[Literal["accuracy", "mae", "mse"]] = None  # default by task
+    interval_s: float = Field(30.0, gt=0)
+    log: Optional[str] = None                 # default: canary.jsonl beside the registry
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v):
+        if not v or any(not 0 < s <= 1 for s in v) or v != sorted(set(v)) or v[0] >= 1:
+            raise ValueError(f"steps must be increasing shares in (0, 1] starting below 1 "
+                             f"(e.g. [0.1, 0.5, 1.0]), got {v}")
+        return v
+
+
+class Serving(_Strict):
+    """Online predictions (``tfxkit serve``: POST /predict) from the registry."""
+
+    max_batch_size: int = Field(256, ge=1)    # instances per model call
+    max_wait_ms: float = Field(2.0, ge=0)     # how long a batch waits for more requests
+    poll_s: float = Field(10.0, gt=0)         # how often the registry is checked
+    canary: Optional[Canary] = None
+    # Limits of the HTTP server (infra/serve.py): what one request or client may take.
+    max_body_mb: float = Field(32.0, gt=0, le=4096)   # request body; 413 above (also chunked)
+    max_instances: int = Field(100_000, ge=1)         # instances per /predict; 413 above
+    max_inflight: int = Field(64, ge=1)               # /predict + /feedback at once; 429 above
+    max_large_inflight: int = Field(2, ge=1)          # of them with a body over 1 MB; 429 above
+    max_connections: int = Field(1000, ge=1)          # open connections; more are closed at once
+    header_timeout_s: float = Field(10.0, gt=0)       # a request's line and headers; 408 after
+    body_timeout_s: float = Field(30.0, gt=0)         # silence while a body is being sent
+    keep_alive_s: float = Field(5.0, gt=0)            # an idle keep-alive connection is closed
+    store_threads: int = Field(8, ge=1, le=256)       # threads for prediction-store calls
+    store_breaker_s: float = Field(2.0, ge=0)         # after a store call timed out: 503 at once
+    feedback_instances: int = Field(200_000, ge=1)    # answers remembered for POST /feedback
