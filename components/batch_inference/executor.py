@@ -39,7 +39,7 @@ class _InferShard(beam.DoFn):
     def process(self, element):
         i, path, upstream = element
         batches = (infer.chained_batches(path, self.chain, self.batch_size) if upstream
-                   else infer.read_batches([path], self.batch_size))
+                   else records.read_batches([path], self.batch_size))
         out = os.path.join(self.out_dir, infer.LOG_FILE.format(i, self.shards))
         n = infer.infer_to_file(self.predictor, batches, out)
         self.examples.inc(n)
