@@ -92,10 +92,19 @@ def config_options(fn):
     return fn
 
 
+# What TensorFlow reads when it is imported: tf.keras is Keras 2 (tf.Transform's layers
+# need it, on both stacks; Keras 3 is ``import keras``) and its C++ INFO logs stay off.
+# The command sets them (a value already set wins) before any command imports TensorFlow;
+# importing tfxkit never does. Beam workers and the InfraValidator's subprocess inherit them.
+TF_ENVIRONMENT = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tfxkit")
 def main():
     """tfxkit: one YAML config becomes a production TFX pipeline."""
+    for name, value in TF_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 @main.command()

@@ -381,10 +381,17 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
             model=Channel(type=standard_artifacts.Model),
             model_blessing=Channel(type=standard_artifacts.ModelBlessing),
         ).with_id(BASELINE_RESOLVER)
+    eval_config = eval_config_from(cfg)
     evaluator = Evaluator(
         examples=examples, model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], schema=schema,
-        eval_config=eval_config_from(cfg)).with_id(EVALUATOR)
+        eval_config=eval_config).with_id(EVALUATOR)
+    if eval_config.cross_slicing_specs:
+        # a gated fairness gap: the executor that fixes TFMA's cross-slice validation for
+        # its run (pipelines/evaluator.py); without one, the stock executor (same cache key)
+        from tfxkit.pipelines import evaluator as fair_evaluator
+
+        evaluator.executor_spec = fair_evaluator.executor_spec()
     infra = None
     if target == LOCAL:
         from tfxkit.components.infra_validator.component import InfraValidator
