@@ -211,7 +211,8 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.factory import PUSHER, create_pipeline
 
-    pipeline = create_pipeline(cfg)
+    props = run_properties(cfg)
+    pipeline = create_pipeline(cfg, run_properties=props)
     click.echo(f" {time.monotonic() - t0:.1f} s")
     if from_node:
         known = [c.id for c in pipeline.components]
@@ -234,7 +235,7 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     try:
         result = run_pipeline(pipeline, on_start=on_start, on_done=_print_node,
                               from_nodes=[from_node] if from_node else None,
-                              run_properties=run_properties(cfg), on_stale=on_stale)
+                              run_properties=props, on_stale=on_stale)
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         if with_report:
