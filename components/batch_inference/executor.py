@@ -13,6 +13,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from tfxkit.components.batch_inference import infer
+from tfxkit.components.common import records
 
 
 def model_dir(model_uri: str) -> str:
