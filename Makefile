@@ -68,7 +68,7 @@ print-stack:
 	@echo "stack $(STACK) python $(PYTHON) lock $(LOCK) glibc $(or $(GLIBC),unknown)" \
 		"($(if $(filter command line environment,$(origin STACK)),STACK given,chosen by glibc $(if $(call glibc_at_least,2.39),>=,<) 2.39))"
 
-$(STAMP): $(LOCK) setup.py components/batch_inference/_fastlog.c
+$(STAMP): $(LOCK) setup.py components/common/_fastlog.c
 	@case " $(STACK_PYTHONS) " in *" $(PYTHON) "*) ;; *) echo "PYTHON=$(PYTHON): the $(STACK) stack's .venv takes $(STACK_PYTHONS)" >&2; exit 1;; esac
 	@[ -n "$(VENV_PYTHON)" ] || { echo "Python $(PYTHON) not found: install it (pyenv install $(PYTHON)) or set PYTHON$(subst .,,$(PYTHON))=/path/to/python$(PYTHON)" >&2; exit 1; }
 	@echo "$(VENV): stack $(STACK) (TFX $(if $(filter tfx121,$(STACK)),1.21,1.16)), Python $(PYTHON), $(LOCK)"

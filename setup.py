@@ -46,10 +46,11 @@ setup(
     install_requires=["tfx==1.16.0; python_version < '3.11'",
                       "tfx==1.21.0; python_version >= '3.13'", "pydantic>=2", "pyyaml", "click", "duckdb", "fastapi",
                       "uvicorn", "psycopg[binary]", "redis"],
-    # The C loops of batch inference; optional: without a compiler the same rules run in
-    # Python (slower).
-    ext_modules=[Extension("tfxkit.components.batch_inference._fastlog",
-                           ["components/batch_inference/_fastlog.c"],
+    # The C loops of the shared record I/O (components/common/records.py) and of batch
+    # inference's log framing; optional: without a compiler the same rules run in Python
+    # (slower).
+    ext_modules=[Extension("tfxkit.components.common._fastlog",
+                           ["components/common/_fastlog.c"],
                            extra_compile_args=["-O3"], optional=True)],
     entry_points={"console_scripts": ["tfxkit = tfxkit.infra.cli:main"]},
 )

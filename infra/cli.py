@@ -92,10 +92,19 @@ def config_options(fn):
     return fn
 
 
+# What TensorFlow reads when it is imported: tf.keras is Keras 2 (tf.Transform's layers
+# need it, on both stacks; Keras 3 is ``import keras``) and its C++ INFO logs stay off.
+# The command sets them (a value already set wins) before any command imports TensorFlow;
+# importing tfxkit never does. Beam workers and the InfraValidator's subprocess inherit them.
+TF_ENVIRONMENT = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tfxkit")
 def main():
     """tfxkit: one YAML config becomes a production TFX pipeline."""
+    for name, value in TF_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 @main.command()
@@ -202,7 +211,8 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.factory import PUSHER, create_pipeline
 
-    pipeline = create_pipeline(cfg)
+    props = run_properties(cfg)
+    pipeline = create_pipeline(cfg, run_properties=props)
     click.echo(f" {time.monotonic() - t0:.1f} s")
     if from_node:
         known = [c.id for c in pipeline.components]
@@ -225,7 +235,7 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     try:
         result = run_pipeline(pipeline, on_start=on_start, on_done=_print_node,
                               from_nodes=[from_node] if from_node else None,
-                              run_properties=run_properties(cfg), on_stale=on_stale)
+                              run_properties=props, on_stale=on_stale)
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         if with_report:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
-import os
 import signal
 import sys
 import threading
@@ -276,7 +274,7 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
     nodes = [n.pipeline_node.node_info.id for n in ir.nodes
              if not n.pipeline_node.execution_options.HasField("skip")]
     _record_run(connection_config, name, run_id, run_properties or {}, nodes)
-    with _run_properties_env(run_properties), _sigterm_cancels():
+    with _sigterm_cancels():
         try:
             result = _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes,
                                 on_start, on_done)
@@ -298,25 +296,6 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
             raise
         _finish_run(connection_config, name, run_id, run_state.SUCCEEDED)
         return result
-
-
-@contextlib.contextmanager
-def _run_properties_env(properties: Optional[Dict[str, str]]):
-    """The run's recorded properties (config hash, git commit), for executors that record
-    them too (the RegistryPusher): in-process executors read them from the environment."""
-    from tfxkit.components.registry.push import RUN_PROPERTIES_ENV
-
-    old = os.environ.get(RUN_PROPERTIES_ENV)
-    if properties:
-        os.environ[RUN_PROPERTIES_ENV] = json.dumps(properties, sort_keys=True)
-    try:
-        yield
-    finally:
-        if properties:
-            if old is None:
-                os.environ.pop(RUN_PROPERTIES_ENV, None)
-            else:
-                os.environ[RUN_PROPERTIES_ENV] = old
 
 
 def _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes, on_start,

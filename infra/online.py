@@ -42,7 +42,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfxkit.components.batch_inference.infer import _varint
+from tfxkit.components.common.records import field, varint
 from tfxkit.infra import canary as policy_mod
 from tfxkit.infra.canary_log import DecisionLog
 
@@ -156,11 +156,7 @@ def _dense_rules(spec: FeatureSpec, keys, shapes, defaults, const) -> None:
                 spec.required.add(k)
 
 
-# -- tf.Example wire format (no TensorFlow needed) --------------------------------------
-
-def _ld(tag: int, payload: bytes) -> bytes:
-    return bytes([tag]) + _varint(len(payload)) + payload
-
+# -- tf.Example wire format (no TensorFlow needed; components/common/records.py) --------
 
 def _values(name: str, value, kind: str, where: str) -> Optional[list]:
     vals = value if isinstance(value, (list, tuple)) else [value]
@@ -236,15 +232,15 @@ def encode_example(instance: Dict[str, Any], spec: Dict[str, str], where: str = 
             except (OverflowError, struct.error):
                 raise InstanceError(f"{where}: feature {name!r} is out of float32 range") \
                     from None
-            feature = _ld(0x12, _ld(0x0A, packed))
+            feature = field(2, field(1, packed))
         elif kind == "int":
             if any(not -(1 << 63) <= v < (1 << 63) for v in vals):
                 raise InstanceError(f"{where}: feature {name!r} is out of int64 range")
-            feature = _ld(0x1A, _ld(0x0A, b"".join(_varint(v) for v in vals)))
+            feature = field(3, field(1, b"".join(varint(v) for v in vals)))
         else:
-            feature = _ld(0x0A, b"".join(_ld(0x0A, v) for v in vals))
-        entries.append(_ld(0x0A, _ld(0x0A, name.encode()) + _ld(0x12, feature)))
-    return _ld(0x0A, b"".join(entries)) if entries else b""
+            feature = field(1, b"".join(field(1, v) for v in vals))
+        entries.append(field(1, field(1, name.encode()) + field(2, feature)))
+    return field(1, b"".join(entries)) if entries else b""
 
 
 def split_outputs(outputs: Dict[str, np.ndarray], n: int) -> List[Dict[str, Any]]:

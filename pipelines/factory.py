@@ -17,7 +17,7 @@ import hashlib
 import os
 import posixpath
 import shutil
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from tfxkit.pipelines import compat
 from tfxkit.pipelines.config import PipelineConfig
@@ -291,11 +291,27 @@ def _curated_schema_dir(cfg: PipelineConfig) -> str:
     return dst
 
 
-def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
+def pusher_run_properties(cfg: PipelineConfig,
+                          run_properties: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """What the RegistryPusher records of the run, as its execution properties: the
+    config's hash (``cfg.fingerprint()``) and the git commit, from ``run_properties`` (what
+    the run records on its pipeline_run context, ``infra/lineage.run_properties``: keys
+    ``config_fingerprint``, ``git_commit``) where given, else "unknown" (the factory runs
+    no git). Both are part of the Pusher's cache key: the same config at the same commit
+    is cached; a new commit or another config with the same model re-executes the Pusher,
+    which then finds the model identical to the serving version and pushes nothing."""
+    props = run_properties or {}
+    return {"config_hash": str(props.get("config_fingerprint") or cfg.fingerprint()),
+            "git_commit": str(props.get("git_commit") or "unknown")}
+
+
+def create_components(cfg: PipelineConfig, target: str = LOCAL,
+                      run_properties: Optional[Mapping[str, str]] = None) -> list:
     """The components of the training pipeline. ``target`` ``vertex`` / ``kubeflow`` (see
     infra/deploy.py, which checks the config for it first) swaps in what the Kubeflow V2
     compiler supports: TFX's LatestBlessedModelStrategy baseline, tfxkit's Trainer with
-    per-run parameters, module paths inside the image, the schema under the remote root."""
+    per-run parameters, module paths inside the image, the schema under the remote root.
+    ``run_properties``: the run's recorded properties (``pusher_run_properties``)."""
     # Direct imports, not tfx.v1: that one also imports the Google Cloud extensions (~10 s).
     from tfxkit.pipelines.compat import tfx_components
 
@@ -381,10 +397,17 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
             model=Channel(type=standard_artifacts.Model),
             model_blessing=Channel(type=standard_artifacts.ModelBlessing),
         ).with_id(BASELINE_RESOLVER)
+    eval_config = eval_config_from(cfg)
     evaluator = Evaluator(
         examples=examples, model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], schema=schema,
-        eval_config=eval_config_from(cfg)).with_id(EVALUATOR)
+        eval_config=eval_config).with_id(EVALUATOR)
+    if eval_config.cross_slicing_specs:
+        # a gated fairness gap: the executor that fixes TFMA's cross-slice validation for
+        # its run (pipelines/evaluator.py); without one, the stock executor (same cache key)
+        from tfxkit.pipelines import evaluator as fair_evaluator
+
+        evaluator.executor_spec = fair_evaluator.executor_spec()
     infra = None
     if target == LOCAL:
         from tfxkit.components.infra_validator.component import InfraValidator
@@ -403,7 +426,7 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
             evaluation=evaluator.outputs["evaluation"],
             examples=window.outputs["examples"] if window else examples,
             registry=cfg.registry_path, keep_versions=cfg.push.keep_versions,
-            model_name=cfg.name).with_id(PUSHER)
+            model_name=cfg.name, **pusher_run_properties(cfg, run_properties)).with_id(PUSHER)
     else:
         pusher = Pusher(
             model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
@@ -415,8 +438,10 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL) -> list:
             if c is not None]
 
 
-def create_pipeline(cfg: PipelineConfig):
-    """The training pipeline of a config, with caching on and MLMD where the config says."""
+def create_pipeline(cfg: PipelineConfig, run_properties: Optional[Mapping[str, str]] = None):
+    """The training pipeline of a config, with caching on and MLMD where the config says.
+    ``run_properties``: what the run records (``infra/lineage.run_properties``); the
+    RegistryPusher records its config hash and git commit (``pusher_run_properties``)."""
     from tfx.orchestration import pipeline as tfx_pipeline
 
     from tfxkit.pipelines import mlmd
@@ -425,7 +450,7 @@ def create_pipeline(cfg: PipelineConfig):
     pipeline = tfx_pipeline.Pipeline(
         pipeline_name=cfg.name,
         pipeline_root=cfg.pipeline_root,
-        components=create_components(cfg),
+        components=create_components(cfg, run_properties=run_properties),
         enable_cache=True,
         # no password here: the IR (and so MLMD) never holds it; the local runner asks
         # runtime_connection for the full connection when it runs

@@ -16,6 +16,7 @@ match computed ones (their ``example_weighted`` is None, TFMA's keys say False).
 from __future__ import annotations
 
 import collections
+import contextlib
 from typing import Any, Dict, List, Optional, Sequence
 
 from tensorflow_model_analysis.metrics import binary_confusion_matrices, metric_types, metric_util
@@ -72,8 +73,13 @@ def _at_thresholds(thresholds: List[float], name: str = NAME, exclude: Sequence[
         example_weighted=example_weighted, thresholds=thresholds)
     matrices_key = computations[-1].keys[-1]
     nan = float("nan")
+    # a gated gap (cross-slice thresholds) is validated where these results are: in a Beam
+    # worker process the Evaluator's executor never ran in, the fix is made here
+    gap_gated = eval_config is not None and len(eval_config.cross_slicing_specs) > 0
 
     def result(metrics: Dict[metric_types.MetricKey, Any]) -> Dict[metric_types.MetricKey, Any]:
+        if gap_gated:
+            fix_cross_slice_validation()
         cm = metrics[matrices_key]
         out = {}
         for i, t in enumerate(thresholds):
@@ -152,13 +158,30 @@ def _hashed_slicing_details(slicing_details):
     return hashed
 
 
-def _fix_cross_slice_validation() -> None:
+def fix_cross_slice_validation() -> None:
+    """Replaces TFMA's ``metrics_validator._hashed_slicing_details`` with
+    ``_hashed_slicing_details`` in this process (idempotent). Nothing does this at import:
+    the Evaluator's executor (``tfxkit.pipelines.evaluator``, chosen by the factory where
+    a fairness gap is gated) does it for its run (``fixed_cross_slice_validation``), and
+    the FairnessRate computations do it where they run (a Beam worker process)."""
     from tensorflow_model_analysis.evaluators import metrics_validator
 
     metrics_validator._hashed_slicing_details = _hashed_slicing_details  # pylint: disable=protected-access
 
 
+@contextlib.contextmanager
+def fixed_cross_slice_validation():
+    """``fix_cross_slice_validation`` for the duration of the block; TFMA's own function
+    is back afterwards."""
+    from tensorflow_model_analysis.evaluators import metrics_validator
+
+    original = metrics_validator._hashed_slicing_details  # pylint: disable=protected-access
+    fix_cross_slice_validation()
+    try:
+        yield
+    finally:
+        metrics_validator._hashed_slicing_details = original  # pylint: disable=protected-access
+
+
 metric_types.register_metric(FairnessIndicators)
 metric_types.register_metric(FairnessRate)
-# The gap gate (cross-slice thresholds) needs it wherever the Evaluator resolves this module.
-_fix_cross_slice_validation()

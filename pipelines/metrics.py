@@ -26,8 +26,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from tfxkit.pipelines.compat import tfma_config
 
-# TFMA's config protos (EvalConfig, MetricsSpec, SlicingSpec, ...): see compat.
-config_pb2 = tfma_config()
+# TFMA's config protos (EvalConfig, MetricsSpec, SlicingSpec, ...; see compat) are imported
+# by the functions that build them (``config_pb2 = tfma_config()``), not at import time:
+# importing this module (the CLI's summary, the report) imports no TFMA.
 
 # config name -> (TFMA/Keras class name, metric key name in results, higher is better)
 _KNOWN = {
@@ -80,6 +81,7 @@ class Metric:
     def to_tfma(self, slices: Optional[Sequence[Sequence[str]]] = None) -> config_pb2.MetricConfig:
         """``slices``: the slices (feature key lists) besides the whole split that this
         metric's own thresholds hold on; None: every slice (TFMA's plain threshold)."""
+        config_pb2 = tfma_config()
         mc = config_pb2.MetricConfig(class_name=self.class_name)
         if not self.gated:
             return mc
@@ -97,6 +99,7 @@ class Metric:
         return mc
 
     def threshold(self) -> config_pb2.MetricThreshold:
+        config_pb2 = tfma_config()
         threshold = config_pb2.MetricThreshold()
         if self.lower_bound is not None or self.upper_bound is not None:
             vt = config_pb2.GenericValueThreshold()
@@ -151,6 +154,7 @@ def create_metric_spec(metrics: Sequence[Metric],
                        slices: Optional[Sequence[Sequence[str]]] = None) -> config_pb2.MetricsSpec:
     """One TFMA MetricsSpec with an example count and every metric (gated or not).
     ``slices``: see ``Metric.to_tfma``."""
+    config_pb2 = tfma_config()
     spec = config_pb2.MetricsSpec(metrics=[config_pb2.MetricConfig(class_name="ExampleCount")])
     for m in metrics:
         spec.metrics.append(m.to_tfma(slices))
@@ -187,12 +191,14 @@ class Fairness:
 
     def cross_slicing_specs(self) -> List[config_pb2.CrossSlicingSpec]:
         """Each feature's values against the whole split (what ``max_gap`` compares)."""
+        config_pb2 = tfma_config()
         return [config_pb2.CrossSlicingSpec(baseline_spec=config_pb2.SlicingSpec(),
                                       slicing_specs=[config_pb2.SlicingSpec(feature_keys=[f])])
                 for f in self.features]
 
 
 def _value_threshold(lower: Optional[float], upper: Optional[float]) -> config_pb2.MetricThreshold:
+    config_pb2 = tfma_config()
     vt = config_pb2.GenericValueThreshold()
     if lower is not None:
         vt.lower_bound.value = lower
@@ -206,6 +212,7 @@ def create_fairness_spec(f: Fairness) -> config_pb2.MetricsSpec:
     each decision threshold is a FairnessRate metric of its own (same key name), with its
     bounds as per-slice thresholds on the features' slices and ``max_gap`` as cross-slice
     thresholds (the whole split's value minus the slice's, in [-max_gap, max_gap])."""
+    config_pb2 = tfma_config()
     from tfxkit.pipelines import fairness as fi
 
     gated = f.gated_names()
@@ -237,6 +244,7 @@ def _keys(s: Union[str, Sequence[str]]) -> List[str]:
 
 
 def slicing_specs(slices: Sequence[Union[str, Sequence[str]]]) -> List[config_pb2.SlicingSpec]:
+    config_pb2 = tfma_config()
     specs = [config_pb2.SlicingSpec()]
     seen = []
     for s in slices:
@@ -258,6 +266,7 @@ def create_eval_config(task: str, label_key: str, prediction_key: str,
     """An EvalConfig over the model's ``serving_default`` signature, with labels taken
     from its ``transform_features`` signature (so string labels become class ids).
     Slices are ``slices`` plus the features of per-slice thresholds and of fairness."""
+    config_pb2 = tfma_config()
     names = {m.key for m in metrics}
     extra = [metric(task, n) for n in default_metrics(task) if metric(task, n).key not in names]
     if fairness is not None and task == "regression":

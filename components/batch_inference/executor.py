@@ -13,6 +13,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from tfxkit.components.batch_inference import infer
+from tfxkit.components.common import records
 
 
 def model_dir(model_uri: str) -> str:
@@ -39,7 +40,7 @@ class _InferShard(beam.DoFn):
     def process(self, element):
         i, path, upstream = element
         batches = (infer.chained_batches(path, self.chain, self.batch_size) if upstream
-                   else infer.read_batches([path], self.batch_size))
+                   else records.read_batches([path], self.batch_size))
         out = os.path.join(self.out_dir, infer.LOG_FILE.format(i, self.shards))
         n = infer.infer_to_file(self.predictor, batches, out)
         self.examples.inc(n)

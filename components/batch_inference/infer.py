@@ -7,7 +7,8 @@ request's serialized example and each output split per example, numerics as
 reads these. What differs is the speed: the logs are encoded straight to protobuf wire
 format from the batch's arrays (``encode_predict_logs``; a unit test checks it against
 the protobuf library), and the model call for one batch overlaps encoding and writing
-of the previous one.
+of the previous one. Reading and writing TFRecords (and the C loops, ``_fastlog``) are
+``components/common/records.py``, shared with the other components.
 """
 from __future__ import annotations
 
@@ -17,15 +18,10 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-try:  # ISA-L's deflate: the same gzip streams, 4x faster to write and 2.5x to read than zlib
-    from isal import isal_zlib as _zlib
-except ImportError:  # pragma: no cover
-    import zlib as _zlib
-
-try:  # the per-record loops in C (built by setup.py); the same rules in Python otherwise
-    from tfxkit.components.batch_inference import _fastlog
-except ImportError:  # pragma: no cover - a build without a compiler
-    _fastlog = None
+from tfxkit.components.common import records
+from tfxkit.components.common.records import GzipRecordWriter, frame_records, read_batches
+from tfxkit.components.common.records import field as _field
+from tfxkit.components.common.records import varint as _varint
 
 LOG_FILE = "prediction_logs-{:05d}-of-{:05d}.gz"
 
@@ -35,27 +31,7 @@ _DTYPES = {np.dtype("float32"): 1, np.dtype("float64"): 2, np.dtype("int32"): 3,
 _DT_STRING = 7
 
 
-def _varint(n: int) -> bytes:
-    """Protobuf base-128 varint; a negative number as its 64-bit two's complement."""
-    n &= 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_V = [_varint(i) for i in range(1 << 14)]
-
-
-def _v(n: int) -> bytes:
-    return _V[n] if n < 16384 else _varint(n)
-
-
-def _field(num: int, payload: bytes) -> bytes:
-    """A length-delimited field: tag, length, payload."""
-    return _varint((num << 3) | 2) + _v(len(payload)) + payload
+_v = _varint  # lengths: a table lookup below 16384
 
 
 def _shape(dims: Sequence[int]) -> bytes:
@@ -198,24 +174,6 @@ def encode_predict_logs(examples: Sequence[bytes], outputs: Dict[str, np.ndarray
     return logs
 
 
-def frame_records(records: Sequence[bytes]) -> bytes:
-    """TFRecord frames (length, masked crc32c of it, data, masked crc32c of the data)."""
-    import struct
-
-    import google_crc32c
-
-    crc, pack, q = google_crc32c.value, struct.Struct("<I").pack, struct.Struct("<Q").pack
-    parts: List[bytes] = []
-    add = parts.append
-    for r in records:
-        length = q(len(r))
-        add(length)
-        add(pack(_mask(crc(length))))
-        add(r)
-        add(pack(_mask(crc(r))))
-    return b"".join(parts)
-
-
 def encode_framed_logs(examples: List[bytes], outputs: Dict[str, np.ndarray],
                        input_key: str = "examples", signature: str = "serving_default",
                        native: bool = True) -> bytes:
@@ -223,11 +181,12 @@ def encode_framed_logs(examples: List[bytes], outputs: Dict[str, np.ndarray],
     loop when it is built (``native``), else in Python; both give identical bytes."""
     if not len(examples):
         return b""
-    if native and _fastlog is not None:
+    if native and records.fastlog is not None:
         per_output, spec, in_key, in_prefix, resp_spec = _log_parts(
             outputs, len(examples), input_key, signature)
         examples = examples if isinstance(examples, list) else list(examples)
-        return _fastlog.frame_logs(examples, per_output, spec, in_key, in_prefix, resp_spec)
+        return records.fastlog.frame_logs(examples, per_output, spec, in_key, in_prefix,
+                                          resp_spec)
     return frame_records(encode_predict_logs(examples, outputs, input_key, signature))
 
 
@@ -257,120 +216,6 @@ class Predictor:
             serialized = self._tf.constant(serialized, dtype=self._tf.string)
         out = self.fn(**{self.input_key: serialized})
         return {k: v.numpy() for k, v in out.items()}
-
-
-def _parse_records_py(buf: bytes, pos: int, max_records: int):
-    """The Python twin of ``_fastlog.parse_records``: whole TFRecord frames of ``buf`` from
-    ``pos`` (at most ``max_records``), CRC-checked; returns (records, next_pos)."""
-    import struct
-
-    import google_crc32c
-
-    crc, q, i = google_crc32c.value, struct.Struct("<Q").unpack_from, struct.Struct("<I")
-    out: List[bytes] = []
-    end = len(buf)
-    while len(out) < max_records and pos + 12 <= end:
-        (n,) = q(buf, pos)
-        if _mask(crc(buf[pos:pos + 8])) != i.unpack_from(buf, pos + 8)[0]:
-            raise ValueError(f"corrupt TFRecord: bad length checksum at byte {pos}")
-        if n > end - pos - 16:
-            break
-        data = buf[pos + 12:pos + 12 + n]
-        if _mask(crc(data)) != i.unpack_from(buf, pos + 12 + n)[0]:
-            raise ValueError(f"corrupt TFRecord: bad data checksum at byte {pos}")
-        out.append(data)
-        pos += 16 + n
-    return out, pos
-
-
-def read_batches(files: Sequence[str], batch_size: int, chunk: int = 8 << 20,
-                 native: bool = True) -> Iterator[List[bytes]]:
-    """Serialized records of TFRecord ``files`` (gzipped when named ``*.gz``) in batches
-    (lists of bytes). The files are read in chunks and inflated (ISA-L); the frames are
-    parsed and CRC-checked by the C loop when it is built. tf.data does the same work, but
-    handing each record to Python costs it about 6 us; this costs well under 1 us."""
-    parse = _fastlog.parse_records if native and _fastlog is not None else _parse_records_py
-    for path in files:
-        inflate = _zlib.decompressobj(31) if path.endswith(".gz") else None
-        buf, pos = b"", 0
-        batch: List[bytes] = []
-        with open(path, "rb") as f:
-            while True:
-                raw = f.read(chunk)
-                data = (inflate.decompress(raw) if raw else inflate.flush()) if inflate \
-                    else raw
-                buf = buf[pos:] + data if pos < len(buf) else data
-                pos = 0
-                while True:
-                    got, pos = parse(buf, pos, batch_size - len(batch))
-                    batch += got
-                    if len(batch) < batch_size:
-                        break
-                    yield batch
-                    batch = []
-                if not raw:
-                    break
-        if pos < len(buf):
-            raise ValueError(f"{path}: truncated TFRecord file ({len(buf) - pos} bytes of an "
-                             "incomplete record at the end)")
-        if inflate is not None and not inflate.eof:
-            raise ValueError(f"{path}: truncated gzip stream")
-        if batch:
-            yield batch
-
-
-def _mask(crc: int) -> int:
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-class GzipRecordWriter:
-    """Gzipped TFRecords, as ``tf.io.TFRecordWriter(path, "GZIP")`` writes them, but a batch
-    at a time: a batch's frames (length, masked crc32c, data, masked crc32c) are compressed
-    (ISA-L, zlib's format) and written in a background thread (it releases the GIL), so
-    compression overlaps the next batch's work. Readers (tf.data, Beam) check the CRCs as usual."""
-
-    def __init__(self, path: str, level: int = 1):
-        import queue
-        import threading
-
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._f = open(path, "wb")
-        self._z = _zlib.compressobj(level, _zlib.DEFLATED, 31)  # 31: a gzip stream
-        self._q: "queue.Queue" = queue.Queue(maxsize=4)
-        self._error: Optional[BaseException] = None
-        self._t = threading.Thread(target=self._run, name="tfxkit-write", daemon=True)
-        self._t.start()
-
-    def _run(self):
-        while True:
-            buf = self._q.get()
-            if buf is None:
-                return
-            if self._error is None:
-                try:
-                    self._f.write(self._z.compress(buf))
-                except BaseException as e:  # raised in the caller's next call
-                    self._error = e
-
-    def write_many(self, records: Sequence[bytes]) -> None:
-        self.write_framed(frame_records(records))
-
-    def write_framed(self, frames: bytes) -> None:
-        """Writes already framed records (``frame_records``, ``encode_framed_logs``)."""
-        if self._error is not None:
-            raise self._error
-        self._q.put(frames)
-
-    def close(self) -> None:
-        if self._t.is_alive():
-            self._q.put(None)
-            self._t.join()
-        try:
-            if self._error is not None:
-                raise self._error
-            self._f.write(self._z.flush())
-        finally:
-            self._f.close()
 
 
 def _resolved(predictor):
@@ -430,12 +275,6 @@ def _write(w: GzipRecordWriter, predictor: Predictor, batch: List[bytes], fut) -
     w.write_framed(encode_framed_logs(batch, fut.result(), predictor.input_key,
                                       predictor.signature))
     return len(batch)
-
-
-def iter_records(path: str) -> Iterator[bytes]:
-    """Every record of a TFRecord file (gzipped when named ``*.gz``), CRC-checked."""
-    for batch in read_batches([path], 4096):
-        yield from batch
 
 
 def log_example_and_outputs(raw: bytes):

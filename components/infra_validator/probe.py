@@ -30,7 +30,7 @@ def _read_examples(files, n):
             if len(out) >= n:
                 break
         return out
-    from tfxkit.components.batch_inference.infer import read_batches
+    from tfxkit.components.common.records import read_batches
 
     for batch in read_batches(list(files), batch_size=n):
         out += batch[: n - len(out)]

@@ -11,7 +11,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from tfxkit.components.batch_inference.infer import iter_records
+from tfxkit.components.common.records import iter_records
 from tfxkit.components.prediction_store import rows as rows_lib
 from tfxkit.components.prediction_store.store import open_store
 

@@ -13,7 +13,7 @@ class DuplicateKeyError(ValueError):
     pass
 
 
-def _tensor_values(tp) -> List[Any]:
+def tensor_values(tp) -> List[Any]:
     if tp.tensor_content:
         return np.frombuffer(tp.tensor_content, _NP[tp.dtype]).tolist()
     for field in ("float_val", "double_val", "int64_val", "int_val", "bool_val"):
@@ -49,7 +49,7 @@ def prediction_rows(records: Iterable[bytes], key: str) -> Iterator[Tuple[str, D
                              f"example {i} (every inference row needs exactly one key)")
         pred = {}
         for name, t in pl.response.outputs.items():
-            vals = _tensor_values(t)
+            vals = tensor_values(t)
             pred[name] = vals[0] if len(vals) == 1 else vals
         yield k, pred
 

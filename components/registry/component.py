@@ -4,7 +4,12 @@ model registry (``registry.py``) and records the push as TFX's Pusher does (a
 reason, the content hash, the metrics, config hash, git commit and the training data.
 
 Both blessings are required: a missing or unblessed input is a refusal (``pushed`` 0 and
-the reason), never a push."""
+the reason), never a push.
+
+The config hash and git commit it records are execution properties (``config_hash``,
+``git_commit``: the factory sets them from the config and the run's recorded properties),
+so they reach the executor wherever it runs. Like every execution property they are part
+of the cache key: a run with the same config at the same commit is cached as before."""
 from typing import Optional
 
 from tfx import types
@@ -20,6 +25,8 @@ class RegistryPusherSpec(types.ComponentSpec):
         "registry": ExecutionParameter(type=str),
         "keep_versions": ExecutionParameter(type=int),
         "model_name": ExecutionParameter(type=str, optional=True),
+        "config_hash": ExecutionParameter(type=str, optional=True),
+        "git_commit": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -40,7 +47,8 @@ class RegistryPusher(base_component.BaseComponent):
                  infra_blessing: Optional[types.BaseChannel] = None,
                  evaluation: Optional[types.BaseChannel] = None,
                  examples: Optional[types.BaseChannel] = None,
-                 keep_versions: int = 5, model_name: Optional[str] = None):
+                 keep_versions: int = 5, model_name: Optional[str] = None,
+                 config_hash: Optional[str] = None, git_commit: Optional[str] = None):
         if keep_versions < 1:
             raise ValueError(f"keep_versions must be at least 1, got {keep_versions}")
         if not registry:
@@ -48,5 +56,5 @@ class RegistryPusher(base_component.BaseComponent):
         super().__init__(spec=RegistryPusherSpec(
             model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
             evaluation=evaluation, examples=examples, registry=registry,
-            keep_versions=keep_versions, model_name=model_name,
-            pushed_model=types.Channel(type=standard_artifacts.PushedModel)))
+            keep_versions=keep_versions, model_name=model_name, config_hash=config_hash,
+            git_commit=git_commit, pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

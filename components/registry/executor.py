@@ -14,7 +14,6 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from tfxkit.components.registry import push
-from tfxkit.components.registry.push import RUN_PROPERTIES_ENV
 
 
 def _gate(artifacts: Optional[List[types.Artifact]]) -> Optional[push.Gate]:
@@ -63,13 +62,6 @@ def data_record(examples: List[types.Artifact]) -> Dict[str, Any]:
             "rows": sum(sum(i.get("rows", {}).values()) for i in items)}
 
 
-def run_properties() -> Dict[str, str]:
-    try:
-        return json.loads(os.environ.get(RUN_PROPERTIES_ENV) or "{}")
-    except ValueError:
-        return {}
-
-
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -78,15 +70,14 @@ class Executor(base_executor.BaseExecutor):
         out = artifact_utils.get_single_instance(output_dict["pushed_model"])
         model_gate = _gate(input_dict.get("model_blessing"))
         infra_gate = _gate(input_dict.get("infra_blessing"))
-        props = run_properties()
         ctx = getattr(self, "_context", None)
         meta: Dict[str, Any] = {
             "model_uri": model.uri,
             "pipeline_run": getattr(ctx, "pipeline_run_id", None),
             "pipeline": (ctx.pipeline_info.id if ctx is not None and ctx.pipeline_info
                          else None),
-            "config_hash": props.get("config_fingerprint", "unknown"),
-            "git_commit": props.get("git_commit", "unknown"),
+            "config_hash": exec_properties.get("config_hash") or "unknown",
+            "git_commit": exec_properties.get("git_commit") or "unknown",
             "metrics": {}, "data": {},
         }
         evaluation = input_dict.get("evaluation") or []

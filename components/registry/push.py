@@ -12,10 +12,6 @@ from typing import Any, Dict, Optional
 
 from tfxkit.components.registry.registry import Registry
 
-# The local runner exports the run's recorded properties (config hash, git commit: see
-# infra/lineage.run_properties) to in-process executors under this name, as JSON.
-RUN_PROPERTIES_ENV = "TFXKIT_RUN_PROPERTIES"
-
 
 @dataclass
 class Gate:

@@ -685,15 +685,15 @@ def _prediction_values(uri: str) -> Dict[str, List[Any]]:
     (single-value outputs as scalars, ``probabilities`` as its maximum)."""
     from tensorflow_serving.apis import prediction_log_pb2
 
-    from tfxkit.components.batch_inference.infer import iter_records
-    from tfxkit.components.prediction_store.rows import _tensor_values
+    from tfxkit.components.common.records import iter_records
+    from tfxkit.components.prediction_store.rows import tensor_values
 
     out: Dict[str, List[Any]] = {}
     for path in sorted(glob.glob(os.path.join(uri, "prediction_logs-*"))):
         for raw in iter_records(path):
             pl = prediction_log_pb2.PredictionLog.FromString(raw).predict_log
             for name, t in pl.response.outputs.items():
-                vals = _tensor_values(t)
+                vals = tensor_values(t)
                 if not vals:
                     continue
                 if len(vals) == 1:

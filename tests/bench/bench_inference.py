@@ -263,7 +263,7 @@ def batch_stats(sizes):
 # -- checks and report ------------------------------------------------------------------
 
 def predictions(uri):
-    from tfxkit.components.batch_inference.infer import iter_records
+    from tfxkit.components.common.records import iter_records
     from tfxkit.components.prediction_store.rows import prediction_rows
 
     out = {}

@@ -189,7 +189,8 @@ def test_several_models_in_parallel_and_chained(trained):
         server.stop()
     # the chained model's inputs carried the upstream output as a feature
     import tensorflow as tf
-    from tfxkit.components.batch_inference.infer import iter_records, log_example_and_outputs
+    from tfxkit.components.batch_inference.infer import log_example_and_outputs
+    from tfxkit.components.common.records import iter_records
 
     s = store(case / ".tfxkit" / "metadata.sqlite")
     chained = [a for a in artifacts_of_type(s, "InferenceResult")][-1]

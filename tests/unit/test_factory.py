@@ -55,6 +55,43 @@ def test_pipeline_components_in_order(cfg, tmp_path):
     assert comps["SchemaGen"].exec_properties["infer_feature_shape"] in (False, 0)
 
 
+def test_pusher_records_the_run_properties_as_execution_properties(cfg, tmp_path):
+    """The config hash and git commit reach the RegistryPusher as execution properties
+    (no environment variable: they work wherever the executor runs). They are part of the
+    cache key, so they are the same for the same config and commit (a second identical run
+    stays cached) and the factory runs no git: the commit comes from the caller."""
+    from tfx.dsl.compiler import compiler
+
+    from tfxkit.infra.lineage import run_properties
+
+    cfg = cfg.model_copy(update={"root": str(tmp_path / "root")})
+
+    def pusher(**kw):
+        [p] = [c for c in factory.create_components(cfg, **kw) if c.id == factory.PUSHER]
+        return p.exec_properties
+
+    props = run_properties(cfg)
+    got = pusher(run_properties=props)
+    assert got["config_hash"] == props["config_fingerprint"] == cfg.fingerprint()
+    assert got["git_commit"] == props["git_commit"] and got["git_commit"]
+    assert pusher(run_properties=dict(props)) == got
+    assert pusher(run_properties={"config_fingerprint": "h1", "git_commit": "c1"})[
+        "git_commit"] == "c1"
+    # without the run's properties: the config's own hash, and no commit known
+    bare = pusher()
+    assert (bare["config_hash"], bare["git_commit"]) == (cfg.fingerprint(), "unknown")
+    # compiled into the IR as the node's parameters (what TFX's cache key hashes)
+    ir = compiler.Compiler().compile(factory.create_pipeline(
+        cfg.model_copy(update={"metadata": cfg.metadata.model_copy(
+            update={"sqlite": str(tmp_path / "m.sqlite")})}),
+        run_properties={"config_fingerprint": "h1", "git_commit": "c1"}))
+    [node] = [n.pipeline_node for n in ir.nodes
+              if n.pipeline_node.node_info.id == factory.PUSHER]
+    params = node.parameters.parameters
+    assert params["git_commit"].field_value.string_value == "c1"
+    assert params["config_hash"].field_value.string_value == "h1"
+
+
 def test_curated_schema_is_imported(cfg, tmp_path):
     schema = tmp_path / "my_schema.pbtxt"
     schema.write_text('feature { name: "species" type: BYTES }\n')

@@ -92,12 +92,9 @@ def test_executor_refuses_without_blessings(tmp_path):
     assert "not blessed by the Evaluator" in out.get_string_custom_property("push_reason")
     assert not (tmp_path / "models").exists()
     mb.set_int_custom_property("blessed", 1)
-    os.environ["TFXKIT_RUN_PROPERTIES"] = '{"config_fingerprint": "cfg1", "git_commit": "c0"}'
-    try:
-        Executor().Do({"model": [m], "model_blessing": [mb], "infra_blessing": [ib]},
-                      {"pushed_model": [out]}, props)
-    finally:
-        del os.environ["TFXKIT_RUN_PROPERTIES"]
+    # the run's config hash and git commit arrive as execution properties (the factory's)
+    Executor().Do({"model": [m], "model_blessing": [mb], "infra_blessing": [ib]},
+                  {"pushed_model": [out]}, {**props, "config_hash": "cfg1", "git_commit": "c0"})
     assert out.get_int_custom_property("pushed") == 1
     v = out.get_string_custom_property("pushed_version")
     assert out.get_string_custom_property("pushed_destination") == str(tmp_path / "models" / v)

@@ -239,17 +239,43 @@ def test_failure_text_names_the_slice():
 
 def test_cross_slice_thresholds_are_not_reported_missing():
     """TFMA 0.47 reports every cross-slice threshold missing (and never blesses);
-    tfxkit.pipelines.fairness keys validation details by the spec they hold."""
+    tfxkit.pipelines.fairness keys validation details by the spec they hold, for the
+    Evaluator's run only (its executor, pipelines/evaluator.py): TFMA's own function is
+    back afterwards."""
     from tensorflow_model_analysis.evaluators import metrics_validator
     from tensorflow_model_analysis.proto import validation_result_pb2 as vr
 
-    import tfxkit.pipelines.fairness  # noqa: F401  (applies the fix)
+    from tfxkit.pipelines import fairness
 
+    original = metrics_validator._hashed_slicing_details
     f = Fairness(features=("sex",), gate=(("recall", FairnessGate(0.2)),))
     ec = create_eval_config("binary", "y_xf", "probabilities",
                             [metric("binary", "auc", lower_bound=0.5)], fairness=f)
     details = [vr.SlicingDetails(slicing_spec=config_pb2.SlicingSpec(), num_matching_slices=1),
                vr.SlicingDetails(cross_slicing_spec=ec.cross_slicing_specs[0],
                                  num_matching_slices=2)]
-    assert metrics_validator.get_missing_slices(details, ec) == []
-    assert metrics_validator.get_missing_slices(details[:1], ec) == [ec.cross_slicing_specs[0]]
+    assert metrics_validator._hashed_slicing_details is original  # importing changed nothing
+    with fairness.fixed_cross_slice_validation():
+        assert metrics_validator.get_missing_slices(details, ec) == []
+        assert metrics_validator.get_missing_slices(details[:1], ec) == \
+            [ec.cross_slicing_specs[0]]
+    assert metrics_validator._hashed_slicing_details is original
+
+
+def test_the_evaluator_fixes_cross_slice_validation_only_where_a_gap_is_gated(tmp_path):
+    """The factory gives the Evaluator tfxkit's executor (the fix for its run) where a
+    fairness gap is gated; elsewhere the stock executor (and so the same cache key)."""
+    from tfx.components.evaluator import executor as stock
+
+    from tfxkit.pipelines import evaluator, factory
+
+    def evaluator_class(cfg):
+        [ev] = [c for c in factory.create_components(cfg) if c.id == factory.EVALUATOR]
+        return ev.executor_spec.executor_class
+
+    assert evaluator_class(load(tmp_path)) is stock.Executor
+    gap = load(tmp_path, "eval.fairness={features: [sex], class_ids: [0, 2], "
+                         "gate: {false_positive_rate: {max_gap: 0.1}}}")
+    assert eval_config_from(gap).cross_slicing_specs
+    assert evaluator_class(gap) is evaluator.Executor
+    assert issubclass(evaluator.Executor, stock.Executor)

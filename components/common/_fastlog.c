@@ -1,8 +1,10 @@
-/* The per-record loops of batch inference, in C: parsing TFRecord frames (with their
- * CRC32C check) and encoding + framing PredictionLogs. Everything that decides what the
- * bytes are (the protobuf field layout, tensor encodings) stays in infer.py; these two
- * functions only repeat a fixed rule per record, and infer.py has the same rule in Python
- * (used when this module is not built; a unit test checks both give identical bytes).
+/* The per-record loops of the shared record I/O (components/common/records.py) and of
+ * batch inference, in C: parsing TFRecord frames (with their CRC32C check) and encoding +
+ * framing PredictionLogs. Everything that decides what the bytes are (the protobuf field
+ * layout, tensor encodings) stays in Python (records.py, batch_inference/infer.py); these
+ * two functions only repeat a fixed rule per record, and records.py / infer.py have the
+ * same rules in Python (used when this module is not built; unit tests check both give
+ * identical bytes).
  *
  *   parse_records(buf, pos, max_records) -> (records, next_pos)
  *   frame_logs(examples, per_output, spec, in_key, in_prefix, resp_spec) -> bytes
