@@ -5,6 +5,7 @@ it where a Docker engine is at hand; that is not part of make test.)"""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -19,9 +20,12 @@ def arg_default(name: str) -> str:
 
 
 def stack(name: str) -> dict:
+    """The stack's defaults, whatever make (make test PYTHON=3.10, say) passed down."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("STACK", "PYTHON", "GLIBC", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     words = subprocess.run(["make", "-s", "--no-print-directory", "print-stack",
-                            f"STACK={name}"], cwd=REPO, capture_output=True, text=True,
-                           check=True, timeout=60).stdout.split()
+                            f"STACK={name}"], cwd=REPO, env=env, capture_output=True,
+                           text=True, check=True, timeout=60).stdout.split()
     return dict(zip(words[0:8:2], words[1:8:2]))
 
 
