@@ -203,11 +203,11 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     rows = f"{info['rows']} rows" if info["rows"] is not None else "BigQuery source"
     click.echo(f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}")
     click.echo("  loading TFX ...", nl=False)
-    from tfxkit.infra.lineage import run_properties
-    from tfxkit.infra.local_runner import (NoPreviousRun, RunCanceled, RunFailed,
+    from tfxkit.infra.run.properties import run_properties
+    from tfxkit.infra.run.local_runner import (NoPreviousRun, RunCanceled, RunFailed,
                                            UnknownComponent, run_pipeline)
-    from tfxkit.infra.run_state import stale_text
-    from tfxkit.infra.summary import build_summary, format_summary
+    from tfxkit.infra.run.state import stale_text
+    from tfxkit.infra.run.summary import build_summary, format_summary
     from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.factory import PUSHER, create_pipeline
 
@@ -300,7 +300,7 @@ def report(config, profile, sets, run_id, output):
 
     _quiet(False)
     from tfxkit.infra.report import ReportError, write_report
-    from tfxkit.infra.run_state import stale_text
+    from tfxkit.infra.run.state import stale_text
 
     def on_stale(stale):  # a run whose process is gone (kill -9): now marked FAILED
         click.secho(stale_text(stale), fg="yellow", err=True)
@@ -542,7 +542,7 @@ def predict(config, profile, sets, verbose, force=False):
                f"{cfg.inference.store.kind}, model(s) "
                + ", ".join(f"{n} {m.version}" for n, m in models.items()))
     click.echo("  loading TFX ...", nl=False)
-    from tfxkit.infra.local_runner import RunCanceled, RunFailed, run_pipeline
+    from tfxkit.infra.run.local_runner import RunCanceled, RunFailed, run_pipeline
     from tfxkit.pipelines.inference import create_inference_pipeline
 
     pipeline = create_inference_pipeline(cfg, models)
@@ -587,7 +587,7 @@ def _stored_runs(cfg, result, force, check=True):
     """Prints what each PredictionStorer of ``result`` stored; returns the ids of the cached
     ones whose predictions must be stored again (``force``, or the store lost them)."""
     from tfxkit.components.prediction_store.store import StoreError
-    from tfxkit.infra.summary import output_artifacts
+    from tfxkit.infra.run.summary import output_artifacts
     from tfxkit.pipelines import mlmd
     from tfxkit.pipelines.inference import (check_stored_run, last_stored_runs,
                                             open_configured_store)

@@ -33,9 +33,9 @@ def write_html(text: str, path: str) -> str:
 
 def reconcile(cfg, names: List[str], on_stale: Callable = lambda stale: None) -> None:
     """Marks the runs of ``names`` whose runner process is gone FAILED in MLMD
-    (``infra.run_state.reconcile``). Where the store cannot be written (a read-only file
+    (``infra.run.state.reconcile``). Where the store cannot be written (a read-only file
     or grant) nothing is marked: the report still shows those runs as failed."""
-    from tfxkit.infra import run_state
+    from tfxkit.infra.run import state as run_state
     from tfxkit.pipelines import mlmd
 
     try:

@@ -262,10 +262,10 @@ def _result_message(v: Any) -> Optional[str]:
 def run_status(components: List[ComponentRun], run_props: Optional[Dict[str, Any]] = None
                ) -> Tuple[str, Optional[str]]:
     """(status, reason) of a run: ``failed`` or ``canceled`` when a component was, or
-    when its runner recorded so (or is gone: infra.run_state); ``running`` while a
+    when its runner recorded so (or is gone: infra.run.state); ``running`` while a
     component is still running (or the runner says so and is alive); ``succeeded`` only
     when none of that holds."""
-    from tfxkit.infra import run_state
+    from tfxkit.infra.run import state as run_state
 
     p = dict(run_props or {})
     recorded = run_state.state_of_run(p)
@@ -352,7 +352,7 @@ class _Reader:
         return ins, outs
 
     def components(self, run_ctx) -> List[ComponentRun]:
-        from tfxkit.infra import run_state
+        from tfxkit.infra.run import state as run_state
 
         X = self.pb.Execution
         out = []
@@ -622,7 +622,7 @@ def read_evaluation(evaluation_uri: str, thresholds: Dict[str, Any],
     (pipelines.metrics.Metric by result key), with TFMA's validation failures."""
     import tensorflow_model_analysis as tfma
 
-    from tfxkit.infra.summary import _threshold_text
+    from tfxkit.infra.run.summary import _threshold_text
 
     ev = Evaluation(blessed=blessed, evaluation_uri=evaluation_uri)
     by_key: Dict[Tuple[str, str], SliceMetric] = {}
@@ -770,7 +770,7 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
                 rep.components.append(ComponentRun(n.node_id, n.state, n.execution_id,
                                                    elapsed=n.elapsed, error=n.error))
     done = {c.node_id for c in rep.components}
-    if planned is None:  # what the runner meant to run (infra.run_state), if recorded
+    if planned is None:  # what the runner meant to run (infra.run.state), if recorded
         planned = _json_or(rep.run_properties.get("run_nodes"))
         planned = planned if isinstance(planned, list) else []
     for node in planned:

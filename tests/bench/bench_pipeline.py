@@ -231,8 +231,8 @@ def side_tfxkit(args):
     import tfxkit.components.registry.component  # noqa: F401
     import tfxkit.components.validation_gate.component  # noqa: F401
     import tfxkit.infra.lineage  # noqa: F401
-    import tfxkit.infra.local_runner as local_runner
-    import tfxkit.infra.summary  # noqa: F401
+    import tfxkit.infra.run.local_runner as local_runner
+    import tfxkit.infra.run.summary  # noqa: F401
     import tfxkit.pipelines.factory  # noqa: F401
     import tfxkit.pipelines.metrics  # noqa: F401
     import tfxkit.pipelines.mlmd  # noqa: F401

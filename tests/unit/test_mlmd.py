@@ -129,7 +129,7 @@ def test_concurrent_schema_creation_on_a_fresh_database():
 
 
 def test_a_runner_killed_with_9_is_marked_failed_in_mysql(tmp_path):
-    """infra.run_state on MLMD in MySQL: a real runner killed with -9 inside its
+    """infra.run.state on MLMD in MySQL: a real runner killed with -9 inside its
     component leaves its execution RUNNING; the report's reconciliation (what
     ``tfxkit report`` does first, and ``tfxkit run`` before it starts) marks it FAILED."""
     import signal

@@ -1,5 +1,5 @@
 """Runs whose process is gone, and failures TFX's launcher does not record
-(infra.run_state, infra.local_runner): a runner killed with -9 leaves its execution
+(infra.run.state, infra.run.local_runner): a runner killed with -9 leaves its execution
 RUNNING; the next run (and the report) marks it FAILED and the report says failed. A
 driver's error (ExampleGen on missing files) and an executor's sys.exit(1) are marked
 FAILED by the runner itself; SIGTERM marks the run CANCELED. Real processes and a real
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.stale_runs_pipeline import start_holding_runner
-from tfxkit.infra import run_state
+from tfxkit.infra.run import state as run_state
 
 
 # -- the runner process ------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_the_next_run_marks_the_killed_run_failed(killed_run, tmp_path):
     import shutil
 
     from tests.unit import stale_runs_pipeline as sp
-    from tfxkit.infra.local_runner import run_pipeline
+    from tfxkit.infra.run.local_runner import run_pipeline
 
     root = tmp_path / "copy"
     shutil.copytree(killed_run, root)
@@ -185,7 +185,7 @@ def test_a_live_runner_is_left_running(tmp_path):
 
 def test_executor_sys_exit_1_is_failed(tmp_path):
     from tests.unit import stale_runs_pipeline as sp
-    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
 
     with pytest.raises(RunFailed) as e:
         run_pipeline(sp.pipeline(str(tmp_path), sp.Step("exit")))
@@ -196,7 +196,7 @@ def test_executor_sys_exit_1_is_failed(tmp_path):
 
 def test_executor_exception_is_failed(tmp_path):
     from tests.unit import stale_runs_pipeline as sp
-    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
 
     with pytest.raises(RunFailed, match="step is broken"):
         run_pipeline(sp.pipeline(str(tmp_path), sp.Step("raise")))
@@ -211,7 +211,7 @@ def test_example_gen_failure_is_failed_with_its_reason(tmp_path, pattern):
     # *.csv: the executor finds none: TFX marks it FAILED, without the reason.
     from tests.unit import stale_runs_pipeline as sp
     from tfxkit.components.example_gen.component import ArrowExampleGen
-    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
     from tfxkit.infra.report.gather import gather
 
     (tmp_path / "data").mkdir()
@@ -256,8 +256,8 @@ def test_report_status_is_never_succeeded_for_an_unfinished_run():
 
 
 def test_summary_says_when_a_component_did_not_complete():
-    from tfxkit.infra.local_runner import NodeResult, RunResult
-    from tfxkit.infra.summary import Summary, format_summary, run_status
+    from tfxkit.infra.run.local_runner import NodeResult, RunResult
+    from tfxkit.infra.run.summary import Summary, format_summary, run_status
 
     r = RunResult("p", "r", [NodeResult("ExampleGen", "ran", 1.0, 1),
                              NodeResult("Trainer", "running", 1.0, 2)])
