@@ -734,7 +734,7 @@ def canary(config, profile, sets, what, as_json, last):
     decision with its evidence (history), from the decision log."""
     import json
 
-    from tfxkit.infra.canary_log import DecisionLog, current
+    from tfxkit.infra.canary.decision_log import DecisionLog, current
     from tfxkit.infra.online import decision_log_path
 
     cfg = _config(config, profile, sets)

@@ -19,9 +19,9 @@ a call runs the next batch gathers).
 The model is the registry's serving version. With ``serving.canary`` configured, a newly
 pushed version is a canary (``Rollout``): it takes a share of the requests, its errors,
 latency and labelled feedback (``POST /feedback``) are compared with the stable version's
-by ``infra/canary.py``'s policy every ``interval_s``, and it is ramped, promoted (the
+by ``infra/canary/policy.py``'s policy every ``interval_s``, and it is ramped, promoted (the
 registry serves it) or rolled back (the registry's pointer returns to the stable version).
-Every decision goes to the decision log with its evidence (``infra/canary_log.py``).
+Every decision goes to the decision log with its evidence (``infra/canary/decision_log.py``).
 """
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from tfxkit.components.common.records import field, varint
-from tfxkit.infra import canary as policy_mod
-from tfxkit.infra.canary_log import DecisionLog
+from tfxkit.infra.canary import policy as policy_mod
+from tfxkit.infra.canary.decision_log import DecisionLog
 
 
 class InstanceError(ValueError):

@@ -27,7 +27,7 @@ class Push(_Strict):
 
 
 class Canary(_Strict):
-    """Canary rollout of newly pushed versions in ``tfxkit serve`` (infra/canary.py): the
+    """Canary rollout of newly pushed versions in ``tfxkit serve`` (infra/canary/policy.py): the
     new version takes ``steps[i]`` of the requests; every ``interval_s`` its errors, p99
     latency and quality from labelled feedback (``POST /feedback``) are compared with the
     stable version's; no worse within the margins -> next step (100% = promoted: the

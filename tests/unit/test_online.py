@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tfxkit.components.registry.registry import Registry
-from tfxkit.infra import canary as c
-from tfxkit.infra.canary_log import DecisionLog
+from tfxkit.infra.canary import policy as c
+from tfxkit.infra.canary.decision_log import DecisionLog
 from tfxkit.infra.online import (Arm, FeedbackBook, InstanceError, MicroBatcher, ModelError,
                                  OnlineService, encode_example, split_outputs)
 
