@@ -62,8 +62,8 @@ SERVER = """
 import json, sys
 args = json.loads(sys.argv[1])
 from tfxkit.components.prediction_store.store import open_store
-from tfxkit.infra import serve as srv
-from tfxkit.infra.online import OnlineService
+from tfxkit.infra.serving import app as srv
+from tfxkit.infra.serving.online_service import OnlineService
 svc = OnlineService(args["name"], model_dir=args["model"], key_field=args["key"])
 def opener():
     return open_store("redis", args["redis"])

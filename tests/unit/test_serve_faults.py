@@ -62,7 +62,7 @@ def _asset_loader(version, path, max_batch_size, max_wait_ms, metric):
     vocabulary, are read from its folder)."""
     import numpy as np
 
-    from tfxkit.infra.online import Arm
+    from tfxkit.infra.serving.online_service import Arm
 
     def fn(items):
         with open(os.path.join(path, "assets", "classes.txt")) as f:
@@ -88,8 +88,8 @@ def _serve_main(argv):
     if args.make_model and not os.path.isdir(args.model_dir):
         _make_model(args.model_dir)
     from tfxkit.components.prediction_store.store import open_store
-    from tfxkit.infra import serve as srv
-    from tfxkit.infra.online import OnlineService
+    from tfxkit.infra.serving import app as srv
+    from tfxkit.infra.serving.online_service import OnlineService
 
     limits = json.loads(args.limits)
     kw = {"loader": _asset_loader} if args.assets else {}

@@ -15,7 +15,7 @@
 A prediction is ``{"key", "model", "prediction": {...}, "model_version", "run_id",
 "created_at"}``; an unknown key is a 404 naming it, an unreachable store a 503.
 
-Online predictions from the model registry (``infra/online.py``), when ``online`` is given:
+Online predictions from the model registry (``infra/serving/online_service.py``), when ``online`` is given:
 
     POST /predict                    {"instances": [{feature: value, ...}, ...]} ->
                                      {"predictions", "model_version", "request_id", "model"}
@@ -390,7 +390,7 @@ def _online_routes(app, online, limits: Limits):
     from fastapi.responses import Response
     from starlette.requests import ClientDisconnect
 
-    from tfxkit.infra.online import INLINE_BYTES, InstanceError, ModelError, TooLarge, loads
+    from tfxkit.infra.serving.online_service import INLINE_BYTES, InstanceError, ModelError, TooLarge, loads
 
     state = {"inflight": 0, "large": 0}
     if online.max_instances is None:
@@ -685,7 +685,7 @@ def build_app(cfg, online: bool = True, batch: bool = True, model_dir: Optional[
             return open_configured_store(cfg)
     service = None
     if online:
-        from tfxkit.infra.online import service_from_config
+        from tfxkit.infra.serving.online_service import service_from_config
 
         service = service_from_config(cfg, model_dir=model_dir)
     return create_app(open_store, models, cfg.name, online=service,
