@@ -706,7 +706,7 @@ def serve(config, profile, sets, host, port, online, model_dir):
         click.secho(f"config error: {config}: inference: this config has no inference "
                     "section (nothing to serve with --no-online)", fg="red", err=True)
         sys.exit(2)
-    from tfxkit.infra.serving.app import serve as run_server
+    from tfxkit.infra.serving.http_server import serve as run_server
 
     if cfg.inference is not None:
         models = [m.name for m in cfg.inference_models]
@@ -735,7 +735,7 @@ def canary(config, profile, sets, what, as_json, last):
     import json
 
     from tfxkit.infra.canary.decision_log import DecisionLog, current
-    from tfxkit.infra.serving.online_service import decision_log_path
+    from tfxkit.infra.canary.decision_log import decision_log_path
 
     cfg = _config(config, profile, sets)
     log = DecisionLog(decision_log_path(cfg))

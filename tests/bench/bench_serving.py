@@ -92,8 +92,9 @@ def serve_plain(model_dir: str, port: int, name: str):
     from fastapi.responses import Response
     from starlette.concurrency import run_in_threadpool
 
-    from tfxkit.infra.serving.online_service import InstanceError, encode_example, spec_from_graph_def, \
-        split_outputs
+    from tfxkit.infra.serving.arm import split_outputs
+    from tfxkit.infra.serving.errors import InstanceError
+    from tfxkit.infra.serving.examples import encode_example, spec_from_graph_def
 
     state = {}
 

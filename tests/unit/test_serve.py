@@ -86,7 +86,7 @@ def test_store_gate_answers_a_hung_store_at_once_after_its_timeout():
     import time
 
     from tfxkit.components.prediction_store.store import StoreError
-    from tfxkit.infra.serving.app import StoreGate, StoreUnavailableNow
+    from tfxkit.infra.serving.store_gate import StoreGate, StoreUnavailableNow
 
     hang, fail = threading.Event(), {"now": False}
     release = threading.Event()
@@ -139,7 +139,7 @@ def test_store_gate_answers_a_hung_store_at_once_after_its_timeout():
 def test_body_and_instance_limits_in_the_app():
     """The same limits in the app itself (any ASGI server): Content-Length over the limit
     is refused before reading, so is a chunked body past it; too many instances is 413."""
-    from tfxkit.infra.serving.app import Limits
+    from tfxkit.infra.serving.limits import Limits
     from tfxkit.infra.serving.online_service import OnlineService
 
     svc = OnlineService("m", model_dir="/nonexistent", loader=lambda *a: None)
