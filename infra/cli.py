@@ -829,7 +829,7 @@ def compile_cmd(config, profile, sets, target, output):
     """Compile CONFIG's training pipeline for Kubeflow V2 / Vertex AI Pipelines."""
     import json
 
-    from tfxkit.infra import deploy
+    from tfxkit.infra.deploy import compiler as deploy
 
     cfg, _ = _load(config, profile, sets)
     _deploy_step(deploy.check_target, cfg, target)
@@ -855,7 +855,7 @@ def compile_cmd(config, profile, sets, target, output):
               help="Wait for the run to finish, printing its state; exit 1 if it fails.")
 def deploy_cmd(config, profile, sets, target, schedule, params, output, wait_):
     """Compile CONFIG and submit it to Vertex AI Pipelines (a run, or a schedule)."""
-    from tfxkit.infra import deploy
+    from tfxkit.infra.deploy import compiler as deploy
 
     cfg, _ = _load(config, profile, sets)
     values = {}

@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 from google.protobuf import json_format
 
-from tfxkit.infra import deploy
+from tfxkit.infra.deploy import compiler as deploy
 from tfxkit.pipelines import compat
 from tfxkit.pipelines.config import ConfigError, load_config
 
