@@ -809,7 +809,7 @@ def generate(kind, rows, days, start, seed, out):
 
 
 def _deploy_step(fn, *args, **kwargs):
-    """Runs an infra/deploy.py step; a config that cannot compile for the target exits 2."""
+    """Runs an infra/deploy step; a config that cannot compile for the target exits 2."""
     from tfxkit.pipelines.config import ConfigError
 
     try:
@@ -829,15 +829,15 @@ def compile_cmd(config, profile, sets, target, output):
     """Compile CONFIG's training pipeline for Kubeflow V2 / Vertex AI Pipelines."""
     import json
 
-    from tfxkit.infra.deploy import compiler as deploy
+    from tfxkit.infra.deploy import compiler
 
     cfg, _ = _load(config, profile, sets)
-    _deploy_step(deploy.check_target, cfg, target)
+    _deploy_step(compiler.check_target, cfg, target)
     _quiet(False)
-    path = _deploy_step(deploy.compile_pipeline, cfg, target, output)
-    params = deploy.pipeline_parameters(json.loads(Path(path).read_text()))
+    path = _deploy_step(compiler.compile_pipeline, cfg, target, output)
+    params = compiler.pipeline_parameters(json.loads(Path(path).read_text()))
     click.echo(f"{path}: {cfg.name} for {target}, image {cfg.deploy.image}, pipeline root "
-               f"{deploy.remote_pipeline_root(cfg)}; parameters "
+               f"{compiler.remote_pipeline_root(cfg)}; parameters "
                + ", ".join(f"{k}={v}" for k, v in sorted(params.items())))
 
 
@@ -855,7 +855,7 @@ def compile_cmd(config, profile, sets, target, output):
               help="Wait for the run to finish, printing its state; exit 1 if it fails.")
 def deploy_cmd(config, profile, sets, target, schedule, params, output, wait_):
     """Compile CONFIG and submit it to Vertex AI Pipelines (a run, or a schedule)."""
-    from tfxkit.infra.deploy import compiler as deploy
+    from tfxkit.infra.deploy import compiler, submit
 
     cfg, _ = _load(config, profile, sets)
     values = {}
@@ -864,15 +864,15 @@ def deploy_cmd(config, profile, sets, target, schedule, params, output, wait_):
             raise click.UsageError(f"--param expects NAME=VALUE, got {p!r}")
         k, v = p.split("=", 1)
         values[k.strip()] = v
-    _deploy_step(deploy.check_target, cfg, target, submitting=True)
+    _deploy_step(compiler.check_target, cfg, target, submitting=True)
     _quiet(False)
-    path, res = _deploy_step(deploy.deploy, cfg, output, schedule=schedule, parameters=values)
+    path, res = _deploy_step(submit.deploy, cfg, output, schedule=schedule, parameters=values)
     what = "schedule" if schedule else "pipeline job"
     click.echo(f"{path}: submitted {what} {getattr(res, 'resource_name', res)}")
     if wait_ and not schedule:
         try:
-            deploy.wait(res, echo=click.echo)
-        except deploy.JobFailed as e:
+            submit.wait(res, echo=click.echo)
+        except submit.JobFailed as e:
             click.secho(str(e), fg="red", err=True)
             sys.exit(1)
 

@@ -308,9 +308,10 @@ def pusher_run_properties(cfg: PipelineConfig,
 def create_components(cfg: PipelineConfig, target: str = LOCAL,
                       run_properties: Optional[Mapping[str, str]] = None) -> list:
     """The components of the training pipeline. ``target`` ``vertex`` / ``kubeflow`` (see
-    infra/deploy.py, which checks the config for it first) swaps in what the Kubeflow V2
-    compiler supports: TFX's LatestBlessedModelStrategy baseline, tfxkit's Trainer with
-    per-run parameters, module paths inside the image, the schema under the remote root.
+    infra/deploy/compiler.py, which checks the config for it first) swaps in what the
+    Kubeflow V2 compiler supports: TFX's LatestBlessedModelStrategy baseline, tfxkit's
+    Trainer with per-run parameters, module paths inside the image, the schema under the
+    remote root.
     ``run_properties``: the run's recorded properties (``pusher_run_properties``)."""
     # Direct imports, not tfx.v1: that one also imports the Google Cloud extensions (~10 s).
     from tfxkit.pipelines.compat import tfx_components
