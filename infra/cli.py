@@ -274,7 +274,7 @@ def _write_run_report(cfg, pipeline_name, result, planned):
     """Writes the run report and prints its path; a report that cannot be written is a
     warning, never a failed run."""
     try:
-        from tfxkit.infra.report import write_report
+        from tfxkit.infra.metadata.report import write_report
 
         path = write_report(cfg, pipeline_name, result.run_id, run_result=result,
                             planned=planned)
@@ -299,7 +299,7 @@ def report(config, profile, sets, run_id, output):
     from tfxkit.pipelines import mlmd
 
     _quiet(False)
-    from tfxkit.infra.report import ReportError, write_report
+    from tfxkit.infra.metadata.report import ReportError, write_report
     from tfxkit.infra.run.state import stale_text
 
     def on_stale(stale):  # a run whose process is gone (kill -9): now marked FAILED
@@ -328,7 +328,7 @@ def lineage(config, profile, sets, version, fmt, output):
     from tfxkit.pipelines import mlmd
 
     _quiet(False)
-    from tfxkit.infra import lineage as lin
+    from tfxkit.infra.metadata import lineage as lin
 
     try:
         result = lin.model_lineage(mlmd.open_store(cfg, readonly=True), cfg.name, version)

@@ -103,7 +103,7 @@ def test_no_module_imports_another_components_private_names():
     ("import tfxkit.components.batch_inference._fastlog",
      "tfxkit.pipelines.factory", 1),
     ("from tfxkit.components.batch_inference import infer\ninfer._fastlog.crc32c(b'')",
-     "tfxkit.infra.report.gather", 1),
+     "tfxkit.infra.metadata.report.gather", 1),
     ("from ..batch_inference.infer import _varint",
      "tfxkit.components.prediction_store.executor", 1),
     # allowed: public names, a component's own private names, dunders

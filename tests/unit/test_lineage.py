@@ -8,7 +8,7 @@ import pytest
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from tfxkit.infra import lineage as L
+from tfxkit.infra.metadata import lineage as L
 from tfxkit.infra.run import properties as run_props
 
 PIPE = "toy"

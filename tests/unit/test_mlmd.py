@@ -135,8 +135,8 @@ def test_a_runner_killed_with_9_is_marked_failed_in_mysql(tmp_path):
     import signal
 
     from tests.unit.stale_runs_pipeline import PIPELINE, start_holding_runner
-    from tfxkit.infra.report import reconcile
-    from tfxkit.infra.report.gather import gather
+    from tfxkit.infra.metadata.report import reconcile
+    from tfxkit.infra.metadata.report.gather import gather
 
     _require_mysql()
     db = f"tfxkit_unit_{uuid.uuid4().hex[:10]}"

@@ -204,7 +204,7 @@ class Report:
     push_reason: Optional[str] = None           # RegistryPusher's reason (also when not pushed)
     infra_blessed: Optional[bool] = None        # InfraValidator: the candidate served real examples
     infra_reason: Optional[str] = None
-    lineage_svg: Optional[str] = None           # from infra.lineage, when a model was pushed
+    lineage_svg: Optional[str] = None           # from infra.metadata.lineage, when a model was pushed
     edges: List[Tuple[str, str, str]] = field(default_factory=list)  # from, to, artifact key
     predictions: Optional[Predictions] = None
     notes: List[str] = field(default_factory=list)
@@ -901,7 +901,7 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
             table = thresholds
             if table is None:
                 try:
-                    from tfxkit.infra.lineage import thresholds_from_eval_config
+                    from tfxkit.infra.metadata.lineage import thresholds_from_eval_config
 
                     ec = r.exec_props(evc.execution_id).get("eval_config")
                     table = thresholds_from_eval_config(ec if isinstance(ec, str)
@@ -933,12 +933,12 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
         rep.infra_reason = ip.get("reason") or None
     if rep.pushed and rep.pushed_version:
         try:
-            from tfxkit.infra import lineage as lin
+            from tfxkit.infra.metadata import lineage as lin
 
             rep.lineage_svg = lin.render_svg(lin.model_lineage(
                 store, pipeline_name, rep.pushed_version))
         except Exception as e:  # pylint: disable=broad-except
-            rep.notes.append(f"lineage graph from infra.lineage unavailable ({e}); "
+            rep.notes.append(f"lineage graph from infra.metadata.lineage unavailable ({e}); "
                              "showing the run's own graph")
 
     # Batch inference
