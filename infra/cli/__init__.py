@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 
 def _templates():
@@ -876,6 +876,3 @@ def deploy_cmd(config, profile, sets, target, schedule, params, output, wait_):
             click.secho(str(e), fg="red", err=True)
             sys.exit(1)
 
-
-if __name__ == "__main__":
-    main()
