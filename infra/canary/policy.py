@@ -18,7 +18,7 @@ Quality comes from labelled feedback: accuracy (higher is better) for classifica
 MAE or MSE (lower is better) for regression. ``max_quality_drop`` is an absolute drop of
 accuracy, and a relative increase of MAE/MSE (0.02 = 2% worse).
 
-The same decisions map to Vertex AI endpoint traffic splits: ``infra/canary/vertex_traffic.py``.
+The same decisions map to Vertex AI endpoint traffic splits: ``vertex_traffic.py``.
 """
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ def _accuracy(uri):
 # -- sides (child processes) ------------------------------------------------------------
 
 def _quiet():
-    """What ``tfxkit run`` does to its logs (cli._quiet), for the stock side."""
+    """What ``tfxkit run`` does to its logs (cli/common.py's _quiet), for the stock side."""
     import logging
     import warnings
 
@@ -218,7 +218,7 @@ def side_stock(args):
 def side_tfxkit(args):
     ph = harness.Phases()
     # tfxkit's CLI, and what `tfxkit run` imports before its first component runs
-    # (cli.run and factory.create_components import these inside the command)
+    # (cli/run.py and factory.create_components import these inside the command)
     from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,  # noqa: F401
                                 StatisticsGen, Trainer, Transform)
     from tfx.dsl.components.common.importer import Importer  # noqa: F401
