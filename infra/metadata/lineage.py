@@ -223,7 +223,7 @@ def model_lineage(store, pipeline_name: str, version: Optional[str] = None,
     """The lineage of the pushed model ``version`` (default: the latest pushed).
 
     ``metrics_reader(evaluation_uri, eval_config_json) -> dict`` reads the evaluation's
-    metrics (the default uses TFMA through ``infra.summary``); tests may pass their own.
+    metrics (the default uses TFMA through ``infra.run.summary``); tests may pass their own.
     """
     models = pushed_models(store, pipeline_name)
     if not models:

@@ -734,7 +734,7 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
            ) -> Report:
     """The report of ``run_id`` (default: the pipeline's latest run).
 
-    ``run_result`` (infra.local_runner.RunResult) gives the runner's own elapsed times
+    ``run_result`` (infra.run.local_runner.RunResult) gives the runner's own elapsed times
     and failure message; ``planned`` the pipeline's component ids, so those a failed
     run never reached show as ``not run``; ``thresholds`` overrides the gated metrics
     (default: the ones recorded in the Evaluator's eval_config)."""
