@@ -9,7 +9,7 @@ import sys
 import click
 
 
-def _config(config, profile, sets):
+def config_or_exit(config, profile, sets):
     """The config with its profile and --set overrides; a bad one exits 2 naming the file,
     the field and the reason."""
     from tfxkit.pipelines.config import ConfigError, load_config
@@ -21,11 +21,11 @@ def _config(config, profile, sets):
         sys.exit(2)
 
 
-def _load(config, profile, sets, check=True):
+def load_or_exit(config, profile, sets, check=True):
     """The config and (``check``) what ``check_data`` found in its data (exit 2 if bad)."""
     from tfxkit.pipelines.config import ConfigError, check_data
 
-    cfg = _config(config, profile, sets)
+    cfg = config_or_exit(config, profile, sets)
     try:
         return cfg, (check_data(cfg) if check else None)
     except ConfigError as e:
@@ -33,7 +33,7 @@ def _load(config, profile, sets, check=True):
         sys.exit(2)
 
 
-def _check_metadata(cfg):
+def check_metadata_or_exit(cfg):
     """MLMD must be reachable before TFX loads: an unreachable MySQL exits 1 naming
     host:port within metadata.mysql.connect_timeout_s; the database and MLMD's schema are
     created here, once, before any component writes (imports ml_metadata, not TFX)."""
@@ -48,12 +48,12 @@ def _check_metadata(cfg):
         sys.exit(1)
 
 
-def _load_with_metadata(config, profile, sets):
+def load_with_metadata(config, profile, sets):
     """The config of a use case whose ML Metadata already exists (exit 2 on a bad config,
     1 when nothing has run yet or the metadata server is unreachable)."""
     from tfxkit.pipelines import mlmd
 
-    cfg = _config(config, profile, sets)
+    cfg = config_or_exit(config, profile, sets)
     try:
         mlmd.check(cfg)  # reachable; nothing is created for a reader
     except mlmd.MetadataError as e:
@@ -80,7 +80,7 @@ def config_options(fn):
     return fn
 
 
-def _quiet(verbose: bool) -> None:
+def quiet_logs(verbose: bool) -> None:
     """Keeps the terminal for progress: library warnings and INFO logs only with -v."""
     if verbose:
         return
@@ -95,7 +95,7 @@ def _quiet(verbose: bool) -> None:
     logging.getLogger().setLevel(logging.ERROR)
 
 
-def _print_node(nr, width=18):
+def print_node(nr, width=18):
     colors = {"ran": "green", "cached": "cyan", "resolved": "cyan", "failed": "red",
               "skipped": "yellow", "reused": "cyan"}
     click.echo(f"  {nr.node_id:<{width}} ", nl=False)
@@ -103,7 +103,7 @@ def _print_node(nr, width=18):
     click.echo(f" {nr.elapsed:6.1f} s")
 
 
-def _write_run_report(cfg, pipeline_name, result, planned):
+def write_run_report(cfg, pipeline_name, result, planned):
     """Writes the run report and prints its path; a report that cannot be written is a
     warning, never a failed run."""
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tfxkit.infra.cli.common import _load, _quiet, config_options
+from tfxkit.infra.cli.common import config_options, load_or_exit, quiet_logs
 
 
 def _deploy_step(fn, *args, **kwargs):
@@ -33,9 +33,9 @@ def compile_cmd(config, profile, sets, target, output):
 
     from tfxkit.infra.deploy import compiler
 
-    cfg, _ = _load(config, profile, sets)
+    cfg, _ = load_or_exit(config, profile, sets)
     _deploy_step(compiler.check_target, cfg, target)
-    _quiet(False)
+    quiet_logs(False)
     path = _deploy_step(compiler.compile_pipeline, cfg, target, output)
     params = compiler.pipeline_parameters(json.loads(Path(path).read_text()))
     click.echo(f"{path}: {cfg.name} for {target}, image {cfg.deploy.image}, pipeline root "
@@ -59,7 +59,7 @@ def deploy_cmd(config, profile, sets, target, schedule, params, output, wait_):
     """Compile CONFIG and submit it to Vertex AI Pipelines (a run, or a schedule)."""
     from tfxkit.infra.deploy import compiler, submit
 
-    cfg, _ = _load(config, profile, sets)
+    cfg, _ = load_or_exit(config, profile, sets)
     values = {}
     for p in params:
         if "=" not in p:
@@ -67,7 +67,7 @@ def deploy_cmd(config, profile, sets, target, schedule, params, output, wait_):
         k, v = p.split("=", 1)
         values[k.strip()] = v
     _deploy_step(compiler.check_target, cfg, target, submitting=True)
-    _quiet(False)
+    quiet_logs(False)
     path, res = _deploy_step(submit.deploy, cfg, output, schedule=schedule, parameters=values)
     what = "schedule" if schedule else "pipeline job"
     click.echo(f"{path}: submitted {what} {getattr(res, 'resource_name', res)}")

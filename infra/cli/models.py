@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from tfxkit.infra.cli.common import _config, config_options
+from tfxkit.infra.cli.common import config_options, config_or_exit
 
 
 def _open_registry(config, profile, sets, repair=False):
@@ -15,7 +15,7 @@ def _open_registry(config, profile, sets, repair=False):
     and ``tfxkit models CONFIG --repair``). Reads no data and imports no TensorFlow."""
     from tfxkit.components.registry.registry import IndexBroken, Registry
 
-    cfg = _config(config, profile, sets)
+    cfg = config_or_exit(config, profile, sets)
     reg = Registry(cfg.registry_path, name=cfg.name)
     fix = f"tfxkit models {config} --repair"
     if not reg.exists():

@@ -7,14 +7,14 @@ import time
 
 import click
 
-from tfxkit.infra.cli.common import (_check_metadata, _config, _print_node, _quiet,
-                                     _write_run_report, config_options)
+from tfxkit.infra.cli.common import (check_metadata_or_exit, config_options, config_or_exit,
+                                     print_node, quiet_logs, write_run_report)
 
 
 def _load_with_inference(config, profile, sets):
     """The config, which must have an ``inference:`` section (exit 2 naming it if not)."""
 
-    cfg = _config(config, profile, sets)
+    cfg = config_or_exit(config, profile, sets)
     if cfg.inference is None:
         click.secho(f"config error: {config}: inference: this config has no inference "
                     "section", fg="red", err=True)
@@ -29,9 +29,9 @@ def _load_inference(config, profile, sets, check_store=True):
     from tfxkit.pipelines.config import ConfigError
     from tfxkit.pipelines.inference import InferenceError, check_inference
 
-    cfg = _config(config, profile, sets)
+    cfg = config_or_exit(config, profile, sets)
     try:
-        _check_metadata(cfg)  # an unreachable MySQL exits 1 naming host:port
+        check_metadata_or_exit(cfg)  # an unreachable MySQL exits 1 naming host:port
         info = check_inference(cfg, check_store=check_store)
     except ConfigError as e:
         click.secho(f"config error: {e}", fg="red", err=True)
@@ -61,7 +61,7 @@ def predict(config, profile, sets, verbose, force=False):
     without persistence) gets the predictions again."""
     t0 = time.monotonic()
     cfg, info = _load_inference(config, profile, sets)
-    _quiet(verbose)
+    quiet_logs(verbose)
     models = info["models"]
     click.echo(f"tfxkit predict {cfg.name}: {info['rows']} rows, store "
                f"{cfg.inference.store.kind}, model(s) "
@@ -75,7 +75,7 @@ def predict(config, profile, sets, verbose, force=False):
     width = max(18, max(len(n.id) for n in pipeline.components) + 1)
     planned = [c.id for c in pipeline.components]
     try:
-        result = run_pipeline(pipeline, on_done=lambda nr: _print_node(nr, width))
+        result = run_pipeline(pipeline, on_done=lambda nr: print_node(nr, width))
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         sys.exit(1)
@@ -88,14 +88,14 @@ def predict(config, profile, sets, verbose, force=False):
     click.echo(f"Run {result.run_id}: {ran} ran, {cached} cached, "
                f"{result.elapsed:.1f} s in components, {time.monotonic() - t0:.1f} s in all")
     again = _stored_runs(cfg, result, force)
-    _write_run_report(cfg, cfg.inference_name, result, planned)
+    write_run_report(cfg, cfg.inference_name, result, planned)
     if again:
         click.echo(f"  storing again: {', '.join(again)} (the storing step without the "
                    "cache, on this run's scores)")
         try:
             result = run_pipeline(pipeline, from_nodes=again,
                                   on_done=lambda nr: nr.state != "reused"
-                                  and _print_node(nr, width))
+                                  and print_node(nr, width))
         except RunFailed as e:
             click.secho(f"Storing again failed in {e.node.node_id}: {e.node.error}", fg="red",
                         err=True)
@@ -104,7 +104,7 @@ def predict(config, profile, sets, verbose, force=False):
             click.secho(f"Storing again failed: {e}", fg="red", err=True)
             sys.exit(1)
         _stored_runs(cfg, result, force=False, check=False)
-        _write_run_report(cfg, cfg.inference_name, result, planned)
+        write_run_report(cfg, cfg.inference_name, result, planned)
     click.echo(f"  serve them: tfxkit serve {config}")
 
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from tfxkit.infra.cli.common import _load_with_metadata, _quiet, config_options
+from tfxkit.infra.cli.common import config_options, load_with_metadata, quiet_logs
 
 
 @click.command()
@@ -21,10 +21,10 @@ def report(config, profile, sets, run_id, output):
     """Write the report of a run of CONFIG: one self-contained HTML page (components and
     timeline, data statistics and drift, anomalies, schema, training curves, evaluation
     per slice and blessing, lineage; predictions for batch-inference runs)."""
-    cfg = _load_with_metadata(config, profile, sets)
+    cfg = load_with_metadata(config, profile, sets)
     from tfxkit.pipelines import mlmd
 
-    _quiet(False)
+    quiet_logs(False)
     from tfxkit.infra.metadata.report import ReportError, write_report
     from tfxkit.infra.run.state import stale_text
 
@@ -50,10 +50,10 @@ def report(config, profile, sets, run_id, output):
 def lineage(config, profile, sets, version, fmt, output):
     """Show how a pushed model of CONFIG was made: data, validation, transform, training,
     evaluation, push, config hash and git commit (from ML Metadata)."""
-    cfg = _load_with_metadata(config, profile, sets)
+    cfg = load_with_metadata(config, profile, sets)
     from tfxkit.pipelines import mlmd
 
-    _quiet(False)
+    quiet_logs(False)
     from tfxkit.infra.metadata import lineage as lin
 
     try:

@@ -7,8 +7,8 @@ import time
 
 import click
 
-from tfxkit.infra.cli.common import (_check_metadata, _load, _print_node, _quiet,
-                                     _write_run_report, config_options)
+from tfxkit.infra.cli.common import (check_metadata_or_exit, config_options, load_or_exit,
+                                     print_node, quiet_logs, write_run_report)
 
 
 @click.command()
@@ -27,9 +27,9 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     t0 = time.monotonic()
     if span is not None:
         sets = list(sets) + [f"data.span={span}"]
-    cfg, info = _load(config, profile, sets)
-    _check_metadata(cfg)
-    _quiet(verbose)
+    cfg, info = load_or_exit(config, profile, sets)
+    check_metadata_or_exit(cfg)
+    quiet_logs(verbose)
     rows = f"{info['rows']} rows" if info["rows"] is not None else "BigQuery source"
     click.echo(f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}")
     click.echo("  loading TFX ...", nl=False)
@@ -63,19 +63,19 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
         click.secho(f"  earlier {stale_text(stale)}", fg="yellow", err=True)
 
     try:
-        result = run_pipeline(pipeline, on_start=on_start, on_done=_print_node,
+        result = run_pipeline(pipeline, on_start=on_start, on_done=print_node,
                               from_nodes=[from_node] if from_node else None,
                               run_properties=props, on_stale=on_stale)
     except RunFailed as e:
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         if with_report:
-            _write_run_report(cfg, cfg.name, e.result, [c.id for c in pipeline.components])
+            write_run_report(cfg, cfg.name, e.result, [c.id for c in pipeline.components])
         sys.exit(1)
     except RunCanceled as e:
         where = f" in {e.node.node_id}" if e.node else ""
         click.secho(f"Run canceled{where} ({e.signal_name})", fg="yellow", err=True)
         if with_report:
-            _write_run_report(cfg, cfg.name, e.result, [c.id for c in pipeline.components])
+            write_run_report(cfg, cfg.name, e.result, [c.id for c in pipeline.components])
         sys.exit(130 if e.signal_name == "SIGINT" else 143)
     except UnknownComponent as e:
         click.secho(f"--from: {e}", fg="red", err=True)
@@ -97,4 +97,4 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     if pusher and pusher.state == "cached" and summary.pushed:
         click.echo("  (Pusher cached: nothing new was pushed)")
     if with_report:
-        _write_run_report(cfg, cfg.name, result, [c.id for c in pipeline.components])
+        write_run_report(cfg, cfg.name, result, [c.id for c in pipeline.components])

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from tfxkit.infra.cli.common import _config, config_options
+from tfxkit.infra.cli.common import config_options, config_or_exit
 
 
 @click.command()
@@ -24,7 +24,7 @@ def serve(config, profile, sets, host, port, online, model_dir):
     and /health/ready for probes. Limits (body size, instances, requests in flight,
     connections, header and body timeouts) are serving: fields of the config."""
 
-    cfg = _config(config, profile, sets)
+    cfg = config_or_exit(config, profile, sets)
     if cfg.inference is None and not online:
         click.secho(f"config error: {config}: inference: this config has no inference "
                     "section (nothing to serve with --no-online)", fg="red", err=True)
@@ -60,7 +60,7 @@ def canary(config, profile, sets, what, as_json, last):
     from tfxkit.infra.canary.decision_log import DecisionLog, current
     from tfxkit.infra.canary.decision_log import decision_log_path
 
-    cfg = _config(config, profile, sets)
+    cfg = config_or_exit(config, profile, sets)
     log = DecisionLog(decision_log_path(cfg))
     records = log.records()
     if what == "status":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tfxkit.infra.cli.common import _load, config_options
+from tfxkit.infra.cli.common import config_options, load_or_exit
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -62,7 +62,7 @@ def new(name, template, parent):
 @config_options
 def validate(config, profile, sets):
     """Check a config and its data without running anything."""
-    cfg, info = _load(config, profile, sets)
+    cfg, info = load_or_exit(config, profile, sets)
     rows = info.get("note") or f"{info['rows']} rows in {len(info['files'])} file(s)"
     click.echo(f"{config}: OK  pipeline {cfg.name} ({cfg.task}), label {cfg.label}, {rows}, "
                f"{len(cfg.features.raw_columns())} features")

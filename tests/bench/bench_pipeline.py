@@ -179,7 +179,7 @@ def _accuracy(uri):
 # -- sides (child processes) ------------------------------------------------------------
 
 def _quiet():
-    """What ``tfxkit run`` does to its logs (cli/common.py's _quiet), for the stock side."""
+    """What ``tfxkit run`` does to its logs (cli/common.py's quiet_logs), for the stock side."""
     import logging
     import warnings
 
