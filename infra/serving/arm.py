@@ -1,5 +1,6 @@
 """One loaded model version (an ``Arm`` of a canary rollout: the stable or the canary
-version): its predictor, raw feature spec, micro-batcher and live signals."""
+version): its predictor, raw feature spec, micro-batcher and live signals; and its
+outputs for a batch as per-instance JSON values (``split_outputs``)."""
 from __future__ import annotations
 
 import os
