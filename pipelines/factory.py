@@ -295,7 +295,7 @@ def pusher_run_properties(cfg: PipelineConfig,
                           run_properties: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """What the RegistryPusher records of the run, as its execution properties: the
     config's hash (``cfg.fingerprint()``) and the git commit, from ``run_properties`` (what
-    the run records on its pipeline_run context, ``infra/lineage.run_properties``: keys
+    the run records on its pipeline_run context, ``infra/run/properties.run_properties``: keys
     ``config_fingerprint``, ``git_commit``) where given, else "unknown" (the factory runs
     no git). Both are part of the Pusher's cache key: the same config at the same commit
     is cached; a new commit or another config with the same model re-executes the Pusher,
@@ -308,9 +308,10 @@ def pusher_run_properties(cfg: PipelineConfig,
 def create_components(cfg: PipelineConfig, target: str = LOCAL,
                       run_properties: Optional[Mapping[str, str]] = None) -> list:
     """The components of the training pipeline. ``target`` ``vertex`` / ``kubeflow`` (see
-    infra/deploy.py, which checks the config for it first) swaps in what the Kubeflow V2
-    compiler supports: TFX's LatestBlessedModelStrategy baseline, tfxkit's Trainer with
-    per-run parameters, module paths inside the image, the schema under the remote root.
+    infra/deploy/compiler.py, which checks the config for it first) swaps in what the
+    Kubeflow V2 compiler supports: TFX's LatestBlessedModelStrategy baseline, tfxkit's
+    Trainer with per-run parameters, module paths inside the image, the schema under the
+    remote root.
     ``run_properties``: the run's recorded properties (``pusher_run_properties``)."""
     # Direct imports, not tfx.v1: that one also imports the Google Cloud extensions (~10 s).
     from tfxkit.pipelines.compat import tfx_components
@@ -440,7 +441,7 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL,
 
 def create_pipeline(cfg: PipelineConfig, run_properties: Optional[Mapping[str, str]] = None):
     """The training pipeline of a config, with caching on and MLMD where the config says.
-    ``run_properties``: what the run records (``infra/lineage.run_properties``); the
+    ``run_properties``: what the run records (``infra/run/properties.run_properties``); the
     RegistryPusher records its config hash and git commit (``pusher_run_properties``)."""
     from tfx.orchestration import pipeline as tfx_pipeline
 

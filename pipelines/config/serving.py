@@ -27,7 +27,7 @@ class Push(_Strict):
 
 
 class Canary(_Strict):
-    """Canary rollout of newly pushed versions in ``tfxkit serve`` (infra/canary.py): the
+    """Canary rollout of newly pushed versions in ``tfxkit serve`` (infra/canary/policy.py): the
     new version takes ``steps[i]`` of the requests; every ``interval_s`` its errors, p99
     latency and quality from labelled feedback (``POST /feedback``) are compared with the
     stable version's; no worse within the margins -> next step (100% = promoted: the
@@ -60,7 +60,7 @@ class Serving(_Strict):
     max_wait_ms: float = Field(2.0, ge=0)     # how long a batch waits for more requests
     poll_s: float = Field(10.0, gt=0)         # how often the registry is checked
     canary: Optional[Canary] = None
-    # Limits of the HTTP server (infra/serve.py): what one request or client may take.
+    # Limits of the HTTP server (infra/serving/limits.py): what one request or client may take.
     max_body_mb: float = Field(32.0, gt=0, le=4096)   # request body; 413 above (also chunked)
     max_instances: int = Field(100_000, ge=1)         # instances per /predict; 413 above
     max_inflight: int = Field(64, ge=1)               # /predict + /feedback at once; 429 above

@@ -62,18 +62,25 @@ SERVER = """
 import json, sys
 args = json.loads(sys.argv[1])
 from tfxkit.components.prediction_store.store import open_store
-from tfxkit.infra import serve as srv
-from tfxkit.infra.online import OnlineService
+try:
+    from tfxkit.infra.serving.app import create_app
+    from tfxkit.infra.serving.http_server import run
+    from tfxkit.infra.serving.limits import Limits
+    from tfxkit.infra.serving.online_service import OnlineService
+except ModuleNotFoundError:  # before (bb8fe4c): infra/serve.py, infra/online.py
+    from tfxkit.infra.online import OnlineService
+    from tfxkit.infra.serve import create_app
+    Limits = run = None
 svc = OnlineService(args["name"], model_dir=args["model"], key_field=args["key"])
 def opener():
     return open_store("redis", args["redis"])
-if hasattr(srv, "Limits"):
-    lim = srv.Limits(**args["limits"])
-    app = srv.create_app(opener, [args["name"]], args["name"], online=svc, limits=lim)
-    srv.run(app, port=args["port"], limits=lim)
+if Limits is not None:
+    lim = Limits(**args["limits"])
+    app = create_app(opener, [args["name"]], args["name"], online=svc, limits=lim)
+    run(app, port=args["port"], limits=lim)
 else:  # before: as its serve() ran it
     import uvicorn
-    app = srv.create_app(opener, [args["name"]], args["name"], online=svc)
+    app = create_app(opener, [args["name"]], args["name"], online=svc)
     uvicorn.run(app, host="127.0.0.1", port=args["port"], log_level="warning",
                 access_log=False, loop="uvloop", http="httptools")
 """

@@ -179,7 +179,7 @@ def _accuracy(uri):
 # -- sides (child processes) ------------------------------------------------------------
 
 def _quiet():
-    """What ``tfxkit run`` does to its logs (cli._quiet), for the stock side."""
+    """What ``tfxkit run`` does to its logs (cli/common.py's quiet_logs), for the stock side."""
     import logging
     import warnings
 
@@ -218,7 +218,7 @@ def side_stock(args):
 def side_tfxkit(args):
     ph = harness.Phases()
     # tfxkit's CLI, and what `tfxkit run` imports before its first component runs
-    # (cli.run and factory.create_components import these inside the command)
+    # (cli/run.py and factory.create_components import these inside the command)
     from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,  # noqa: F401
                                 StatisticsGen, Trainer, Transform)
     from tfx.dsl.components.common.importer import Importer  # noqa: F401
@@ -230,9 +230,9 @@ def side_tfxkit(args):
     import tfxkit.components.infra_validator.component  # noqa: F401
     import tfxkit.components.registry.component  # noqa: F401
     import tfxkit.components.validation_gate.component  # noqa: F401
-    import tfxkit.infra.lineage  # noqa: F401
-    import tfxkit.infra.local_runner as local_runner
-    import tfxkit.infra.summary  # noqa: F401
+    import tfxkit.infra.metadata.lineage  # noqa: F401
+    import tfxkit.infra.run.local_runner as local_runner
+    import tfxkit.infra.run.summary  # noqa: F401
     import tfxkit.pipelines.factory  # noqa: F401
     import tfxkit.pipelines.metrics  # noqa: F401
     import tfxkit.pipelines.mlmd  # noqa: F401

@@ -67,7 +67,7 @@ KEY = "penguin_id"
 
 STORE_SERVER = """
 import sys, uvicorn
-from tfxkit.infra.serve import create_app
+from tfxkit.infra.serving.app import create_app
 from tfxkit.components.prediction_store.store import open_store
 kind, target, name = sys.argv[1:4]
 port = int(sys.argv[sys.argv.index("--port") + 1])
@@ -92,8 +92,9 @@ def serve_plain(model_dir: str, port: int, name: str):
     from fastapi.responses import Response
     from starlette.concurrency import run_in_threadpool
 
-    from tfxkit.infra.online import InstanceError, encode_example, spec_from_graph_def, \
-        split_outputs
+    from tfxkit.infra.serving.arm import split_outputs
+    from tfxkit.infra.serving.errors import InstanceError
+    from tfxkit.infra.serving.examples import encode_example, spec_from_graph_def
 
     state = {}
 

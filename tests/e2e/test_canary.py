@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from tfxkit.components.registry.registry import Registry
-from tfxkit.infra.canary_log import DecisionLog
+from tfxkit.infra.canary.decision_log import DecisionLog
 
 pytestmark = pytest.mark.e2e
 

@@ -43,7 +43,7 @@ def _write_tfrecord(path):
 @pytest.mark.parametrize("kind,writer,name", [("parquet", _write_parquet, "d.parquet"),
                                               ("tfrecord", _write_tfrecord, "d.tfrecord")])
 def test_source_kinds(tmp_path, kind, writer, name):
-    from tfxkit.infra.local_runner import run_pipeline
+    from tfxkit.infra.run.local_runner import run_pipeline
     from tfxkit.pipelines import factory
     from tfx.orchestration import metadata, pipeline as tfx_pipeline
 
@@ -62,7 +62,7 @@ def test_source_kinds(tmp_path, kind, writer, name):
             str(tmp_path / "m.sqlite")))
     result = run_pipeline(p)
     assert [n.state for n in result.nodes] == ["ran", "ran"]
-    from tfxkit.infra.summary import output_artifacts
+    from tfxkit.infra.run.summary import output_artifacts
 
     conn = metadata.sqlite_metadata_connection_config(str(tmp_path / "m.sqlite"))
     [examples] = output_artifacts(conn, result.nodes[0].execution_id)["examples"]

@@ -94,7 +94,7 @@ def start_holding_runner(root: Path, mysql_database: str = "", timeout: float = 
 
 def main(argv):
     from tests.unit import stale_runs_pipeline as me  # not __main__: an importable class
-    from tfxkit.infra.local_runner import run_pipeline
+    from tfxkit.infra.run.local_runner import run_pipeline
 
     root, mode, marker = argv[1], argv[2], argv[3]
     db = argv[4] if len(argv) > 4 else ""

@@ -6,7 +6,7 @@ import pytest
 
 
 def test_partial_run_checks_before_running(template_copy):
-    from tfxkit.infra.local_runner import NoPreviousRun, UnknownComponent, run_pipeline
+    from tfxkit.infra.run.local_runner import NoPreviousRun, UnknownComponent, run_pipeline
     from tfxkit.pipelines.config import load_config
     from tfxkit.pipelines.factory import create_pipeline
 

@@ -1,4 +1,4 @@
-"""The canary policy (infra/canary.py), its decision log and its Vertex mapping: plain
+"""The canary policy (infra/canary/policy.py), its decision log and its Vertex mapping: plain
 functions, no server, no TensorFlow."""
 import json
 import multiprocessing
@@ -8,9 +8,9 @@ from unittest import mock
 
 import pytest
 
-from tfxkit.infra import canary as c
-from tfxkit.infra import canary_vertex as cv
-from tfxkit.infra.canary_log import DecisionLog, current
+from tfxkit.infra.canary import policy as c
+from tfxkit.infra.canary import vertex_traffic as cv
+from tfxkit.infra.canary.decision_log import DecisionLog, current
 
 P = c.Policy(steps=(0.1, 0.25, 0.5, 1.0), min_requests=100, min_feedback=50,
              max_error_rate_delta=0.01, max_p99_latency_ratio=1.5, p99_slack_ms=0.0,
@@ -288,7 +288,7 @@ def test_vertex_apply_calls_the_aiplatform_client(monkeypatch):
 def test_policy_module_imports_no_tensorflow():
     import subprocess
 
-    code = ("import sys, tfxkit.infra.canary, tfxkit.infra.canary_log, "
-            "tfxkit.infra.canary_vertex; "
+    code = ("import sys, tfxkit.infra.canary.policy, tfxkit.infra.canary.decision_log, "
+            "tfxkit.infra.canary.vertex_traffic; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})

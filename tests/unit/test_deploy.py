@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 from google.protobuf import json_format
 
-from tfxkit.infra import deploy
+from tfxkit.infra.deploy import compiler, submit
 from tfxkit.pipelines import compat
 from tfxkit.pipelines.config import ConfigError, load_config
 
@@ -58,9 +58,9 @@ def compiled(tmp_path_factory):
     out = tmp_path_factory.mktemp("compiled")
     result = {}
     for template in TEMPLATES:
-        for target in deploy.TARGETS:
+        for target in compiler.TARGETS:
             cfg = vertex_cfg(template)
-            path = deploy.compile_pipeline(cfg, target, str(out / f"{template}-{target}.json"))
+            path = compiler.compile_pipeline(cfg, target, str(out / f"{template}-{target}.json"))
             result[template, target] = (cfg, path, json.loads(Path(path).read_text()))
     return result
 
@@ -75,7 +75,7 @@ def _spec(target, d):
     return None, json_format.ParseDict(d, pb.PipelineSpec())
 
 
-@pytest.mark.parametrize("target", deploy.TARGETS)
+@pytest.mark.parametrize("target", compiler.TARGETS)
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_compiled_spec(compiled, template, target):
     cfg, path, d = compiled[template, target]
@@ -137,7 +137,7 @@ def test_compiled_spec(compiled, template, target):
     else:
         assert spec.default_pipeline_root == root
     assert str(ROOT) not in Path(path).read_text()  # nothing points at this machine
-    assert deploy.pipeline_parameters(d) == {
+    assert compiler.pipeline_parameters(d) == {
         "epochs": cfg.model.epochs, "train_steps": cfg.model.steps or 0,
         "learning_rate": pytest.approx(cfg.model.learning_rate)}
 
@@ -148,7 +148,7 @@ def test_user_modules_point_into_the_image(template_copy, tmp_path):
     cfg = load_config(case / "config.yaml", profile="vertex",
                       overrides=[f"deploy.image={IMAGE}", "model.module=model.py",
                                  "deploy.workdir=/srv/case"])
-    d = deploy.compile_spec(cfg, "kubeflow")
+    d = compiler.compile_spec(cfg, "kubeflow")
     trainer = d["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
     custom = json.loads(trainer["custom_config"]["runtimeValue"]["constant"])
     assert custom["model"]["module"] == "/srv/case/model.py"
@@ -175,18 +175,18 @@ def test_config_that_cannot_compile_names_the_field(sets, profile, field, words)
     cfg = load_config(ROOT / "templates/multiclass/config.yaml", profile=profile,
                       overrides=sets)
     with pytest.raises(ConfigError) as e:
-        deploy.check_target(cfg, "vertex")
+        compiler.check_target(cfg, "vertex")
     assert e.value.field == field and words in e.value.reason, str(e.value)
 
 
 def test_kubeflow_takes_any_remote_store_and_vertex_needs_a_project():
     cfg = vertex_cfg("multiclass", "deploy.pipeline_root=s3://b/x",
                      "data.source.csv=s3://b/p.csv", "push.registry=minio://b/models")
-    deploy.check_target(cfg, "kubeflow")
+    compiler.check_target(cfg, "kubeflow")
     cfg = vertex_cfg("multiclass", "deploy.project=null")
-    deploy.check_target(cfg, "vertex")  # compiling needs none
+    compiler.check_target(cfg, "vertex")  # compiling needs none
     with pytest.raises(ConfigError, match="deploy.project"):
-        deploy.check_target(cfg, "vertex", submitting=True)
+        compiler.check_target(cfg, "vertex", submitting=True)
 
 
 def test_deploy_section_is_strict():
@@ -206,7 +206,7 @@ def test_no_secret_in_the_compiled_spec(tmp_path, monkeypatch):
     cfg = vertex_cfg("multiclass",
                      "inference.store={postgres: 'postgresql://u@127.0.0.1:5432/db', "
                      "password_env: TFXKIT_TEST_PG_PASSWORD}")
-    text = Path(deploy.compile_pipeline(cfg, "vertex", str(tmp_path / "s.json"))).read_text()
+    text = Path(compiler.compile_pipeline(cfg, "vertex", str(tmp_path / "s.json"))).read_text()
     assert secret not in text
     assert "TFXKIT_TEST_PG_PASSWORD" not in text  # not even the variable's name
 
@@ -246,11 +246,11 @@ def test_submit_request(compiled, no_cloud):
     from google.auth.credentials import AnonymousCredentials
 
     cfg, path, _ = compiled["multiclass", "vertex"]
-    values = deploy.parse_parameter_values(cfg, path, {"epochs": "5", "learning_rate": "0.003"})
+    values = submit.parse_parameter_values(cfg, path, {"epochs": "5", "learning_rate": "0.003"})
     assert values == {"epochs": 5, "learning_rate": 0.003}
-    job = deploy.build_pipeline_job(cfg, path, values, job_id="penguin-species-run-1",
+    job = submit.build_pipeline_job(cfg, path, values, job_id="penguin-species-run-1",
                                     credentials=AnonymousCredentials())
-    assert deploy.submit(cfg, job) is job
+    assert submit.submit(cfg, job) is job
     req = no_cloud["job"]
     assert req["parent"] == "projects/my-project/locations/us-central1"
     assert req["job_id"] == "penguin-species-run-1"
@@ -274,8 +274,8 @@ def test_schedule_request_replaces_the_old_schedule(compiled, no_cloud):
     from google.auth.credentials import AnonymousCredentials
 
     cfg, path, _ = compiled["multiclass", "vertex"]
-    job = deploy.build_pipeline_job(cfg, path, credentials=AnonymousCredentials())
-    sched = deploy.submit(cfg, job, schedule=True)
+    job = submit.build_pipeline_job(cfg, path, credentials=AnonymousCredentials())
+    sched = submit.submit(cfg, job, schedule=True)
     req = no_cloud["schedule"]
     assert req["parent"] == "projects/my-project/locations/us-central1"
     s = req["schedule"]
@@ -292,17 +292,17 @@ def test_schedule_request_replaces_the_old_schedule(compiled, no_cloud):
 def test_schedule_needs_one():
     cfg = vertex_cfg("multiclass", "schedule=null")
     with pytest.raises(ConfigError, match="deploy.schedule"):
-        deploy.schedule_cron(cfg)
-    assert deploy.schedule_cron(vertex_cfg("multiclass", "deploy.schedule=30 2 * * 1")) \
+        submit.schedule_cron(cfg)
+    assert submit.schedule_cron(vertex_cfg("multiclass", "deploy.schedule=30 2 * * 1")) \
         == "30 2 * * 1"
 
 
 def test_unknown_parameter_is_named(compiled):
     cfg, path, _ = compiled["multiclass", "vertex"]
     with pytest.raises(ConfigError, match="--param epochz.*known: epochs"):
-        deploy.parse_parameter_values(cfg, path, {"epochz": "3"})
+        submit.parse_parameter_values(cfg, path, {"epochz": "3"})
     with pytest.raises(ConfigError, match="--param epochs"):
-        deploy.parse_parameter_values(cfg, path, {"epochs": "many"})
+        submit.parse_parameter_values(cfg, path, {"epochs": "many"})
 
 
 def test_trainer_overrides():
@@ -392,7 +392,7 @@ def test_cli_deploy_passes_schedule_and_params():
 
     cfg_path = str(ROOT / "configs/penguin-species.yaml")
     res = mock.Mock(resource_name="projects/p/locations/l/schedules/9")
-    with mock.patch.object(deploy, "deploy", return_value=("/x/spec.json", res)) as d:
+    with mock.patch.object(submit, "deploy", return_value=("/x/spec.json", res)) as d:
         r = CliRunner().invoke(cli.main, ["deploy", cfg_path, "--profile", "vertex",
                                           "--schedule", "--param", "epochs=7"])
     assert r.exit_code == 0, r.output
@@ -423,12 +423,12 @@ def test_wait_echoes_states_and_fails_with_the_jobs_error():
             return next(self._states)
 
     lines = []
-    deploy.wait(Job([S.PIPELINE_STATE_PENDING, S.PIPELINE_STATE_RUNNING,
+    submit.wait(Job([S.PIPELINE_STATE_PENDING, S.PIPELINE_STATE_RUNNING,
                      S.PIPELINE_STATE_RUNNING, S.PIPELINE_STATE_SUCCEEDED]),
                 echo=lines.append, sleep=lambda s: None)
     assert [ln.split(": ")[1] for ln in lines] == [
         "PIPELINE_STATE_PENDING", "PIPELINE_STATE_RUNNING", "PIPELINE_STATE_SUCCEEDED"]
-    with pytest.raises(deploy.JobFailed, match="Run failed in Vertex pipeline job .*j1: "
+    with pytest.raises(submit.JobFailed, match="Run failed in Vertex pipeline job .*j1: "
                                                "Trainer: OOM"):
-        deploy.wait(Job([S.PIPELINE_STATE_RUNNING, S.PIPELINE_STATE_FAILED],
+        submit.wait(Job([S.PIPELINE_STATE_RUNNING, S.PIPELINE_STATE_FAILED],
                         error="Trainer: OOM"), echo=lines.append, sleep=lambda s: None)

@@ -62,7 +62,7 @@ def test_pusher_records_the_run_properties_as_execution_properties(cfg, tmp_path
     stays cached) and the factory runs no git: the commit comes from the caller."""
     from tfx.dsl.compiler import compiler
 
-    from tfxkit.infra.lineage import run_properties
+    from tfxkit.infra.run.properties import run_properties
 
     cfg = cfg.model_copy(update={"root": str(tmp_path / "root")})
 

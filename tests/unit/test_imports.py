@@ -95,7 +95,7 @@ def test_no_module_imports_another_components_private_names():
 
 @pytest.mark.parametrize("source, module, expected", [
     ("from tfxkit.components.batch_inference.infer import _varint",
-     "tfxkit.infra.online", 1),
+     "tfxkit.infra.serving.examples", 1),
     ("from tfxkit.components.batch_inference import _fastlog",
      "tfxkit.components.common.records", 1),
     ("from tfxkit.components.batch_inference._fastlog import parse_records",
@@ -103,12 +103,12 @@ def test_no_module_imports_another_components_private_names():
     ("import tfxkit.components.batch_inference._fastlog",
      "tfxkit.pipelines.factory", 1),
     ("from tfxkit.components.batch_inference import infer\ninfer._fastlog.crc32c(b'')",
-     "tfxkit.infra.report.gather", 1),
+     "tfxkit.infra.metadata.report.gather", 1),
     ("from ..batch_inference.infer import _varint",
      "tfxkit.components.prediction_store.executor", 1),
     # allowed: public names, a component's own private names, dunders
     ("from tfxkit.components.common.records import varint, iter_records",
-     "tfxkit.infra.online", 0),
+     "tfxkit.infra.serving.examples", 0),
     ("from tfxkit.components.common import _fastlog", "tfxkit.components.common.records", 0),
     ("from . import _fastlog", "tfxkit.components.common.records", 0),
     ("from tfxkit.components.registry import __name__ as n", "tfxkit.infra.cli", 0),

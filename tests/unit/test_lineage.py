@@ -8,7 +8,8 @@ import pytest
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from tfxkit.infra import lineage as L
+from tfxkit.infra.metadata import lineage as L
+from tfxkit.infra.run import properties as run_props
 
 PIPE = "toy"
 
@@ -173,7 +174,7 @@ def test_renderers(fake):
 
 
 def test_run_properties_outside_and_inside_git(tmp_path):
-    assert L.git_commit(str(tmp_path)) == ("unknown", None)
+    assert run_props.git_commit(str(tmp_path)) == ("unknown", None)
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "f").write_text("x")
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
@@ -182,9 +183,9 @@ def test_run_properties_outside_and_inside_git(tmp_path):
     subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "x"], check=True, env=env)
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
-    assert L.git_commit(str(tmp_path)) == (head, False)
+    assert run_props.git_commit(str(tmp_path)) == (head, False)
     (tmp_path / "f").write_text("y")
-    assert L.git_commit(str(tmp_path)) == (head, True)
+    assert run_props.git_commit(str(tmp_path)) == (head, True)
 
 
 def test_latest_spans_window_ends_at_a_backfilled_span():

@@ -129,14 +129,14 @@ def test_concurrent_schema_creation_on_a_fresh_database():
 
 
 def test_a_runner_killed_with_9_is_marked_failed_in_mysql(tmp_path):
-    """infra.run_state on MLMD in MySQL: a real runner killed with -9 inside its
+    """infra.run.state on MLMD in MySQL: a real runner killed with -9 inside its
     component leaves its execution RUNNING; the report's reconciliation (what
     ``tfxkit report`` does first, and ``tfxkit run`` before it starts) marks it FAILED."""
     import signal
 
     from tests.unit.stale_runs_pipeline import PIPELINE, start_holding_runner
-    from tfxkit.infra.report import reconcile
-    from tfxkit.infra.report.gather import gather
+    from tfxkit.infra.metadata.report import reconcile
+    from tfxkit.infra.metadata.report.gather import gather
 
     _require_mysql()
     db = f"tfxkit_unit_{uuid.uuid4().hex[:10]}"

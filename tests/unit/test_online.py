@@ -1,4 +1,4 @@
-"""Online serving pieces (infra/online.py): instances -> tf.Examples, the micro-batcher,
+"""Online serving pieces (infra/serving/): instances -> tf.Examples, the micro-batcher,
 feedback accounting, and the canary controller over a real registry with fake models."""
 import asyncio
 import json
@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 
 from tfxkit.components.registry.registry import Registry
-from tfxkit.infra import canary as c
-from tfxkit.infra.canary_log import DecisionLog
-from tfxkit.infra.online import (Arm, FeedbackBook, InstanceError, MicroBatcher, ModelError,
-                                 OnlineService, encode_example, split_outputs)
+from tfxkit.infra.canary import policy as c
+from tfxkit.infra.canary.decision_log import DecisionLog
+from tfxkit.infra.serving.arm import Arm, split_outputs
+from tfxkit.infra.serving.batcher import MicroBatcher
+from tfxkit.infra.serving.errors import InstanceError, ModelError
+from tfxkit.infra.serving.examples import encode_example
+from tfxkit.infra.serving.feedback import FeedbackBook
+from tfxkit.infra.serving.online_service import OnlineService
 
 SPEC = {"bill_length_mm": "float", "body_mass_g": "int", "island": "bytes", "year": "int"}
 
@@ -54,7 +58,7 @@ def test_encode_rejects_bad_values_naming_them(inst, msg):
 def test_spec_from_the_models_parse_op():
     import tensorflow as tf
 
-    from tfxkit.infra.online import spec_from_graph_def
+    from tfxkit.infra.serving.examples import spec_from_graph_def
 
     spec = {"a": tf.io.VarLenFeature(tf.float32), "b": tf.io.FixedLenFeature([], tf.int64, 0),
             "c": tf.io.VarLenFeature(tf.string)}
@@ -75,7 +79,7 @@ def test_spec_knows_scalar_and_required_features():
     the parse op; a list for a scalar is a 400 naming it, not a model error."""
     import tensorflow as tf
 
-    from tfxkit.infra.online import spec_from_graph_def
+    from tfxkit.infra.serving.examples import spec_from_graph_def
 
     spec = {"s": tf.io.FixedLenFeature([], tf.float32, 0.0),
             "one": tf.io.FixedLenFeature([1], tf.int64, [0]),
@@ -117,7 +121,7 @@ def test_spec_knows_scalar_and_required_features():
 def test_iter_instances_reads_what_orjson_reads(body):
     import orjson
 
-    from tfxkit.infra.online import iter_instances
+    from tfxkit.infra.serving.json_body import iter_instances
 
     assert list(iter_instances(body)) == orjson.loads(body)["instances"]
 
@@ -129,7 +133,7 @@ def test_iter_instances_reads_what_orjson_reads(body):
     (b'{"instances": [NaN]}', "not JSON"), (b'\xff', "not JSON"), (b"", "not JSON"),
 ])
 def test_iter_instances_rejects_bad_bodies(body, msg):
-    from tfxkit.infra.online import iter_instances
+    from tfxkit.infra.serving.json_body import iter_instances
 
     with pytest.raises(InstanceError) as e:
         list(iter_instances(body))
@@ -137,7 +141,8 @@ def test_iter_instances_rejects_bad_bodies(body, msg):
 
 
 def test_iter_instances_stops_at_max_instances():
-    from tfxkit.infra.online import TooLarge, iter_instances
+    from tfxkit.infra.serving.errors import TooLarge
+    from tfxkit.infra.serving.json_body import iter_instances
 
     seen = []
     with pytest.raises(TooLarge, match="more than 3 instances"):
@@ -535,7 +540,7 @@ def test_http_contract(tmp_path):
     FastAPI (no prediction store: online only)."""
     from fastapi.testclient import TestClient
 
-    from tfxkit.infra.serve import create_app
+    from tfxkit.infra.serving.app import create_app
 
     reg = Registry(str(tmp_path / "models"))
     empty = OnlineService("penguins", registry=reg, loader=fake_loader(), poll_s=3600)
@@ -645,7 +650,8 @@ TEMPLATE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "templates
 
 
 def test_serving_config(tmp_path):
-    from tfxkit.infra.online import decision_log_path, policy_from_config
+    from tfxkit.infra.canary.decision_log import decision_log_path
+    from tfxkit.infra.canary.policy import policy_from_config
     from tfxkit.pipelines.config import ConfigError, load_config
 
     cfg = load_config(TEMPLATE_CONFIG, overrides=[f"push.registry={tmp_path}/models"])
@@ -657,7 +663,7 @@ def test_serving_config(tmp_path):
     p = policy_from_config(cfg)
     assert p.final_steps == [0.05, 0.5, 1.0] and p.min_requests == 10
     assert p.quality_metric == "accuracy" and cfg.serving.max_wait_ms == 0
-    from tfxkit.infra.serve import Limits
+    from tfxkit.infra.serving.limits import Limits
 
     limits = Limits.from_config(load_config(TEMPLATE_CONFIG, overrides=[
         "serving.max_body_mb=2", "serving.header_timeout_s=0.5"]))
@@ -765,7 +771,7 @@ def test_the_configs_raw_columns_take_one_value_each(tmp_path):
         await svc.stop()
 
     asyncio.run(main())
-    from tfxkit.infra.online import service_from_config
+    from tfxkit.infra.serving.online_service import service_from_config
     from tfxkit.pipelines.config import load_config
 
     cfg = load_config(TEMPLATE_CONFIG, overrides=[f"push.registry={tmp_path}/models"])

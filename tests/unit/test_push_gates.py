@@ -130,7 +130,7 @@ def test_batch_inference_uses_the_registry_serving_version(tmp_path):
 
 
 def test_summary_lines_name_the_reasons():
-    from tfxkit.infra.summary import Summary, format_summary
+    from tfxkit.infra.run.summary import Summary, format_summary
 
     s = Summary(blessed=True, has_baseline=True, infra_blessed=False,
                 infra_reason="p99 latency 3 ms over 100 requests of batch 1 exceeds "
@@ -142,7 +142,7 @@ def test_summary_lines_name_the_reasons():
 
 
 def test_summary_says_why_a_push_restored_the_serving_folder():
-    from tfxkit.infra.summary import Summary, format_summary
+    from tfxkit.infra.run.summary import Summary, format_summary
 
     plain = Summary(pushed=True, pushed_version="7", pushed_path="/r/7",
                     push_reason="pushed as version 7")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tfxkit.infra.report import default_path, write_html
-from tfxkit.infra.report.gather import (Anomaly, ComponentRun, Evaluation, FeatureSummary,
+from tfxkit.infra.metadata.report import default_path, write_html
+from tfxkit.infra.metadata.report.gather import (Anomaly, ComponentRun, Evaluation, FeatureSummary,
                                         PredictionOutput, Predictions, Report, SchemaFeature,
                                         SliceMetric, SplitStats, Training, categorical_drift,
                                         numeric_drift)
-from tfxkit.infra.report.render import dag_svg, render_html
+from tfxkit.infra.metadata.report.render import dag_svg, render_html
 
 BIN = Path(sys.executable).parent / "tfxkit"
 

@@ -3,7 +3,7 @@ when the store is unreachable (and again 200 once it is back)."""
 from fastapi.testclient import TestClient
 
 from tfxkit.components.prediction_store.store import StoreUnavailable, open_store
-from tfxkit.infra.serve import create_app
+from tfxkit.infra.serving.app import create_app
 
 
 def test_get_404_and_503(tmp_path):
@@ -86,7 +86,7 @@ def test_store_gate_answers_a_hung_store_at_once_after_its_timeout():
     import time
 
     from tfxkit.components.prediction_store.store import StoreError
-    from tfxkit.infra.serve import StoreGate, StoreUnavailableNow
+    from tfxkit.infra.serving.store_gate import StoreGate, StoreUnavailableNow
 
     hang, fail = threading.Event(), {"now": False}
     release = threading.Event()
@@ -139,8 +139,8 @@ def test_store_gate_answers_a_hung_store_at_once_after_its_timeout():
 def test_body_and_instance_limits_in_the_app():
     """The same limits in the app itself (any ASGI server): Content-Length over the limit
     is refused before reading, so is a chunked body past it; too many instances is 413."""
-    from tfxkit.infra.serve import Limits
-    from tfxkit.infra.online import OnlineService
+    from tfxkit.infra.serving.limits import Limits
+    from tfxkit.infra.serving.online_service import OnlineService
 
     svc = OnlineService("m", model_dir="/nonexistent", loader=lambda *a: None)
     app = create_app(online=svc, limits=Limits(max_body_mb=0.01, max_instances=3))

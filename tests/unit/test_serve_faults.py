@@ -62,7 +62,7 @@ def _asset_loader(version, path, max_batch_size, max_wait_ms, metric):
     vocabulary, are read from its folder)."""
     import numpy as np
 
-    from tfxkit.infra.online import Arm
+    from tfxkit.infra.serving.arm import Arm
 
     def fn(items):
         with open(os.path.join(path, "assets", "classes.txt")) as f:
@@ -88,13 +88,20 @@ def _serve_main(argv):
     if args.make_model and not os.path.isdir(args.model_dir):
         _make_model(args.model_dir)
     from tfxkit.components.prediction_store.store import open_store
-    from tfxkit.infra import serve as srv
-    from tfxkit.infra.online import OnlineService
+    try:
+        from tfxkit.infra.serving.app import create_app
+        from tfxkit.infra.serving.http_server import run
+        from tfxkit.infra.serving.limits import Limits
+        from tfxkit.infra.serving.online_service import OnlineService
+    except ModuleNotFoundError:  # the server before the fixes: infra/serve.py, infra/online.py
+        from tfxkit.infra.online import OnlineService
+        from tfxkit.infra.serve import create_app
+        Limits = run = None
 
     limits = json.loads(args.limits)
     kw = {"loader": _asset_loader} if args.assets else {}
     feedback = limits.pop("feedback_instances", None)
-    if feedback is not None and hasattr(srv, "Limits"):
+    if feedback is not None and Limits is not None:
         kw["feedback_instances"] = feedback
     svc = OnlineService("m", model_dir=args.model_dir, key_field="id", max_batch_size=256,
                         max_wait_ms=1, **kw)
@@ -102,14 +109,14 @@ def _serve_main(argv):
     if args.redis:
         def opener():
             return open_store("redis", args.redis, timeout_s=limits.get("store_timeout_s", 5))
-    if hasattr(srv, "Limits"):
-        lim = srv.Limits(**limits)
-        app = srv.create_app(opener, ["m"] if opener else [], "faults", online=svc, limits=lim)
-        srv.run(app, port=args.port, limits=lim)
+    if Limits is not None:
+        lim = Limits(**limits)
+        app = create_app(opener, ["m"] if opener else [], "faults", online=svc, limits=lim)
+        run(app, port=args.port, limits=lim)
     else:  # the server before the fixes: as its serve() ran it
         import uvicorn
 
-        app = srv.create_app(opener, ["m"] if opener else [], "faults", online=svc)
+        app = create_app(opener, ["m"] if opener else [], "faults", online=svc)
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",
                     access_log=False, loop="uvloop", http="httptools")
 

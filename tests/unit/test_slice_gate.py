@@ -221,7 +221,7 @@ def _failure(name, value, lower=None, upper=None, class_id=None):
 def test_failure_text_names_the_slice():
     from tensorflow_model_analysis.proto import validation_result_pb2 as vr
 
-    from tfxkit.infra.summary import _failure_text
+    from tfxkit.infra.run.summary import _failure_text
 
     ps = vr.MetricsValidationForSlice()
     ps.slice_key.CopyFrom(tfma.slicer.serialize_slice_key((("island", "Dream"),)))

@@ -1,5 +1,5 @@
 """Runs whose process is gone, and failures TFX's launcher does not record
-(infra.run_state, infra.local_runner): a runner killed with -9 leaves its execution
+(infra.run.state, infra.run.local_runner): a runner killed with -9 leaves its execution
 RUNNING; the next run (and the report) marks it FAILED and the report says failed. A
 driver's error (ExampleGen on missing files) and an executor's sys.exit(1) are marked
 FAILED by the runner itself; SIGTERM marks the run CANCELED. Real processes and a real
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.stale_runs_pipeline import start_holding_runner
-from tfxkit.infra import run_state
+from tfxkit.infra.run import state as run_state
 
 
 # -- the runner process ------------------------------------------------------------
@@ -74,7 +74,7 @@ def _states(store, pipeline="stale-runs"):
     """[(run id, run_state, {node: execution state name})], oldest run first."""
     from ml_metadata.proto import metadata_store_pb2 as pb
 
-    from tfxkit.infra.report.gather import pipeline_runs
+    from tfxkit.infra.metadata.report.gather import pipeline_runs
 
     nodes = {c.id: c.name.split(".", 1)[1] for c in store.get_contexts_by_type("node")}
     out = []
@@ -103,8 +103,8 @@ def killed_run(tmp_path_factory):
 def test_kill_9_leaves_running_then_the_report_marks_it_failed(killed_run, tmp_path):
     import shutil
 
-    from tfxkit.infra.report.gather import gather
-    from tfxkit.infra.report.render import render_html
+    from tfxkit.infra.metadata.report.gather import gather
+    from tfxkit.infra.metadata.report.render import render_html
 
     root = tmp_path / "copy"
     shutil.copytree(killed_run, root)
@@ -115,7 +115,7 @@ def test_kill_9_leaves_running_then_the_report_marks_it_failed(killed_run, tmp_p
     assert rep.status == "failed" and rep.component("Step").state == "failed"
     assert "is gone" in rep.component("Step").error
     # the report's reconciliation marks it in MLMD
-    from tfxkit.infra.report import reconcile
+    from tfxkit.infra.metadata.report import reconcile
 
     class Cfg:  # what mlmd.open_store reads of a config: a SQLite path
         class metadata:
@@ -144,7 +144,7 @@ def test_the_next_run_marks_the_killed_run_failed(killed_run, tmp_path):
     import shutil
 
     from tests.unit import stale_runs_pipeline as sp
-    from tfxkit.infra.local_runner import run_pipeline
+    from tfxkit.infra.run.local_runner import run_pipeline
 
     root = tmp_path / "copy"
     shutil.copytree(killed_run, root)
@@ -158,7 +158,7 @@ def test_the_next_run_marks_the_killed_run_failed(killed_run, tmp_path):
 
 
 def test_a_live_runner_is_left_running(tmp_path):
-    from tfxkit.infra.report.gather import gather
+    from tfxkit.infra.metadata.report.gather import gather
 
     proc = start_holding_runner(tmp_path)
     try:
@@ -185,7 +185,7 @@ def test_a_live_runner_is_left_running(tmp_path):
 
 def test_executor_sys_exit_1_is_failed(tmp_path):
     from tests.unit import stale_runs_pipeline as sp
-    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
 
     with pytest.raises(RunFailed) as e:
         run_pipeline(sp.pipeline(str(tmp_path), sp.Step("exit")))
@@ -196,7 +196,7 @@ def test_executor_sys_exit_1_is_failed(tmp_path):
 
 def test_executor_exception_is_failed(tmp_path):
     from tests.unit import stale_runs_pipeline as sp
-    from tfxkit.infra.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
 
     with pytest.raises(RunFailed, match="step is broken"):
         run_pipeline(sp.pipeline(str(tmp_path), sp.Step("raise")))
@@ -211,8 +211,8 @@ def test_example_gen_failure_is_failed_with_its_reason(tmp_path, pattern):
     # *.csv: the executor finds none: TFX marks it FAILED, without the reason.
     from tests.unit import stale_runs_pipeline as sp
     from tfxkit.components.example_gen.component import ArrowExampleGen
-    from tfxkit.infra.local_runner import RunFailed, run_pipeline
-    from tfxkit.infra.report.gather import gather
+    from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
+    from tfxkit.infra.metadata.report.gather import gather
 
     (tmp_path / "data").mkdir()
     gen = ArrowExampleGen(input_base=str(tmp_path / "data"), pattern=pattern)
@@ -229,8 +229,8 @@ def test_example_gen_failure_is_failed_with_its_reason(tmp_path, pattern):
 # -- what the report and the summary say -------------------------------------------------
 
 def test_report_status_is_never_succeeded_for_an_unfinished_run():
-    from tfxkit.infra.report.gather import ComponentRun, Report, run_status
-    from tfxkit.infra.report.render import render_html
+    from tfxkit.infra.metadata.report.gather import ComponentRun, Report, run_status
+    from tfxkit.infra.metadata.report.render import render_html
 
     def page(comps, props=None):
         rep = Report(pipeline="p", run_id="r", kind="training", components=comps,
@@ -256,8 +256,8 @@ def test_report_status_is_never_succeeded_for_an_unfinished_run():
 
 
 def test_summary_says_when_a_component_did_not_complete():
-    from tfxkit.infra.local_runner import NodeResult, RunResult
-    from tfxkit.infra.summary import Summary, format_summary, run_status
+    from tfxkit.infra.run.local_runner import NodeResult, RunResult
+    from tfxkit.infra.run.summary import Summary, format_summary, run_status
 
     r = RunResult("p", "r", [NodeResult("ExampleGen", "ran", 1.0, 1),
                              NodeResult("Trainer", "running", 1.0, 2)])
@@ -269,8 +269,8 @@ def test_summary_says_when_a_component_did_not_complete():
 
 
 def test_report_of_a_run_stopped_in_the_trainer():
-    from tfxkit.infra.report.gather import ComponentRun, Report
-    from tfxkit.infra.report.render import render_html
+    from tfxkit.infra.metadata.report.gather import ComponentRun, Report
+    from tfxkit.infra.metadata.report.render import render_html
 
     rep = Report(pipeline="p", run_id="r", kind="training",
                  components=[ComponentRun("Transform", "ran", 1, 1.0, 2.0, 1.0),

@@ -18,7 +18,7 @@ Quality comes from labelled feedback: accuracy (higher is better) for classifica
 MAE or MSE (lower is better) for regression. ``max_quality_drop`` is an absolute drop of
 accuracy, and a relative increase of MAE/MSE (0.02 = 2% worse).
 
-The same decisions map to Vertex AI endpoint traffic splits: ``infra/canary_vertex.py``.
+The same decisions map to Vertex AI endpoint traffic splits: ``vertex_traffic.py``.
 """
 from __future__ import annotations
 
@@ -258,3 +258,17 @@ def decide(stable: ArmStats, canary: ArmStats, step: int, policy: Policy) -> Dec
                         ["no worse within every margin: " + "; ".join(fine)], **evidence)
     return Decision(RAMP, step, share, nxt, steps[nxt],
                     ["no worse within every margin: " + "; ".join(fine)], **evidence)
+
+
+def policy_from_config(cfg) -> Optional[Policy]:
+    """The canary policy of ``cfg.serving.canary`` (None when not configured)."""
+    c = cfg.serving.canary
+    if c is None:
+        return None
+    metric = c.quality_metric or ("mae" if cfg.task == "regression" else "accuracy")
+    return Policy(steps=tuple(c.steps), min_requests=c.min_requests,
+                  min_feedback=c.min_feedback,
+                  max_error_rate_delta=c.max_error_rate_delta,
+                  max_p99_latency_ratio=c.max_p99_latency_ratio,
+                  p99_slack_ms=c.p99_slack_ms, max_quality_drop=c.max_quality_drop,
+                  quality_metric=metric, interval_s=c.interval_s)

@@ -204,7 +204,7 @@ class Report:
     push_reason: Optional[str] = None           # RegistryPusher's reason (also when not pushed)
     infra_blessed: Optional[bool] = None        # InfraValidator: the candidate served real examples
     infra_reason: Optional[str] = None
-    lineage_svg: Optional[str] = None           # from infra.lineage, when a model was pushed
+    lineage_svg: Optional[str] = None           # from infra.metadata.lineage, when a model was pushed
     edges: List[Tuple[str, str, str]] = field(default_factory=list)  # from, to, artifact key
     predictions: Optional[Predictions] = None
     notes: List[str] = field(default_factory=list)
@@ -262,10 +262,10 @@ def _result_message(v: Any) -> Optional[str]:
 def run_status(components: List[ComponentRun], run_props: Optional[Dict[str, Any]] = None
                ) -> Tuple[str, Optional[str]]:
     """(status, reason) of a run: ``failed`` or ``canceled`` when a component was, or
-    when its runner recorded so (or is gone: infra.run_state); ``running`` while a
+    when its runner recorded so (or is gone: infra.run.state); ``running`` while a
     component is still running (or the runner says so and is alive); ``succeeded`` only
     when none of that holds."""
-    from tfxkit.infra import run_state
+    from tfxkit.infra.run import state as run_state
 
     p = dict(run_props or {})
     recorded = run_state.state_of_run(p)
@@ -352,7 +352,7 @@ class _Reader:
         return ins, outs
 
     def components(self, run_ctx) -> List[ComponentRun]:
-        from tfxkit.infra import run_state
+        from tfxkit.infra.run import state as run_state
 
         X = self.pb.Execution
         out = []
@@ -622,7 +622,7 @@ def read_evaluation(evaluation_uri: str, thresholds: Dict[str, Any],
     (pipelines.metrics.Metric by result key), with TFMA's validation failures."""
     import tensorflow_model_analysis as tfma
 
-    from tfxkit.infra.summary import _threshold_text
+    from tfxkit.infra.run.summary import _threshold_text
 
     ev = Evaluation(blessed=blessed, evaluation_uri=evaluation_uri)
     by_key: Dict[Tuple[str, str], SliceMetric] = {}
@@ -734,7 +734,7 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
            ) -> Report:
     """The report of ``run_id`` (default: the pipeline's latest run).
 
-    ``run_result`` (infra.local_runner.RunResult) gives the runner's own elapsed times
+    ``run_result`` (infra.run.local_runner.RunResult) gives the runner's own elapsed times
     and failure message; ``planned`` the pipeline's component ids, so those a failed
     run never reached show as ``not run``; ``thresholds`` overrides the gated metrics
     (default: the ones recorded in the Evaluator's eval_config)."""
@@ -770,7 +770,7 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
                 rep.components.append(ComponentRun(n.node_id, n.state, n.execution_id,
                                                    elapsed=n.elapsed, error=n.error))
     done = {c.node_id for c in rep.components}
-    if planned is None:  # what the runner meant to run (infra.run_state), if recorded
+    if planned is None:  # what the runner meant to run (infra.run.state), if recorded
         planned = _json_or(rep.run_properties.get("run_nodes"))
         planned = planned if isinstance(planned, list) else []
     for node in planned:
@@ -901,7 +901,7 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
             table = thresholds
             if table is None:
                 try:
-                    from tfxkit.infra.lineage import thresholds_from_eval_config
+                    from tfxkit.infra.metadata.lineage import thresholds_from_eval_config
 
                     ec = r.exec_props(evc.execution_id).get("eval_config")
                     table = thresholds_from_eval_config(ec if isinstance(ec, str)
@@ -933,12 +933,12 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
         rep.infra_reason = ip.get("reason") or None
     if rep.pushed and rep.pushed_version:
         try:
-            from tfxkit.infra import lineage as lin
+            from tfxkit.infra.metadata import lineage as lin
 
             rep.lineage_svg = lin.render_svg(lin.model_lineage(
                 store, pipeline_name, rep.pushed_version))
         except Exception as e:  # pylint: disable=broad-except
-            rep.notes.append(f"lineage graph from infra.lineage unavailable ({e}); "
+            rep.notes.append(f"lineage graph from infra.metadata.lineage unavailable ({e}); "
                              "showing the run's own graph")
 
     # Batch inference

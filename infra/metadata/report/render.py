@@ -8,8 +8,8 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from tfxkit.infra.report import plots
-from tfxkit.infra.report.gather import Report, run_status
+from tfxkit.infra.metadata.report import plots
+from tfxkit.infra.metadata.report.gather import Report, run_status
 
 e = html.escape
 
@@ -116,7 +116,7 @@ def _figure(svg: Optional[str], caption: str = "", cls: str = "") -> str:
     return f"<figure class='{cls}'>{svg}{cap}</figure>"
 
 
-# -- the run's graph (when infra.lineage has none: nothing pushed) --------------------
+# -- the run's graph (when infra.metadata.lineage has none: nothing pushed) --------------------
 
 _BOX_COLORS = {"ran": "#dcfce7", "cached": "#cffafe", "resolved": "#cffafe",
                "reused": "#cffafe", "failed": "#fee2e2", "not run": "#f3f4f6",

@@ -19,6 +19,8 @@ import json
 import os
 from typing import Any, Dict, Iterator, List, Optional
 
+from tfxkit.infra.canary.policy import PROMOTE
+
 LOG_NAME = "canary.jsonl"
 FINAL = ("promote", "rollback")
 
@@ -90,3 +92,27 @@ def current(records: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         elif running is not None and r.get("canary") == running.get("canary"):
             running = None if r.get("action") in FINAL else r
     return running
+
+
+def last_stable(log: DecisionLog) -> Optional[str]:
+    """The version the server last ran as stable, by the decision log."""
+    records = log.records()
+    if not records:
+        return None
+    r = records[-1]
+    return r.get("canary") if r.get("action") == PROMOTE else r.get("stable")
+
+
+def decision_log_path(cfg) -> str:
+    """``serving.canary.log``, else ``canary.jsonl`` beside a local registry, else in the
+    pipeline root (a bucket cannot be appended to)."""
+    import os
+
+    from tfxkit.pipelines.config import is_remote
+
+    c = cfg.serving.canary
+    if c is not None and c.log:
+        return cfg.resolve(c.log)
+    if not is_remote(cfg.registry_path):
+        return os.path.join(cfg.registry_path, "canary.jsonl")
+    return os.path.join(cfg.resolve(cfg.root), cfg.name, "canary.jsonl")

@@ -6,7 +6,7 @@ and transform graph -> Transform -> Examples -> ExampleGen (input files, span, r
 split), and sideways to StatisticsGen, SchemaGen (or the curated-schema Importer),
 ExampleValidator (anomalies) and the Evaluator (metrics against thresholds and the
 baseline). Each run's config hash and git commit are custom properties of its
-``pipeline_run`` context (``run_properties``, recorded by the local runner).
+``pipeline_run`` context (``infra/run/properties.py``, recorded by the local runner).
 
 Plain functions over a ``MetadataStore`` returning a ``Lineage`` dataclass, and three
 renderers: text, JSON (``to_dict``) and an SVG graph written by hand (no system binary).
@@ -17,49 +17,14 @@ import glob
 import html
 import json
 import os
-import subprocess
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-CONFIG_HASH = "config_fingerprint"
-GIT_COMMIT = "git_commit"
-GIT_DIRTY = "git_dirty"
-CONFIG_PATH = "config_path"
-TFXKIT_VERSION = "tfxkit_version"
+from tfxkit.infra.run.properties import CONFIG_HASH, GIT_COMMIT
 
 
 class LineageError(LookupError):
     """No pushed model (or not the one asked for), or a broken chain."""
-
-
-# -- what a run records -------------------------------------------------------------
-
-def git_commit(folder: str) -> Tuple[str, Optional[bool]]:
-    """(``git rev-parse HEAD`` of the repository holding ``folder``, whether that folder
-    has uncommitted changes); ("unknown", None) outside a git checkout."""
-    try:
-        head = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
-        if head.returncode != 0:
-            return "unknown", None
-        status = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--", "."],
-                                capture_output=True, text=True, timeout=10)
-        dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-        return head.stdout.strip(), dirty
-    except (OSError, subprocess.SubprocessError):
-        return "unknown", None
-
-
-def run_properties(cfg) -> Dict[str, str]:
-    """What a training run records on its pipeline_run context: the effective config's
-    hash, the git commit of the use case's folder, the config path, tfxkit's version."""
-    import tfxkit
-
-    commit, dirty = git_commit(str(cfg.base_dir))
-    return {CONFIG_HASH: cfg.fingerprint(), GIT_COMMIT: commit,
-            GIT_DIRTY: "unknown" if dirty is None else str(dirty).lower(),
-            CONFIG_PATH: str(cfg.config_path or ""),
-            TFXKIT_VERSION: getattr(tfxkit, "__version__", "unknown")}
 
 
 # -- the result ---------------------------------------------------------------------
@@ -258,7 +223,7 @@ def model_lineage(store, pipeline_name: str, version: Optional[str] = None,
     """The lineage of the pushed model ``version`` (default: the latest pushed).
 
     ``metrics_reader(evaluation_uri, eval_config_json) -> dict`` reads the evaluation's
-    metrics (the default uses TFMA through ``infra.summary``); tests may pass their own.
+    metrics (the default uses TFMA through ``infra.run.summary``); tests may pass their own.
     """
     models = pushed_models(store, pipeline_name)
     if not models:
@@ -514,7 +479,7 @@ def thresholds_from_eval_config(eval_config_json: str) -> Dict[str, Any]:
 def read_metrics(evaluation_uri: str, eval_config_json: Optional[str]) -> Dict[str, Any]:
     """Metrics (value, threshold, baseline, diff, ok) and failure reasons of an
     evaluation, through the run summary's reader, held to the recorded thresholds."""
-    from tfxkit.infra.summary import evaluation_summary
+    from tfxkit.infra.run.summary import evaluation_summary
 
     table = thresholds_from_eval_config(eval_config_json) if eval_config_json else {}
     s = evaluation_summary(evaluation_uri, None, None, table=table)

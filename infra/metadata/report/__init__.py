@@ -11,7 +11,7 @@ import os
 import re
 from typing import Callable, List, Optional
 
-from tfxkit.infra.report.gather import Report, ReportError, gather, latest_run  # noqa: F401
+from tfxkit.infra.metadata.report.gather import Report, ReportError, gather, latest_run  # noqa: F401
 
 
 def default_path(pipeline_root: str, run_id: str) -> str:
@@ -33,9 +33,9 @@ def write_html(text: str, path: str) -> str:
 
 def reconcile(cfg, names: List[str], on_stale: Callable = lambda stale: None) -> None:
     """Marks the runs of ``names`` whose runner process is gone FAILED in MLMD
-    (``infra.run_state.reconcile``). Where the store cannot be written (a read-only file
+    (``infra.run.state.reconcile``). Where the store cannot be written (a read-only file
     or grant) nothing is marked: the report still shows those runs as failed."""
-    from tfxkit.infra import run_state
+    from tfxkit.infra.run import state as run_state
     from tfxkit.pipelines import mlmd
 
     try:
@@ -56,7 +56,7 @@ def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str]
     writes it to ``output`` (default ``default_path``) and returns the path. Runs whose
     runner process is gone are marked FAILED first (``reconcile``; ``on_stale`` is called
     with each)."""
-    from tfxkit.infra.report.render import render_html
+    from tfxkit.infra.metadata.report.render import render_html
     from tfxkit.pipelines import mlmd
 
     names = [pipeline_name] if pipeline_name else [cfg.name, cfg.inference_name]
@@ -79,6 +79,6 @@ def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str]
 
 
 def gather_runs(store, pipeline_name: str):
-    from tfxkit.infra.report.gather import pipeline_runs
+    from tfxkit.infra.metadata.report.gather import pipeline_runs
 
     return pipeline_runs(store, pipeline_name)

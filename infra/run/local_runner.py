@@ -4,7 +4,7 @@ reporting each one (ran, cached or failed, elapsed) as it finishes.
 It is TFX's LocalDagRunner loop with a progress callback, and without its INFO log of
 the whole MLMD connection config (which holds a MySQL password when there is one).
 
-It also keeps MLMD true to what happened (``infra.run_state``): before it starts it marks
+It also keeps MLMD true to what happened (``infra/run/state.py``): before it starts it marks
 the executions of earlier runs whose runner process is gone (``kill -9``) FAILED; it
 records itself as the run's runner; when a component fails in a way TFX's launcher does
 not record (a driver's error, ``sys.exit`` in an executor) it marks the execution FAILED
@@ -165,12 +165,12 @@ def _record_run(connection_config, pipeline_name: str, run_id: str,
     """Creates this run's pipeline_run context (child of the pipeline context, as TFX
     makes it) with ``properties`` as custom properties (the config hash and the code's
     git commit, which lineage reads back), this process as its runner, ``nodes`` (the
-    components it will run) and ``run_state`` running (``infra.run_state``)."""
+    components it will run) and ``run_state`` running (``infra/run/state.py``)."""
     from tfx.dsl.compiler import constants
     from tfx.orchestration import metadata
     from tfx.orchestration.portable.mlmd import context_lib
 
-    from tfxkit.infra import run_state
+    from tfxkit.infra.run import state as run_state
 
     with metadata.Metadata(connection_config) as m:
         pipeline_ctx = context_lib.register_context_if_not_exists(
@@ -187,7 +187,7 @@ def _reconcile(connection_config, pipeline_name: str) -> list:
     returns what it marked."""
     from tfx.orchestration import metadata
 
-    from tfxkit.infra import run_state
+    from tfxkit.infra.run import state as run_state
 
     with metadata.Metadata(connection_config) as m:
         return run_state.reconcile(m.store, pipeline_name)
@@ -200,7 +200,7 @@ def _finish_run(connection_config, pipeline_name: str, run_id: str, state: str,
     from absl import logging
     from tfx.orchestration import metadata
 
-    from tfxkit.infra import run_state
+    from tfxkit.infra.run import state as run_state
 
     try:
         with metadata.Metadata(connection_config) as m:
@@ -246,7 +246,7 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
     the latest run; raises UnknownComponent or NoPreviousRun before anything runs.
     ``run_properties`` are recorded on the run's pipeline_run context in MLMD.
     Earlier runs of the pipeline whose runner process is gone are marked FAILED first;
-    ``on_stale`` is called with each (``infra.run_state.Stale``).
+    ``on_stale`` is called with each (``infra.run.state.Stale``).
     """
     from tfx.dsl.compiler import compiler, constants
     from tfx.orchestration.local import runner_utils
@@ -264,7 +264,7 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
     else:
         mlmd_config = deployment_config.metadata_connection_config
         connection_config = getattr(mlmd_config, mlmd_config.WhichOneof("connection_config"))
-    from tfxkit.infra import run_state
+    from tfxkit.infra.run import state as run_state
 
     name = ir.pipeline_info.id
     for stale in _reconcile(connection_config, name):

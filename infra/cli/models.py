@@ -1,0 +1,148 @@
+"""The model registry: ``tfxkit models`` (its versions, checked; ``--repair``) and
+``tfxkit rollback``."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tfxkit.infra.cli.common import config_options, config_or_exit
+
+
+def _open_registry(config, profile, sets, repair=False):
+    """The config and its model registry (exit 2 on a bad config, 1 when nothing was
+    published yet or its index is missing or broken: one line naming the file and why,
+    and ``tfxkit models CONFIG --repair``). Reads no data and imports no TensorFlow."""
+    from tfxkit.components.registry.registry import IndexBroken, Registry
+
+    cfg = config_or_exit(config, profile, sets)
+    reg = Registry(cfg.registry_path, name=cfg.name)
+    fix = f"tfxkit models {config} --repair"
+    if not reg.exists():
+        folders = reg.version_folders()
+        if repair and folders:
+            return cfg, reg
+        if folders:
+            click.secho(f"{cfg.name}: {reg.index_path} is missing but the registry has "
+                        f"{len(folders)} version folder(s) ({', '.join(folders)}): {fix} "
+                        "rebuilds the index from their records", fg="red", err=True)
+        else:
+            click.secho(f"{cfg.name}: no model registry at {cfg.registry_path} yet: run "
+                        f"tfxkit run {config} until a model is blessed and pushed",
+                        fg="red", err=True)
+        sys.exit(1)
+    if not repair:
+        try:
+            reg.index()
+        except IndexBroken as e:
+            click.secho(f"{cfg.name}: broken model registry index {e.path}: {e.reason}; "
+                        f"{fix} rebuilds it from the version folders' records (the broken "
+                        "file is kept)", fg="red", err=True)
+            sys.exit(1)
+    return cfg, reg
+
+
+@click.command()
+@config_options
+@click.option("--history", "show_history", default=5, show_default=True, metavar="N",
+              help="Show the last N registry events (push, rollback, trim).")
+@click.option("--repair", is_flag=True,
+              help="Rebuild a missing or broken registry index from the version folders "
+                   "and the records beside them (metrics, config hashes, history); the old "
+                   "index is kept as registry.json.broken-TIME.")
+@click.option("--no-verify", "no_verify", is_flag=True,
+              help="Check only that each version's folder is there, not its content hash.")
+def models(config, profile, sets, show_history, repair, no_verify):
+    """List the model versions in CONFIG's registry: metrics, config hash, git commit,
+    training data, and which one serves (*). Each version's folder is checked (there,
+    same content hash as at publish); exits 1 when the serving version cannot be served."""
+    from tfxkit.components.registry.registry import RegistryError, default_by
+
+    cfg, reg = _open_registry(config, profile, sets, repair=repair)
+    if repair:
+        try:
+            done = reg.repair(by=f"{default_by()} (tfxkit models --repair)")
+        except RegistryError as e:
+            click.secho(f"{cfg.name}: repair: {e}", fg="red", err=True)
+            sys.exit(1)
+        was = (f"it was broken ({done['was']}); kept as {done['backup']}" if done["was"]
+               else f"the old one is kept as {done['backup']}" if done["backup"]
+               else "there was none")
+        click.echo(f"{cfg.name}: rebuilt {reg.index_path} from {len(done['versions'])} "
+                   f"version folder(s) and their records; {was}")
+        if done["serving"] is not None:
+            click.echo(f"  serving {done['serving']}: {done['how']}")
+        for note in done["notes"]:
+            click.secho(f"  note: {note}", fg="yellow")
+    index = reg.index()
+    problems = reg.check(verify=not no_verify, index=index)
+    by_version = {}
+    for p in problems:
+        by_version.setdefault(p.version, []).append(p)
+    serving = index["serving"]
+    click.echo(f"{cfg.name}: registry {reg.path}, serving version {serving}")
+    for p in problems:
+        if p.kind == "unknown-serving":
+            click.secho(f"  WARNING: {p.message}: nothing is served from this registry; "
+                        f"tfxkit rollback {config} --to VERSION, or tfxkit models {config} --repair",
+                        fg="red")
+    for v in sorted(index["versions"], key=int, reverse=True):
+        rec = index["versions"][v]
+        metrics = "  ".join(f"{k} {val:.4f}" for k, val in sorted((rec.get("metrics") or {}).items())
+                            if isinstance(val, (int, float)) and k != "example_count")
+        data = rec.get("data") or {}
+        rows = f"{data['rows']} rows" if data.get("rows") else ""
+        spans = f"span {','.join(map(str, data['spans']))}" if data.get("spans") else ""
+        commit = str(rec.get("git_commit") or "unknown")[:10]
+        click.echo(f"  {'*' if v == serving else ' '} {v}  {rec.get('created_at') or '':<25} "
+                   f"{metrics or 'no metrics recorded'}")
+        click.echo(f"      config {rec.get('config_hash') or 'unknown'}  commit {commit}"
+                   + (f"  {rows}" if rows else "") + (f"  {spans}" if spans else "")
+                   + (f"  run {rec['pipeline_run']}" if rec.get("pipeline_run") else ""))
+        for p in by_version.get(v, []):
+            if p.kind == "unindexed":
+                continue
+            harm = ("nothing can be served from it" if p.kind == "missing"
+                    else "it is not the model that was pushed")
+            fix = ("" if p.kind == "unhashed" or not p.serving else
+                   f": the serving version is broken ({harm}); the next push of this model "
+                   f"restores it, or tfxkit rollback {config} --to VERSION")
+            click.secho(f"      WARNING: {p.message}{fix}", fg="red" if p.serving else "yellow")
+    for p in problems:
+        if p.kind == "unindexed":
+            click.secho(f"  WARNING: version {p.version}: {p.message} (tfxkit models {config} "
+                        "--repair takes it in)", fg="yellow")
+    if show_history and index["history"]:
+        click.echo("History:")
+        for h in index["history"][-show_history:]:
+            extra = f" from {h['previous']}" if h.get("previous") else ""
+            why = f": {h['reason']}" if h.get("reason") else ""
+            click.echo(f"  {h.get('at')}  {h.get('action'):<8} {h.get('version')}{extra} "
+                       f"by {h.get('by')}{why}")
+    if any(p.serving and p.kind != "unhashed" for p in problems):
+        sys.exit(1)
+
+
+@click.command()
+@config_options
+@click.option("--to", "to_version", required=True, metavar="VERSION",
+              help="The registry version to serve (see tfxkit models).")
+@click.option("--reason", default="", help="Why (recorded in the registry's history).")
+def rollback(config, profile, sets, to_version, reason):
+    """Serve an earlier model VERSION of CONFIG's registry (batch inference and serving
+    use the registry's serving version). The version's folder must be there, with the
+    content hash recorded at publish."""
+    from tfxkit.components.registry.registry import RegistryError, UnknownVersion
+
+    cfg, reg = _open_registry(config, profile, sets)
+    try:
+        before = reg.serving()
+        serving = reg.set_serving(to_version, reason=reason or "tfxkit rollback", verify=True)
+    except UnknownVersion as e:
+        click.secho(f"rollback: {e}", fg="red", err=True)
+        sys.exit(2)
+    except RegistryError as e:
+        click.secho(f"rollback: {e}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"{cfg.name}: now serving version {serving.version} (was "
+               f"{before.version if before else 'none'}) from {serving.path}")

@@ -1,0 +1,42 @@
+"""What a training run records on its ``pipeline_run`` context in ML Metadata: the
+effective config's hash, the git commit of the use case's folder (and whether it had
+uncommitted changes), the config path and tfxkit's version (``tfxkit run`` records them
+through the local runner; lineage and the run report read them back)."""
+from __future__ import annotations
+
+import subprocess
+from typing import Dict, Optional, Tuple
+
+CONFIG_HASH = "config_fingerprint"
+GIT_COMMIT = "git_commit"
+GIT_DIRTY = "git_dirty"
+CONFIG_PATH = "config_path"
+TFXKIT_VERSION = "tfxkit_version"
+
+
+def git_commit(folder: str) -> Tuple[str, Optional[bool]]:
+    """(``git rev-parse HEAD`` of the repository holding ``folder``, whether that folder
+    has uncommitted changes); ("unknown", None) outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown", None
+        status = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--", "."],
+                                capture_output=True, text=True, timeout=10)
+        dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+        return head.stdout.strip(), dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", None
+
+
+def run_properties(cfg) -> Dict[str, str]:
+    """What a training run records on its pipeline_run context: the effective config's
+    hash, the git commit of the use case's folder, the config path, tfxkit's version."""
+    import tfxkit
+
+    commit, dirty = git_commit(str(cfg.base_dir))
+    return {CONFIG_HASH: cfg.fingerprint(), GIT_COMMIT: commit,
+            GIT_DIRTY: "unknown" if dirty is None else str(dirty).lower(),
+            CONFIG_PATH: str(cfg.config_path or ""),
+            TFXKIT_VERSION: getattr(tfxkit, "__version__", "unknown")}

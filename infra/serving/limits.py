@@ -1,0 +1,35 @@
+"""What one request or client of ``tfxkit serve`` may take (``serving:`` in the config)."""
+import dataclasses
+
+LARGE_BODY = 1 << 20  # a body over 1 MB takes one of max_large_inflight's slots
+
+
+@dataclasses.dataclass
+class Limits:
+    """What one request or client may take (``serving:`` in the config; see
+    ``pipelines/config/serving.py`` ``Serving`` for each field's meaning)."""
+
+    max_body_mb: float = 32.0
+    max_instances: int = 100_000
+    max_inflight: int = 64
+    max_large_inflight: int = 2
+    max_connections: int = 1000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keep_alive_s: float = 5.0
+    store_threads: int = 8
+    store_breaker_s: float = 2.0
+    store_timeout_s: float = 5.0  # the store's own timeout (inference.store.timeout_s)
+
+    @property
+    def max_body(self) -> int:
+        return int(self.max_body_mb * (1 << 20))
+
+    @classmethod
+    def from_config(cls, cfg) -> "Limits":
+        s = cfg.serving
+        names = {f.name for f in dataclasses.fields(cls)} - {"store_timeout_s"}
+        out = cls(**{n: getattr(s, n) for n in names})
+        if cfg.inference is not None:
+            out.store_timeout_s = cfg.inference.store.timeout_s
+        return out
