@@ -91,9 +91,6 @@ _COMPONENT_MODULES = {
 }
 
 
-KERAS_CHOICES = ("auto", 2, 3)
-
-
 def keras_version(wanted="auto") -> int:
     """The Keras major version a zoo model is built with: ``model.keras`` (2 or 3), or for
     ``auto`` Keras 3 on TFX >= 1.21 and Keras 2 (``tf_keras``) before: TFX 1.16's TFMA 0.47
@@ -125,5 +122,4 @@ def keras_of(model):
 
 def is_keras3(model) -> bool:
     """Whether ``model`` is a Keras 3 model (not a ``tf_keras`` one)."""
-    return type(model).__module__.split(".")[0] == "keras" or any(
-        c.__module__.split(".")[0] == "keras" for c in type(model).__mro__)
+    return any(c.__module__.split(".")[0] == "keras" for c in type(model).__mro__)
