@@ -48,7 +48,8 @@ def latest_pushed_model(cfg: PipelineConfig) -> PushedModel:
 
 def registry_serving_model(cfg: PipelineConfig) -> Optional[PushedModel]:
     """The registry's serving version (None when the registry has no index yet)."""
-    from tfxkit.components.registry.registry import Registry, RegistryError
+    from tfxkit.components.registry.errors import RegistryError
+    from tfxkit.components.registry.registry import Registry
 
     reg = Registry(cfg.registry_path, name=cfg.name)
     try:

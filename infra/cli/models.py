@@ -13,7 +13,8 @@ def _open_registry(config, profile, sets, repair=False):
     """The config and its model registry (exit 2 on a bad config, 1 when nothing was
     published yet or its index is missing or broken: one line naming the file and why,
     and ``tfxkit models CONFIG --repair``). Reads no data and imports no TensorFlow."""
-    from tfxkit.components.registry.registry import IndexBroken, Registry
+    from tfxkit.components.registry.errors import IndexBroken
+    from tfxkit.components.registry.registry import Registry
 
     cfg = config_or_exit(config, profile, sets)
     reg = Registry(cfg.registry_path, name=cfg.name)
@@ -56,7 +57,8 @@ def models(config, profile, sets, show_history, repair, no_verify):
     """List the model versions in CONFIG's registry: metrics, config hash, git commit,
     training data, and which one serves (*). Each version's folder is checked (there,
     same content hash as at publish); exits 1 when the serving version cannot be served."""
-    from tfxkit.components.registry.registry import RegistryError, default_by
+    from tfxkit.components.registry.errors import RegistryError
+    from tfxkit.components.registry.history import default_by
 
     cfg, reg = _open_registry(config, profile, sets, repair=repair)
     if repair:
@@ -132,7 +134,7 @@ def rollback(config, profile, sets, to_version, reason):
     """Serve an earlier model VERSION of CONFIG's registry (batch inference and serving
     use the registry's serving version). The version's folder must be there, with the
     content hash recorded at publish."""
-    from tfxkit.components.registry.registry import RegistryError, UnknownVersion
+    from tfxkit.components.registry.errors import RegistryError, UnknownVersion
 
     cfg, reg = _open_registry(config, profile, sets)
     try:

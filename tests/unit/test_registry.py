@@ -6,8 +6,10 @@ import os
 
 import pytest
 
-from tfxkit.components.registry import registry as reg
-from tfxkit.components.registry.registry import Registry, UnknownVersion, content_hash
+from tfxkit.components.registry import layout
+from tfxkit.components.registry.errors import UnknownVersion
+from tfxkit.components.registry.hashing import content_hash
+from tfxkit.components.registry.registry import Registry
 
 
 def model(tmp_path, name, payload=b"weights", files=3):
@@ -191,6 +193,6 @@ def test_unknown_version_message(tmp_path):
 
 
 def test_tf_serving_config():
-    text = reg.tf_serving_config("penguin", "/srv/models", "17")
+    text = layout.tf_serving_config("penguin", "/srv/models", "17")
     assert 'name: "penguin"' in text and 'base_path: "/srv/models"' in text
     assert "specific { versions: 17 }" in text

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from tfxkit.components.registry import push
-from tfxkit.components.registry import registry as regmod
-from tfxkit.components.registry.registry import (IndexBroken, Registry, RegistryError,
-                                                 content_hash)
+from tfxkit.components.registry import filesystem
+from tfxkit.components.registry.errors import IndexBroken, RegistryError
+from tfxkit.components.registry.hashing import content_hash
+from tfxkit.components.registry.registry import Registry
 from tests.unit.test_registry import model
 
 OK = push.Gate(True, "fine")
@@ -318,12 +319,12 @@ def test_a_push_writes_the_records_a_registry_lacks(tmp_path):
 
 
 def test_the_same_faults_through_the_bucket_file_system(tmp_path, monkeypatch):
-    """The gs:// code path (_GfileFS, tf.io.gfile) on a local folder."""
-    fs = regmod._GfileFS()
-    monkeypatch.setattr(regmod, "_fs_for", lambda path: fs)
-    monkeypatch.setattr(fs, "lock", regmod._LocalFS().lock)  # no 0.2 s lock waits
+    """The gs:// code path (GfileFS, tf.io.gfile) on a local folder."""
+    fs = filesystem.GfileFS()
+    monkeypatch.setattr(filesystem, "fs_for", lambda path: fs)
+    monkeypatch.setattr(fs, "lock", filesystem.LocalFS().lock)  # no 0.2 s lock waits
     r = Registry(str(tmp_path / "models"))
-    assert isinstance(r.fs, regmod._GfileFS)
+    assert isinstance(r.fs, filesystem.GfileFS)
     v1, _ = r.publish(model(tmp_path, "a", b"A"), {"metrics": {"a": 1}})
     v2, _ = r.publish(model(tmp_path, "b", b"B"), {"metrics": {"a": 2}})
     r.set_serving(v1, reason="back")

@@ -1,0 +1,31 @@
+"""A SavedModel's content hash, the registry's test of "the same model"."""
+from __future__ import annotations
+
+import hashlib
+
+from tfxkit.components.registry import filesystem
+from tfxkit.components.registry.errors import RegistryError
+
+
+def content_hash(model_dir: str) -> str:
+    """sha256 over the SavedModel's files: each relative path and its bytes, sorted by
+    path (the same model copied anywhere hashes the same)."""
+    fs = filesystem.fs_for(model_dir)
+    if not fs.isdir(model_dir):
+        raise RegistryError(f"{model_dir}: no such model folder")
+    h = hashlib.sha256()
+    n = 0
+    for rel, full in fs.walk_files(model_dir):
+        h.update(rel.encode() + b"\0")
+        if isinstance(fs, filesystem.LocalFS):
+            fh = hashlib.sha256()
+            with open(full, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    fh.update(chunk)
+            h.update(fh.digest())
+        else:
+            h.update(hashlib.sha256(fs.read(full)).digest())
+        n += 1
+    if n == 0:
+        raise RegistryError(f"{model_dir}: the model folder is empty")
+    return h.hexdigest()
