@@ -411,7 +411,7 @@ def create_components(cfg: PipelineConfig, target: str = LOCAL,
         evaluator.executor_spec = fair_evaluator.executor_spec()
     infra = None
     if target == LOCAL:
-        from tfxkit.components.infra_validator.component import InfraValidator
+        from tfxkit.components.serving_check.component import InfraValidator
         from tfxkit.components.registry.component import RegistryPusher
 
         iv = cfg.push.infra_validation

@@ -227,7 +227,7 @@ def side_tfxkit(args):
 
     import tfxkit.components.baseline_resolver.strategy  # noqa: F401
     import tfxkit.components.example_gen.component  # noqa: F401
-    import tfxkit.components.infra_validator.component  # noqa: F401
+    import tfxkit.components.serving_check.component  # noqa: F401
     import tfxkit.components.registry.component  # noqa: F401
     import tfxkit.components.validation_gate.component  # noqa: F401
     import tfxkit.infra.metadata.lineage  # noqa: F401

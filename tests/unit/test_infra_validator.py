@@ -1,4 +1,4 @@
-"""components/infra_validator: the output checks, and validate() on tiny SavedModels
+"""components/serving_check: the output checks, and validate() on tiny SavedModels
 loaded in a separate process (a good model passes; NaN outputs, a bad signature or a
 latency bound it cannot meet fail, with the reason)."""
 import json
@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tfxkit.components.infra_validator import check
+from tfxkit.components.serving_check import check
 
 
 def test_check_outputs_good():

@@ -40,7 +40,7 @@ def test_push_publishes_trims_and_is_idempotent(tmp_path):
 def test_components_construct():
     from tfx.types import Channel, standard_artifacts
 
-    from tfxkit.components.infra_validator.component import InfraValidator
+    from tfxkit.components.serving_check.component import InfraValidator
     from tfxkit.components.registry.component import RegistryPusher
 
     model_ch = Channel(type=standard_artifacts.Model)

@@ -1,6 +1,6 @@
 """The model-server side of infra validation, run as its own process:
 
-    python -m tfxkit.components.infra_validator.probe REQUEST.json REPORT.json
+    python -m tfxkit.components.serving_check.probe REQUEST.json REPORT.json
 
 Loads the SavedModel, sends the examples through every signature that takes serialized
 tf.Examples (one string input), checks the outputs (``check.check_outputs``), then times
@@ -40,7 +40,7 @@ def _read_examples(files, n):
 
 
 def probe(req):
-    from tfxkit.components.infra_validator.check import check_outputs
+    from tfxkit.components.serving_check.check import check_outputs
 
     report = {"examples": 0, "signatures": {}, "latencies_ms": [], "problems": []}
     try:

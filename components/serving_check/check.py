@@ -1,6 +1,6 @@
 """Infra validation of a candidate SavedModel, in plain Python (tested without TFX).
 
-``validate`` starts a separate process (``python -m tfxkit.components.infra_validator.probe``
+``validate`` starts a separate process (``python -m tfxkit.components.serving_check.probe``
 with this interpreter) that loads the model the way a server would, sends real serialized
 tf.Examples through each serving signature that takes them, checks the outputs, and times
 ``requests`` requests of batch 1 against ``serving_default``. A model that cannot load,
@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-PROBE_MODULE = "tfxkit.components.infra_validator.probe"
+PROBE_MODULE = "tfxkit.components.serving_check.probe"
 PROBABILITY_KEYS = ("probabilities", "probability", "probs")
 
 # What the model process inherits from the pipeline's environment, and nothing else:

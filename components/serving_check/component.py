@@ -11,7 +11,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from tfxkit.components.infra_validator import executor
+from tfxkit.components.serving_check import executor
 
 
 class InfraValidatorSpec(types.ComponentSpec):

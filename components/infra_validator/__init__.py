@@ -1,1 +1,0 @@
-"""InfraValidator: loads a candidate model in a separate process and checks it on real examples before any push."""
