@@ -169,51 +169,54 @@ def logging_policy_value(contexts: Contexts, floor: float = FLOOR) -> float:
     return policy_value(contexts, logging_probabilities(contexts, floor))
 
 
-def users(n: int, seed: int = 0, first_id: int = 0) -> Dict[str, list]:
-    """``n`` subscribers: ``USER_COLUMNS``, as of the first week."""
+def users(n: int, seed: int = 0, first_id: int = 0) -> Dict[str, np.ndarray]:
+    """``n`` subscribers: ``USER_COLUMNS`` (numpy arrays), as of the first week."""
     rng = np.random.default_rng([seed, 16])
     age = np.clip(np.round(rng.normal(40, 13, n)), 18, 85).astype(int)
     tenure = np.minimum(rng.exponential(80, n).astype(int), 600)
     clicks = rng.poisson(0.5 + np.log1p(tenure) * 0.8)
-    return {"user_id": list(range(first_id, first_id + n)), "age": age.tolist(),
-            "tenure_weeks": tenure.tolist(),
-            "country": rng.choice(list(COUNTRIES), n, p=list(COUNTRIES.values())).tolist(),
-            "device": rng.choice(list(DEVICES), n, p=list(DEVICES.values())).tolist(),
-            "past_clicks": clicks.tolist()}
+    return {"user_id": np.arange(first_id, first_id + n), "age": age, "tenure_weeks": tenure,
+            "country": rng.choice(list(COUNTRIES), n, p=list(COUNTRIES.values())),
+            "device": rng.choice(list(DEVICES), n, p=list(DEVICES.values())),
+            "past_clicks": clicks}
 
 
-def at_week(population: Dict[str, list], weeks: int) -> Dict[str, list]:
+def at_week(population: Dict[str, np.ndarray], weeks: int) -> Dict[str, np.ndarray]:
     """The subscribers ``weeks`` weeks later (tenure grows; the rest stays)."""
     out = dict(population)
-    out["tenure_weeks"] = [t + weeks for t in population["tenure_weeks"]]
+    out["tenure_weeks"] = np.asarray(population["tenure_weeks"]) + weeks
     return out
 
 
-def log_week(contexts: Dict[str, list], week: dt.date, seed: int = 0,
-             floor: float = FLOOR) -> Dict[str, list]:
+def log_week(contexts: Contexts, week: dt.date, seed: int = 0,
+             floor: float = FLOOR) -> Dict[str, np.ndarray]:
     """One week of logged feedback for ``contexts``: the logging policy's action, its
-    propensity and the reward drawn from the true model (``COLUMNS``)."""
+    propensity (exact: a float64 written at full precision) and the reward drawn from
+    the true model (``COLUMNS``, numpy arrays)."""
     rng = np.random.default_rng([seed, week.toordinal()])
+    contexts = {c: np.asarray(contexts[c]) for c in USER_COLUMNS}
     n = len(contexts["user_id"])
     probs = logging_probabilities(contexts, floor)
-    chosen = (probs.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
+    cum = probs.cumsum(axis=1)
+    cum[:, -1] = 1.0  # no rounding gap past the last action
+    chosen = (cum > rng.random((n, 1))).argmax(axis=1)
     rows = np.arange(n)
     click = rng.random(n) < click_probability(contexts)[rows, chosen]
     unsub = click & (rng.random(n) < unsubscribe_probability(contexts)[rows, chosen])
-    reward = np.where(unsub, -1, np.where(click, 1, 0))
-    out = {c: list(contexts[c]) for c in USER_COLUMNS}
-    out.update({"action": [ACTIONS[a] for a in chosen], "reward": reward.tolist(),
-                "propensity": [round(float(p), 6) for p in probs[rows, chosen]],
-                "week": [week.isoformat()] * n})
+    out = dict(contexts)
+    out.update({"action": np.array(ACTIONS)[chosen],
+                "reward": np.where(unsub, -1, np.where(click, 1, 0)),
+                "propensity": probs[rows, chosen], "week": np.full(n, week.isoformat())})
     return out
 
 
-def _write_csv(path: str, columns: List[str], data: Dict[str, list]) -> str:
+def _write_csv(path: str, columns: List[str], data: Mapping[str, Sequence]) -> str:
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(columns)
-        w.writerows(zip(*(data[c] for c in columns)))
+        # tolist(): Python scalars, floats written as their shortest exact repr
+        w.writerows(zip(*(np.asarray(data[c]).tolist() for c in columns)))
     os.replace(tmp, path)
     return path
 
