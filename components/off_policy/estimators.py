@@ -106,13 +106,14 @@ def check_reward(reward, column: str = "reward") -> np.ndarray:
 def check_action(action, n_actions: int, column: str = "action") -> np.ndarray:
     """Action indices in [0, n_actions)."""
     values = np.asarray(action).reshape(-1)
-    if values.dtype.kind not in "iu":
-        if values.dtype.kind == "f" and np.all(np.isfinite(values)) \
-                and np.all(values == np.round(values)):
-            values = values.astype(int)
-        else:
-            raise ValueError(f"column '{column}': actions must be indices (integers) in "
-                             f"[0, {n_actions}); map names with action_indices()")
+    if values.dtype.kind == "f":  # a column with a missing value reads as floats
+        bad = _bad_rows(np.isfinite(values) & (values == np.round(values)))
+        if len(bad):
+            raise ValueError(_describe(column, bad, values, "not an action index"))
+        values = values.astype(int)
+    elif values.dtype.kind not in "iu" and len(values):
+        raise ValueError(f"column '{column}': actions must be indices (integers) in "
+                         f"[0, {n_actions}); map names with action_indices()")
     bad = _bad_rows((values >= 0) & (values < n_actions))
     if len(bad):
         raise ValueError(_describe(column, bad, values, f"not an action in [0, {n_actions})"))
@@ -226,9 +227,14 @@ def bootstrap_interval(num: np.ndarray, den: Optional[np.ndarray] = None,
                        seed: int = 0) -> Tuple[float, float]:
     """Percentile bootstrap interval of mean(num) (or sum(num) / sum(den)) at ``level``."""
     _check_level(level, n_resamples)
-    num = np.asarray(num, dtype=float)
-    stats = _resample_stats(num, None if den is None else np.asarray(den, dtype=float),
-                            int(n_resamples), np.random.default_rng(seed))
+    return _interval(np.asarray(num, dtype=float),
+                     None if den is None else np.asarray(den, dtype=float),
+                     level, int(n_resamples), seed)
+
+
+def _interval(num: np.ndarray, den: Optional[np.ndarray], level: float, n_resamples: int,
+              seed: int) -> Tuple[float, float]:
+    stats = _resample_stats(num, den, n_resamples, np.random.default_rng(seed))
     alpha = (1.0 - level) / 2.0
     lower, upper = np.quantile(stats, [alpha, 1.0 - alpha])
     return float(lower), float(upper)
@@ -287,12 +293,9 @@ def ope_report(action, reward, propensity, target_probs, reward_hat=None,
     out = {}
     for name in estimators:
         num, den = _terms(name, action, reward, target, weights, reward_hat)
-        # one generator per estimator, same seed: the same resampled rows for each
-        stats = _resample_stats(num, den, int(n_resamples), np.random.default_rng(seed))
-        alpha = (1.0 - level) / 2.0
-        lower, upper = np.quantile(stats, [alpha, 1.0 - alpha])
-        out[name] = Estimate(name, _ratio(num, den), float(lower), float(upper),
-                             len(reward), level)
+        # a generator per estimator from the same seed: the same resampled rows for each
+        lower, upper = _interval(num, den, level, int(n_resamples), seed)
+        out[name] = Estimate(name, _ratio(num, den), lower, upper, len(reward), level)
     return out
 
 

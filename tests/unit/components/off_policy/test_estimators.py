@@ -223,6 +223,8 @@ def test_other_errors_name_the_column_and_row():
         op.ips([0, 1, 5, 0], REWARD, PROPENSITY, TARGET)
     with pytest.raises(ValueError, match="column 'chosen': row 0 is -1"):
         op.ope_report([-1, 1, 1, 0], REWARD, PROPENSITY, TARGET, columns={"action": "chosen"})
+    with pytest.raises(ValueError, match="column 'action': row 1 is nan, not an action index"):
+        op.ips(pd.Series([0, None, 1, 0]), REWARD, PROPENSITY, TARGET)
     with pytest.raises(ValueError, match="actions must be indices"):
         op.ips(["deals", "x", "y", "z"], REWARD, PROPENSITY, TARGET)
     with pytest.raises(ValueError, match="column 'reward': row 3 is nan"):
