@@ -8,7 +8,10 @@ for a click, -1 for a click followed by an unsubscribe, 0 otherwise.
 The true model is fixed (the tables below), so for any contexts the expected reward of
 every action is known: ``expected_rewards`` (rows x actions), the value of any policy
 given its per-action probabilities (``policy_value``), of the best one
-(``optimal_policy_value``) and of the logging one (``logging_policy_value``).
+(``optimal_policy_value``) and of the logging one (``logging_policy_value``). On 100,000
+subscribers (tests/unit/pipelines/datasets/test_newsletter.py): optimal 0.194, logging
+0.098, uniformly random 0.087, the best single recommender 0.120, and greedy on clicks
+alone (blind to unsubscribes) 0.168.
 
 Files: ``write_weeks`` writes one CSV per week, ``newsletter-YYYY-MM-DD.csv`` (the week's
 Monday: a date span), with ``COLUMNS``; ``write_users`` the inference file (user id and
