@@ -2,8 +2,8 @@
 doubly robust estimates with bootstrap intervals. Plain numpy; see README.md."""
 from .estimators import (ESTIMATORS, Estimate, action_indices, bootstrap_interval,
                          check_propensity, doubly_robust, effective_sample_size, ips,
-                         ope_report, snips)
+                         ope_compare, ope_report, snips)
 
 __all__ = ["ESTIMATORS", "Estimate", "action_indices", "bootstrap_interval",
-           "check_propensity", "doubly_robust", "effective_sample_size", "ips", "ope_report",
-           "snips"]
+           "check_propensity", "doubly_robust", "effective_sample_size", "ips", "ope_compare",
+           "ope_report", "snips"]

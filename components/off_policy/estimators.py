@@ -171,8 +171,12 @@ def _inputs(action, reward, propensity, target_probs, columns: Mapping[str, str]
     if not len(action) == len(propensity) == n:
         raise ValueError(f"action, reward and propensity differ in length: "
                          f"{len(action)}, {n}, {len(propensity)}")
-    weights = target[np.arange(n), action] / propensity
-    return action, reward, target, weights
+    return action, reward, propensity, target
+
+
+def _weights(target: np.ndarray, action: np.ndarray, propensity: np.ndarray) -> np.ndarray:
+    """w_i = pi(a_i | x_i) / p_i."""
+    return target[np.arange(len(action)), action] / propensity
 
 
 def _terms(estimator: str, action, reward, target, weights,
@@ -232,18 +236,23 @@ def bootstrap_interval(num: np.ndarray, den: Optional[np.ndarray] = None,
                      level, int(n_resamples), seed)
 
 
-def _interval(num: np.ndarray, den: Optional[np.ndarray], level: float, n_resamples: int,
-              seed: int) -> Tuple[float, float]:
-    stats = _resample_stats(num, den, n_resamples, np.random.default_rng(seed))
+def _percentiles(stats: np.ndarray, level: float) -> Tuple[float, float]:
     alpha = (1.0 - level) / 2.0
     lower, upper = np.quantile(stats, [alpha, 1.0 - alpha])
     return float(lower), float(upper)
 
 
+def _interval(num: np.ndarray, den: Optional[np.ndarray], level: float, n_resamples: int,
+              seed: int) -> Tuple[float, float]:
+    return _percentiles(_resample_stats(num, den, n_resamples, np.random.default_rng(seed)),
+                        level)
+
+
 def _point(estimator: str, action, reward, propensity, target_probs, reward_hat,
            columns: Optional[Mapping[str, str]]) -> float:
-    action, reward, target, weights = _inputs(action, reward, propensity, target_probs,
-                                              columns or {})
+    action, reward, propensity, target = _inputs(action, reward, propensity, target_probs,
+                                                 columns or {})
+    weights = _weights(target, action, propensity)
     if estimator == "dr":
         reward_hat = check_reward_model(reward_hat, target.shape)
     num, den = _terms(estimator, action, reward, target, weights, reward_hat)
@@ -278,17 +287,11 @@ def ope_report(action, reward, propensity, target_probs, reward_hat=None,
     estimator sees the same resamples (seeded by ``seed``). ``columns`` names the
     ``action``, ``reward`` and ``propensity`` columns in error messages."""
     _check_level(level, n_resamples)
-    action, reward, target, weights = _inputs(action, reward, propensity, target_probs,
-                                              columns or {})
-    if estimators is None:
-        estimators = ESTIMATORS if reward_hat is not None else ("ips", "snips")
-    unknown = [e for e in estimators if e not in ESTIMATORS]
-    if unknown:
-        raise ValueError(f"unknown estimators {unknown}; choose from {ESTIMATORS}")
+    action, reward, propensity, target = _inputs(action, reward, propensity, target_probs,
+                                                 columns or {})
+    weights = _weights(target, action, propensity)
+    estimators = _chosen(estimators, reward_hat)
     if "dr" in estimators:
-        if reward_hat is None:
-            raise ValueError("the dr estimator needs reward_hat (the reward model's "
-                             "predicted reward of every action, rows x actions)")
         reward_hat = check_reward_model(reward_hat, target.shape)
     out = {}
     for name in estimators:
@@ -299,12 +302,62 @@ def ope_report(action, reward, propensity, target_probs, reward_hat=None,
     return out
 
 
+def _chosen(estimators: Optional[Sequence[str]], reward_hat) -> Sequence[str]:
+    if estimators is None:
+        return ESTIMATORS if reward_hat is not None else ("ips", "snips")
+    unknown = [e for e in estimators if e not in ESTIMATORS]
+    if unknown:
+        raise ValueError(f"unknown estimators {unknown}; choose from {ESTIMATORS}")
+    if "dr" in estimators and reward_hat is None:
+        raise ValueError("the dr estimator needs reward_hat (the reward model's "
+                         "predicted reward of every action, rows x actions)")
+    return estimators
+
+
+def ope_compare(action, reward, propensity, candidate_probs, baseline_probs,
+                reward_hat=None, baseline_reward_hat=None,
+                estimators: Optional[Sequence[str]] = None, level: float = 0.95,
+                n_resamples: int = 1000, seed: int = 0,
+                columns: Optional[Mapping[str, str]] = None) -> Dict[str, Estimate]:
+    """The change candidate - baseline of each estimator on the same log, with a paired
+    bootstrap interval (both policies scored on the same resampled rows, so what the two
+    share cancels): {name: Estimate of the difference}.
+
+    DR scores the candidate with ``reward_hat`` and the baseline with
+    ``baseline_reward_hat``, which defaults to ``reward_hat`` (any reward model keeps DR
+    unbiased; one shared model makes the difference steadier)."""
+    _check_level(level, n_resamples)
+    action, reward, propensity, cand = _inputs(action, reward, propensity, candidate_probs,
+                                               columns or {})
+    base = check_policy(baseline_probs, len(reward), "baseline policy")
+    if base.shape != cand.shape:
+        raise ValueError(f"baseline policy: expected rows x actions {cand.shape}, got "
+                         f"shape {base.shape}")
+    w_cand, w_base = _weights(cand, action, propensity), _weights(base, action, propensity)
+    estimators = _chosen(estimators, reward_hat)
+    q_base = None
+    if "dr" in estimators:
+        reward_hat = check_reward_model(reward_hat, cand.shape)
+        q_base = reward_hat if baseline_reward_hat is None else check_reward_model(
+            baseline_reward_hat, cand.shape, "baseline reward model")
+    out = {}
+    for name in estimators:
+        num_c, den_c = _terms(name, action, reward, cand, w_cand, reward_hat)
+        num_b, den_b = _terms(name, action, reward, base, w_base, q_base)
+        stats = (_resample_stats(num_c, den_c, int(n_resamples), np.random.default_rng(seed))
+                 - _resample_stats(num_b, den_b, int(n_resamples),
+                                   np.random.default_rng(seed)))
+        lower, upper = _percentiles(stats, level)
+        out[name] = Estimate(name, _ratio(num_c, den_c) - _ratio(num_b, den_b), lower, upper,
+                             len(reward), level)
+    return out
+
+
 def effective_sample_size(action, propensity, target_probs) -> float:
     """(sum w)^2 / sum w^2 of the importance weights: how many rows the estimate is
     really worth (n when the target is the logging policy)."""
     p = check_propensity(propensity)
     target = check_policy(target_probs, len(p))
-    a = check_action(action, target.shape[1])
-    w = target[np.arange(len(p)), a] / p
+    w = _weights(target, check_action(action, target.shape[1]), p)
     sq = float(np.sum(w ** 2))
     return float(np.sum(w) ** 2 / sq) if sq > 0 else 0.0
