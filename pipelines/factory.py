@@ -23,7 +23,7 @@ from tfxkit.pipelines import compat
 from tfxkit.pipelines.config import PipelineConfig
 
 TRANSFORM_FN = "tfxkit.pipelines.transform.preprocessing_fn"
-RUN_FN = "tfxkit.pipelines.trainer.run_fn"
+RUN_FN = "tfxkit.pipelines.run_fn.run_fn"
 LOCAL = "local"  # create_components' target for the local runner (else vertex, kubeflow)
 
 # Component ids, in pipeline order (the CLI and tests refer to them).
