@@ -69,8 +69,8 @@ class OnlineService:
         self.scalar_features = tuple(scalar_features)
         # parsing, encoding and answering big requests, off the event loop
         self.cpu = CpuPool(cpu_threads)
-        self.name, self.registry, self.model_dir = name, registry, model_dir
-        self.policy, self.log, self.key_field = policy, log, key_field
+        self.name, self.model_dir, self.key_field = name, model_dir, key_field
+        self.policy = policy  # its quality metric is each loaded version's
         self.max_batch_size, self.max_wait_ms = max_batch_size, max_wait_ms
         self.loader = loader
         self.controller = CanaryController(name, self._load, registry, policy, log,
