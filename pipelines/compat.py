@@ -17,7 +17,7 @@ uses them.
   ``keras_of(model)`` the one a model was built with. TF_USE_LEGACY_KERAS=1 stays set on
   both (tf.Transform 1.21 still sets it: its layers are Keras 2), so ``tf.keras`` is
   always Keras 2 and Keras 3 is reached as ``import keras``. The Trainer exports a Keras 3
-  model with ``tf.saved_model.save`` around it (``pipelines/trainer.py``); tfxkit's
+  model with ``tf.saved_model.save`` around it (``pipelines/run_fn.py``); tfxkit's
   BatchInferrer, InfraValidator, online server and TFMA load the signatures, never Keras.
 
 Other differences need no code here: ``Trainer.__init__`` gains a first parameter

@@ -218,7 +218,7 @@ def create_inference_components(cfg: PipelineConfig,
     from tfxkit.components.batch_inference.component import BatchInferrer
     from tfxkit.components.example_gen.component import ArrowExampleGen
     from tfxkit.components.prediction_store.component import PredictionStorer
-    from tfxkit.pipelines.factory import split_input
+    from tfxkit.pipelines.data_stage import split_input
 
     inf = cfg.inference
     if models is None:
@@ -281,7 +281,7 @@ def create_inference_pipeline(cfg: PipelineConfig,
     from tfx.orchestration import pipeline as tfx_pipeline
 
     from tfxkit.pipelines import mlmd
-    from tfxkit.pipelines.factory import beam_pipeline_args
+    from tfxkit.pipelines.beam_args import beam_pipeline_args
 
     mlmd.prepare(cfg)
     pipeline = tfx_pipeline.Pipeline(

@@ -192,7 +192,7 @@ def assert_transform(preprocessing_fn: Callable, rows: Rows,
 def config_preprocessing_fn(config: Any, **load_kwargs) -> Callable:
     """The preprocessing_fn a config builds (a path, or a loaded PipelineConfig)."""
     from tfxkit.pipelines.config import PipelineConfig, load_config
-    from tfxkit.pipelines.factory import transform_custom_config
+    from tfxkit.pipelines.training_stage import transform_custom_config
     from tfxkit.pipelines.transform import preprocessing_fn
 
     cfg = config if isinstance(config, PipelineConfig) else load_config(config, **load_kwargs)

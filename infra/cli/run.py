@@ -39,7 +39,8 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     from tfxkit.infra.run.state import stale_text
     from tfxkit.infra.run.summary import build_summary, format_summary
     from tfxkit.pipelines import mlmd
-    from tfxkit.pipelines.factory import PUSHER, create_pipeline
+    from tfxkit.pipelines.component_ids import PUSHER
+    from tfxkit.pipelines.factory import create_pipeline
 
     props = run_properties(cfg)
     pipeline = create_pipeline(cfg, run_properties=props)

@@ -104,7 +104,8 @@ def build_pipeline(cfg: PipelineConfig, target: str):
     own)."""
     from tfx.orchestration import pipeline as tfx_pipeline
 
-    from tfxkit.pipelines.factory import beam_pipeline_args, create_components
+    from tfxkit.pipelines.beam_args import beam_pipeline_args
+    from tfxkit.pipelines.factory import create_components
 
     return tfx_pipeline.Pipeline(
         pipeline_name=cfg.name,
@@ -125,7 +126,7 @@ def compile_spec(cfg: PipelineConfig, target: str) -> Dict[str, Any]:
     check_target(cfg, target)
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
 
-    from tfxkit.pipelines.factory import runtime_parameters
+    from tfxkit.pipelines.training_stage import runtime_parameters
 
     # Pipeline spec schema 2.1 (parameterType NUMBER_INTEGER, ...), what KFP 2 backends
     # and Vertex read; TFX's compiler leaves out the parameters' defaults, added here.

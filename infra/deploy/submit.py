@@ -82,7 +82,7 @@ def stage_files(cfg: PipelineConfig) -> Optional[str]:
         return None
     from tfx.dsl.io import fileio
 
-    from tfxkit.pipelines.factory import remote_schema_uri
+    from tfxkit.pipelines.data_stage import remote_schema_uri
 
     uri = remote_schema_uri(cfg)
     dst = posixpath.join(uri, "schema.pbtxt")

@@ -256,27 +256,27 @@ def run_status(result) -> tuple:
 
 
 def build_summary(result, cfg, connection_config) -> Summary:
-    from tfxkit.pipelines import factory
+    from tfxkit.pipelines import component_ids as ids
 
     s = Summary()
-    ev = result.node(factory.EVALUATOR)
+    ev = result.node(ids.EVALUATOR)
     if ev and ev.execution_id:
         outs = output_artifacts(connection_config, ev.execution_id)
         blessing = (outs.get("blessing") or [None])[0]
         evaluation = (outs.get("evaluation") or [None])[0]
         if evaluation is not None:
             s = evaluation_summary(evaluation.uri, blessing, cfg)
-    tr = result.node(factory.TRAINER)
+    tr = result.node(ids.TRAINER)
     if tr and tr.execution_id:
         model = (output_artifacts(connection_config, tr.execution_id).get("model") or [None])[0]
         s.model_uri = model.uri if model else None
-    iv = result.node(factory.INFRA_VALIDATOR)
+    iv = result.node(ids.INFRA_VALIDATOR)
     if iv and iv.execution_id:
         ib = (output_artifacts(connection_config, iv.execution_id).get("blessing") or [None])[0]
         if ib is not None and ib.has_custom_property("blessed"):
             s.infra_blessed = bool(ib.get_int_custom_property("blessed"))
             s.infra_reason = ib.get_string_custom_property("reason") or None
-    pu = result.node(factory.PUSHER)
+    pu = result.node(ids.PUSHER)
     if pu and pu.execution_id:
         pushed = (output_artifacts(connection_config, pu.execution_id).get("pushed_model") or [None])[0]
         if pushed is not None:

@@ -297,7 +297,7 @@ def _online_routes(app, online, limits: Limits):
             raw = await read_body(request)
             try:
                 body = loads(raw) if len(raw) <= INLINE_BYTES else \
-                    await online._cpu_call(loads, raw)
+                    await online.cpu.call(loads, raw)
             except InstanceError as e:
                 raise HTTPException(400, str(e)) from None
             out = online.feedback(body)
@@ -324,7 +324,7 @@ def build_app(cfg, online: bool = True, batch: bool = True, model_dir: Optional[
             return open_configured_store(cfg)
     service = None
     if online:
-        from tfxkit.infra.serving.online_service import service_from_config
+        from tfxkit.infra.serving.service_config import service_from_config
 
         service = service_from_config(cfg, model_dir=model_dir)
     return create_app(open_store, models, cfg.name, online=service,

@@ -118,3 +118,38 @@ class FeedbackBook:
             seen[idx] = True
             out.append((version, answers[idx], label))
         return out
+
+
+def score_feedback(book: FeedbackBook, arms: List[Any], body: Any) -> Dict[str, Any]:
+    """A ``POST /feedback`` body (one item, a list, or ``{"feedback": [...]}``) taken from
+    the book and each label added to the live signals of the loaded version (an ``Arm``)
+    that answered; the counts of what was accepted and why the rest was not."""
+    items = body.get("feedback") if isinstance(body, dict) and "feedback" in body else body
+    items = items if isinstance(items, list) else [items]
+    accepted, duplicates, unknown, stale, errors = 0, 0, [], 0, []
+    by_version = {a.version: a for a in arms}
+    for i, item in enumerate(items):
+        try:
+            got = book.take(item)
+        except KeyError as e:
+            unknown.append(e.args[0])
+            continue
+        except LookupError:
+            duplicates += 1
+            continue
+        except ValueError as e:
+            errors.append(f"feedback[{i}]: {e}")
+            continue
+        for version, answer, label in got:
+            arm = by_version.get(version)
+            if arm is None:
+                stale += 1  # the version is no longer loaded
+                continue
+            try:
+                arm.window.add_feedback(answer, label)
+            except (TypeError, ValueError):
+                errors.append(f"feedback[{i}]: label {label!r} is not a number")
+                continue
+            accepted += 1
+    return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown,
+            "not_counted": stale, "errors": errors}

@@ -17,31 +17,28 @@ Requests that arrive together share one model call (``MicroBatcher``: up to
 a call runs the next batch gathers).
 
 The model is the registry's serving version. With ``serving.canary`` configured, a newly
-pushed version is a canary (``Rollout``): it takes a share of the requests, its errors,
-latency and labelled feedback (``POST /feedback``) are compared with the stable version's
-by ``infra/canary/policy.py``'s policy every ``interval_s``, and it is ramped, promoted (the
-registry serves it) or rolled back (the registry's pointer returns to the stable version).
-Every decision goes to the decision log with its evidence (``infra/canary/decision_log.py``).
+pushed version is a canary: it takes a share of the requests, and its errors, latency and
+labelled feedback (``POST /feedback``, ``feedback.py``) are compared with the stable
+version's; ``canary_controller.py`` follows the registry and decides. The service built
+from a config: ``service_config.py``.
 """
 from __future__ import annotations
 
 import asyncio
-import random
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from tfxkit.infra.canary import policy as policy_mod
-from tfxkit.infra.canary.decision_log import DecisionLog, decision_log_path, last_stable
-from tfxkit.infra.canary.policy import policy_from_config
+from tfxkit.infra.canary.decision_log import DecisionLog
 from tfxkit.infra.serving.arm import Arm, load_arm, split_outputs
+from tfxkit.infra.serving.canary_controller import CanaryController, Rollout
+from tfxkit.infra.serving.cpu_pool import CpuPool
 from tfxkit.infra.serving.errors import InstanceError, ModelError, TooLarge
 from tfxkit.infra.serving.examples import FeatureSpec, encode_instances
-from tfxkit.infra.serving.feedback import FeedbackBook
+from tfxkit.infra.serving.feedback import FeedbackBook, score_feedback
 from tfxkit.infra.serving.json_body import SHAPE, dumps, iter_instances, loads
 
 # Requests up to these sizes are parsed, encoded and answered on the event loop (cheaper
@@ -50,41 +47,12 @@ INLINE_BYTES = 256 * 1024
 INLINE_INSTANCES = 256
 
 
-_trim_lock = threading.Lock()
-_last_trim = [0.0]
-
-
-def release_memory(min_interval_s: float = 1.0) -> None:
-    """Gives freed heap back to the system after a big request (glibc keeps it
-    otherwise: RSS that never comes down). At most once per ``min_interval_s``."""
-    with _trim_lock:
-        now = time.monotonic()
-        if now - _last_trim[0] < min_interval_s:
-            return
-        _last_trim[0] = now
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-# -- the service ------------------------------------------------------------------------
-
-class Rollout:
-    """State of a canary: the stable and canary arms and the current step."""
-
-    def __init__(self, canary: Arm, step: int = 0):
-        self.canary, self.step = canary, step
-
-
 class OnlineService:
-    """The models behind ``POST /predict`` and the canary controller.
+    """The models behind ``POST /predict``: start-up, the request path, feedback.
 
     ``registry``: a ``Registry`` (its serving version is served; new versions become
-    canaries when ``policy`` is given, else are followed directly). ``model_dir``: serve
-    one SavedModel from a path instead (no registry, no canary)."""
+    canaries when ``policy`` is given, else are followed directly: ``controller``).
+    ``model_dir``: serve one SavedModel from a path instead (no registry, no canary)."""
 
     def __init__(self, name: str, registry=None, model_dir: Optional[str] = None,
                  policy: Optional[policy_mod.Policy] = None, log: Optional[DecisionLog] = None,
@@ -100,20 +68,38 @@ class OnlineService:
         # value): a list is refused, whatever the model's parse op (variable-length) says
         self.scalar_features = tuple(scalar_features)
         # parsing, encoding and answering big requests, off the event loop
-        self._cpu_threads, self._cpu_pool = cpu_threads, None
-        self.name, self.registry, self.model_dir = name, registry, model_dir
-        self.policy, self.log, self.key_field = policy, log, key_field
-        self.max_batch_size, self.max_wait_ms, self.poll_s = max_batch_size, max_wait_ms, poll_s
+        self.cpu = CpuPool(cpu_threads)
+        self.name, self.model_dir, self.key_field = name, model_dir, key_field
+        self.policy = policy  # its quality metric is each loaded version's
+        self.max_batch_size, self.max_wait_ms = max_batch_size, max_wait_ms
         self.loader = loader
-        self.stable: Optional[Arm] = None
-        self.rollout: Optional[Rollout] = None
+        self.controller = CanaryController(name, self._load, registry, policy, log,
+                                           poll_s=poll_s, seed=seed)
         self.book = FeedbackBook(max_instances=feedback_instances)
-        self.error: Optional[str] = None  # why nothing is served yet
-        self._rng = random.Random(seed)
         self._task: Optional[asyncio.Task] = None
-        self._lock: Optional[asyncio.Lock] = None
         self._booted: Optional[asyncio.Event] = None  # set once start-up is over
-        self.decisions: List[Dict[str, Any]] = []  # this process's, newest last
+
+    # the controller's state ------------------------------------------------------------
+    @property
+    def stable(self) -> Optional[Arm]:
+        return self.controller.stable
+
+    @property
+    def rollout(self) -> Optional[Rollout]:
+        return self.controller.rollout
+
+    @property
+    def decisions(self) -> List[Dict[str, Any]]:
+        return self.controller.decisions
+
+    @property
+    def error(self) -> Optional[str]:
+        """Why nothing is served yet."""
+        return self.controller.error
+
+    @error.setter
+    def error(self, value: Optional[str]):
+        self.controller.error = value
 
     # lifecycle --------------------------------------------------------------------------
     async def _load(self, version: str, path: str) -> Arm:
@@ -139,7 +125,7 @@ class OnlineService:
         """Loads the model and starts the controller in the background (the server
         accepts requests at once: /predict answers 503 until the model is loaded);
         ``wait``: return only once start-up is over (``wait_ready``)."""
-        self._lock = asyncio.Lock()
+        self.controller.lock = asyncio.Lock()
         self._booted = asyncio.Event()
         self.error = "loading the model"
         self._task = asyncio.get_running_loop().create_task(self._loop())
@@ -169,7 +155,8 @@ class OnlineService:
             import os
 
             base = os.path.basename(os.path.normpath(self.model_dir))
-            self.stable = await self._load(base if base.isdigit() else "local", self.model_dir)
+            self.controller.stable = await self._load(base if base.isdigit() else "local",
+                                                      self.model_dir)
             self.error = None
             return
         await self.tick()
@@ -181,13 +168,9 @@ class OnlineService:
                 await self._task
             except (asyncio.CancelledError, Exception):  # pylint: disable=broad-except
                 pass
-        for arm in {id(a): a for a in self._arms()}.values():
+        for arm in {id(a): a for a in self.controller.arms()}.values():
             await arm.batcher.close()
-        if self._cpu_pool is not None:
-            self._cpu_pool.shutdown(wait=False)
-
-    def _arms(self) -> List[Arm]:
-        return [a for a in (self.stable, self.rollout.canary if self.rollout else None) if a]
+        self.cpu.shutdown()
 
     async def _loop(self):
         booted = self._booted
@@ -199,144 +182,24 @@ class OnlineService:
             self.error = f"{type(e).__name__}: {e}"
         finally:
             booted.set()
-        if self.model_dir is not None:
-            return
-        while True:
-            wait = self.policy.interval_s if (self.rollout and self.policy) else self.poll_s
-            await asyncio.sleep(wait)
-            try:
-                await self.tick()
-                if self.stable is not None:
-                    self.error = None
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # pylint: disable=broad-except
-                self.error = f"{type(e).__name__}: {e}"  # serving goes on with what it has
-
-    def _record(self, record: Dict[str, Any]) -> Dict[str, Any]:
-        record = {"model": self.name, **record}
-        if self.log is not None:
-            record = self.log.append(record)
-        self.decisions.append(record)
-        del self.decisions[:-1000]
-        return record
+        if self.model_dir is None:
+            await self.controller.run()
 
     async def tick(self) -> Optional[Dict[str, Any]]:
         """One round of the controller: follow the registry, start a canary, or decide."""
-        async with self._lock:
-            return await self._tick()
-
-    async def _tick(self):
-        reg = self.registry
-        index = await asyncio.to_thread(reg.index)
-        serving = index.get("serving")
-        versions = sorted(index.get("versions", {}), key=int)
-        if self.stable is None:
-            if serving is None:
-                self.error = (f"the registry {reg.path} has no serving version yet: run "
-                              "tfxkit run until a model is pushed")
-                return None
-            first = serving
-            if self.policy is not None and self.log is not None:
-                # a push while the server was down: start from what it ran (the log's
-                # stable), so that the new version still goes through a canary
-                last = await asyncio.to_thread(last_stable, self.log)
-                if last in versions and int(last) < int(serving):
-                    first = last
-            self.stable = await self._load(first, reg.version_path(first))
-            self.error = None
-            if self.policy is None:
-                return None
-        S = self.stable.version
-        if self.policy is None:  # no canary: follow the registry's pointer
-            if serving is not None and serving != S:
-                return await self._swap(serving, f"the registry now serves {serving}")
-            return None
-        if self.rollout is not None:
-            return await self._decide()
-        rejected = await asyncio.to_thread(self.log.rejected) if self.log else set()
-        candidates = [v for v in versions if int(v) > int(S) and v not in rejected]
-        if candidates:
-            return await self._start_canary(candidates[-1], S)
-        if serving is not None and serving != S:  # an operator's rollback or override
-            return await self._swap(serving, f"the registry's serving pointer was moved to "
-                                             f"{serving} (not a newer version: no canary)")
-        return None
-
-    async def _swap(self, version: str, reason: str):
-        arm = await self._load(version, self.registry.version_path(version))
-        old, self.stable = self.stable, arm
-        rec = self._record({"action": policy_mod.FOLLOW, "stable": version,
-                            "previous": old.version if old else None, "reasons": [reason]})
-        if old is not None:
-            await old.batcher.close()
-        return rec
-
-    async def _start_canary(self, version: str, stable: str):
-        arm = await self._load(version, self.registry.version_path(version))
-        reason = (f"version {version} is newer than the serving {stable}: canary at "
-                  f"{self.policy.share(0):.0%} of requests")
-        index = await asyncio.to_thread(self.registry.index)
-        if index.get("serving") != stable:  # the push moved the pointer; it moves on promotion
-            await asyncio.to_thread(self.registry.set_serving, stable,
-                                    f"canary of {version} started; {stable} serves until "
-                                    f"{version} is promoted", "tfxkit-canary", "canary")
-        self.rollout = Rollout(arm, 0)
-        self.stable.reset(self.policy.quality_metric)
-        arm.reset(self.policy.quality_metric)
-        return self._record({"action": policy_mod.START, "stable": stable, "canary": version,
-                             "step": 0, "share": self.policy.share(0),
-                             "next_share": self.policy.share(0), "reasons": [reason],
-                             "evidence": {"margins": self.policy.margins()}})
-
-    async def _decide(self):
-        ro = self.rollout
-        d = policy_mod.decide(self.stable.window.stats(), ro.canary.window.stats(), ro.step,
-                              self.policy)
-        S, C = self.stable.version, ro.canary.version
-        record = {"action": d.action, "stable": S, "canary": C, "step": d.step,
-                  "share": d.share, "next_share": d.next_share, "reasons": d.reasons,
-                  "evidence": {"stable": d.stable, "canary": d.canary, "margins": d.margins}}
-        reason = f"canary {C} at {d.share:.0%}: " + "; ".join(d.reasons)
-        if d.action == policy_mod.ROLLBACK:
-            await asyncio.to_thread(self.registry.set_serving, S, reason, "tfxkit-canary",
-                                    "rollback")
-            self.rollout = None
-            rec = self._record(record)
-            await ro.canary.batcher.close()
-            self.stable.reset()
-            return rec
-        if d.action == policy_mod.PROMOTE:
-            await asyncio.to_thread(self.registry.set_serving, C, reason, "tfxkit-canary",
-                                    "promote")
-            old, self.stable, self.rollout = self.stable, ro.canary, None
-            rec = self._record(record)
-            await old.batcher.close()
-            self.stable.reset()
-            return rec
-        if d.action == policy_mod.RAMP:
-            ro.step = d.next_step
-            self.stable.reset()
-            ro.canary.reset()
-        return self._record(record)
+        return await self.controller.tick()
 
     # requests ---------------------------------------------------------------------------
-    def _route(self) -> Arm:
-        ro = self.rollout
-        if ro is not None and self._rng.random() < self.policy.share(ro.step):
-            return ro.canary
-        return self.stable
-
     def readiness(self) -> List[str]:
         """Why the service cannot answer /predict now (empty: it can)."""
         if self.stable is None:
             return [self.error or "no model loaded yet"]
-        return [p for p in (a.problem() for a in self._arms()) if p]
+        return [p for p in (a.problem() for a in self.controller.arms()) if p]
 
     def _arm(self) -> Arm:
         if self.stable is None:
             raise LookupError(self.error or "no model loaded yet")
-        arm = self._route()
+        arm = self.controller.route()
         gone = arm.gone()
         if gone is not None and arm is not self.stable and self.stable.gone() is None:
             arm = self.stable  # the canary's folder is gone: the stable version answers
@@ -345,18 +208,9 @@ class OnlineService:
         return arm
 
     @property
-    def _cpu(self) -> ThreadPoolExecutor:
-        if self._cpu_pool is None or self._cpu_pool._shutdown:
-            self._cpu_pool = ThreadPoolExecutor(self._cpu_threads,
-                                                thread_name_prefix="tfxkit-cpu")
-        return self._cpu_pool
-
-    def _release_memory(self):
-        if self._cpu_pool is not None and not self._cpu_pool._shutdown:
-            self._cpu_pool.submit(release_memory)
-
-    async def _cpu_call(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn, *args)
+    def _ignored(self) -> tuple:
+        """Instance fields that are no model feature (the key)."""
+        return (self.key_field,) if self.key_field else ()
 
     async def predict(self, body: Any) -> Dict[str, Any]:
         """A /predict answer; raises InstanceError (400), TooLarge (413), ModelError (500)
@@ -371,12 +225,12 @@ class OnlineService:
             raise TooLarge(f"{len(instances)} instances in one request, more than "
                            f"{self.max_instances} (serving.max_instances): send them in parts")
         arm = self._arm()
-        ignore = (self.key_field,) if self.key_field else ()
         if len(instances) <= INLINE_INSTANCES:
-            examples, keys = encode_instances(instances, arm.spec, ignore, self.key_field)
+            examples, keys = encode_instances(instances, arm.spec, self._ignored,
+                                              self.key_field)
         else:
-            examples, keys = await self._cpu_call(encode_instances, instances, arm.spec,
-                                                  ignore, self.key_field)
+            examples, keys = await self.cpu.call(encode_instances, instances, arm.spec,
+                                                 self._ignored, self.key_field)
         return await self._score(arm, examples, keys, t0, as_bytes=False)
 
     async def predict_json(self, raw) -> bytes:
@@ -390,17 +244,17 @@ class OnlineService:
             return await self.predict_bytes(body)
         t0 = time.perf_counter()
         arm = self._arm()
-        ignore = (self.key_field,) if self.key_field else ()
-        examples, keys = await self._cpu_call(_encode_raw, raw, arm.spec, ignore,
-                                              self.key_field, self.max_instances)
+        examples, keys = await self.cpu.call(_encode_raw, raw, arm.spec, self._ignored,
+                                             self.key_field, self.max_instances)
         del raw
         return await self._score(arm, examples, keys, t0, as_bytes=True)
 
     async def predict_bytes(self, body: Any) -> bytes:
         return dumps(await self.predict(body))
 
-    async def _score(self, arm: Arm, examples: List[bytes], keys: Optional[list], t0: float,
-                     as_bytes: bool):
+    async def _call_model(self, arm: Arm, examples: List[bytes], t0: float) -> list:
+        """The model's outputs for ``examples``, in chunks of the batcher's size; a failure
+        counts against the version (latency window, failures in a row)."""
         size = arm.batcher.max_batch_size
         outs = []
         try:
@@ -412,6 +266,11 @@ class OnlineService:
             arm.last_failure, arm.last_failure_at = str(e), time.monotonic()
             raise
         arm.failures = 0
+        return outs
+
+    async def _score(self, arm: Arm, examples: List[bytes], keys: Optional[list], t0: float,
+                     as_bytes: bool):
+        outs = await self._call_model(arm, examples, t0)
         n = len(examples)
         del examples
         rid = uuid.uuid4().hex
@@ -420,12 +279,12 @@ class OnlineService:
         if n <= INLINE_INSTANCES:
             out = self._answer(*args)
         else:
-            out = await self._cpu_call(self._answer, *args)
+            out = await self.cpu.call(self._answer, *args)
             # give the freed heap back once this request's objects are gone (the answer
             # is sent after this returns)
             loop = asyncio.get_running_loop()
             for delay in (0.0, 2.0):
-                loop.call_later(delay, self._release_memory)
+                loop.call_later(delay, self.cpu.release_memory)
         arm.window.record((time.perf_counter() - t0) * 1000.0, ok=True)
         return out
 
@@ -449,73 +308,16 @@ class OnlineService:
                          dumps(meta)[1:]])
 
     def feedback(self, body: Any) -> Dict[str, Any]:
-        items = body.get("feedback") if isinstance(body, dict) and "feedback" in body else body
-        items = items if isinstance(items, list) else [items]
-        accepted, duplicates, unknown, stale, errors = 0, 0, [], 0, []
-        arms = {a.version: a for a in self._arms()}
-        for i, item in enumerate(items):
-            try:
-                got = self.book.take(item)
-            except KeyError as e:
-                unknown.append(e.args[0])
-                continue
-            except LookupError:
-                duplicates += 1
-                continue
-            except ValueError as e:
-                errors.append(f"feedback[{i}]: {e}")
-                continue
-            for version, answer, label in got:
-                arm = arms.get(version)
-                if arm is None:
-                    stale += 1  # the version is no longer loaded
-                    continue
-                try:
-                    arm.window.add_feedback(answer, label)
-                except (TypeError, ValueError):
-                    errors.append(f"feedback[{i}]: label {label!r} is not a number")
-                    continue
-                accepted += 1
-        return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown,
-                "not_counted": stale, "errors": errors}
+        """A /feedback answer (``feedback.score_feedback``)."""
+        return score_feedback(self.book, self.controller.arms(), body)
 
     def status(self) -> Dict[str, Any]:
+        """A /canary answer: the service's state and the controller's."""
         out: Dict[str, Any] = {"model": self.name, "error": self.error, "ready": self.ready,
                                "stable": None, "canary": None, "feedback_book": self.book.stats()}
-        if self.stable is not None:
-            out["stable"] = {"version": self.stable.version,
-                             **self.stable.window.stats().evidence(),
-                             "batching": self.stable.batcher.stats()}
-        if self.rollout is not None:
-            c = self.rollout.canary
-            out["canary"] = {"version": c.version, "step": self.rollout.step,
-                             "share": self.policy.share(self.rollout.step),
-                             **c.window.stats().evidence(), "batching": c.batcher.stats()}
-        if self.policy is not None:
-            out["policy"] = self.policy.margins() | {"steps": self.policy.final_steps,
-                                                     "interval_s": self.policy.interval_s}
-        out["last_decision"] = self.decisions[-1] if self.decisions else None
+        out.update(self.controller.status())
         return out
 
 
 def _encode_raw(raw, spec, ignore, key_field, max_instances):
     return encode_instances(iter_instances(raw, max_instances), spec, ignore, key_field)
-
-
-def service_from_config(cfg, model_dir: Optional[str] = None) -> OnlineService:
-    from tfxkit.components.registry.registry import Registry
-
-    s = cfg.serving
-    key = cfg.inference.key if cfg.inference else None
-    limits = dict(max_instances=s.max_instances, feedback_instances=s.feedback_instances)
-    if cfg.features.module is None:  # the config's transform: one value per raw column
-        limits["scalar_features"] = cfg.features.raw_columns()
-    if model_dir:
-        return OnlineService(cfg.name, model_dir=model_dir, key_field=key,
-                             max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms,
-                             **limits)
-    policy = policy_from_config(cfg)
-    return OnlineService(cfg.name, registry=Registry(cfg.registry_path, name=cfg.name),
-                         policy=policy, log=DecisionLog(decision_log_path(cfg)),
-                         key_field=key, max_batch_size=s.max_batch_size,
-                         max_wait_ms=s.max_wait_ms, poll_s=s.poll_s, **limits)

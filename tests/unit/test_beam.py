@@ -4,15 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from tfxkit.pipelines import factory
+from tfxkit.pipelines import beam_args
 from tfxkit.pipelines.config import ConfigError, load_config
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "multiclass" / "config.yaml"
-SETUP = f"--setup_file={factory.tfxkit_setup_file()}"
+SETUP = f"--setup_file={beam_args.tfxkit_setup_file()}"
 
 
 def args_of(*sets, profile=None):
-    return factory.beam_pipeline_args(load_config(TEMPLATE, profile=profile,
+    return beam_args.beam_pipeline_args(load_config(TEMPLATE, profile=profile,
                                                   overrides=list(sets)))
 
 
@@ -48,7 +48,7 @@ def test_direct_args_skip_tfx_sdist_rebuild(monkeypatch):
     monkeypatch.setattr(dependency_utils, "build_ephemeral_package", boom)
     args = args_of(profile="parallel")
     assert dependency_utils.make_beam_dependency_flags(list(args)) == args
-    assert Path(factory.tfxkit_setup_file()).is_file()
+    assert Path(beam_args.tfxkit_setup_file()).is_file()
 
 
 def test_dataflow():

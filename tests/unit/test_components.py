@@ -163,7 +163,7 @@ def test_window_in_pipeline(tmp_path):
     import shutil
     from pathlib import Path
 
-    from tfxkit.pipelines import factory
+    from tfxkit.pipelines import data_stage, factory
     from tfxkit.pipelines.config import ConfigError, load_config
 
     src = Path(__file__).resolve().parents[2] / "templates" / "regression"
@@ -176,7 +176,7 @@ def test_window_in_pipeline(tmp_path):
     cfg = load_config(tmp_path / "config.yaml")
     comps = {c.id: c for c in factory.create_components(cfg)}
     assert "SpanWindow" in comps
-    assert factory.split_input(cfg.resolve(cfg.data.source.path))[1] == "eta-{YYYY}-{MM}-{DD}.csv"
+    assert data_stage.split_input(cfg.resolve(cfg.data.source.path))[1] == "eta-{YYYY}-{MM}-{DD}.csv"
     (tmp_path / "bad.yaml").write_text(text.replace('"data/eta-{YYYY}-{MM}-{DD}.csv"',
                                                     '"data/eta-*.csv"'))
     with pytest.raises(ConfigError, match="rolling_window need"):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tfxkit.pipelines import factory
+from tfxkit.pipelines import beam_args, component_ids, data_stage, factory, training_stage
 from tfxkit.pipelines.config import load_config
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -16,19 +16,19 @@ def cfg():
 
 
 def test_split_input(tmp_path):
-    assert factory.split_input(str(tmp_path)) == (str(tmp_path), "*")
-    assert factory.split_input("/data/x/day-*.csv") == ("/data/x", "day-*.csv")
-    assert factory.split_input("/data/*/x.csv") == ("/data", "*/x.csv")
-    assert factory.split_input("/data/x.csv") == ("/data", "x.csv")
+    assert data_stage.split_input(str(tmp_path)) == (str(tmp_path), "*")
+    assert data_stage.split_input("/data/x/day-*.csv") == ("/data/x", "day-*.csv")
+    assert data_stage.split_input("/data/*/x.csv") == ("/data", "*/x.csv")
+    assert data_stage.split_input("/data/x.csv") == ("/data", "x.csv")
 
 
 def test_beam_args(cfg):
-    assert factory.beam_pipeline_args(cfg) == []
+    assert beam_args.beam_pipeline_args(cfg) == []
     c = cfg.model_copy(update={"beam": cfg.beam.model_copy(
         update={"mode": "multi_processing", "workers": 2})})
-    assert factory.beam_pipeline_args(c) == ["--direct_running_mode=multi_processing",
+    assert beam_args.beam_pipeline_args(c) == ["--direct_running_mode=multi_processing",
                                              "--direct_num_workers=2",
-                                             f"--setup_file={factory.tfxkit_setup_file()}"]
+                                             f"--setup_file={beam_args.tfxkit_setup_file()}"]
 
 
 def test_pipeline_components_in_order(cfg, tmp_path):
@@ -42,8 +42,8 @@ def test_pipeline_components_in_order(cfg, tmp_path):
                    "Evaluator", "InfraValidator", "Pusher"]
     assert p.enable_cache and p.beam_pipeline_args == []
     comps = {c.id: c for c in p.components}
-    assert comps["Transform"].exec_properties["preprocessing_fn"] == factory.TRANSFORM_FN
-    assert comps["Trainer"].exec_properties["run_fn"] == factory.RUN_FN
+    assert comps["Transform"].exec_properties["preprocessing_fn"] == training_stage.TRANSFORM_FN
+    assert comps["Trainer"].exec_properties["run_fn"] == training_stage.RUN_FN
     assert "ValidationGate" in [u.id for u in comps["Transform"].upstream_nodes]
     # The pusher needs both blessings (tfxkit's RegistryPusher, not the stock Pusher).
     assert type(comps["Pusher"]).__name__ == "RegistryPusher"
@@ -67,7 +67,7 @@ def test_pusher_records_the_run_properties_as_execution_properties(cfg, tmp_path
     cfg = cfg.model_copy(update={"root": str(tmp_path / "root")})
 
     def pusher(**kw):
-        [p] = [c for c in factory.create_components(cfg, **kw) if c.id == factory.PUSHER]
+        [p] = [c for c in factory.create_components(cfg, **kw) if c.id == component_ids.PUSHER]
         return p.exec_properties
 
     props = run_properties(cfg)
@@ -86,7 +86,7 @@ def test_pusher_records_the_run_properties_as_execution_properties(cfg, tmp_path
             update={"sqlite": str(tmp_path / "m.sqlite")})}),
         run_properties={"config_fingerprint": "h1", "git_commit": "c1"}))
     [node] = [n.pipeline_node for n in ir.nodes
-              if n.pipeline_node.node_info.id == factory.PUSHER]
+              if n.pipeline_node.node_info.id == component_ids.PUSHER]
     params = node.parameters.parameters
     assert params["git_commit"].field_value.string_value == "c1"
     assert params["config_hash"].field_value.string_value == "h1"
@@ -108,10 +108,10 @@ def test_custom_config_tracks_user_modules(cfg, tmp_path):
     mod = tmp_path / "preprocessing.py"
     mod.write_text("def preprocessing_fn(inputs): return inputs\n")
     c = cfg.model_copy(update={"features": cfg.features.model_copy(update={"module": str(mod)})})
-    first = factory.transform_custom_config(c)
+    first = training_stage.transform_custom_config(c)
     mod.write_text("def preprocessing_fn(inputs): return dict(inputs)\n")
-    assert factory.transform_custom_config(c)["code"] != first["code"]
-    assert factory.transform_custom_config(c)["features"]["module"] == str(mod)
+    assert training_stage.transform_custom_config(c)["code"] != first["code"]
+    assert training_stage.transform_custom_config(c)["features"]["module"] == str(mod)
 
 
 def test_trainer_config_names_the_keras_it_builds_with(cfg, tmp_path):
@@ -119,11 +119,11 @@ def test_trainer_config_names_the_keras_it_builds_with(cfg, tmp_path):
     cache key) says 3 on TFX 1.21 and 2 on TFX 1.16; an explicit choice stays."""
     from tfxkit.pipelines import compat
 
-    auto = factory.trainer_custom_config(cfg)["model"]["keras"]
+    auto = training_stage.trainer_custom_config(cfg)["model"]["keras"]
     assert auto == (3 if compat.tfx_release() >= (1, 21) else 2)
     for v in (2, 3):
         c = cfg.model_copy(update={"model": cfg.model.model_copy(update={"keras": v})})
-        assert factory.trainer_custom_config(c)["model"]["keras"] == v
+        assert training_stage.trainer_custom_config(c)["model"]["keras"] == v
     bad = tmp_path / "config.yaml"
     bad.write_text((TEMPLATES / "multiclass" / "config.yaml").read_text().replace(
         "  kind: dnn", "  keras: 4\n  kind: dnn"))
@@ -170,6 +170,6 @@ def test_bigquery_source_compiles_with_generated_split_queries(tmp_path):
     node = ir.nodes[0].pipeline_node
     assert node.node_info.id == "ExampleGen"
     assert "BigQueryExampleGen" in node.node_info.type.name
-    pred = factory.bigquery_split_queries("SELECT 1", type("S", (), {
+    pred = data_stage.bigquery_split_queries("SELECT 1", type("S", (), {
         "predicates": {"eval": "day >= '2026-01-07'", "train": "true"}})())
     assert pred["eval"] == "SELECT * FROM (SELECT 1) WHERE (day >= '2026-01-07')"

@@ -771,7 +771,7 @@ def test_the_configs_raw_columns_take_one_value_each(tmp_path):
         await svc.stop()
 
     asyncio.run(main())
-    from tfxkit.infra.serving.online_service import service_from_config
+    from tfxkit.infra.serving.service_config import service_from_config
     from tfxkit.pipelines.config import load_config
 
     cfg = load_config(TEMPLATE_CONFIG, overrides=[f"push.registry={tmp_path}/models"])

@@ -267,10 +267,10 @@ def test_the_evaluator_fixes_cross_slice_validation_only_where_a_gap_is_gated(tm
     fairness gap is gated; elsewhere the stock executor (and so the same cache key)."""
     from tfx.components.evaluator import executor as stock
 
-    from tfxkit.pipelines import evaluator, factory
+    from tfxkit.pipelines import component_ids, evaluator, factory
 
     def evaluator_class(cfg):
-        [ev] = [c for c in factory.create_components(cfg) if c.id == factory.EVALUATOR]
+        [ev] = [c for c in factory.create_components(cfg) if c.id == component_ids.EVALUATOR]
         return ev.executor_spec.executor_class
 
     assert evaluator_class(load(tmp_path)) is stock.Executor

@@ -1,6 +1,6 @@
 """Hand-written stock TFX module file for the penguin benchmark (what a TFX user writes
 without tfxkit), doing the same work as tfxkit's multiclass template
-(templates/multiclass/config.yaml through tfxkit's pipelines/transform.py, trainer.py and
+(templates/multiclass/config.yaml through tfxkit's pipelines/transform.py, run_fn.py and
 models.py), written out by hand:
 
 - features: the four measurements z-scored after imputing (bill_length_mm: mean,

@@ -172,5 +172,5 @@ def train(fn_args):
 
 
 def run_fn(fn_args) -> None:
-    """TFX Trainer entry point (``tfxkit.pipelines.trainer.run_fn``)."""
+    """TFX Trainer entry point (``tfxkit.pipelines.run_fn.run_fn``)."""
     train(fn_args)

@@ -1,0 +1,153 @@
+"""The training stage of the training pipeline: Transform -> Trainer -> the baseline
+resolver (``training_nodes``).
+
+Transform and Trainer are given import paths (``TRANSFORM_FN``, ``RUN_FN``) and a
+``custom_config`` rather than a module file, so no user-module wheel is built and an
+unrelated file never invalidates the cache; the config part they read, tfxkit's version
+and the content hashes of any user module are in that ``custom_config`` so a change to
+any of them does.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from tfxkit.pipelines import compat
+from tfxkit.pipelines.component_ids import BASELINE_RESOLVER, LOCAL, TRAINER, TRANSFORM
+from tfxkit.pipelines.config import PipelineConfig
+from tfxkit.pipelines.data_stage import DataNodes, file_sha
+
+TRANSFORM_FN = "tfxkit.pipelines.transform.preprocessing_fn"
+RUN_FN = "tfxkit.pipelines.run_fn.run_fn"
+
+
+def _code_marker(paths: List[str]) -> Dict[str, str]:
+    import tfxkit
+
+    marker = {"tfxkit": tfxkit.__version__}
+    for p in paths:
+        marker[os.path.basename(p)] = file_sha(p)
+    return marker
+
+
+def image_path(cfg: PipelineConfig, local_path: str) -> str:
+    """Where a file of the use-case folder is inside the container image
+    (``deploy.workdir``, where infra/docker/Dockerfile copies the folder)."""
+    rel = os.path.relpath(local_path, cfg.base_dir)
+    workdir = cfg.deploy.workdir if cfg.deploy else "/pipeline"
+    return posixpath.join(workdir, *rel.split(os.sep))
+
+
+def _custom_config(cfg: PipelineConfig, section: str, values: Dict[str, Any],
+                   module: Optional[str], target: str) -> Dict[str, Any]:
+    """A component's ``custom_config``: the task, the label and one config section
+    (``values``) whose user ``module`` is resolved (inside the image for a remote
+    ``target``), with the code marker of that module and tfxkit's version."""
+    if module:
+        values["module"] = cfg.resolve(module)
+    code = _code_marker([values["module"]] if module else [])
+    if module and target != LOCAL:
+        values["module"] = image_path(cfg, values["module"])
+    return {"task": cfg.task, "label": cfg.label, "label_classes": cfg.label_classes,
+            section: values, "code": code}
+
+
+def transform_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:
+    return _custom_config(cfg, "features", cfg.features.model_dump(mode="json"),
+                          cfg.features.module, target)
+
+
+def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:
+    model = cfg.model.model_dump(mode="json")
+    # resolved here: the run's cache key and the Trainer both see the Keras it builds with
+    model["keras"] = compat.keras_version(cfg.model.keras)
+    return _custom_config(cfg, "model", model, cfg.model.module, target)
+
+
+def runtime_parameters(cfg: PipelineConfig) -> Dict[str, Any]:
+    """The per-run parameters of a Kubeflow V2 / Vertex pipeline (defaults: the config's
+    values; ``train_steps`` 0 = train ``epochs`` full epochs)."""
+    from tfx.orchestration import data_types
+
+    return {
+        "epochs": data_types.RuntimeParameter(name="epochs", ptype=int,
+                                              default=cfg.model.epochs),
+        "train_steps": data_types.RuntimeParameter(name="train_steps", ptype=int,
+                                                   default=cfg.model.steps or 0),
+        "learning_rate": data_types.RuntimeParameter(name="learning_rate", ptype=float,
+                                                     default=float(cfg.model.learning_rate)),
+    }
+
+
+@dataclass
+class TrainingNodes:
+    transform: Any
+    trainer: Any
+    baseline: Any  # the resolver of the model the Evaluator compares with
+
+    def nodes(self) -> List[Any]:
+        return [self.transform, self.trainer, self.baseline]
+
+
+def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) -> TrainingNodes:
+    """The training stage on the data stage's channels. For ``vertex`` / ``kubeflow``:
+    tfxkit's Trainer with per-run parameters and TFX's LatestBlessedModelStrategy baseline
+    (Kubeflow V2 compiles only TFX's own resolver strategies, and exposes only top-level
+    RuntimeParameters as pipeline parameters)."""
+    from tfxkit.pipelines.compat import tfx_components
+
+    (Transform,) = tfx_components("Transform")
+    transform = Transform(
+        examples=data.training_examples, schema=data.schema, preprocessing_fn=TRANSFORM_FN,
+        custom_config=transform_custom_config(cfg, target),
+        # StatisticsGen already has the statistics; the analyzer cache pays off only
+        # across spans. Both cost seconds on every run.
+        disable_statistics=True, disable_analyzer_cache=True).with_id(TRANSFORM)
+    transform.add_upstream_node(data.gate)
+    inputs = dict(run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
+                  transform_graph=transform.outputs["transform_graph"], schema=data.schema,
+                  custom_config=trainer_custom_config(cfg, target))
+    if target == LOCAL:
+        trainer, baseline = _local_trainer(inputs)
+    else:
+        trainer, baseline = _remote_trainer(cfg, inputs)
+    return TrainingNodes(transform, trainer, baseline)
+
+
+def _local_trainer(inputs: Dict[str, Any]):
+    """TFX's Trainer, and tfxkit's LatestBlessedBaselineStrategy (given the candidate)."""
+    from tfxkit.pipelines.compat import tfx_components
+
+    (Trainer,) = tfx_components("Trainer")
+    from tfx.dsl.components.common.resolver import Resolver
+    from tfx.types import Channel, standard_artifacts
+
+    from tfxkit.components.baseline_resolver.strategy import LatestBlessedBaselineStrategy
+
+    trainer = Trainer(**inputs).with_id(TRAINER)
+    baseline = Resolver(
+        strategy_class=LatestBlessedBaselineStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        candidate=trainer.outputs["model"]).with_id(BASELINE_RESOLVER)
+    return trainer, baseline
+
+
+def _remote_trainer(cfg: PipelineConfig, inputs: Dict[str, Any]):
+    """tfxkit's Trainer with per-run parameters, and TFX's LatestBlessedModelStrategy."""
+    from tfx.dsl.components.common.resolver import Resolver
+    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+        LatestBlessedModelStrategy)
+    from tfx.types import Channel, standard_artifacts
+
+    from tfxkit.components.trainer.component import Trainer as RunParamTrainer
+
+    trainer = RunParamTrainer(**inputs, **runtime_parameters(cfg)).with_id(TRAINER)
+    baseline = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+    ).with_id(BASELINE_RESOLVER)
+    return trainer, baseline

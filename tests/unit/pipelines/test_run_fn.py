@@ -1,0 +1,180 @@
+"""The Trainer's run_fn (pipelines/run_fn.py) on a real tf.Transform output of a few
+in-memory rows: the history and model_info files, the Keras each export is saved with,
+the two exported signatures on raw tf.Examples, the steps arithmetic and the class names."""
+import json
+import types
+
+import numpy as np
+import pytest
+
+from tfxkit.pipelines import run_fn
+from tfxkit.pipelines.transform import LABEL_VOCAB, transformed_name
+
+SPECIES = ["Adelie", "Gentoo", "Chinstrap"]
+# the rows' label frequencies order the label vocabulary: Gentoo (5), Adelie (4), Chinstrap (3)
+LABELS = ["Gentoo"] * 5 + ["Adelie"] * 4 + ["Chinstrap"] * 3
+ROWS = [{"x": float(i), "island": ["Biscoe", "Dream"][i % 2], "species": s}
+        for i, s in enumerate(LABELS)]
+SPEC = {"task": "multiclass", "label": "species", "label_classes": None,
+        "features": {"dense": ["x"], "vocab": {"island": {"top_k": 3}}}}
+
+
+def raw_example(row) -> bytes:
+    import tensorflow as tf
+
+    feats = {}
+    for k, v in row.items():
+        if isinstance(v, str):
+            feats[k] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode()]))
+        else:
+            feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[v]))
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    """(transform output folder, transformed examples file): the config-driven
+    preprocessing_fn analyzed on ROWS with tf.Transform, and ROWS through it."""
+    import apache_beam as beam
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
+
+    from tfxkit.pipelines.config import Features
+    from tfxkit.pipelines.transform import config_preprocessing_fn
+
+    tmp = tmp_path_factory.mktemp("run_fn")
+    spec = dict(SPEC, features=Features.model_validate(SPEC["features"]).model_dump(
+        mode="json"))
+    feature_spec = {"x": tf.io.VarLenFeature(tf.float32),
+                    "island": tf.io.VarLenFeature(tf.string),
+                    "species": tf.io.VarLenFeature(tf.string)}
+    metadata = dataset_metadata.DatasetMetadata(
+        schema_utils.schema_from_feature_spec(feature_spec))
+    instances = [{k: np.array([v]) for k, v in row.items()} for row in ROWS]
+    out = str(tmp / "transform")
+    with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(tmp / "tft-tmp")):
+        transform_fn = ((p | beam.Create(instances), metadata)
+                        | tft_beam.AnalyzeDataset(
+                            lambda inputs: config_preprocessing_fn(inputs, spec)))
+        _ = transform_fn | tft_beam.WriteTransformFn(out)
+    # the raw data's schema beside it, as TFX's Transform writes it
+    metadata_io.write_metadata(metadata, f"{out}/{tft.TFTransformOutput.RAW_METADATA_DIR}")
+    tft_out = tft.TFTransformOutput(out)
+    parsed = tf.io.parse_example([raw_example(r) for r in ROWS], tft_out.raw_feature_spec())
+    xf = {k: v.numpy() for k, v in tft_out.transform_raw_features(parsed).items()}
+    path = str(tmp / "transformed.tfrecord")
+    with tf.io.TFRecordWriter(path) as w:
+        for i in range(len(ROWS)):
+            feats = {}
+            for k, v in xf.items():
+                value = np.reshape(v[i], [-1])
+                if v.dtype.kind == "f":
+                    feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=value))
+                else:
+                    feats[k] = tf.train.Feature(int64_list=tf.train.Int64List(value=value))
+            w.write(tf.train.Example(
+                features=tf.train.Features(feature=feats)).SerializeToString())
+    return out, path
+
+
+class DataAccessor:
+    """What TFX's DataAccessor does for tf.Example files: tfx_bsl's TFExampleRecord."""
+
+    @staticmethod
+    def tf_dataset_factory(files, options, schema):
+        from tfx_bsl.public import tfxio
+
+        return tfxio.TFExampleRecord(file_pattern=files, schema=schema).TensorFlowDataset(
+            options)
+
+
+def fn_args(tmp_path, transformed, model, train_steps=None):
+    out, path = transformed
+    return types.SimpleNamespace(
+        custom_config=dict(SPEC, model=model), transform_output=out, train_files=[path],
+        eval_files=[path], data_accessor=DataAccessor(), train_steps=train_steps,
+        model_run_dir=str(tmp_path / "run"), serving_model_dir=str(tmp_path / "serving"))
+
+
+@pytest.mark.parametrize("keras", [2, 3])
+def test_run_fn_writes_history_model_info_and_both_signatures(tmp_path, transformed, keras):
+    import tensorflow as tf
+
+    from tfxkit.pipelines import compat
+
+    args = fn_args(tmp_path, transformed, {"hidden_units": [4], "epochs": 2,
+                                           "batch_size": 4, "keras": keras})
+    run_fn.run_fn(args)
+
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert {"loss", "val_loss"} <= set(history) and len(history["loss"]) == 2
+    assert all(isinstance(v, float) for v in history["loss"])
+    info = json.loads((tmp_path / "run" / "model_info.json").read_text())
+    assert info["keras"] == keras and info["tensorflow"] == tf.__version__
+    assert info["keras_version"] == compat.keras_module(keras).__version__
+    # Keras 2 is saved by Keras (its metadata rides along); Keras 3 as a plain SavedModel
+    assert (tmp_path / "serving" / "keras_metadata.pb").exists() == (keras == 2)
+
+    loaded = tf.saved_model.load(str(tmp_path / "serving"))
+    assert set(loaded.signatures) == {"serving_default", "transform_features"}
+    no_label = [raw_example({k: v for k, v in r.items() if k != "species"}) for r in ROWS[:3]]
+    pred = loaded.signatures["serving_default"](examples=tf.constant(no_label))
+    assert pred["probabilities"].shape == (3, 3)
+    np.testing.assert_allclose(pred["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-5)
+    class_id = pred["class_id"].numpy()
+    assert class_id.shape == (3, 1)
+    vocab = ["Gentoo", "Adelie", "Chinstrap"]  # most frequent first
+    assert [c.decode() for c in pred["class"].numpy()[:, 0]] == [vocab[i] for i in class_id[:, 0]]
+    xf = loaded.signatures["transform_features"](
+        examples=tf.constant([raw_example(r) for r in ROWS[:3]]))
+    label = transformed_name("species")
+    assert {transformed_name("x"), label} <= set(xf)
+    assert np.reshape(xf[label].numpy(), [-1]).tolist() == [0, 0, 0]  # Gentoo
+
+
+def test_steps_make_as_many_rounds_as_fit_in_epochs(tmp_path, transformed):
+    """``model.steps`` (or the Trainer's train_steps) in all, in up to ``epochs`` rounds:
+    7 steps in at most 3 epochs are 3 rounds of 3."""
+    args = fn_args(tmp_path, transformed, {"hidden_units": [4], "epochs": 3, "steps": 7,
+                                           "batch_size": 4, "keras": 3})
+    model = run_fn.train(args)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["loss"]) == 3
+    assert model.optimizer.iterations.numpy() == 9
+    args = fn_args(tmp_path, transformed, {"hidden_units": [4], "epochs": 3,
+                                           "batch_size": 4, "keras": 3}, train_steps=2)
+    run_fn.train(args)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["loss"]) == 2  # min(epochs, steps) rounds of one step
+
+
+class FakeTransformOutput:
+    def __init__(self, vocab=None, int_max=None):
+        from tensorflow_metadata.proto.v0 import schema_pb2
+
+        self._vocab = vocab
+        self.transformed_metadata = types.SimpleNamespace(schema=schema_pb2.Schema())
+        f = self.transformed_metadata.schema.feature.add(name="y_xf", type=schema_pb2.INT)
+        if int_max is not None:
+            f.int_domain.min, f.int_domain.max = 0, int_max
+
+    def vocabulary_by_name(self, name):
+        assert name == LABEL_VOCAB
+        if self._vocab is None:
+            raise ValueError("no such vocabulary")
+        return self._vocab
+
+
+def test_class_names_come_from_classes_vocabulary_domain_or_the_binary_task():
+    names = run_fn._class_names
+    assert names({"task": "multiclass", "label_classes": ["a", 1]}, FakeTransformOutput(
+        vocab=[b"z"]), "y_xf") == ["a", "1"]
+    assert names({"task": "multiclass"}, FakeTransformOutput(vocab=[b"b", b"a"]),
+                 "y_xf") == ["b", "a"]
+    assert names({"task": "multiclass"}, FakeTransformOutput(int_max=2), "y_xf") == [
+        "0", "1", "2"]
+    assert names({"task": "binary"}, FakeTransformOutput(), "y_xf") == ["0", "1"]
+    with pytest.raises(ValueError, match="cannot tell the classes of 'y_xf'"):
+        names({"task": "multiclass"}, FakeTransformOutput(), "y_xf")
