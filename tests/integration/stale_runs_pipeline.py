@@ -1,7 +1,7 @@
 """A one-component TFX pipeline for tests/unit/test_stale_runs.py and test_mlmd.py, run by
 tfxkit's local runner: ``Step`` does what its ``mode`` says (``ok``, ``hold``: write the
 marker file and sleep, ``exit``: ``sys.exit(1)``, ``raise``). ``python -m
-tests.unit.stale_runs_pipeline ROOT MODE MARKER [MYSQL_DATABASE]`` runs it in a process of
+tests.integration.stale_runs_pipeline ROOT MODE MARKER [MYSQL_DATABASE]`` runs it in a process of
 its own (``start_holding_runner``; the tests kill it with -9). MLMD is ROOT/metadata.sqlite,
 or the database on the local MariaDB (root, as the mysql profile of the templates)."""
 import os
@@ -76,7 +76,7 @@ def start_holding_runner(root: Path, mysql_database: str = "", timeout: float = 
     repo = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
     env["PYTHONPATH"] = os.pathsep.join([str(repo), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.Popen([sys.executable, "-m", "tests.unit.stale_runs_pipeline", str(root),
+    proc = subprocess.Popen([sys.executable, "-m", "tests.integration.stale_runs_pipeline", str(root),
                              "hold", str(marker), mysql_database], cwd=repo, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
@@ -93,7 +93,7 @@ def start_holding_runner(root: Path, mysql_database: str = "", timeout: float = 
 
 
 def main(argv):
-    from tests.unit import stale_runs_pipeline as me  # not __main__: an importable class
+    from tests.integration import stale_runs_pipeline as me  # not __main__: an importable class
     from tfxkit.infra.run.local_runner import run_pipeline
 
     root, mode, marker = argv[1], argv[2], argv[3]

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent / "tfxkit"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(*args, cwd=None):

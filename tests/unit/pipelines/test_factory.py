@@ -7,7 +7,7 @@ import pytest
 from tfxkit.pipelines import factory
 from tfxkit.pipelines.config import load_config
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from tfxkit.pipelines import mlmd
 from tfxkit.pipelines.config import ConfigError, load_config
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "multiclass" / "config.yaml"
+TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "multiclass" / "config.yaml"
 
 
 def _require_mysql() -> None:
@@ -134,7 +134,7 @@ def test_a_runner_killed_with_9_is_marked_failed_in_mysql(tmp_path):
     ``tfxkit report`` does first, and ``tfxkit run`` before it starts) marks it FAILED."""
     import signal
 
-    from tests.unit.stale_runs_pipeline import PIPELINE, start_holding_runner
+    from tests.integration.stale_runs_pipeline import PIPELINE, start_holding_runner
     from tfxkit.infra.metadata.report import reconcile
     from tfxkit.infra.metadata.report.gather import gather
 

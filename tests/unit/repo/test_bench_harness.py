@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("bench_harness", ROOT / "tests/bench/harness.py")
 harness = importlib.util.module_from_spec(_spec)
 sys.modules["bench_harness"] = harness  # dataclasses look their module up

@@ -10,7 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DOCKERFILE = (REPO / "infra" / "docker" / "Dockerfile").read_text()
 
 

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 PACKAGES = {"components": "tfxkit.components", "pipelines": "tfxkit.pipelines",
             "infra": "tfxkit.infra"}
 

@@ -6,7 +6,7 @@ from typing import List
 
 import pytest
 
-from tests.unit.test_imports import ROOT, _module_name, _sources
+from tests.unit.repo.test_imports import ROOT, _module_name, _sources
 
 # what each layer / infra subpackage may import of tfxkit's others (itself always)
 ALLOWED = {

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "services.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "services.py"
 
 
 def closed_port():

@@ -12,7 +12,7 @@ import pytest
 
 from tfxkit.pipelines import compat
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def make(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-INI = Path(__file__).resolve().parents[2] / "pytest.ini"
+INI = Path(__file__).resolve().parents[3] / "pytest.ini"
 
 INNER = '''
 import gc

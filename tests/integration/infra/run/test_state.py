@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.stale_runs_pipeline import start_holding_runner
+from tests.integration.stale_runs_pipeline import start_holding_runner
 from tfxkit.infra.run import state as run_state
 
 
@@ -143,7 +143,7 @@ def test_kill_9_leaves_running_then_the_report_marks_it_failed(killed_run, tmp_p
 def test_the_next_run_marks_the_killed_run_failed(killed_run, tmp_path):
     import shutil
 
-    from tests.unit import stale_runs_pipeline as sp
+    from tests.integration import stale_runs_pipeline as sp
     from tfxkit.infra.run.local_runner import run_pipeline
 
     root = tmp_path / "copy"
@@ -184,7 +184,7 @@ def test_a_live_runner_is_left_running(tmp_path):
 # -- failures TFX's launcher leaves RUNNING ----------------------------------------------
 
 def test_executor_sys_exit_1_is_failed(tmp_path):
-    from tests.unit import stale_runs_pipeline as sp
+    from tests.integration import stale_runs_pipeline as sp
     from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
 
     with pytest.raises(RunFailed) as e:
@@ -195,7 +195,7 @@ def test_executor_sys_exit_1_is_failed(tmp_path):
 
 
 def test_executor_exception_is_failed(tmp_path):
-    from tests.unit import stale_runs_pipeline as sp
+    from tests.integration import stale_runs_pipeline as sp
     from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
 
     with pytest.raises(RunFailed, match="step is broken"):
@@ -209,7 +209,7 @@ def test_example_gen_failure_is_failed_with_its_reason(tmp_path, pattern):
     # {SPAN}: ArrowExampleGen's driver (span resolution) finds no file, after TFX
     # registered the execution RUNNING and before any executor: TFX leaves it RUNNING.
     # *.csv: the executor finds none: TFX marks it FAILED, without the reason.
-    from tests.unit import stale_runs_pipeline as sp
+    from tests.integration import stale_runs_pipeline as sp
     from tfxkit.components.example_gen.component import ArrowExampleGen
     from tfxkit.infra.run.local_runner import RunFailed, run_pipeline
     from tfxkit.infra.metadata.report.gather import gather

@@ -20,7 +20,7 @@ from tfxkit.components.prediction_store.store import (RunInfo, StoreError, Store
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 BIN = Path(sys.executable).parent / "tfxkit"
 
 

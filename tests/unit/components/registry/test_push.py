@@ -4,7 +4,7 @@ import pytest
 
 from tfxkit.components.registry import push
 from tfxkit.components.registry.registry import Registry
-from tests.unit.test_registry import model
+from tests.unit.components.registry.test_registry import model
 
 OK = push.Gate(True, "fine")
 
@@ -112,7 +112,7 @@ def test_batch_inference_uses_the_registry_serving_version(tmp_path):
     from tfxkit.pipelines.config import load_config
     from tfxkit.pipelines.inference import InferenceError, latest_pushed_model
 
-    src = Path(__file__).resolve().parents[2] / "templates" / "multiclass" / "config.yaml"
+    src = Path(__file__).resolve().parents[4] / "templates" / "multiclass" / "config.yaml"
     case = tmp_path / "case"
     case.mkdir()
     shutil.copy(src, case / "config.yaml")

@@ -13,10 +13,10 @@ from tfxkit.components.registry import push
 from tfxkit.components.registry import registry as regmod
 from tfxkit.components.registry.registry import (IndexBroken, Registry, RegistryError,
                                                  content_hash)
-from tests.unit.test_registry import model
+from tests.unit.components.registry.test_registry import model
 
 OK = push.Gate(True, "fine")
-TEMPLATE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "templates",
+TEMPLATE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "templates",
                                "multiclass", "config.yaml")
 
 

@@ -166,7 +166,7 @@ def test_window_in_pipeline(tmp_path):
     from tfxkit.pipelines import factory
     from tfxkit.pipelines.config import ConfigError, load_config
 
-    src = Path(__file__).resolve().parents[2] / "templates" / "regression"
+    src = Path(__file__).resolve().parents[4] / "templates" / "regression"
     shutil.copytree(src / "data", tmp_path / "data")
     text = (src / "config.yaml").read_text().replace(
         '"data/eta-*.csv"', '"data/eta-{YYYY}-{MM}-{DD}.csv"').replace(

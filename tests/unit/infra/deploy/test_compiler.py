@@ -15,7 +15,7 @@ from tfxkit.infra.deploy import compiler, submit
 from tfxkit.pipelines import compat
 from tfxkit.pipelines.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 TEMPLATES = ["multiclass", "binary", "regression"]
 BIN = Path(sys.executable).parent / "tfxkit"
 IMAGE = "us-central1-docker.pkg.dev/my-project/tfxkit/case:abc123"

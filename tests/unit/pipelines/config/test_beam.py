@@ -7,7 +7,7 @@ import pytest
 from tfxkit.pipelines import factory
 from tfxkit.pipelines.config import ConfigError, load_config
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "multiclass" / "config.yaml"
+TEMPLATE = Path(__file__).resolve().parents[4] / "templates" / "multiclass" / "config.yaml"
 SETUP = f"--setup_file={factory.tfxkit_setup_file()}"
 
 

@@ -194,7 +194,7 @@ def test_two_sources_rejected(tmp_path):
 def test_templates_validate():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "templates"
+    root = Path(__file__).resolve().parents[4] / "templates"
     for t in ("multiclass", "binary", "regression"):
         cfg = load_config(root / t / "config.yaml")
         assert check_data(cfg)["rows"] > 100
@@ -280,7 +280,7 @@ def test_union_field_location_is_clean(tmp_path):
 def test_repository_configs_validate():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "configs"
+    root = Path(__file__).resolve().parents[4] / "configs"
     configs = sorted(root.glob("*.yaml"))
     assert configs
     for p in configs:
