@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent / "tfxkit"
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def run(*args, cwd=None):

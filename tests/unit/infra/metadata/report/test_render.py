@@ -136,7 +136,7 @@ def test_render_inference_run():
 
 def test_report_command_without_metadata(tmp_path):
     cfg = tmp_path / "config.yaml"
-    src = Path(__file__).resolve().parents[4] / "templates" / "multiclass"
+    src = Path(__file__).resolve().parents[5] / "templates" / "multiclass"
     cfg.write_text((src / "config.yaml").read_text())
     (tmp_path / "data").symlink_to(src / "data")
     r = subprocess.run([str(BIN), "report", str(cfg)], capture_output=True, text=True)
