@@ -16,7 +16,7 @@ from tfxkit.components.registry.registry import (IndexBroken, Registry, Registry
 from tests.unit.components.registry.test_registry import model
 
 OK = push.Gate(True, "fine")
-TEMPLATE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "templates",
+TEMPLATE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "templates",
                                "multiclass", "config.yaml")
 
 

@@ -645,7 +645,7 @@ def test_close_drains_queued_and_running_requests():
 
 # -- config and CLI ------------------------------------------------------------------------
 
-TEMPLATE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "templates",
+TEMPLATE_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "templates",
                                "multiclass", "config.yaml")
 
 
