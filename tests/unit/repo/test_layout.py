@@ -138,11 +138,6 @@ NO_MIRRORED_TEST = {
     "infra/run/summary.py": "tests/unit/components/registry/test_push.py, "
                             "tests/unit/pipelines/test_fairness.py, "
                             "tests/integration/infra/run/test_state.py",
-    "infra/serving/arm.py": "tests/unit/infra/serving/test_online_service.py",
-    "infra/serving/batcher.py": "tests/unit/infra/serving/test_online_service.py",
-    "infra/serving/examples.py": "tests/unit/infra/serving/test_online_service.py",
-    "infra/serving/feedback.py": "tests/unit/infra/serving/test_online_service.py",
-    "infra/serving/json_body.py": "tests/unit/infra/serving/test_online_service.py",
     "infra/serving/store_gate.py": "tests/unit/infra/serving/test_app.py",
     "tfxkit/testing.py": "used by tests/unit/pipelines/test_transform.py and the templates' tests",
 }
