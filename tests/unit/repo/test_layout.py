@@ -121,8 +121,6 @@ NO_MIRRORED_TEST = {
                               "e2e (tests/e2e/test_inference.py)",
     "pipelines/trainer.py": "no unit test: the templates' training in tests/e2e",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
-    "infra/canary/decision_log.py": "tests/unit/infra/canary/test_policy.py",
-    "infra/canary/vertex_traffic.py": "tests/unit/infra/canary/test_policy.py",
     "infra/cli/common.py": "every command's tests, e.g. tests/unit/infra/cli/test_use_case.py",
     "infra/cli/deploy.py": "tests/unit/infra/deploy/test_compiler.py",
     "infra/cli/models.py": "tests/unit/components/registry/test_registry_faults.py",

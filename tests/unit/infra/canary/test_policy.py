@@ -1,16 +1,12 @@
-"""The canary policy (infra/canary/policy.py), its decision log and its Vertex mapping: plain
-functions, no server, no TensorFlow."""
+"""The canary policy (infra/canary/policy.py): plain functions, no server, no TensorFlow.
+(Its decision log and its Vertex mapping: test_decision_log.py, test_vertex_traffic.py.)"""
 import json
-import multiprocessing
 import os
 import sys
-from unittest import mock
 
 import pytest
 
 from tfxkit.infra.canary import policy as c
-from tfxkit.infra.canary import vertex_traffic as cv
-from tfxkit.infra.canary.decision_log import DecisionLog, current
 
 P = c.Policy(steps=(0.1, 0.25, 0.5, 1.0), min_requests=100, min_feedback=50,
              max_error_rate_delta=0.01, max_p99_latency_ratio=1.5, p99_slack_ms=0.0,
@@ -161,128 +157,6 @@ def test_window_samples_latencies_when_full():
     for i in range(1000):
         w.record(1.0)
     assert len(w.latencies) == 10 and w.requests == 1000
-
-
-# -- the decision log ---------------------------------------------------------------------
-
-def _append_many(path, who, n):
-    log = DecisionLog(path)
-    for i in range(n):
-        log.append({"action": "hold", "canary": who, "i": i, "pad": "x" * 5000})
-
-
-def test_log_appends_are_whole_lines_across_processes(tmp_path):
-    path = str(tmp_path / "reg" / "canary.jsonl")
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_append_many, args=(path, w, 50)) for w in "ab"]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-    recs = DecisionLog(path).records()
-    assert len(recs) == 100 and all(len(r["pad"]) == 5000 for r in recs)
-    assert [r["i"] for r in recs if r["canary"] == "a"] == list(range(50))
-
-
-def test_log_skips_a_torn_line_and_goes_on(tmp_path):
-    path = str(tmp_path / "canary.jsonl")
-    log = DecisionLog(path)
-    log.append({"action": "start", "canary": "2", "stable": "1"})
-    with open(path, "ab") as f:
-        f.write(b'{"action": "ramp", "can')  # a writer died mid-line
-    log.append({"action": "rollback", "canary": "2", "stable": "1"})
-    recs = log.records()
-    assert [r["action"] for r in recs] == ["start", "rollback"]
-    assert log.rejected() == {"2"} and log.promoted() == set()
-    assert all("at" in r for r in recs)
-
-
-def test_current_canary():
-    recs = [{"action": "start", "canary": "2"}, {"action": "ramp", "canary": "2"}]
-    assert current(recs)["action"] == "ramp"
-    assert current(recs + [{"action": "promote", "canary": "2"}]) is None
-    assert current(recs + [{"action": "rollback", "canary": "2"},
-                           {"action": "start", "canary": "3"}])["canary"] == "3"
-    assert current([]) is None
-
-
-# -- Vertex ---------------------------------------------------------------------------------
-
-def test_vertex_percentages():
-    assert [cv.percent(s) for s in (0, 0.001, 0.1, 0.255, 0.5, 0.999, 1.0)] == \
-        [0, 1, 10, 26, 50, 99, 100]
-    assert cv.traffic_split("111", "222", 0.25) == {"111": 75, "222": 25}
-    assert cv.traffic_split("111", "222", 1.0) == {"222": 100}
-    for s in (0.01, 0.1, 0.33, 0.5, 0.66, 0.99):
-        assert sum(cv.traffic_split("a", "b", s).values()) == 100
-
-
-def test_vertex_requests_per_decision():
-    start = cv.vertex_requests("start", 0.1, "111",
-                               canary_model="projects/p/locations/l/models/9",
-                               deploy_kwargs={"machine_type": "n1-standard-2"})
-    assert start == [("deploy", {"model": "projects/p/locations/l/models/9",
-                                 "machine_type": "n1-standard-2",
-                                 "traffic_split": {"111": 90, "0": 10}})]
-    assert cv.vertex_requests("hold", 0.1, "111", "222") == []
-    assert cv.vertex_requests("ramp", 0.25, "111", "222") == \
-        [("update", {"traffic_split": {"111": 75, "222": 25}})]
-    assert cv.vertex_requests("promote", 1.0, "111", "222") == \
-        [("update", {"traffic_split": {"222": 100}}),
-         ("undeploy", {"deployed_model_id": "111"})]
-    assert cv.vertex_requests("rollback", 0.0, "111", "222") == \
-        [("update", {"traffic_split": {"111": 100}}),
-         ("undeploy", {"deployed_model_id": "222"})]
-    with pytest.raises(ValueError):
-        cv.vertex_requests("ramp", 0.5, "111")
-    with pytest.raises(ValueError):
-        cv.vertex_requests("start", 0.5, "111")
-    with pytest.raises(ValueError):
-        cv.vertex_requests("explode", 0.5, "111", "222")
-
-
-def test_vertex_decisions_follow_the_policy():
-    """The same Decision drives the endpoint: its next_share is the split."""
-    d = c.decide(arm(), arm("2", requests=200), 1, P)
-    assert cv.vertex_requests(d.action, d.next_share, "111", "222") == \
-        [("update", {"traffic_split": {"111": 50, "222": 50}})]
-
-
-def test_vertex_apply_calls_the_aiplatform_client(monkeypatch):
-    """What google-cloud-aiplatform's Endpoint would be sent (the client is patched at
-    its boundary: no cloud is reachable)."""
-    from google.cloud import aiplatform
-
-    calls = []
-
-    class FakeEndpoint:
-        def __init__(self, name):
-            calls.append(("Endpoint", name))
-
-        def deploy(self, **kw):
-            calls.append(("deploy", kw))
-
-        def update(self, **kw):
-            calls.append(("update", kw))
-
-        def undeploy(self, **kw):
-            calls.append(("undeploy", kw))
-
-    monkeypatch.setattr(aiplatform, "Endpoint", FakeEndpoint)
-    monkeypatch.setattr(aiplatform, "Model", lambda name: ("Model", name))
-    init = mock.Mock()
-    monkeypatch.setattr(aiplatform, "init", init)
-    cv.apply(cv.vertex_requests("start", 0.1, "111", canary_model="models/9"),
-             "projects/p/locations/us-central1/endpoints/5", project="p",
-             location="us-central1")
-    cv.apply(cv.vertex_requests("promote", 1.0, "111", "222"), "5")
-    init.assert_called_once_with(project="p", location="us-central1")
-    assert calls == [
-        ("Endpoint", "projects/p/locations/us-central1/endpoints/5"),
-        ("deploy", {"model": ("Model", "models/9"), "traffic_split": {"111": 90, "0": 10}}),
-        ("Endpoint", "5"),
-        ("update", {"traffic_split": {"222": 100}}),
-        ("undeploy", {"deployed_model_id": "111"})]
 
 
 def test_policy_module_imports_no_tensorflow():
