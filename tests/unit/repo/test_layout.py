@@ -136,7 +136,6 @@ NO_MIRRORED_TEST = {
     "infra/run/summary.py": "tests/unit/components/registry/test_push.py, "
                             "tests/unit/pipelines/test_fairness.py, "
                             "tests/integration/infra/run/test_state.py",
-    "infra/serving/store_gate.py": "tests/unit/infra/serving/test_app.py",
     "tfxkit/testing.py": "used by tests/unit/pipelines/test_transform.py and the templates' tests",
 }
 
