@@ -97,8 +97,6 @@ NO_MIRRORED_TEST = {
                                           "remote URIs in tests/unit/infra/deploy/test_compiler.py",
     "components/infra_validator/executor.py": "e2e (tests/e2e/test_templates.py)",
     "components/prediction_store/executor.py": "e2e (tests/e2e/test_inference.py)",
-    "components/registry/executor.py": "refusal without blessings in "
-                                       "tests/unit/components/registry/test_push.py",
     # -- tested through the module that calls them
     "components/infra_validator/probe.py": "the model's process of check.validate: "
                                            "tests/unit/components/infra_validator/test_check.py",
@@ -115,10 +113,6 @@ NO_MIRRORED_TEST = {
     "pipelines/config/inference.py": "schema: tests/unit/pipelines/config/test_loader.py",
     "pipelines/config/pipeline.py": "schema: tests/unit/pipelines/config/test_loader.py",
     "pipelines/config/serving.py": "schema: tests/unit/infra/serving/test_online_service.py",
-    "pipelines/inference.py": "latest_pushed_model in tests/unit/components/registry/test_push.py; "
-                              "check_stored_run in "
-                              "tests/unit/components/prediction_store/test_store_faults.py; "
-                              "e2e (tests/e2e/test_inference.py)",
     "pipelines/trainer.py": "no unit test: the templates' training in tests/e2e",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
     "infra/cli/common.py": "every command's tests, e.g. tests/unit/infra/cli/test_use_case.py",
@@ -129,13 +123,11 @@ NO_MIRRORED_TEST = {
     "infra/cli/run.py": "tests/unit/infra/cli/test_use_case.py; e2e",
     "infra/cli/serve.py": "canary status and history in "
                           "tests/unit/infra/serving/test_online_service.py",
-    "infra/deploy/submit.py": "tests/unit/infra/deploy/test_compiler.py",
+    "infra/deploy/submit.py": "on the specs compiled once by a module fixture of "
+                              "tests/unit/infra/deploy/test_compiler.py",
     "infra/metadata/report/gather.py": "drift in tests/unit/infra/metadata/report/test_render.py; "
                                        "tests/integration/infra/run/test_state.py; e2e",
     "infra/metadata/report/plots.py": "no unit test: the reports rendered in tests/e2e/test_report.py",
-    "infra/run/summary.py": "tests/unit/components/registry/test_push.py, "
-                            "tests/unit/pipelines/test_fairness.py, "
-                            "tests/integration/infra/run/test_state.py",
     "tfxkit/testing.py": "used by tests/unit/pipelines/test_transform.py and the templates' tests",
 }
 
