@@ -1,6 +1,7 @@
-"""A one-component TFX pipeline for tests/unit/test_stale_runs.py and test_mlmd.py, run by
-tfxkit's local runner: ``Step`` does what its ``mode`` says (``ok``, ``hold``: write the
-marker file and sleep, ``exit``: ``sys.exit(1)``, ``raise``). ``python -m
+"""A one-component TFX pipeline for tests/integration/infra/run/test_state.py and
+tests/integration/pipelines/test_mlmd.py, run by tfxkit's local runner: ``Step`` does
+what its ``mode`` says (``ok``, ``hold``: write the marker file and sleep, ``exit``:
+``sys.exit(1)``, ``raise``). ``python -m
 tests.integration.stale_runs_pipeline ROOT MODE MARKER [MYSQL_DATABASE]`` runs it in a process of
 its own (``start_holding_runner``; the tests kill it with -9). MLMD is ROOT/metadata.sqlite,
 or the database on the local MariaDB (root, as the mysql profile of the templates)."""

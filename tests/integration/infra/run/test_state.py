@@ -3,7 +3,7 @@
 RUNNING; the next run (and the report) marks it FAILED and the report says failed. A
 driver's error (ExampleGen on missing files) and an executor's sys.exit(1) are marked
 FAILED by the runner itself; SIGTERM marks the run CANCELED. Real processes and a real
-SQLite MLMD throughout (tests/unit/stale_runs_pipeline.py is the pipeline)."""
+SQLite MLMD throughout (tests/integration/stale_runs_pipeline.py is the pipeline)."""
 import json
 import os
 import signal

@@ -8,7 +8,7 @@ and a multi-valued feature), a Redis prediction store on a redis-server of its o
 limits, and an open-files limit of 512. Server B (one test): a model whose calls read
 a file of its folder (as a SavedModel's assets are), to delete the folder under it.
 
-This file is also the servers' entry point: ``python test_serve_faults.py --port P ...``.
+This file is also the servers' entry point: ``python test_http_server.py --port P ...``.
 """
 import contextlib
 import http.client
