@@ -60,7 +60,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once
-.PHONY: print-stack setup demo test test-unit test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-health bench-stacks lock clean
+.PHONY: print-stack setup demo test test-unit test-integration test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-health bench-stacks lock clean
 
 setup: $(STAMP)
 
@@ -129,7 +129,7 @@ tfx121-lock:
 tfx121-shell: tfx121-root
 	$(TFX121) shell
 
-# The unit tier on the second stack (the services must answer, as for make test-unit;
+# The unit and integration tiers on the second stack (the services must answer, as for make test-unit;
 # checked from inside, with the root's Python). Airflow stays the host's .venv-airflow
 # (Python 3.11, never TFX): chroot.sh binds its interpreter in.
 # Then the template pipelines (multiclass, regression), batch inference and the run
@@ -139,7 +139,7 @@ TFX121_E2E := "tests/e2e/test_templates.py::test_template_end_to_end[multiclass]
 	tests/e2e/test_inference.py tests/e2e/test_report.py tests/e2e/test_canary.py
 test-tfx121: tfx121-root airflow-setup
 	$(TFX121) run python tests/services.py
-	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit
+	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit tests/integration
 	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 $(TFX121_E2E)
 
 # The templates' transform tests and the e2e pipelines on the second stack (~15 min).
@@ -174,11 +174,17 @@ XDIST := -n 2 --dist loadfile
 # pytest.ini decides which warnings are ignored (named third-party ones only): the
 # PYTHONWARNINGS exported above for the CLI would ignore whole categories in the tests.
 TESTENV := env -u PYTHONWARNINGS
+# Tiers: unit (tests/unit and the templates' tests: no process of its own, ~1-2 min),
+# integration (tests/integration: real Airflow, servers, redis-servers, runners killed
+# with -9), e2e (real pipelines). make test runs all four in one session.
 test: setup airflow-setup browser-setup services
-	$(TESTENV) $(PY) -m pytest -q $(XDIST) --durations=10 tests/unit templates tests/e2e
+	$(TESTENV) $(PY) -m pytest -q $(XDIST) --durations=10 tests/unit tests/integration templates tests/e2e
 
-test-unit: setup airflow-setup services
+test-unit: setup services
 	$(TESTENV) $(PY) -m pytest -q $(XDIST) --durations=10 tests/unit templates
+
+test-integration: setup airflow-setup services
+	$(TESTENV) $(PY) -m pytest -q $(XDIST) --durations=10 tests/integration
 
 test-e2e: setup airflow-setup browser-setup services
 	$(TESTENV) $(PY) -m pytest -q $(XDIST) --durations=10 tests/e2e

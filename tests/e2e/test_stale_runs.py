@@ -1,7 +1,7 @@
 """A real ``tfxkit run`` killed with -9 in the middle of a component: ML Metadata keeps
 the execution RUNNING, ``tfxkit report`` marks it FAILED (the runner's pid is gone) and
 the page says failed, never succeeded. (The next ``tfxkit run`` marks it the same way:
-tests/unit/test_stale_runs.py, with a one-component pipeline.)"""
+tests/integration/infra/run/test_state.py, with a one-component pipeline.)"""
 import os
 import signal
 import subprocess

@@ -1,0 +1,15 @@
+"""A model's outputs split into one answer per instance (infra/serving/arm.py)."""
+import json
+
+import numpy as np
+import pytest
+
+from tfxkit.infra.serving.arm import split_outputs
+
+
+def test_split_outputs():
+    out = split_outputs({"class": np.array([[b"A"], [b"B"]]), "class_id": np.array([[0], [1]]),
+                         "probabilities": np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)}, 2)
+    assert out[1]["class"] == "B" and out[1]["class_id"] == 1
+    assert out[0]["probabilities"] == pytest.approx([0.9, 0.1])
+    json.dumps(out)

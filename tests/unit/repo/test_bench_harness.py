@@ -1,0 +1,112 @@
+"""The benchmark harness: alternating order, separate processes, phases, medians and
+spread, ratios paired run by run, and the JSON it writes."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+_spec = importlib.util.spec_from_file_location("bench_harness", ROOT / "tests/bench/harness.py")
+harness = importlib.util.module_from_spec(_spec)
+sys.modules["bench_harness"] = harness  # dataclasses look their module up
+_spec.loader.exec_module(harness)
+
+CHILD = """
+import sys, time
+sys.path.insert(0, {bench!r})
+import harness
+ph = harness.Phases()
+time.sleep({imports})
+ph.mark("imports")
+time.sleep({work})
+ph.mark("work")
+ph.emit(rows=10, pid=__import__("os").getpid())
+"""
+
+
+def side(name, imports, work):
+    code = CHILD.format(bench=str(ROOT / "tests/bench"), imports=imports, work=work)
+    return harness.Side(name, [sys.executable, "-c", code])
+
+
+def test_order_alternates():
+    assert harness.order(3) == [0, 1, 1, 0, 0, 1]
+    assert harness.order(4) == [0, 1, 1, 0, 0, 1, 1, 0]
+
+
+def test_spread_median_and_range():
+    assert harness.spread([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert harness.spread([])["median"] is None
+
+
+def test_compare_runs_each_side_in_its_own_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "RESULTS", tmp_path)
+    c = harness.compare("t", side("slow", 0.05, 0.4), side("fast", 0.05, 0.1), runs=3,
+                        log_dir=tmp_path / "logs")
+    assert [r.side for r in c.runs] == ["slow", "fast", "fast", "slow", "slow", "fast"]
+    assert len({r.extra["pid"] for r in c.runs}) == 6
+    s = c.summary()
+    # the work ratio excludes imports and process start; the total ratio includes them
+    assert 2.5 < s["ratios"]["work"]["median"] < 5.5
+    assert s["ratios"]["total"]["median"] < s["ratios"]["work"]["median"]
+    assert s["sides"]["slow"]["fixed_s"]["median"] >= 0.05
+    assert s["ratios"]["work"]["n"] == 3
+    text = harness.report(c, per=10)
+    assert "fixed costs excluded" in text and "slow/fast" in text
+    path = harness.save("t", [c], {"rows": 10}, started_load=harness.loadavg())
+    data = json.loads(path.read_text())
+    assert data["commit"] and "loadavg_end" in data["machine"]
+    assert len(data["comparisons"][0]["runs"]) == 6
+    assert data["comparisons"][0]["runs"][0]["loadavg_before"]
+
+
+def test_a_failing_side_stops_the_benchmark(tmp_path):
+    bad = harness.Side("bad", [sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(SystemExit, match="bad run 1 failed"):
+        harness.compare("t", bad, bad, runs=1, log_dir=tmp_path)
+
+
+def test_metrics_are_summarized_and_paired(tmp_path, monkeypatch):
+    """Numbers a side reports beside its phases (requests/s, p99) get a spread per side
+    and paired ratios; the report and the JSON carry them."""
+    monkeypatch.setattr(harness, "RESULTS", tmp_path)
+    code = ("import sys; sys.path.insert(0, {bench!r}); import harness; "
+            "ph = harness.Phases(); ph.mark('work'); ph.emit(rps={rps}, p99_ms=None)")
+    a = harness.Side("a", [sys.executable, "-c", code.format(
+        bench=str(ROOT / "tests/bench"), rps=300)])
+    b = harness.Side("b", [sys.executable, "-c", code.format(
+        bench=str(ROOT / "tests/bench"), rps=100)])
+    c = harness.compare("m", a, b, runs=2, log_dir=tmp_path / "logs",
+                        metrics=("rps", "p99_ms"))
+    s = c.summary()
+    assert s["metrics"]["a"]["rps"]["median"] == 300
+    assert s["metric_ratios"]["rps"]["median"] == 3.0
+    assert s["metric_ratios"]["p99_ms"]["n"] == 0  # absent values are left out, not zeros
+    assert "rps: a 300.0" in harness.report(c)
+    data = json.loads(harness.save("m", [c], {}).read_text())
+    assert data["comparisons"][0]["summary"]["metric_ratios"]["rps"]["median"] == 3.0
+    assert (tmp_path / "m.png").exists()
+
+
+def test_compare_rounds_shares_a_side_and_alternates_each_pair(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "RESULTS", tmp_path)
+    s, t, p = side("s", 0, 0.2), side("t", 0, 0.05), side("p", 0, 0.02)
+    st, pt = harness.compare_rounds([("st", s, t), ("pt", p, t, "a note")], runs=3,
+                                    log_dir=tmp_path / "logs")
+    # rounds S T P, P T S, S T P: t runs 3 times, shared by both comparisons
+    assert [r.side for r in st.runs] == ["s", "t", "t", "s", "s", "t"]
+    assert [r.side for r in pt.runs] == ["t", "p", "p", "t", "t", "p"]
+    assert {id(r) for r in st.of("t")} == {id(r) for r in pt.of("t")}
+    assert pt.note == "a note" and st.summary()["ratios"]["work"]["n"] == 3
+    assert st.summary()["ratios"]["work"]["median"] > 1 > pt.summary()["ratios"]["work"]["median"]
+
+
+def test_fewer_than_three_runs_is_marked_a_development_run(tmp_path):
+    c = harness.compare("t", side("a", 0.0, 0.01), side("b", 0.0, 0.01), runs=1,
+                        log_dir=tmp_path, work_includes="the sleeps")
+    s = c.summary()
+    assert s["dev_only"] and s["work_includes"] == "the sleeps"
+    text = harness.report(c)
+    assert "DEVELOPMENT RUN" in text and "work (the sleeps)" in text
