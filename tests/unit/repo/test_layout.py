@@ -91,19 +91,16 @@ def mirror_tests_of(module: str, tests: List[str], root: Path = ROOT) -> List[st
 NO_MIRRORED_TEST = {
     # -- TFX executors: thin over the plain functions their tests cover; run by TFX in the
     #    e2e pipelines (tests/e2e)
-    "components/batch_inference/executor.py": "e2e (tests/e2e/test_inference.py)",
     "components/example_gen/executor.py": "check_span_columns in "
                                           "tests/unit/components/example_gen/test_ingest.py; "
                                           "remote URIs in tests/unit/infra/deploy/test_compiler.py",
-    "components/infra_validator/executor.py": "e2e (tests/e2e/test_templates.py)",
-    "components/prediction_store/executor.py": "e2e (tests/e2e/test_inference.py)",
     # (kept in test_push.py: moved out, the rest of that file is too small for git to see
     #  test_push_gates.py -> test_push.py as a rename when the branches are merged)
     "components/registry/executor.py": "test_executor_refuses_without_blessings in "
                                        "tests/unit/components/registry/test_push.py",
     # -- tested through the module that calls them
-    "components/infra_validator/probe.py": "the model's process of check.validate: "
-                                           "tests/unit/components/infra_validator/test_check.py",
+    "components/serving_check/probe.py": "the model's process of check.validate: "
+                                           "tests/unit/components/serving_check/test_check.py",
     "components/prediction_store/rows.py": "through the stores: "
                                            "tests/unit/components/prediction_store/test_store.py",
     "pipelines/compat.py": "where the stacks differ: tests/unit/pipelines/test_models.py, "
@@ -117,7 +114,6 @@ NO_MIRRORED_TEST = {
     "pipelines/config/inference.py": "schema: tests/unit/pipelines/config/test_loader.py",
     "pipelines/config/pipeline.py": "schema: tests/unit/pipelines/config/test_loader.py",
     "pipelines/config/serving.py": "schema: tests/unit/infra/serving/test_online_service.py",
-    "pipelines/trainer.py": "no unit test: the templates' training in tests/e2e",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
     "infra/cli/common.py": "every command's tests, e.g. tests/unit/infra/cli/test_use_case.py",
     "infra/cli/deploy.py": "tests/unit/infra/deploy/test_compiler.py",
