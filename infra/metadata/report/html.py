@@ -59,6 +59,7 @@ pre { background: #f9fafb; border: 1px solid var(--line); padding: 8px; font-siz
 }
 """
 
+
 def fmt_num(v: Any, digits: int = 4) -> str:
     if v is None:
         return "–"
