@@ -44,8 +44,9 @@ def _feature_rows(split, with_plots: bool, prev_label: str, anomalous=()) -> str
     return table_html(headers, rows, f"class='features' data-split='{e(split.split)}'")
 
 
-def data_section(rep: Report) -> str:
-    parts = ["<section id='data' data-section='data'><h2>Data</h2>"]
+def _rows_and_input(rep: Report) -> str:
+    """The examples per split, the span, rejected rows and the input files."""
+    parts = []
     if rep.rows:
         rows = [{"attrs": f"data-split='{e(k)}' data-rows='{v}'",
                  "cells": [e(k), (str(v), "class='num'")]} for k, v in sorted(rep.rows.items())]
@@ -62,12 +63,12 @@ def data_section(rep: Report) -> str:
     if facts:
         parts.append("<dl class='facts'>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>"
                                                     for k, v in facts) + "</dl>")
-    if rep.kind == "inference":
-        parts.append("<p class='muted'>The batch-inference pipeline scores the data as it is "
-                     "(no statistics, no validation); see the predictions below.</p></section>")
-        return "".join(parts)
-    # anomalies first: they decide whether anything was trained
-    parts.append("<h3 id='anomalies'>Anomalies (ExampleValidator against the schema)</h3>")
+    return "".join(parts)
+
+
+def _anomalies_and_gate(rep: Report) -> str:
+    """ExampleValidator's anomalies and the ValidationGate's verdict."""
+    parts = ["<h3 id='anomalies'>Anomalies (ExampleValidator against the schema)</h3>"]
     if rep.anomalies:
         rows = [{"attrs": f"data-anomaly='{e(a.feature)}'",
                  "cells": [e(a.split), f"<b>{e(a.feature)}</b>",
@@ -76,7 +77,7 @@ def data_section(rep: Report) -> str:
         parts.append(f"<p class='bad'><b>{len(rep.anomalies)} anomal"
                      f"{'y' if len(rep.anomalies) == 1 else 'ies'}</b> found.</p>")
         parts.append(table_html(["split", "feature", "severity", "anomaly", "detail"], rows,
-                            "class='anomalies'"))
+                                "class='anomalies'"))
     elif rep.anomalies_read:
         parts.append("<p class='ok' data-anomalies='0'>No anomalies: the data matches the "
                      "schema.</p>")
@@ -88,31 +89,48 @@ def data_section(rep: Report) -> str:
                    else "let the run go on (warn)" if g.get("passed") is False else g.get("state"))
         parts.append(f"<p>ValidationGate (on_anomalies: {e(str(g.get('on_anomalies') or '?'))})"
                      f": <b>{e(str(verdict))}</b>.</p>")
+    return "".join(parts)
+
+
+def _comparison(rep: Report) -> str:
+    """Which earlier run the statistics are compared with, and how drift is measured."""
+    if rep.previous_run:
+        return (f"<p>Compared with run <b>{e(rep.previous_run)}</b>, the latest earlier run "
+                f"that read different data (<span class='legend-cur'>■ this run</span>, "
+                f"<span class='legend-prev'>■ previous run</span>). Drift: Jensen-Shannon "
+                f"divergence for numbers, L-infinity distance for categories; above "
+                f"{DRIFT_WARN:g} is highlighted.</p>")
+    if rep.previous_same_data:
+        return ("<p class='muted'>The earlier runs read the very same data (ExampleGen "
+                "cached): nothing to compare.</p>")
+    return "<p class='muted'>No earlier run of this pipeline to compare with.</p>"
+
+
+def _statistics(rep: Report) -> str:
+    """Missing values and every feature of the first split (with plots), then the others."""
+    main = rep.stats[0]
+    anomalous = {a.feature for a in rep.anomalies}
+    parts = [f"<h3>Missing values ({e(main.split)} split)</h3>",
+             figure_html(plots.missing_plot(main.features))]
+    for i, split in enumerate(rep.stats):
+        parts.append(f"<h3>Features ({e(split.split)} split, {split.num_examples} examples)</h3>")
+        parts.append("<div class='scroll'>"
+                     + _feature_rows(split, i == 0, "previous run", anomalous) + "</div>")
+    return "".join(parts)
+
+
+def data_section(rep: Report) -> str:
+    parts = ["<section id='data' data-section='data'><h2>Data</h2>", _rows_and_input(rep)]
+    if rep.kind == "inference":
+        parts.append("<p class='muted'>The batch-inference pipeline scores the data as it is "
+                     "(no statistics, no validation); see the predictions below.</p></section>")
+        return "".join(parts)
+    # anomalies first: they decide whether anything was trained
+    parts.append(_anomalies_and_gate(rep))
     if not rep.stats:
         parts.append("<p class='muted'>No statistics in this run.</p></section>")
         return "".join(parts)
-    if rep.previous_run:
-        parts.append(f"<p>Compared with run <b>{e(rep.previous_run)}</b>, the latest earlier run "
-                     f"that read different data (<span class='legend-cur'>■ this run</span>, "
-                     f"<span class='legend-prev'>■ previous run</span>). Drift: Jensen-Shannon "
-                     f"divergence for numbers, L-infinity distance for categories; above "
-                     f"{DRIFT_WARN:g} is highlighted.</p>")
-    elif rep.previous_same_data:
-        parts.append("<p class='muted'>The earlier runs read the very same data (ExampleGen "
-                     "cached): nothing to compare.</p>")
-    else:
-        parts.append("<p class='muted'>No earlier run of this pipeline to compare with.</p>")
-    main = rep.stats[0]
-    anomalous = {a.feature for a in rep.anomalies}
-    parts.append(f"<h3>Missing values ({e(main.split)} split)</h3>")
-    parts.append(figure_html(plots.missing_plot(main.features)))
-    parts.append(f"<h3>Features ({e(main.split)} split, {main.num_examples} examples)</h3>")
-    parts.append("<div class='scroll'>" + _feature_rows(main, True, "previous run", anomalous) + "</div>")
-    for split in rep.stats[1:]:
-        parts.append(f"<h3>Features ({e(split.split)} split, {split.num_examples} examples)</h3>")
-        parts.append("<div class='scroll'>" + _feature_rows(split, False, "previous run", anomalous)
-                     + "</div>")
-    parts.append("</section>")
+    parts += [_comparison(rep), _statistics(rep), "</section>"]
     return "".join(parts)
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Optional
+from typing import List, Optional
 
 from tfxkit.infra.metadata.report import plots
 from tfxkit.infra.metadata.report.components import report_status
 from tfxkit.infra.metadata.report.html import e, figure_html, fmt_metric, fmt_num, table_html
-from tfxkit.infra.metadata.report.model import Report
+from tfxkit.infra.metadata.report.model import Report, SliceMetric
 
 
 def _not_trained_reason(rep: Report) -> str:
@@ -61,13 +61,10 @@ def training_section(rep: Report) -> str:
     return "".join(parts)
 
 
-def evaluation_section(rep: Report) -> str:
-    parts = ["<section id='evaluation' data-section='evaluation'><h2>Evaluation</h2>"]
+def _verdicts(rep: Report) -> str:
+    """The blessing and why, the baseline, infra validation and the push."""
     ev = rep.evaluation
-    if ev is None:
-        why = _not_trained_reason(rep) if not rep.trained else "The Evaluator did not run."
-        parts.append(f"<p class='muted'>No evaluation. {e(why)}</p></section>")
-        return "".join(parts)
+    parts = []
     if ev.blessed is True:
         parts.append("<p class='verdict ok' data-blessed='true'>BLESSED</p>")
     elif ev.blessed is False:
@@ -90,28 +87,45 @@ def evaluation_section(rep: Report) -> str:
     elif rep.pushed is False:
         why = rep.push_reason or "the model was not blessed"
         parts.append(f"<p class='bad' data-push-reason>Not pushed: {e(why)}</p>")
+    return "".join(parts)
+
+
+def _gated_metrics(gated: List[SliceMetric], names: List[str]) -> str:
+    """The gated metrics per slice: a table, and a plot per metric."""
+    parts = ["<h3>Gated metrics per slice</h3>"]
+    rows = [{"attrs": (f"data-metric='{e(m.metric)}' data-slice='{e(m.slice)}' "
+                       f"data-value='{m.value!r}'"),
+             "cells": [e(m.slice), f"<b>{e(m.metric)}</b>", (fmt_metric(m.value), "class='num'"),
+                       e(m.threshold), (fmt_metric(m.baseline), "class='num'"),
+                       ("–" if m.diff is None else f"{m.diff:+.4f}", "class='num'"),
+                       (fmt_num(m.example_count, 0), "class='num'"),
+                       ("ok" if m.ok else "FAIL", f"class='{'ok' if m.ok else 'bad'}'")]}
+            for m in gated]
+    parts.append(table_html(["slice", "metric", "value", "threshold", "baseline",
+                             "change", "examples", "result"], rows, "class='gated'"))
+    for name in names:
+        ms = [m for m in gated if m.metric == name]
+        lower = _bound(ms[0].threshold, ">=")
+        upper = _bound(ms[0].threshold, "<=")
+        parts.append(figure_html(plots.slice_metric_plot(name, ms, lower, upper),
+                                 f"{name} per slice: the candidate (bars, red where it "
+                                 "failed), the baseline (diamonds), the bound (dashed)."))
+    return "".join(parts)
+
+
+def evaluation_section(rep: Report) -> str:
+    parts = ["<section id='evaluation' data-section='evaluation'><h2>Evaluation</h2>"]
+    ev = rep.evaluation
+    if ev is None:
+        why = _not_trained_reason(rep) if not rep.trained else "The Evaluator did not run."
+        parts.append(f"<p class='muted'>No evaluation. {e(why)}</p></section>")
+        return "".join(parts)
+    parts.append(_verdicts(rep))
     if ev.error:
         parts.append(f"<p class='bad'>Metrics unreadable: {e(ev.error)}</p>")
     gated = [m for m in ev.metrics if m.gated]
     if gated:
-        parts.append("<h3>Gated metrics per slice</h3>")
-        rows = [{"attrs": (f"data-metric='{e(m.metric)}' data-slice='{e(m.slice)}' "
-                           f"data-value='{m.value!r}'"),
-                 "cells": [e(m.slice), f"<b>{e(m.metric)}</b>", (fmt_metric(m.value), "class='num'"),
-                           e(m.threshold), (fmt_metric(m.baseline), "class='num'"),
-                           ("–" if m.diff is None else f"{m.diff:+.4f}", "class='num'"),
-                           (fmt_num(m.example_count, 0), "class='num'"),
-                           ("ok" if m.ok else "FAIL", f"class='{'ok' if m.ok else 'bad'}'")]}
-                for m in gated]
-        parts.append(table_html(["slice", "metric", "value", "threshold", "baseline",
-                             "change", "examples", "result"], rows, "class='gated'"))
-        for name in ev.gated_names:
-            ms = [m for m in gated if m.metric == name]
-            lower = _bound(ms[0].threshold, ">=")
-            upper = _bound(ms[0].threshold, "<=")
-            parts.append(figure_html(plots.slice_metric_plot(name, ms, lower, upper),
-                                 f"{name} per slice: the candidate (bars, red where it "
-                                 "failed), the baseline (diamonds), the bound (dashed)."))
+        parts.append(_gated_metrics(gated, ev.gated_names))
     others = [m for m in ev.metrics if not m.gated and m.slice == "Overall"]
     if others:
         parts.append("<h3>Other metrics (overall)</h3>")
