@@ -25,7 +25,8 @@ def report(config, profile, sets, run_id, output):
     from tfxkit.pipelines import mlmd
 
     quiet_logs(False)
-    from tfxkit.infra.metadata.report import ReportError, write_report
+    from tfxkit.infra.metadata.report import write_report
+    from tfxkit.infra.metadata.report.model import ReportError
     from tfxkit.infra.run.state import stale_text
 
     def on_stale(stale):  # a run whose process is gone (kill -9): now marked FAILED
@@ -54,15 +55,18 @@ def lineage(config, profile, sets, version, fmt, output):
     from tfxkit.pipelines import mlmd
 
     quiet_logs(False)
-    from tfxkit.infra.metadata import lineage as lin
+    from tfxkit.infra.metadata.lineage import render
+    from tfxkit.infra.metadata.lineage.model import LineageError
+    from tfxkit.infra.metadata.lineage.walk import model_lineage
 
     try:
-        result = lin.model_lineage(mlmd.open_store(cfg, readonly=True), cfg.name, version)
-    except lin.LineageError as e:
+        result = model_lineage(mlmd.open_store(cfg, readonly=True), cfg.name, version)
+    except LineageError as e:
         click.secho(str(e), fg="red", err=True)
         sys.exit(1)
-    text = {"json": lambda: lin.to_json(result) + "\n", "svg": lambda: lin.render_svg(result),
-            "text": lambda: "\n".join(lin.render_text(result)) + "\n"}[fmt]()
+    text = {"json": lambda: render.to_json(result) + "\n",
+            "svg": lambda: render.render_svg(result),
+            "text": lambda: "\n".join(render.render_text(result)) + "\n"}[fmt]()
     if output:
         tmp = f"{output}.tmp"
         with open(tmp, "w") as f:

@@ -71,7 +71,10 @@ def output_artifacts(connection_config, execution_id: int) -> Dict[str, list]:
     return out
 
 
-def _threshold_text(m) -> str:
+def threshold_text(m) -> str:
+    """What a gated metric (``pipelines.metrics.Metric``) is held to, e.g. ``>= 0.8,
+    change > -0.01 vs baseline`` (``not gated`` without thresholds); the run summary and
+    the run report (``infra/metadata/report/evaluation.py``) both write it so."""
     parts = []
     if m.lower_bound is not None:
         parts.append(f">= {m.lower_bound:g}")
@@ -194,7 +197,7 @@ def evaluation_summary(eval_uri: str, blessing, cfg, table=None, fairness=None) 
     if not table:
         s.reasons.append("no metric has a threshold in eval.metrics, so TFMA never blesses")
     for key, m in table.items():
-        s.metrics.append(MetricLine(key, values.get(key), _threshold_text(m),
+        s.metrics.append(MetricLine(key, values.get(key), threshold_text(m),
                                     baseline.get(key), diffs.get(key),
                                     ("Overall", key) not in failed))
         for sk in sorted(per_slice, key=_slice_name):
@@ -206,7 +209,7 @@ def evaluation_summary(eval_uri: str, blessing, cfg, table=None, fairness=None) 
                 continue  # shown only where it has its own threshold or failed
             s.slice_metrics.append(MetricLine(
                 f"{key} on {sl}", per_slice[sk][key],
-                _threshold_text(own if own is not None else m), None, None,
+                threshold_text(own if own is not None else m), None, None,
                 (sl, key) not in failed))
     for key in sorted(values):
         if key not in table and key != "example_count" and "fairness_indicators" not in key:

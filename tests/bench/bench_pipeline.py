@@ -230,7 +230,7 @@ def side_tfxkit(args):
     import tfxkit.components.serving_check.component  # noqa: F401
     import tfxkit.components.registry.component  # noqa: F401
     import tfxkit.components.validation_gate.component  # noqa: F401
-    import tfxkit.infra.metadata.lineage  # noqa: F401
+    import tfxkit.infra.metadata.lineage.walk  # noqa: F401
     import tfxkit.infra.run.local_runner as local_runner
     import tfxkit.infra.run.summary  # noqa: F401
     import tfxkit.pipelines.factory  # noqa: F401

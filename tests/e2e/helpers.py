@@ -1,10 +1,13 @@
-"""Shared e2e helpers: run the CLI, read MLMD directly with ml_metadata."""
+"""Shared e2e helpers: run the CLI, read MLMD with the reader lineage and the report use
+(tfxkit.infra.metadata.reader)."""
 import subprocess
 import sys
 from pathlib import Path
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+
+from tfxkit.infra.metadata.reader import Reader, pipeline_runs
 
 BIN = Path(sys.executable).parent / "tfxkit"
 
@@ -28,22 +31,15 @@ STATE = metadata_store_pb2.Execution
 
 
 def runs(s, pipeline):
-    """pipeline_run contexts of a pipeline, oldest first."""
-    return sorted(s.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
+    """pipeline_run contexts of a pipeline, oldest first (the report's reader)."""
+    return pipeline_runs(s, pipeline)
 
 
 def node_states(s, pipeline, run_ctx):
-    """{node_id: execution state name} for one pipeline run."""
-    in_run = {e.id: e for e in s.get_executions_by_context(run_ctx.id)}
-    out = {}
-    for node_ctx in s.get_contexts_by_type("node"):
-        prefix = pipeline + "."
-        if not node_ctx.name.startswith(prefix):
-            continue
-        for e in s.get_executions_by_context(node_ctx.id):
-            if e.id in in_run:
-                out[node_ctx.name[len(prefix):]] = STATE.State.Name(e.last_known_state)
-    return out
+    """{node_id: execution state name} for one pipeline run (its latest execution of each
+    node)."""
+    return {node: STATE.State.Name(e.last_known_state)
+            for node, e in Reader(s, pipeline).run_executions(run_ctx)}
 
 
 def registry_versions(path):

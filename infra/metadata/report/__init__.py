@@ -1,9 +1,15 @@
 """The run report: one self-contained HTML page per run (``tfxkit report``, and written
 at the end of every ``tfxkit run`` / ``tfxkit predict``).
 
-- ``gather.py`` reads ML Metadata and the run's artifacts into a ``Report`` dataclass;
+- ``model.py``: the ``Report`` dataclasses;
+- ``gather.py`` reads ML Metadata (through ``infra/metadata/reader.py``) and the run's
+  artifacts into a ``Report``: the components and the run's status (``components.py``),
+  the artifacts (``artifacts.py``), the evaluation (``evaluation.py``), drift against an
+  earlier run (``drift.py``);
 - ``plots.py`` draws with matplotlib into inline SVG;
-- ``render.py`` writes HTML + CSS (no script, nothing fetched: it opens offline and prints).
+- ``render.py`` writes HTML + CSS (no script, nothing fetched: it opens offline and prints),
+  with ``html.py`` (CSS, tables), ``render_data.py`` and ``render_model.py`` (sections) and
+  the run's graph from ``infra/metadata/graph_svg.py``.
 """
 from __future__ import annotations
 
@@ -11,7 +17,9 @@ import os
 import re
 from typing import Callable, List, Optional
 
-from tfxkit.infra.metadata.report.gather import Report, ReportError, gather, latest_run  # noqa: F401
+from tfxkit.infra.metadata.reader import latest_run, pipeline_runs
+from tfxkit.infra.metadata.report.gather import gather
+from tfxkit.infra.metadata.report.model import ReportError
 
 
 def default_path(pipeline_root: str, run_id: str) -> str:
@@ -69,16 +77,10 @@ def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str]
         pipeline_name, run_id = found
     elif pipeline_name is None:
         pipeline_name = next((n for n in names if any(
-            c.name == run_id for c in gather_runs(store, n))), cfg.name)
+            c.name == run_id for c in pipeline_runs(store, n))), cfg.name)
     rep = gather(store, pipeline_name, run_id, run_result=run_result, planned=planned)
     if output is None:
         root = cfg.pipeline_root if pipeline_name == cfg.name else \
             os.path.join(cfg.resolve(cfg.root), pipeline_name)
         output = default_path(root, rep.run_id)
     return write_html(render_html(rep), output)
-
-
-def gather_runs(store, pipeline_name: str):
-    from tfxkit.infra.metadata.report.gather import pipeline_runs
-
-    return pipeline_runs(store, pipeline_name)

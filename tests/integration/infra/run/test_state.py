@@ -74,7 +74,7 @@ def _states(store, pipeline="stale-runs"):
     """[(run id, run_state, {node: execution state name})], oldest run first."""
     from ml_metadata.proto import metadata_store_pb2 as pb
 
-    from tfxkit.infra.metadata.report.gather import pipeline_runs
+    from tfxkit.infra.metadata.reader import pipeline_runs
 
     nodes = {c.id: c.name.split(".", 1)[1] for c in store.get_contexts_by_type("node")}
     out = []
@@ -229,7 +229,8 @@ def test_example_gen_failure_is_failed_with_its_reason(tmp_path, pattern):
 # -- what the report and the summary say -------------------------------------------------
 
 def test_report_status_is_never_succeeded_for_an_unfinished_run():
-    from tfxkit.infra.metadata.report.gather import ComponentRun, Report, run_status
+    from tfxkit.infra.metadata.report.components import run_status
+    from tfxkit.infra.metadata.report.model import ComponentRun, Report
     from tfxkit.infra.metadata.report.render import render_html
 
     def page(comps, props=None):
@@ -269,7 +270,7 @@ def test_summary_says_when_a_component_did_not_complete():
 
 
 def test_report_of_a_run_stopped_in_the_trainer():
-    from tfxkit.infra.metadata.report.gather import ComponentRun, Report
+    from tfxkit.infra.metadata.report.model import ComponentRun, Report
     from tfxkit.infra.metadata.report.render import render_html
 
     rep = Report(pipeline="p", run_id="r", kind="training",

@@ -8,7 +8,9 @@ import pytest
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from tfxkit.infra.metadata import lineage as L
+from tfxkit.infra.metadata.lineage import render as R
+from tfxkit.infra.metadata.lineage import walk as L
+from tfxkit.infra.metadata.lineage.model import LineageError
 from tfxkit.infra.run import properties as run_props
 
 PIPE = "toy"
@@ -152,21 +154,21 @@ def test_named_version_and_unknown_version(fake):
     lin = L.model_lineage(f.s, PIPE, "1000", metrics_reader=_metrics)
     assert lin.config_hash == "hash1" and lin.step("Trainer").facts["hyperparameters"]["epochs"] == 5
     assert lin.step("Transform").outputs["transform_graph"] == [first["graph"]]
-    with pytest.raises(L.LineageError, match="pushed: 1000, 2000"):
+    with pytest.raises(LineageError, match="pushed: 1000, 2000"):
         L.model_lineage(f.s, PIPE, "999")
-    with pytest.raises(L.LineageError, match="no model"):
+    with pytest.raises(LineageError, match="no model"):
         L.model_lineage(f.s, "other-pipeline")
 
 
 def test_renderers(fake):
     f, _, _ = fake
     lin = L.model_lineage(f.s, PIPE, metrics_reader=_metrics)
-    text = "\n".join(L.render_text(lin))
+    text = "\n".join(R.render_text(lin))
     assert "version 2000" in text and "config hash hash2" in text and "epochs=9" in text
     assert "rows eval 20, train 80" in text and "mean_absolute_error 3.5000" in text
-    d = json.loads(L.to_json(lin))
+    d = json.loads(R.to_json(lin))
     assert d["config_hash"] == "hash2" and d["steps"][0]["facts"]["rows"]["train"] == 80
-    svg = ET.fromstring(L.render_svg(lin))
+    svg = ET.fromstring(R.render_svg(lin))
     words = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
     for name in ("ExampleGen", "Transform", "Trainer", "Evaluator", "Pusher", "hash2"):
         assert name in words

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tfxkit.infra.metadata.report import default_path, write_html
-from tfxkit.infra.metadata.report.gather import (Anomaly, ComponentRun, Evaluation, FeatureSummary,
-                                        PredictionOutput, Predictions, Report, SchemaFeature,
-                                        SliceMetric, SplitStats, Training, categorical_drift,
-                                        numeric_drift)
+from tfxkit.infra.metadata.report.drift import categorical_drift, numeric_drift
+from tfxkit.infra.metadata.report.model import (Anomaly, ComponentRun, Evaluation, FeatureSummary,
+                                               PredictionOutput, Predictions, Report, SchemaFeature,
+                                               SliceMetric, SplitStats, Training)
 from tfxkit.infra.metadata.report.render import dag_svg, render_html
 
 BIN = Path(sys.executable).parent / "tfxkit"

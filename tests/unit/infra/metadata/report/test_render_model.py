@@ -1,0 +1,55 @@
+"""The report's training, evaluation and predictions sections
+(infra/metadata/report/render_model.py)."""
+from tfxkit.infra.metadata.report.model import (ComponentRun, Evaluation, PredictionOutput,
+                                                Predictions, Report, SliceMetric, Training)
+from tfxkit.infra.metadata.report.render_model import (evaluation_section, predictions_section,
+                                                       training_section)
+
+
+def _trained(**kw):
+    return Report("p", "r", "training", components=[ComponentRun("Trainer", "cached")], **kw)
+
+
+def test_training_epochs_hyperparameters_history_and_why_not():
+    rep = _trained(training=Training(history={"loss": [1.0, 0.4, 0.5], "accuracy": [0.5, 0.8]},
+                                     hyperparameters={"epochs": 3, "module": None},
+                                     model_uri="/m", state="cached"))
+    page = training_section(rep)
+    assert "data-epochs='3'" in page and "cached: the model of an earlier run" in page
+    assert "<dt>epochs</dt><dd>3</dd>" in page and "module" not in page
+    assert "data-history='loss'" in page and "0.4000" in page  # the best loss is the lowest
+    assert page.count("<svg") == 2 and "Model: /m" in page
+    stopped = Report("p", "r", "training", components=[
+        ComponentRun("Trainer", "failed", error="OOM")])
+    assert "the Trainer failed: OOM" in training_section(stopped)
+
+
+def test_evaluation_gated_slices_bounds_push_and_infra():
+    ev = Evaluation(blessed=False, has_baseline=True, baseline_uri="/base", reasons=["too low"],
+                    metrics=[SliceMetric("Overall", "accuracy", 0.9, 0.8, 0.1, ">= 0.7", True,
+                                         True, 40.0),
+                             SliceMetric("island:Dream", "accuracy", 0.6, None, None,
+                                         ">= 0.7, <= 1", True, False),
+                             SliceMetric("Overall", "auc", 0.7)])
+    rep = _trained(evaluation=ev, pushed=False, push_reason="not blessed by TFMA",
+                   infra_blessed=True, infra_reason="served")
+    page = evaluation_section(rep)
+    assert "data-blessed='false'" in page and "<li>too low</li>" in page
+    assert "the latest blessed model (/base)" in page
+    assert "data-infra-blessed='true'" in page and "Not pushed: not blessed by TFMA" in page
+    assert "data-metric='accuracy' data-slice='island:Dream'" in page and "FAIL" in page
+    assert "+0.1000" in page and "class='other-metrics'" in page
+    # the plot's bound, from the first slice's threshold text
+    assert "lower bound 0.7" in page and "upper bound" not in page
+    assert "No evaluation" in evaluation_section(_trained())
+
+
+def test_predictions_summaries_and_drift():
+    preds = Predictions(rows=3, model_version="7", store="duckdb", outputs=[
+        PredictionOutput("", "class", "categorical", ["a", "a", "b"], ["a"], 0.25),
+        PredictionOutput("", "prediction", "numeric", [1.0, 3.0])])
+    page = predictions_section(Report("p", "r", "inference", predictions=preds))
+    assert "data-fact='model version'>7" in page and "no earlier run with other" in page
+    assert "a 66.7%, b 33.3%" in page and "mean 2, min 1, max 3" in page
+    assert "0.250" in page and page.count("<svg") == 2
+    assert "No predictions" in predictions_section(Report("p", "r", "inference"))
