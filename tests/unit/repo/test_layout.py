@@ -125,9 +125,6 @@ NO_MIRRORED_TEST = {
                           "tests/unit/infra/serving/test_online_service.py",
     "infra/deploy/submit.py": "on the specs compiled once by a module fixture of "
                               "tests/unit/infra/deploy/test_compiler.py",
-    "infra/metadata/report/gather.py": "drift in tests/unit/infra/metadata/report/test_render.py; "
-                                       "tests/integration/infra/run/test_state.py; e2e",
-    "infra/metadata/report/plots.py": "no unit test: the reports rendered in tests/e2e/test_report.py",
     "tfxkit/testing.py": "used by tests/unit/pipelines/test_transform.py and the templates' tests",
 }
 
