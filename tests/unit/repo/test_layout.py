@@ -117,7 +117,6 @@ NO_MIRRORED_TEST = {
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
     "infra/cli/common.py": "every command's tests, e.g. tests/unit/infra/cli/test_use_case.py",
     "infra/cli/deploy.py": "tests/unit/infra/deploy/test_compiler.py",
-    "infra/cli/models.py": "tests/unit/components/registry/test_registry_faults.py",
     "infra/cli/predict.py": "tests/unit/components/prediction_store/test_store_faults.py; e2e",
     "infra/cli/report.py": "tests/unit/infra/metadata/report/test_render.py; e2e",
     "infra/cli/run.py": "tests/unit/infra/cli/test_use_case.py; e2e",
