@@ -101,8 +101,6 @@ NO_MIRRORED_TEST = {
     # -- tested through the module that calls them
     "components/serving_check/probe.py": "the model's process of check.validate: "
                                            "tests/unit/components/serving_check/test_check.py",
-    "components/prediction_store/rows.py": "through the stores: "
-                                           "tests/unit/components/prediction_store/test_store.py",
     "pipelines/compat.py": "where the stacks differ: tests/unit/pipelines/test_models.py, "
                            "tests/unit/pipelines/test_factory.py, "
                            "tests/unit/infra/deploy/test_compiler.py",
@@ -117,7 +115,6 @@ NO_MIRRORED_TEST = {
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
     "infra/cli/common.py": "every command's tests, e.g. tests/unit/infra/cli/test_use_case.py",
     "infra/cli/deploy.py": "tests/unit/infra/deploy/test_compiler.py",
-    "infra/cli/predict.py": "tests/unit/components/prediction_store/test_store_faults.py; e2e",
     "infra/cli/report.py": "tests/unit/infra/metadata/report/test_render.py; e2e",
     "infra/cli/run.py": "tests/unit/infra/cli/test_use_case.py; e2e",
     "infra/cli/serve.py": "canary status and history in "
