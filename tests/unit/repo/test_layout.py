@@ -104,14 +104,6 @@ NO_MIRRORED_TEST = {
     "pipelines/compat.py": "where the stacks differ: tests/unit/pipelines/test_models.py, "
                            "tests/unit/pipelines/test_factory.py, "
                            "tests/unit/infra/deploy/test_compiler.py",
-    "pipelines/config/checks.py": "check_data in tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/data.py": "schema: tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/evaluation.py": "schema: tests/unit/pipelines/config/test_loader.py, "
-                                      "tests/unit/pipelines/test_fairness.py",
-    "pipelines/config/features.py": "schema: tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/inference.py": "schema: tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/pipeline.py": "schema: tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/serving.py": "schema: tests/unit/infra/serving/test_online_service.py",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
     "infra/cli/common.py": "every command's tests, e.g. tests/unit/infra/cli/test_use_case.py",
     "infra/cli/deploy.py": "tests/unit/infra/deploy/test_compiler.py",
