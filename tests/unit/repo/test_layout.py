@@ -105,12 +105,7 @@ NO_MIRRORED_TEST = {
                            "tests/unit/pipelines/test_factory.py, "
                            "tests/unit/infra/deploy/test_compiler.py",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
-    "infra/cli/common.py": "every command's tests, e.g. tests/unit/infra/cli/test_use_case.py",
-    "infra/cli/deploy.py": "tests/unit/infra/deploy/test_compiler.py",
     "infra/cli/report.py": "tests/unit/infra/metadata/report/test_render.py; e2e",
-    "infra/cli/run.py": "tests/unit/infra/cli/test_use_case.py; e2e",
-    "infra/cli/serve.py": "canary status and history in "
-                          "tests/unit/infra/serving/test_online_service.py",
     "infra/deploy/submit.py": "on the specs compiled once by a module fixture of "
                               "tests/unit/infra/deploy/test_compiler.py",
     "infra/metadata/report/gather.py": "drift in tests/unit/infra/metadata/report/test_render.py; "

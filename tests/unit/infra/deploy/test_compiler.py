@@ -3,8 +3,6 @@ kfp's protobufs, and assert tasks, dependencies, executors, images and parameter
 configs that cannot compile; the Vertex create request that `tfxkit deploy` would send
 (the client call is patched, nothing leaves this machine); no secret in a spec."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 from unittest import mock
 
@@ -17,7 +15,6 @@ from tfxkit.pipelines.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATES = ["multiclass", "binary", "regression"]
-BIN = Path(sys.executable).parent / "tfxkit"
 IMAGE = "us-central1-docker.pkg.dev/my-project/tfxkit/case:abc123"
 
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
@@ -318,23 +315,6 @@ def test_trainer_overrides():
         apply(base, epochs=-1)
 
 
-def test_cli_compile(tmp_path):
-    out = tmp_path / "spec.json"
-    r = subprocess.run([str(BIN), "compile", str(ROOT / "configs/penguin-species.yaml"),
-                        "--profile", "vertex", "--target", "vertex", "--set",
-                        f"deploy.image={IMAGE}", "--output", str(out)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "epochs=30" in r.stdout and str(out) in r.stdout
-    d = json.loads(out.read_text())
-    assert d["pipelineSpec"]["pipelineInfo"]["name"] == "penguin-species"
-    bad = subprocess.run([str(BIN), "compile", str(ROOT / "configs/penguin-species.yaml"),
-                          "--target", "kubeflow", "--output", str(tmp_path / "bad.json")],
-                         capture_output=True, text=True)
-    assert bad.returncode == 2 and "deploy" in bad.stderr, bad.stderr[-2000:]
-    assert not (tmp_path / "bad.json").exists()
-
-
 def test_arrow_example_gen_runs_on_remote_uris():
     """On Kubeflow / Vertex the data and the artifact are gs:// URIs: the executor stages
     them through a local folder (here TensorFlow's ram:// file system stands in for GCS)."""
@@ -383,24 +363,6 @@ def test_validation_gate_writes_remote_uris():
     Executor().Do({"anomalies": [art]}, {"result": [out]}, {"on_anomalies": "fail"})
     with fileio.open(f"{out.uri}/anomalies.json") as f:
         assert json.load(f) == []
-
-
-def test_cli_deploy_passes_schedule_and_params():
-    from click.testing import CliRunner
-
-    from tfxkit.infra import cli
-
-    cfg_path = str(ROOT / "configs/penguin-species.yaml")
-    res = mock.Mock(resource_name="projects/p/locations/l/schedules/9")
-    with mock.patch.object(submit, "deploy", return_value=("/x/spec.json", res)) as d:
-        r = CliRunner().invoke(cli.main, ["deploy", cfg_path, "--profile", "vertex",
-                                          "--schedule", "--param", "epochs=7"])
-    assert r.exit_code == 0, r.output
-    assert "submitted schedule projects/p/locations/l/schedules/9" in r.output
-    assert d.call_args.kwargs == {"schedule": True, "parameters": {"epochs": "7"}}
-    r = CliRunner().invoke(cli.main, ["deploy", cfg_path, "--profile", "vertex",
-                                      "--set", "deploy.project=null"])
-    assert r.exit_code == 2 and "deploy.project" in r.output
 
 
 def test_wait_echoes_states_and_fails_with_the_jobs_error():

@@ -1,4 +1,6 @@
-"""Config loading and validation: bad configs fail naming the file, the field, the reason."""
+"""Config loading (``config/loader.py``): YAML, profiles, `--set`, and bad configs failing
+naming the file, the field, the reason. Each section's own rules are tested in its mirrored
+file (test_data.py, test_features.py, ...), the data checks in test_checks.py."""
 import textwrap
 
 import pytest
