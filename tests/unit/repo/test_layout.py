@@ -101,9 +101,6 @@ NO_MIRRORED_TEST = {
     # -- tested through the module that calls them
     "components/serving_check/probe.py": "the model's process of check.validate: "
                                            "tests/unit/components/serving_check/test_check.py",
-    "pipelines/compat.py": "where the stacks differ: tests/unit/pipelines/test_models.py, "
-                           "tests/unit/pipelines/test_factory.py, "
-                           "tests/unit/infra/deploy/test_compiler.py",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
     "infra/cli/report.py": "tests/unit/infra/metadata/report/test_render.py; e2e",
     "infra/deploy/submit.py": "on the specs compiled once by a module fixture of "
