@@ -108,7 +108,6 @@ NO_MIRRORED_TEST = {
     "infra/metadata/report/gather.py": "drift in tests/unit/infra/metadata/report/test_render.py; "
                                        "tests/integration/infra/run/test_state.py; e2e",
     "infra/metadata/report/plots.py": "no unit test: the reports rendered in tests/e2e/test_report.py",
-    "tfxkit/testing.py": "used by tests/unit/pipelines/test_transform.py and the templates' tests",
 }
 
 
