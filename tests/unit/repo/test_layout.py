@@ -91,9 +91,6 @@ def mirror_tests_of(module: str, tests: List[str], root: Path = ROOT) -> List[st
 NO_MIRRORED_TEST = {
     # -- TFX executors: thin over the plain functions their tests cover; run by TFX in the
     #    e2e pipelines (tests/e2e)
-    "components/example_gen/executor.py": "check_span_columns in "
-                                          "tests/unit/components/example_gen/test_ingest.py; "
-                                          "remote URIs in tests/unit/infra/deploy/test_compiler.py",
     # (kept in test_push.py: moved out, the rest of that file is too small for git to see
     #  test_push_gates.py -> test_push.py as a rename when the branches are merged)
     "components/registry/executor.py": "test_executor_refuses_without_blessings in "
@@ -103,8 +100,6 @@ NO_MIRRORED_TEST = {
                                            "tests/unit/components/serving_check/test_check.py",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
     "infra/cli/report.py": "tests/unit/infra/metadata/report/test_render.py; e2e",
-    "infra/deploy/submit.py": "on the specs compiled once by a module fixture of "
-                              "tests/unit/infra/deploy/test_compiler.py",
     "infra/metadata/report/gather.py": "drift in tests/unit/infra/metadata/report/test_render.py; "
                                        "tests/integration/infra/run/test_state.py; e2e",
     "infra/metadata/report/plots.py": "no unit test: the reports rendered in tests/e2e/test_report.py",
