@@ -99,7 +99,6 @@ NO_MIRRORED_TEST = {
     "components/serving_check/probe.py": "the model's process of check.validate: "
                                            "tests/unit/components/serving_check/test_check.py",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
-    "infra/cli/report.py": "tests/unit/infra/metadata/report/test_render.py; e2e",
     "infra/metadata/report/gather.py": "drift in tests/unit/infra/metadata/report/test_render.py; "
                                        "tests/integration/infra/run/test_state.py; e2e",
     "infra/metadata/report/plots.py": "no unit test: the reports rendered in tests/e2e/test_report.py",
