@@ -49,7 +49,8 @@ def test_a_bad_config_or_bad_data_exits_2_naming_the_field(tmp_path):
 
 
 def test_a_reader_of_a_use_case_that_never_ran_exits_1_saying_so(tmp_path):
-    r = CliRunner().invoke(reader, [TEMPLATE_CONFIG, "--set", f"root={tmp_path}/root"])
+    r = CliRunner().invoke(reader, [TEMPLATE_CONFIG, "--set", f"root={tmp_path}/root",
+                                    "--set", f"metadata.sqlite={tmp_path}/m.sqlite"])
     assert r.exit_code == 1, r.output
     assert "no ML Metadata for penguin-species yet" in r.stderr
     assert f"run tfxkit run {TEMPLATE_CONFIG} first" in r.stderr

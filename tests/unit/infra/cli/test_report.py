@@ -16,8 +16,9 @@ from tests.unit.infra.serving.test_online_service import TEMPLATE_CONFIG
 @pytest.fixture
 def empty_metadata(tmp_path):
     """The use case's ML Metadata, created and empty (no run has written to it)."""
-    sets = ["--set", f"root={tmp_path}/root"]
-    cfg = load_config(TEMPLATE_CONFIG, overrides=[sets[1]])
+    sets = ["--set", f"root={tmp_path}/root", "--set", f"metadata.sqlite={tmp_path}/m.sqlite"]
+    cfg = load_config(TEMPLATE_CONFIG, overrides=sets[1::2])
+    assert cfg.metadata_path == f"{tmp_path}/m.sqlite"
     os.makedirs(os.path.dirname(cfg.metadata_path), exist_ok=True)
     mlmd.open_store(cfg)
     assert mlmd.exists(cfg)
