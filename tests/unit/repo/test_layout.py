@@ -91,9 +91,6 @@ def mirror_tests_of(module: str, tests: List[str], root: Path = ROOT) -> List[st
 NO_MIRRORED_TEST = {
     # -- TFX executors: thin over the plain functions their tests cover; run by TFX in the
     #    e2e pipelines (tests/e2e)
-    "components/example_gen/executor.py": "check_span_columns in "
-                                          "tests/unit/components/example_gen/test_ingest.py; "
-                                          "remote URIs in tests/unit/infra/deploy/test_compiler.py",
     # (kept in test_push.py: moved out, the rest of that file is too small for git to see
     #  test_push_gates.py -> test_push.py as a rename when the branches are merged)
     "components/registry/executor.py": "test_executor_refuses_without_blessings in "
@@ -101,31 +98,7 @@ NO_MIRRORED_TEST = {
     # -- tested through the module that calls them
     "components/serving_check/probe.py": "the model's process of check.validate: "
                                            "tests/unit/components/serving_check/test_check.py",
-    "components/prediction_store/rows.py": "through the stores: "
-                                           "tests/unit/components/prediction_store/test_store.py",
-    "pipelines/compat.py": "where the stacks differ: tests/unit/pipelines/test_models.py, "
-                           "tests/unit/pipelines/test_factory.py, "
-                           "tests/unit/infra/deploy/test_compiler.py",
-    "pipelines/config/checks.py": "check_data in tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/data.py": "schema: tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/evaluation.py": "schema: tests/unit/pipelines/config/test_loader.py, "
-                                      "tests/unit/pipelines/test_fairness.py",
-    "pipelines/config/features.py": "schema: tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/inference.py": "schema: tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/pipeline.py": "schema: tests/unit/pipelines/config/test_loader.py",
-    "pipelines/config/serving.py": "schema: tests/unit/infra/serving/test_online_service.py",
     "infra/airflow/operator.py": "needs Airflow: tests/integration/infra/airflow/test_dag_factory.py",
-    "infra/cli/common.py": "every command's tests, e.g. tests/unit/infra/cli/test_use_case.py",
-    "infra/cli/deploy.py": "tests/unit/infra/deploy/test_compiler.py",
-    "infra/cli/models.py": "tests/unit/components/registry/test_registry_faults.py",
-    "infra/cli/predict.py": "tests/unit/components/prediction_store/test_store_faults.py; e2e",
-    "infra/cli/report.py": "tests/unit/infra/metadata/report/test_render.py; e2e",
-    "infra/cli/run.py": "tests/unit/infra/cli/test_use_case.py; e2e",
-    "infra/cli/serve.py": "canary status and history in "
-                          "tests/unit/infra/serving/test_online_service.py",
-    "infra/deploy/submit.py": "on the specs compiled once by a module fixture of "
-                              "tests/unit/infra/deploy/test_compiler.py",
-    "tfxkit/testing.py": "used by tests/unit/pipelines/test_transform.py and the templates' tests",
 }
 
 

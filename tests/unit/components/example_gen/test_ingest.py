@@ -110,45 +110,6 @@ def test_span_of_patterns():
     assert ingest.span_of("day-{SPAN}/*.csv", "other/part-0.csv") is None
 
 
-def test_span_columns_must_match_previous_span(tmp_path):
-    from tfxkit.components.example_gen.executor import check_span_columns
-
-    write_csv(tmp_path / "day-1.csv", ["1,1.0,a"])
-    write_csv(tmp_path / "day-2.csv", ["2,2.0,b"])
-    params = {"kind": "csv", "pattern": "day-{SPAN}.csv"}
-    check_span_columns(params, str(tmp_path), [str(tmp_path / "day-2.csv")], 2)  # same: ok
-    write_csv(tmp_path / "day-3.csv", ["3,x,c"], header="id,x,s")          # retyped
-    with pytest.raises(ingest.IngestError, match="span 3 .* does not match span 2: column 'x' "
-                                                 "changed type DOUBLE -> VARCHAR"):
-        check_span_columns(params, str(tmp_path), [str(tmp_path / "day-3.csv")], 3)
-    write_csv(tmp_path / "day-4.csv", ["4,4.0,d"], header="id,x,label")      # renamed
-    with pytest.raises(ingest.IngestError, match="'s' \\(VARCHAR\\) is gone; column 'label' "):
-        check_span_columns(params, str(tmp_path), [str(tmp_path / "day-4.csv")], 4)
-    check_span_columns(params, str(tmp_path), [str(tmp_path / "day-1.csv")], 1)  # first span
-
-
-def test_driver_fingerprint_is_content(tmp_path):
-    from tfx.proto import example_gen_pb2
-
-    from tfxkit.components.example_gen.driver import ContentFingerprintProcessor
-
-    f = tmp_path / "d.csv"
-    f.write_text("id,x\n1,5\n")
-    st = os.stat(f)
-
-    def fp():
-        p = ContentFingerprintProcessor(str(tmp_path), [example_gen_pb2.Input.Split(
-            name="all", pattern="d.csv")])
-        span, version = p.resolve_span_and_version()
-        return p.get_input_fingerprint(span, version)
-
-    first = fp()
-    assert fp() == first  # nothing changed: same fingerprint (the cache hits)
-    f.write_text("id,x\n1,6\n")
-    os.utime(f, (st.st_atime, st.st_mtime))
-    assert fp() != first  # same size, same mtime, new content: a new fingerprint
-
-
 def test_hash_bucket_matches_python_reference(tmp_path):
     """The split is reproducible outside DuckDB: md5's last 8 bytes, little-endian, mod total."""
     f = write_csv(tmp_path / "a.csv", [f"{i},{i},x" for i in range(300)])

@@ -5,7 +5,6 @@ import uuid
 
 import pytest
 
-from tfxkit.components.prediction_store import rows as rows_lib
 from tfxkit.components.prediction_store.store import (StoreError, StoreUnavailable,
                                                       open_store)
 
@@ -129,10 +128,3 @@ def test_unreachable_store_is_named(kind, target):
 def test_password_comes_from_the_environment(monkeypatch):
     with pytest.raises(StoreError, match="TFXKIT_TEST_PW"):
         open_store("redis", REDIS, password_env="TFXKIT_TEST_PW")
-
-
-def test_duplicate_keys_fail_or_keep_last():
-    data = [("a", {"v": 1}), ("b", {"v": 2}), ("a", {"v": 3})]
-    with pytest.raises(rows_lib.DuplicateKeyError, match="key 'a' appears more than once"):
-        list(rows_lib.dedupe(data))
-    assert list(rows_lib.dedupe(data, "keep_last")) == [("b", {"v": 2}), ("a", {"v": 3})]

@@ -61,16 +61,6 @@ def test_validate_bad_config_exits_nonzero_naming_field(tmp_path):
     assert "config.yaml: features.dense: column 'b' is not in the data" in r.stderr
 
 
-def test_run_bad_config_fails_before_any_component(tmp_path):
-    cfg = tmp_path / "config.yaml"
-    (tmp_path / "d.csv").write_text("a,y\n")
-    cfg.write_text("name: x\ntask: regression\nlabel: y\ndata: {source: {csv: d.csv}}\n"
-                   "features: {dense: [a]}\neval: {metrics: [{name: mae, upper_bound: 1}]}\n")
-    r = run("run", str(cfg))
-    assert r.returncode == 2 and "data.source.csv: the data is empty" in r.stderr
-    assert not (tmp_path / ".tfxkit").exists()
-
-
 def test_generate_eta(tmp_path):
     r = run("generate", "eta", "--rows", "100", "--days", "3", "--out", str(tmp_path))
     assert r.returncode == 0

@@ -1,23 +1,20 @@
-"""Kubeflow V2 / Vertex: compile every template (both targets), read the spec back with
-kfp's protobufs, and assert tasks, dependencies, executors, images and parameters; the
-configs that cannot compile; the Vertex create request that `tfxkit deploy` would send
-(the client call is patched, nothing leaves this machine); no secret in a spec."""
+"""Kubeflow V2 / Vertex (``infra/deploy/compiler.py``): compile every template (both
+targets), read the spec back with kfp's protobufs, and assert tasks, dependencies,
+executors, images and parameters; the configs that cannot compile; no secret in a spec.
+What `tfxkit deploy` would send is tested in test_submit.py, the executors on remote URIs
+in tests/unit/components/example_gen/test_executor.py and validation_gate/test_executor.py."""
 import json
-import subprocess
-import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from google.protobuf import json_format
 
-from tfxkit.infra.deploy import compiler, submit
+from tfxkit.infra.deploy import compiler
 from tfxkit.pipelines import compat
 from tfxkit.pipelines.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATES = ["multiclass", "binary", "regression"]
-BIN = Path(sys.executable).parent / "tfxkit"
 IMAGE = "us-central1-docker.pkg.dev/my-project/tfxkit/case:abc123"
 
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
@@ -52,17 +49,21 @@ def vertex_cfg(template="multiclass", *sets, profile="vertex"):
                        overrides=[f"deploy.image={IMAGE}", *sets])
 
 
+def compile_specs(out, pairs):
+    """{(template, target): (cfg, path, dict)}: each compiled once (no pipeline runs)."""
+    result = {}
+    for template, target in pairs:
+        cfg = vertex_cfg(template)
+        path = compiler.compile_pipeline(cfg, target, str(out / f"{template}-{target}.json"))
+        result[template, target] = (cfg, path, json.loads(Path(path).read_text()))
+    return result
+
+
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    """{(template, target): (cfg, path, dict)}: each compiled once (no pipeline runs)."""
-    out = tmp_path_factory.mktemp("compiled")
-    result = {}
-    for template in TEMPLATES:
-        for target in compiler.TARGETS:
-            cfg = vertex_cfg(template)
-            path = compiler.compile_pipeline(cfg, target, str(out / f"{template}-{target}.json"))
-            result[template, target] = (cfg, path, json.loads(Path(path).read_text()))
-    return result
+    """Every template for every target (compile_specs)."""
+    return compile_specs(tmp_path_factory.mktemp("compiled"),
+                         [(t, target) for t in TEMPLATES for target in compiler.TARGETS])
 
 
 def _spec(target, d):
@@ -209,226 +210,3 @@ def test_no_secret_in_the_compiled_spec(tmp_path, monkeypatch):
     text = Path(compiler.compile_pipeline(cfg, "vertex", str(tmp_path / "s.json"))).read_text()
     assert secret not in text
     assert "TFXKIT_TEST_PG_PASSWORD" not in text  # not even the variable's name
-
-
-@pytest.fixture
-def no_cloud():
-    """Patches the Vertex client calls; captures what they would send."""
-    from google.cloud.aiplatform.utils import gcs_utils
-    from google.cloud.aiplatform_v1.services.pipeline_service import PipelineServiceClient
-    from google.cloud.aiplatform_v1.services.schedule_service import ScheduleServiceClient
-
-    sent = {}
-
-    def create_pipeline_job(self, parent, pipeline_job, pipeline_job_id, timeout=None):
-        sent["job"] = dict(parent=parent, pipeline_job=pipeline_job, job_id=pipeline_job_id)
-        out = type(pipeline_job)(pipeline_job)
-        out.name = f"{parent}/pipelineJobs/{pipeline_job_id}"
-        return out
-
-    def create_schedule(self, parent, schedule, timeout=None):
-        sent["schedule"] = dict(parent=parent, schedule=schedule)
-        out = type(schedule)(schedule)
-        out.name = f"{parent}/schedules/123"
-        return out
-
-    old = mock.Mock(resource_name="projects/p/locations/l/schedules/old")
-    with mock.patch.object(PipelineServiceClient, "create_pipeline_job", create_pipeline_job), \
-            mock.patch.object(ScheduleServiceClient, "create_schedule", create_schedule), \
-            mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist"), \
-            mock.patch("google.cloud.aiplatform.PipelineJobSchedule.list",
-                       return_value=[old]) as listed:
-        sent["old"], sent["list"] = old, listed
-        yield sent
-
-
-def test_submit_request(compiled, no_cloud):
-    from google.auth.credentials import AnonymousCredentials
-
-    cfg, path, _ = compiled["multiclass", "vertex"]
-    values = submit.parse_parameter_values(cfg, path, {"epochs": "5", "learning_rate": "0.003"})
-    assert values == {"epochs": 5, "learning_rate": 0.003}
-    job = submit.build_pipeline_job(cfg, path, values, job_id="penguin-species-run-1",
-                                    credentials=AnonymousCredentials())
-    assert submit.submit(cfg, job) is job
-    req = no_cloud["job"]
-    assert req["parent"] == "projects/my-project/locations/us-central1"
-    assert req["job_id"] == "penguin-species-run-1"
-    pj = req["pipeline_job"]
-    assert pj.display_name == "penguin-species"
-    assert pj.service_account == "tfxkit-runner@my-project.iam.gserviceaccount.com"
-    assert pj.runtime_config.gcs_output_directory == "gs://my-bucket/pipelines/penguin-species"
-    params = {k: v for k, v in pj.runtime_config.parameter_values.items()}
-    assert params == {"epochs": 5, "learning_rate": 0.003, "train_steps": 0}
-    assert pj.labels["tfxkit-pipeline"] == "penguin-species"
-    assert pj.labels["tfxkit-config"] == cfg.fingerprint()
-    spec = pj.pipeline_spec
-    assert set(spec["root"]["dag"]["tasks"]) == set(EXECUTORS) | set(RESOLVERS)
-    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()
-              if "container" in e}
-    assert images == {IMAGE}
-    assert "schedule" not in no_cloud
-
-
-def test_schedule_request_replaces_the_old_schedule(compiled, no_cloud):
-    from google.auth.credentials import AnonymousCredentials
-
-    cfg, path, _ = compiled["multiclass", "vertex"]
-    job = submit.build_pipeline_job(cfg, path, credentials=AnonymousCredentials())
-    sched = submit.submit(cfg, job, schedule=True)
-    req = no_cloud["schedule"]
-    assert req["parent"] == "projects/my-project/locations/us-central1"
-    s = req["schedule"]
-    assert s.display_name == "penguin-species-schedule"
-    assert s.cron == "0 0 * * *"  # the config's @daily
-    assert s.create_pipeline_job_request.pipeline_job.runtime_config.gcs_output_directory \
-        == "gs://my-bucket/pipelines/penguin-species"
-    assert "job" not in no_cloud
-    assert 'display_name="penguin-species-schedule"' in no_cloud["list"].call_args.kwargs["filter"]
-    no_cloud["old"].delete.assert_called_once()
-    assert sched.resource_name.endswith("/schedules/123")
-
-
-def test_schedule_needs_one():
-    cfg = vertex_cfg("multiclass", "schedule=null")
-    with pytest.raises(ConfigError, match="deploy.schedule"):
-        submit.schedule_cron(cfg)
-    assert submit.schedule_cron(vertex_cfg("multiclass", "deploy.schedule=30 2 * * 1")) \
-        == "30 2 * * 1"
-
-
-def test_unknown_parameter_is_named(compiled):
-    cfg, path, _ = compiled["multiclass", "vertex"]
-    with pytest.raises(ConfigError, match="--param epochz.*known: epochs"):
-        submit.parse_parameter_values(cfg, path, {"epochz": "3"})
-    with pytest.raises(ConfigError, match="--param epochs"):
-        submit.parse_parameter_values(cfg, path, {"epochs": "many"})
-
-
-def test_trainer_overrides():
-    from tfxkit.components.trainer.overrides import apply
-
-    base = {"task": "multiclass", "model": {"epochs": 30, "steps": None,
-                                            "learning_rate": 0.01}}
-    assert apply(base, epochs=0, train_steps=0, learning_rate=0.0) == base
-    out = apply(base, epochs=5, train_steps=200, learning_rate=0.003)
-    assert out["model"] == {"epochs": 5, "steps": 200, "learning_rate": 0.003}
-    assert base["model"]["epochs"] == 30  # a copy
-    with pytest.raises(ValueError, match="epochs"):
-        apply(base, epochs=-1)
-
-
-def test_cli_compile(tmp_path):
-    out = tmp_path / "spec.json"
-    r = subprocess.run([str(BIN), "compile", str(ROOT / "configs/penguin-species.yaml"),
-                        "--profile", "vertex", "--target", "vertex", "--set",
-                        f"deploy.image={IMAGE}", "--output", str(out)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "epochs=30" in r.stdout and str(out) in r.stdout
-    d = json.loads(out.read_text())
-    assert d["pipelineSpec"]["pipelineInfo"]["name"] == "penguin-species"
-    bad = subprocess.run([str(BIN), "compile", str(ROOT / "configs/penguin-species.yaml"),
-                          "--target", "kubeflow", "--output", str(tmp_path / "bad.json")],
-                         capture_output=True, text=True)
-    assert bad.returncode == 2 and "deploy" in bad.stderr, bad.stderr[-2000:]
-    assert not (tmp_path / "bad.json").exists()
-
-
-def test_arrow_example_gen_runs_on_remote_uris():
-    """On Kubeflow / Vertex the data and the artifact are gs:// URIs: the executor stages
-    them through a local folder (here TensorFlow's ram:// file system stands in for GCS)."""
-    from google.protobuf.message import Message
-    from tfx.dsl.io import fileio
-    from tfx.types import standard_artifacts
-    from tfx.utils import proto_utils
-
-    from tfxkit.components.example_gen.component import ArrowExampleGen
-    from tfxkit.components.example_gen.executor import Executor
-
-    base = "ram://tfxkit-deploy-test/data"
-    fileio.makedirs(base)
-    fileio.copy(str(ROOT / "templates/multiclass/data/penguins.csv"), f"{base}/penguins.csv",
-                overwrite=True)
-    comp = ArrowExampleGen(input_base=base, pattern="*.csv")
-    props = {k: proto_utils.proto_to_json(v) if isinstance(v, Message) else v
-             for k, v in comp.exec_properties.items() if v is not None}
-    examples = standard_artifacts.Examples()
-    examples.uri = "ram://tfxkit-deploy-test/ExampleGen/examples/1"
-    Executor().Do({}, {"examples": [examples]}, props)
-    rows = examples.get_int_custom_property("rows_train") + \
-        examples.get_int_custom_property("rows_eval")
-    assert rows == 344
-    for split in ("train", "eval"):
-        written = fileio.glob(f"{examples.uri}/Split-{split}/*")
-        assert len(written) == 1 and written[0].endswith(".gz")
-
-
-def test_validation_gate_writes_remote_uris():
-    from tfx.dsl.io import fileio
-    from tfx.types import standard_artifacts
-
-    from tfxkit.components.validation_gate.component import DataValidation
-    from tfxkit.components.validation_gate.executor import Executor
-
-    art = standard_artifacts.ExampleAnomalies()
-    art.uri = "ram://tfxkit-deploy-test/anomalies"
-    art.split_names = json.dumps(["train"])
-    fileio.makedirs(f"{art.uri}/Split-train")
-    with fileio.open(f"{art.uri}/Split-train/SchemaDiff.pb", "wb") as f:
-        f.write(b"")
-    out = DataValidation()
-    out.uri = "ram://tfxkit-deploy-test/gate"
-    fileio.makedirs(out.uri)
-    Executor().Do({"anomalies": [art]}, {"result": [out]}, {"on_anomalies": "fail"})
-    with fileio.open(f"{out.uri}/anomalies.json") as f:
-        assert json.load(f) == []
-
-
-def test_cli_deploy_passes_schedule_and_params():
-    from click.testing import CliRunner
-
-    from tfxkit.infra import cli
-
-    cfg_path = str(ROOT / "configs/penguin-species.yaml")
-    res = mock.Mock(resource_name="projects/p/locations/l/schedules/9")
-    with mock.patch.object(submit, "deploy", return_value=("/x/spec.json", res)) as d:
-        r = CliRunner().invoke(cli.main, ["deploy", cfg_path, "--profile", "vertex",
-                                          "--schedule", "--param", "epochs=7"])
-    assert r.exit_code == 0, r.output
-    assert "submitted schedule projects/p/locations/l/schedules/9" in r.output
-    assert d.call_args.kwargs == {"schedule": True, "parameters": {"epochs": "7"}}
-    r = CliRunner().invoke(cli.main, ["deploy", cfg_path, "--profile", "vertex",
-                                      "--set", "deploy.project=null"])
-    assert r.exit_code == 2 and "deploy.project" in r.output
-
-
-def test_wait_echoes_states_and_fails_with_the_jobs_error():
-    """deploy --wait (what the Airflow operator runs for Vertex): each state change is
-    printed; a failed job raises with its own error message."""
-    from google.cloud.aiplatform_v1.types import pipeline_state
-
-    S = pipeline_state.PipelineState
-
-    class Job:
-        resource_name = "projects/p/locations/r/pipelineJobs/j1"
-
-        def __init__(self, states, error=""):
-            self._states = iter(states)
-            self._gca_resource = mock.Mock()
-            self._gca_resource.error.message = error
-
-        @property
-        def state(self):
-            return next(self._states)
-
-    lines = []
-    submit.wait(Job([S.PIPELINE_STATE_PENDING, S.PIPELINE_STATE_RUNNING,
-                     S.PIPELINE_STATE_RUNNING, S.PIPELINE_STATE_SUCCEEDED]),
-                echo=lines.append, sleep=lambda s: None)
-    assert [ln.split(": ")[1] for ln in lines] == [
-        "PIPELINE_STATE_PENDING", "PIPELINE_STATE_RUNNING", "PIPELINE_STATE_SUCCEEDED"]
-    with pytest.raises(submit.JobFailed, match="Run failed in Vertex pipeline job .*j1: "
-                                               "Trainer: OOM"):
-        submit.wait(Job([S.PIPELINE_STATE_RUNNING, S.PIPELINE_STATE_FAILED],
-                        error="Trainer: OOM"), echo=lines.append, sleep=lambda s: None)

@@ -1,134 +1,13 @@
-"""Beam runner profiles: the beam_pipeline_args each runner's config produces, checked
-against Beam 2.59's own option parser, and TFX's sdist-rebuild trap avoided."""
+"""The beam section's schema (``config/beam.py``): a runner's settings that cannot work are
+refused naming the field. The arguments each runner's config produces are tested in
+tests/unit/pipelines/test_beam_args.py."""
 from pathlib import Path
 
 import pytest
 
-from tfxkit.pipelines import beam_args
 from tfxkit.pipelines.config import ConfigError, load_config
 
 TEMPLATE = Path(__file__).resolve().parents[4] / "templates" / "multiclass" / "config.yaml"
-SETUP = f"--setup_file={beam_args.tfxkit_setup_file()}"
-
-
-def args_of(*sets, profile=None):
-    return beam_args.beam_pipeline_args(load_config(TEMPLATE, profile=profile,
-                                                  overrides=list(sets)))
-
-
-def beam_options(args):
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    return PipelineOptions(args).get_all_options(retain_unknown_options=True)
-
-
-def test_in_memory_direct_gives_no_args():
-    assert args_of() == []
-    assert args_of("beam.runner=direct", "beam.mode=in_memory") == []
-
-
-def test_direct_multi_processing():
-    args = args_of(profile="parallel")
-    assert args == ["--direct_running_mode=multi_processing", "--direct_num_workers=2", SETUP]
-    opts = beam_options(args)
-    assert opts["direct_running_mode"] == "multi_processing"
-    assert opts["direct_num_workers"] == 2
-    assert args_of("beam.mode=multi_threading", "beam.workers=4")[:2] == [
-        "--direct_running_mode=multi_threading", "--direct_num_workers=4"]
-
-
-def test_direct_args_skip_tfx_sdist_rebuild(monkeypatch):
-    """TFX rebuilds itself as an sdist when no dependency option is given; tfxkit's
-    direct args name tfxkit's setup.py, which the DirectRunner never stages."""
-    from tfx.utils import dependency_utils
-
-    def boom():
-        raise AssertionError("TFX would rebuild itself as an sdist")
-
-    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", boom)
-    args = args_of(profile="parallel")
-    assert dependency_utils.make_beam_dependency_flags(list(args)) == args
-    assert Path(beam_args.tfxkit_setup_file()).is_file()
-
-
-def test_dataflow():
-    args = args_of("beam.runner=dataflow",
-                   "beam.dataflow={project: p1, region: europe-west1, "
-                   "temp_location: gs://b/tmp, staging_location: gs://b/stage, "
-                   "machine_type: n1-standard-4, max_workers: 10, num_workers: 2, "
-                   "sdk_container_image: eu.gcr.io/p1/tfxkit:1, "
-                   "service_account_email: sa@p1.iam.gserviceaccount.com, "
-                   "experiments: [use_runner_v2]}")
-    assert args == ["--runner=DataflowRunner", "--project=p1", "--region=europe-west1",
-                    "--temp_location=gs://b/tmp", "--staging_location=gs://b/stage",
-                    "--machine_type=n1-standard-4", "--num_workers=2", "--max_num_workers=10",
-                    "--sdk_container_image=eu.gcr.io/p1/tfxkit:1",
-                    "--service_account_email=sa@p1.iam.gserviceaccount.com",
-                    "--experiments=use_runner_v2"]
-    opts = beam_options(args)
-    assert opts["runner"] == "DataflowRunner" and opts["project"] == "p1"
-    assert opts["machine_type"] == "n1-standard-4" and opts["max_num_workers"] == 10
-    assert opts["sdk_container_image"] == "eu.gcr.io/p1/tfxkit:1"
-    assert opts["experiments"] == ["use_runner_v2"]
-
-
-def test_dataflow_without_image_stages_tfxkit():
-    args = args_of("beam.runner=dataflow",
-                   "beam.dataflow={project: p, region: r, temp_location: gs://b/t}")
-    assert args == ["--runner=DataflowRunner", "--project=p", "--region=r",
-                    "--temp_location=gs://b/t", SETUP]
-
-
-def test_flink():
-    args = args_of("beam.runner=flink",
-                   "beam.flink={flink_master: 'flink:8081', parallelism: 4, "
-                   "environment_type: DOCKER, sdk_container_image: 'reg/tfxkit:1'}")
-    assert args == ["--runner=FlinkRunner", "--flink_master=flink:8081", "--parallelism=4",
-                    "--environment_type=DOCKER", "--sdk_container_image=reg/tfxkit:1"]
-    opts = beam_options(args)
-    assert opts["flink_master"] == "flink:8081" and opts["parallelism"] == 4
-    assert opts["environment_type"] == "DOCKER"
-
-
-def test_flink_job_server_with_worker_pool():
-    args = args_of("beam.runner=flink",
-                   "beam.flink={job_endpoint: 'localhost:8099', environment_type: EXTERNAL, "
-                   "environment_config: 'localhost:50000'}")
-    assert args == ["--runner=PortableRunner", "--job_endpoint=localhost:8099",
-                    "--environment_type=EXTERNAL", "--environment_config=localhost:50000",
-                    SETUP]
-    opts = beam_options(args)
-    assert opts["job_endpoint"] == "localhost:8099"
-    assert opts["environment_config"] == "localhost:50000"
-
-
-def test_spark():
-    args = args_of("beam.runner=spark",
-                   "beam.spark={spark_master_url: 'spark://m:7077', environment_type: PROCESS, "
-                   "environment_config: '{\"command\": \"/opt/apache/beam/boot\"}', "
-                   "setup_file: /src/setup.py}")
-    assert args == ["--runner=SparkRunner", "--spark_master_url=spark://m:7077",
-                    "--environment_type=PROCESS",
-                    '--environment_config={"command": "/opt/apache/beam/boot"}',
-                    "--setup_file=/src/setup.py"]
-    opts = beam_options(args)
-    assert opts["spark_master_url"] == "spark://m:7077"
-    assert args_of("beam.runner=spark", "beam.spark={job_endpoint: 'js:8099', "
-                   "environment_type: LOOPBACK}")[:3] == [
-        "--runner=PortableRunner", "--job_endpoint=js:8099", "--environment_type=LOOPBACK"]
-
-
-def test_extra_args_come_last_and_may_name_dependencies():
-    args = args_of("beam.runner=flink", "beam.flink={flink_master: 'f:8081'}",
-                   "beam.extra_args=['--extra_package=/dist/mine.tar.gz']")
-    assert args == ["--runner=FlinkRunner", "--flink_master=f:8081",
-                    "--extra_package=/dist/mine.tar.gz"]
-
-
-def test_a_profile_picks_the_runner_over_base_sections():
-    # the base may keep a dataflow section while the direct runner is in use
-    args = args_of("beam.dataflow={project: p, region: r, temp_location: gs://b/t}")
-    assert args == []
 
 
 @pytest.mark.parametrize("sets,field,reason", [

@@ -1,0 +1,62 @@
+"""``tfxkit models`` and ``tfxkit rollback`` (``infra/cli/models.py``) on a registry changed
+by hand: missing and changed folders, a serving pointer naming no version, a folder the
+index does not name; through click's CliRunner."""
+import json
+import shutil
+
+from tests.unit.components.registry.test_registry import model
+from tests.unit.components.registry.test_registry_faults import (TEMPLATE_CONFIG,
+                                                                  three_versions, tfxkit)
+
+
+def test_models_warns_for_missing_and_changed_folders(tmp_path):
+    r, (v1, v2, v3) = three_versions(tmp_path)
+    (tmp_path / "models" / v3 / "saved_model.pb").write_bytes(b"edited")
+    ok = tfxkit(tmp_path, "models")
+    assert ok.exit_code == 0, ok.output  # a broken version that does not serve: a warning
+    assert f"WARNING: folder {r.version_path(v3)} is changed" in ok.output
+    assert "WARNING" not in ok.output.split(f"* {v2}")[1].split(f"  {v1}")[0]
+    shutil.rmtree(r.version_path(v2))  # the serving one
+    bad = tfxkit(tmp_path, "models")
+    assert bad.exit_code == 1, bad.output
+    assert f"* {v2}" in bad.output
+    assert f"WARNING: folder {r.version_path(v2)} is missing: the serving version is " \
+           "broken (nothing can be served from it); the next push of this model restores " \
+           "it" in bad.output
+    assert "Traceback" not in bad.output
+    quick = tfxkit(tmp_path, "models", "--no-verify")  # no hashing: the missing one only
+    assert quick.exit_code == 1 and "is changed" not in quick.output
+    assert f"{r.version_path(v2)} is missing" in quick.output
+
+
+def test_models_flags_a_serving_pointer_naming_no_version(tmp_path):
+    r, (v1, v2, v3) = three_versions(tmp_path)
+    index = json.loads((tmp_path / "models" / "registry.json").read_text())
+    index["serving"] = "123"
+    (tmp_path / "models" / "registry.json").write_text(json.dumps(index))
+    out = tfxkit(tmp_path, "models")
+    assert out.exit_code == 1, out.output
+    assert (f"WARNING: the index's serving version 123 is not one of its versions "
+            f"({v1}, {v2}, {v3})") in out.output
+    assert "* " not in out.output  # nothing is shown as serving
+
+
+def test_models_flags_a_folder_the_index_does_not_name(tmp_path):
+    r, (v1, v2, v3) = three_versions(tmp_path)
+    shutil.copytree(model(tmp_path, "stray", b"S"), tmp_path / "models" / "1")
+    out = tfxkit(tmp_path, "models")
+    assert out.exit_code == 0
+    assert (f"WARNING: version 1: folder {r.version_path('1')} is not in the index (it has "
+            "no record: the next push or rollback removes it") in out.output
+    assert f"tfxkit models {TEMPLATE_CONFIG} --repair takes it in" in out.output
+
+
+def test_rollback_refuses_a_changed_or_missing_folder(tmp_path):
+    r, (v1, v2, v3) = three_versions(tmp_path)
+    (tmp_path / "models" / v1 / "saved_model.pb").write_bytes(b"edited")
+    out = tfxkit(tmp_path, "rollback", "--to", v1)
+    assert out.exit_code == 1 and "content hash differs" in out.stderr
+    shutil.rmtree(r.version_path(v3))
+    out = tfxkit(tmp_path, "rollback", "--to", v3)
+    assert out.exit_code == 1 and "is gone" in out.stderr
+    assert r.serving().version == v2

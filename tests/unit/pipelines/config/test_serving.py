@@ -1,0 +1,45 @@
+"""The ``push:`` and ``serving:`` sections (``config/serving.py``): the canary policy and the
+HTTP server's limits a config gives, and the values refused."""
+import os
+
+import pytest
+
+from tests.unit.infra.serving.test_online_service import TEMPLATE_CONFIG
+
+
+def test_serving_config(tmp_path):
+    from tfxkit.infra.canary.decision_log import decision_log_path
+    from tfxkit.infra.canary.policy import policy_from_config
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    cfg = load_config(TEMPLATE_CONFIG, overrides=[f"push.registry={tmp_path}/models"])
+    assert cfg.serving.canary is None and policy_from_config(cfg) is None
+    assert decision_log_path(cfg) == f"{tmp_path}/models/canary.jsonl"
+    cfg = load_config(TEMPLATE_CONFIG, overrides=[
+        "serving.canary.steps=[0.05, 0.5]", "serving.canary.min_requests=10",
+        "serving.canary.log=canary-decisions.jsonl", "serving.max_wait_ms=0"])
+    p = policy_from_config(cfg)
+    assert p.final_steps == [0.05, 0.5, 1.0] and p.min_requests == 10
+    assert p.quality_metric == "accuracy" and cfg.serving.max_wait_ms == 0
+    from tfxkit.infra.serving.limits import Limits
+
+    limits = Limits.from_config(load_config(TEMPLATE_CONFIG, overrides=[
+        "serving.max_body_mb=2", "serving.header_timeout_s=0.5"]))
+    assert limits.max_body == 2 << 20 and limits.header_timeout_s == 0.5
+    defaults = Limits.from_config(cfg)  # the dataclass's defaults are the config's
+    assert defaults == Limits(store_timeout_s=defaults.store_timeout_s)
+    assert decision_log_path(cfg) == os.path.join(cfg.base_dir, "canary-decisions.jsonl")
+    for bad, field in [("serving.canary.steps=[0.5, 0.2]", "steps"),
+                       ("serving.canary.steps=[1.0]", "steps"),
+                       ("serving.canary.quality_metric=mae", "quality_metric"),
+                       ("serving.canary.max_p99_latency_ratio=0.5", "max_p99_latency_ratio"),
+                       ("serving.max_batch_size=0", "max_batch_size"),
+                       ("serving.max_body_mb=0", "max_body_mb"),
+                       ("serving.max_instances=0", "max_instances"),
+                       ("serving.max_connections=0", "max_connections"),
+                       ("serving.header_timeout_s=0", "header_timeout_s"),
+                       ("serving.store_threads=0", "store_threads"),
+                       ("serving.canary.bogus=1", "bogus")]:
+        with pytest.raises(ConfigError) as e:
+            load_config(TEMPLATE_CONFIG, overrides=[bad])
+        assert field in str(e.value), (bad, str(e.value))

@@ -1,0 +1,84 @@
+"""The data stage (``data_stage.py``): input paths and globs, the curated schema imported,
+BigQuery split queries, without running anything."""
+import json
+
+from tfxkit.pipelines import data_stage, factory
+from tfxkit.pipelines.config import load_config
+from tests.unit.pipelines.test_factory import cfg  # noqa: F401 - the fixture
+
+
+def test_split_input(tmp_path):
+    assert data_stage.split_input(str(tmp_path)) == (str(tmp_path), "*")
+    assert data_stage.split_input("/data/x/day-*.csv") == ("/data/x", "day-*.csv")
+    assert data_stage.split_input("/data/*/x.csv") == ("/data", "*/x.csv")
+    assert data_stage.split_input("/data/x.csv") == ("/data", "x.csv")
+
+
+def test_curated_schema_is_imported(cfg, tmp_path):
+    schema = tmp_path / "my_schema.pbtxt"
+    schema.write_text('feature { name: "species" type: BYTES }\n')
+    cfg = cfg.model_copy(update={"root": str(tmp_path / "root"),
+                                 "validation": cfg.validation.model_copy(
+                                     update={"schema_file": str(schema)})})
+    ids = [c.id for c in factory.create_components(cfg)]
+    assert "SchemaImporter" in ids and "SchemaGen" not in ids
+    copied = list((tmp_path / "root").rglob("schema.pbtxt"))
+    assert len(copied) == 1 and copied[0].read_text() == schema.read_text()
+
+
+def test_bigquery_source_compiles_with_generated_split_queries(tmp_path):
+    from tfx.dsl.compiler import compiler
+
+    (tmp_path / "config.yaml").write_text(
+        "name: bq-case\ntask: binary\nlabel: churned\n"
+        "data:\n  source: {bigquery: {query: 'SELECT * FROM `proj.ds.users`'}}\n"
+        "  split: {train: 9, eval: 1, key: user_id}\n"
+        "features: {dense: [age]}\neval: {metrics: [{name: auc, lower_bound: 0.7}]}\n")
+    cfg = load_config(tmp_path / "config.yaml")
+    from tfxkit.pipelines.config import check_data
+
+    assert check_data(cfg)["rows"] is None  # nothing to read from here
+    gen = factory.create_components(cfg.model_copy(update={"root": str(tmp_path / "r")}))[0]
+    import json
+
+    splits = json.loads(gen.exec_properties["input_config"])["splits"]
+    q = {s["name"]: s["pattern"] for s in splits}
+    assert q["train"] == ("SELECT * FROM (SELECT * FROM `proj.ds.users`) AS t WHERE "
+                          "MOD(ABS(FARM_FINGERPRINT(CAST(`user_id` AS STRING))), 10) < 9")
+    assert q["eval"].endswith(">= 9")
+    ir = compiler.Compiler().compile(factory.create_pipeline(
+        cfg.model_copy(update={"root": str(tmp_path / "r"), "metadata": cfg.metadata.model_copy(
+            update={"sqlite": str(tmp_path / "m.sqlite")})})))
+    node = ir.nodes[0].pipeline_node
+    assert node.node_info.id == "ExampleGen"
+    assert "BigQueryExampleGen" in node.node_info.type.name
+    pred = data_stage.bigquery_split_queries("SELECT 1", type("S", (), {
+        "predicates": {"eval": "day >= '2026-01-07'", "train": "true"}})())
+    assert pred["eval"] == "SELECT * FROM (SELECT 1) WHERE (day >= '2026-01-07')"
+
+
+def test_bigquery_split_queries_hash_the_whole_row_without_a_key():
+    split = type("S", (), {"predicates": None, "train": 3, "eval": 1, "key": None})()
+    q = data_stage.bigquery_split_queries("SELECT a FROM t", split)
+    bucket = "MOD(ABS(FARM_FINGERPRINT(TO_JSON_STRING(t))), 4)"
+    assert q == {"train": f"SELECT * FROM (SELECT a FROM t) AS t WHERE {bucket} < 3",
+                 "eval": f"SELECT * FROM (SELECT a FROM t) AS t WHERE {bucket} >= 3"}
+    pred = data_stage.bigquery_split_queries("SELECT 1", type("S", (), {
+        "predicates": {"eval": "day >= '2026-01-07'", "train": "true"}})())
+    assert pred["train"] == "SELECT * FROM (SELECT 1) WHERE NOT (day >= '2026-01-07')"
+
+
+def test_a_remote_runs_curated_schema_is_content_addressed(cfg, tmp_path):
+    from tfxkit.pipelines.config.deploy import Deploy
+
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text('feature { name: "species" type: BYTES }\n')
+    c = cfg.model_copy(update={
+        "validation": cfg.validation.model_copy(update={"schema_file": str(schema)}),
+        "deploy": Deploy(pipeline_root="gs://b/root")})
+    sha = data_stage.file_sha(str(schema))
+    assert len(sha) == 16 and int(sha, 16) >= 0
+    assert data_stage.remote_schema_uri(c) == f"gs://b/root/penguin-species/curated_schema/{sha}"
+    schema.write_text('feature { name: "island" type: BYTES }\n')
+    assert data_stage.file_sha(str(schema)) != sha  # a changed schema: another folder
+    assert data_stage.remote_schema_uri(c).endswith(data_stage.file_sha(str(schema)))

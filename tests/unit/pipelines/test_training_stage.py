@@ -1,0 +1,71 @@
+"""The training stage (``training_stage.py``): the Transform's and Trainer's custom_config
+(and so their cache keys) and what a remote run is given."""
+import pytest
+
+from tfxkit.pipelines import training_stage
+from tfxkit.pipelines.config import load_config
+from tests.unit.pipelines.test_factory import TEMPLATES, cfg  # noqa: F401 - the fixture
+
+
+def test_custom_config_tracks_user_modules(cfg, tmp_path):
+    mod = tmp_path / "preprocessing.py"
+    mod.write_text("def preprocessing_fn(inputs): return inputs\n")
+    c = cfg.model_copy(update={"features": cfg.features.model_copy(update={"module": str(mod)})})
+    first = training_stage.transform_custom_config(c)
+    mod.write_text("def preprocessing_fn(inputs): return dict(inputs)\n")
+    assert training_stage.transform_custom_config(c)["code"] != first["code"]
+    assert training_stage.transform_custom_config(c)["features"]["module"] == str(mod)
+
+
+def test_trainer_config_names_the_keras_it_builds_with(cfg, tmp_path):
+    """model.keras auto is resolved before the run: the Trainer's custom_config (and so its
+    cache key) says 3 on TFX 1.21 and 2 on TFX 1.16; an explicit choice stays."""
+    from tfxkit.pipelines import compat
+
+    auto = training_stage.trainer_custom_config(cfg)["model"]["keras"]
+    assert auto == (3 if compat.tfx_release() >= (1, 21) else 2)
+    for v in (2, 3):
+        c = cfg.model_copy(update={"model": cfg.model.model_copy(update={"keras": v})})
+        assert training_stage.trainer_custom_config(c)["model"]["keras"] == v
+    bad = tmp_path / "config.yaml"
+    bad.write_text((TEMPLATES / "multiclass" / "config.yaml").read_text().replace(
+        "  kind: dnn", "  keras: 4\n  kind: dnn"))
+    with pytest.raises(Exception, match=r"model\.keras"):
+        load_config(bad)
+
+
+def test_a_remote_run_reads_the_user_module_inside_the_image(cfg, tmp_path):
+    """For vertex / kubeflow the module path is where the image holds the use-case folder
+    (deploy.workdir); its code marker is still the local file's content hash."""
+    from tfxkit.pipelines.config.deploy import Deploy
+
+    mod = tmp_path / "src" / "preprocessing.py"
+    mod.parent.mkdir()
+    mod.write_text("def preprocessing_fn(inputs): return inputs\n")
+    c = cfg.model_copy(update={"config_path": str(tmp_path / "config.yaml"),
+                               "features": cfg.features.model_copy(update={"module": str(mod)}),
+                               "deploy": Deploy(workdir="/srv/case")})
+    local = training_stage.transform_custom_config(c)
+    remote = training_stage.transform_custom_config(c, target="vertex")
+    assert local["features"]["module"] == str(mod)
+    assert remote["features"]["module"] == "/srv/case/src/preprocessing.py"
+    assert remote["code"] == local["code"] and remote["code"]["preprocessing.py"]
+    assert training_stage.image_path(c.model_copy(update={"deploy": None}), str(mod)) == \
+        "/pipeline/src/preprocessing.py"
+    # without a user module: no module path, only tfxkit's version in the marker
+    bare = training_stage.transform_custom_config(cfg, target="vertex")
+    assert "module" not in bare["features"] or bare["features"]["module"] is None
+    assert set(bare["code"]) == {"tfxkit"}
+    assert (bare["task"], bare["label"]) == ("multiclass", "species")
+
+
+def test_runtime_parameters_default_to_the_configs_values(cfg):
+    c = cfg.model_copy(update={"model": cfg.model.model_copy(
+        update={"epochs": 7, "steps": None, "learning_rate": 0.5})})
+    params = training_stage.runtime_parameters(c)
+    assert sorted(params) == ["epochs", "learning_rate", "train_steps"]
+    assert (params["epochs"].default, params["epochs"].ptype) == (7, int)
+    assert params["train_steps"].default == 0  # 0: train `epochs` full epochs
+    assert (params["learning_rate"].default, params["learning_rate"].ptype) == (0.5, float)
+    c = c.model_copy(update={"model": c.model.model_copy(update={"steps": 120})})
+    assert training_stage.runtime_parameters(c)["train_steps"].default == 120

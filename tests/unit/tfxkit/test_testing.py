@@ -1,0 +1,66 @@
+"""The testing kit for use cases' own tests (``tfxkit/testing.py``): what ``assert_transform``
+reports and refuses, ``ANY``, list outputs, the feature spec it infers. Every transform kind
+run through it is tested in tests/unit/pipelines/test_transform.py."""
+import pytest
+
+from tfxkit.testing import ANY, assert_transform, infer_feature_spec, spec_preprocessing_fn
+
+
+def test_assert_transform_reports_differences():
+    fn = spec_preprocessing_fn("regression", "y", {"dense": ["a"], "scale": "none"})
+    with pytest.raises(AssertionError) as e:
+        assert_transform(fn, [{"a": 1.0, "y": 1.0}, {"a": 2.0, "y": 2.0}],
+                         expected={"a_xf": [1.0, 9.0], "nope": [1, 2]})
+    assert "a_xf[row 1]: expected 9.0, got 2.0" in str(e.value)
+    assert "nope: no such output" in str(e.value)
+
+
+def test_an_expected_none_is_refused_before_any_transform_runs():
+    def never(inputs):
+        raise AssertionError("the transform should not run")
+
+    rows = [{"a": 1.0}, {"a": None}]
+    with pytest.raises(ValueError, match=r"expected value None for a_xf\[row 1\]: "
+                                         r"transformed outputs are dense.*ANY") as e:
+        assert_transform(never, rows, expected={"a_xf": [1.0, None]})
+    assert "write the value you expect after imputation" in str(e.value)
+    with pytest.raises(ValueError, match=r"None for a_xf\[row 0\], b_xf\[row 1\]"):
+        assert_transform(never, rows, expected=[{"a_xf": None}, {"a_xf": 1.0, "b_xf": None}])
+
+
+def test_any_and_unnamed_outputs_are_the_only_unchecked_rows():
+    fn = spec_preprocessing_fn("regression", "y", {"dense": ["a"], "scale": "none"})
+    rows = [{"a": 1.0, "y": 1.0}, {"a": None, "y": 2.0}, {"a": 5.0, "y": 3.0}]
+    # mean imputation: the missing a becomes 3.0
+    assert_transform(fn, rows, expected={"a_xf": [1.0, ANY, 5.0]})
+    assert_transform(fn, rows, expected=[{"a_xf": 1.0}, {"y_xf": 2.0}, {"a_xf": 5.0}])
+    with pytest.raises(AssertionError, match=r"a_xf\[row 1\]: expected 0.0, got 3.0"):
+        assert_transform(fn, rows, expected={"a_xf": [ANY, 0.0, ANY]})
+    assert repr(ANY) == "ANY"
+
+
+def test_multi_valued_and_empty_outputs_compare_as_lists():
+    def fn(inputs):  # a sparse output: as many values per row as the row has
+        return {"v_xf": inputs["v"]}
+
+    rows = [{"v": [1, 2]}, {"v": None}, {"v": [3]}]
+    assert_transform(fn, rows, expected={"v_xf": [[1, 2], [], [3]]})
+    assert_transform(fn, rows, expected={"v_xf": [(1, 2), [], 3]})
+    with pytest.raises(AssertionError) as e:
+        assert_transform(fn, rows, expected={"v_xf": [[1], 0, [3, 4]]})
+    assert "v_xf[row 0]: expected [1], got [1, 2]" in str(e.value)
+    assert "v_xf[row 1]: expected 0, got []" in str(e.value)
+    assert "v_xf[row 2]: expected [3, 4], got 3" in str(e.value)
+
+
+def test_the_inferred_feature_spec_types_each_column_by_its_values():
+    import tensorflow as tf
+
+    spec = infer_feature_spec([{"n": 1, "f": 1, "s": None, "l": [b"a", b"b"]},
+                               {"n": None, "f": 2.5, "s": "x", "l": []}])
+    assert {k: v.dtype for k, v in spec.items()} == {
+        "n": tf.int64, "f": tf.float32, "s": tf.string, "l": tf.string}
+    assert all(isinstance(v, tf.io.VarLenFeature) for v in spec.values())
+    with pytest.raises(ValueError, match="column 'gone' has only missing values: give "
+                                         "feature_spec"):
+        infer_feature_spec([{"a": 1.0, "gone": None}, {"a": 2.0, "gone": None}])
