@@ -89,12 +89,6 @@ def mirror_tests_of(module: str, tests: List[str], root: Path = ROOT) -> List[st
 # served by moving those tests to its mirrored path than by a line here; a line goes when
 # its test file arrives (test_the_allow_list_names_only_modules_it_must fails until then).
 NO_MIRRORED_TEST = {
-    # -- TFX executors: thin over the plain functions their tests cover; run by TFX in the
-    #    e2e pipelines (tests/e2e)
-    # (kept in test_push.py: moved out, the rest of that file is too small for git to see
-    #  test_push_gates.py -> test_push.py as a rename when the branches are merged)
-    "components/registry/executor.py": "test_executor_refuses_without_blessings in "
-                                       "tests/unit/components/registry/test_push.py",
     # -- tested through the module that calls them
     "components/serving_check/probe.py": "the model's process of check.validate: "
                                            "tests/unit/components/serving_check/test_check.py",

@@ -61,15 +61,15 @@ def test_report_prints_the_path_and_warns_of_a_stale_run(empty_metadata, monkeyp
                                       ("svg", "<svg/>")])
 def test_lineage_prints_or_writes_the_format_asked_for(empty_metadata, monkeypatch, tmp_path,
                                                        fmt, text):
-    from tfxkit.infra.metadata import lineage
+    from tfxkit.infra.metadata.lineage import render, walk
 
     result = SimpleNamespace(model_version="3")
     asked = []
-    monkeypatch.setattr(lineage, "model_lineage",
+    monkeypatch.setattr(walk, "model_lineage",
                         lambda store, name, version: asked.append((name, version)) or result)
-    monkeypatch.setattr(lineage, "render_text", lambda r: ["line 1", "line 2"])
-    monkeypatch.setattr(lineage, "to_json", lambda r: '{"v": "3"}')
-    monkeypatch.setattr(lineage, "render_svg", lambda r: "<svg/>")
+    monkeypatch.setattr(render, "render_text", lambda r: ["line 1", "line 2"])
+    monkeypatch.setattr(render, "to_json", lambda r: '{"v": "3"}')
+    monkeypatch.setattr(render, "render_svg", lambda r: "<svg/>")
     r = tfxkit("lineage", *empty_metadata, "--format", fmt, "--model", "3")
     assert r.exit_code == 0 and r.stdout == text, r.output
     out = tmp_path / "lineage.out"
