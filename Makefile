@@ -147,11 +147,11 @@ test-tfx121-e2e: tfx121-root airflow-setup
 	$(TFX121) run python tests/services.py
 	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 templates tests/e2e
 
-# Build infra/docker/Dockerfile (the TFX 1.21 stack) and run the template inside it; needs a
+# Build infra/deploy/docker/Dockerfile (the TFX 1.21 stack) and run the template inside it; needs a
 # Docker engine with BuildKit (DEVELOPERS.md); not part of make test.
 .PHONY: image-check
 image-check:
-	infra/docker/check.sh
+	infra/deploy/docker/check.sh
 
 # Headless Chromium for the run-report tests (Debian packages chromium, chromium-driver).
 .PHONY: browser-setup

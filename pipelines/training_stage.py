@@ -34,7 +34,7 @@ def _code_marker(paths: List[str]) -> Dict[str, str]:
 
 def image_path(cfg: PipelineConfig, local_path: str) -> str:
     """Where a file of the use-case folder is inside the container image
-    (``deploy.workdir``, where infra/docker/Dockerfile copies the folder)."""
+    (``deploy.workdir``, where infra/deploy/docker/Dockerfile copies the folder)."""
     rel = os.path.relpath(local_path, cfg.base_dir)
     workdir = cfg.deploy.workdir if cfg.deploy else "/pipeline"
     return posixpath.join(workdir, *rel.split(os.sep))

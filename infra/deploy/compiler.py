@@ -6,7 +6,7 @@ compiler needs swapped in: see ``pipelines.factory.create_components(cfg, target
 ``submit.py`` sends it to Vertex.
 
 Where the pipeline runs comes from the config's ``deploy:`` section (usually a profile,
-``--profile vertex``): the image (infra/docker/Dockerfile), project, region, a remote
+``--profile vertex``): the image (infra/deploy/docker/Dockerfile), project, region, a remote
 ``pipeline_root`` and the run's service account. A config that cannot run there fails
 in ``check_target`` with a ConfigError naming the field, before anything is compiled.
 
@@ -57,7 +57,7 @@ def check_target(cfg: PipelineConfig, target: str, submitting: bool = False) -> 
               "image and pipeline_root (usually in a profile: --profile vertex)")
     if not d.image:
         fail(cfg, "deploy.image", f"compiling for {target} needs the container image the "
-              "steps run in (built from infra/docker/Dockerfile)")
+              "steps run in (built from infra/deploy/docker/Dockerfile)")
     if not d.pipeline_root:
         fail(cfg, "deploy.pipeline_root", f"compiling for {target} needs {_where(target)} "
               "where the runs write their artifacts")

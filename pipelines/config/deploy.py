@@ -18,7 +18,7 @@ class Deploy(_Strict):
     AI Pipelines); usually set in a profile (``--profile vertex``). Credentials never go
     here: Vertex uses the submitting identity and ``service_account`` for the run."""
 
-    image: Optional[str] = None            # the image infra/docker/Dockerfile builds
+    image: Optional[str] = None            # the image infra/deploy/docker/Dockerfile builds
     project: Optional[str] = None          # Google Cloud project (vertex)
     region: str = "us-central1"
     pipeline_root: Optional[str] = None    # gs://bucket/path: every artifact goes here

@@ -1,6 +1,6 @@
-"""infra/docker/Dockerfile builds the TFX 1.21 stack (issue 14) from a base image named by
+"""infra/deploy/docker/Dockerfile builds the TFX 1.21 stack (issue 14) from a base image named by
 its full version, with the lock the Makefile's tfx121 stack installs, and copies every
-package folder tfxkit installs. (infra/docker/check.sh builds it and runs a template in
+package folder tfxkit installs. (infra/deploy/docker/check.sh builds it and runs a template in
 it where a Docker engine is at hand; that is not part of make test.)"""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-DOCKERFILE = (REPO / "infra" / "docker" / "Dockerfile").read_text()
+DOCKERFILE = (REPO / "infra" / "deploy" / "docker" / "Dockerfile").read_text()
 
 
 def arg_default(name: str) -> str:

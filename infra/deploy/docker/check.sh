@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds infra/docker/Dockerfile and runs the multiclass template end to end in the image
+# Builds infra/deploy/docker/Dockerfile and runs the multiclass template end to end in the image
 # (tfxkit run --profile quick, as a Kubeflow step would: inside the container, as its user).
 #
-#   infra/docker/check.sh (make image-check)  needs a Docker engine (docker info answers) and BuildKit
+#   infra/deploy/docker/check.sh (make image-check)  needs a Docker engine (docker info answers) and BuildKit
 #                                    (for Dockerfile.dockerignore): buildx, or a client with
 #                                    it built in (Debian 12's docker.io)
 #
@@ -14,14 +14,14 @@
 # proxy's among them), and imported as tfxkit-standin:trixie. The output says which base
 # was used. Set BASE_IMAGE to build on another one.
 set -euo pipefail
-REPO=$(cd "$(dirname "$0")/../.." && pwd -P)
+REPO=$(cd "$(dirname "$0")/../../.." && pwd -P)
 cd "$REPO"
 TAG=${TAG:-tfxkit:check}
 WORK=${DOCKER_CHECK_DIR:-$REPO/.docker-check}
 log() { echo "docker-check: $*" >&2; }
 
 docker info >/dev/null 2>&1 || { log "no Docker engine answers (docker info)"; exit 1; }
-default_base=$(sed -n 's/^ARG BASE_IMAGE=//p' infra/docker/Dockerfile)
+default_base=$(sed -n 's/^ARG BASE_IMAGE=//p' infra/deploy/docker/Dockerfile)
 base=${BASE_IMAGE:-}
 if [ -z "$base" ]; then
     if docker image inspect "$default_base" >/dev/null 2>&1 || \
@@ -46,7 +46,7 @@ if [ -z "$base" ]; then
 fi
 log "base image: $base"
 t0=$SECONDS
-DOCKER_BUILDKIT=1 docker build --network host -f infra/docker/Dockerfile \
+DOCKER_BUILDKIT=1 docker build --network host -f infra/deploy/docker/Dockerfile \
     --build-arg BASE_IMAGE="$base" -t "$TAG" .
 log "built $TAG in $((SECONDS - t0)) s; $(docker image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%.1f GB", $1/1e9}')"
 docker run --rm "$TAG" python -c 'import sys, tfx, tensorflow as tf, keras
