@@ -36,6 +36,8 @@ import socket
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from tfxkit.pipelines.mlmd_reader import Reader, property_value
+
 RUNNER_PID, RUNNER_HOST = "runner_pid", "runner_host"
 RUNNER_PIDNS, RUNNER_PROCESS = "runner_pidns", "runner_process"
 RUNNER_STARTED = "runner_started"
@@ -108,13 +110,8 @@ def this_runner() -> Dict[str, object]:
             RUNNER_STARTED: datetime.datetime.now().isoformat(timespec="seconds")}
 
 
-def _value(v):
-    which = v.WhichOneof("value")
-    return None if which is None else getattr(v, which)
-
-
 def props(ctx) -> Dict[str, object]:
-    return {k: _value(v) for k, v in ctx.custom_properties.items()}
+    return {k: property_value(v) for k, v in ctx.custom_properties.items()}
 
 
 def runner_text(p: Dict[str, object]) -> str:
@@ -230,14 +227,6 @@ class Stale:
     reason: str
 
 
-def _node_of(store, ctypes: Dict[int, str], pipeline: str, eid: int) -> Optional[str]:
-    prefix = pipeline + "."
-    for c in store.get_contexts_by_execution(eid):
-        if ctypes.get(c.type_id) == "node" and c.name.startswith(prefix):
-            return c.name[len(prefix):]
-    return None
-
-
 def reconcile(store, pipeline_name: str) -> List[Stale]:
     """Marks the runs of ``pipeline_name`` that are still ``running`` but whose runner
     process is gone: their NEW/RUNNING executions FAILED (with the reason) and the run
@@ -247,7 +236,7 @@ def reconcile(store, pipeline_name: str) -> List[Stale]:
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline_ctx is None:
         return []
-    ctypes = {t.id: t.name for t in store.get_context_types()}
+    reader = Reader(store, pipeline_name)
     out: List[Stale] = []
     for run in store.get_children_contexts_by_context(pipeline_ctx.id):
         p = props(run)
@@ -257,7 +246,7 @@ def reconcile(store, pipeline_name: str) -> List[Stale]:
         for e in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
             if not active(e):
                 continue
-            node = _node_of(store, ctypes, pipeline_name, e.id)
+            node = reader.node_of(e.id)
             reason = gone_reason(p, node)
             mark_execution(store, e, FAILED, reason)
             out.append(Stale(pipeline_name, run.name, node, e.id, reason))

@@ -1,5 +1,5 @@
 """Shared e2e helpers: run the CLI, read MLMD with the reader lineage and the report use
-(tfxkit.infra.metadata.reader)."""
+(tfxkit.pipelines.mlmd_reader)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from tfxkit.infra.metadata.reader import Reader, pipeline_runs
+from tfxkit.pipelines.mlmd_reader import Reader, pipeline_runs
 
 BIN = Path(sys.executable).parent / "tfxkit"
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 from tfxkit.infra.metadata.lineage.facts import (anomaly_lines, read_metrics,
                                                  schema_feature_count)
 from tfxkit.infra.metadata.lineage.model import Lineage, LineageError, Step
-from tfxkit.infra.metadata.reader import Reader, decoded_properties, properties
+from tfxkit.pipelines.mlmd_reader import Reader, decoded_properties, properties
 from tfxkit.infra.run.properties import CONFIG_HASH, GIT_COMMIT
 
 

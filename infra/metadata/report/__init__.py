@@ -2,7 +2,7 @@
 at the end of every ``tfxkit run`` / ``tfxkit predict``).
 
 - ``model.py``: the ``Report`` dataclasses;
-- ``gather.py`` reads ML Metadata (through ``infra/metadata/reader.py``) and the run's
+- ``gather.py`` reads ML Metadata (through ``pipelines/mlmd_reader.py``) and the run's
   artifacts into a ``Report``: the components and the run's status (``components.py``),
   the artifacts (``artifacts.py``), the evaluation (``evaluation.py``), drift against an
   earlier run (``drift.py``);
@@ -17,7 +17,7 @@ import os
 import re
 from typing import Callable, List, Optional
 
-from tfxkit.infra.metadata.reader import latest_run, pipeline_runs
+from tfxkit.pipelines.mlmd_reader import latest_run, pipeline_runs
 from tfxkit.infra.metadata.report.gather import gather
 from tfxkit.infra.metadata.report.model import ReportError
 

@@ -1,12 +1,12 @@
 """A run's components as the report shows them (``ComponentRun``: ran, cached, failed,
 canceled, resolved, running; timing; error) and the run's status, from the executions the
-MLMD reader (``infra/metadata/reader.py``) finds in its ``pipeline_run`` context."""
+MLMD reader (``pipelines/mlmd_reader.py``) finds in its ``pipeline_run`` context."""
 from __future__ import annotations
 
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
-from tfxkit.infra.metadata.reader import Reader, properties
+from tfxkit.pipelines.mlmd_reader import Reader, properties
 from tfxkit.infra.metadata.report.model import ComponentRun, Report
 
 

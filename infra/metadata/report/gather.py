@@ -8,14 +8,14 @@ StatisticsGen's statistics, ExampleValidator's anomalies, the schema, the Traine
 history, the Evaluator's TFMA output and blessing, the Pusher's push, and for
 batch-inference runs the BatchInferrer's PredictionLogs. The previous run of the same
 pipeline with different data (or different predictions) is read the same way, for drift
-(``drift.py``). MLMD is read through ``infra/metadata/reader.py``.
+(``drift.py``). MLMD is read through ``pipelines/mlmd_reader.py``.
 """
 from __future__ import annotations
 
 import json
 from typing import Any, Dict, List, Optional
 
-from tfxkit.infra.metadata.reader import (Reader, decoded_properties, json_or, pipeline_runs,
+from tfxkit.pipelines.mlmd_reader import (Reader, decoded_properties, json_or, pipeline_runs,
                                           properties)
 from tfxkit.infra.metadata.report.artifacts import (prediction_values, read_anomalies,
                                                     read_history, read_schema, read_statistics)

@@ -74,7 +74,7 @@ def _states(store, pipeline="stale-runs"):
     """[(run id, run_state, {node: execution state name})], oldest run first."""
     from ml_metadata.proto import metadata_store_pb2 as pb
 
-    from tfxkit.infra.metadata.reader import pipeline_runs
+    from tfxkit.pipelines.mlmd_reader import pipeline_runs
 
     nodes = {c.id: c.name.split(".", 1)[1] for c in store.get_contexts_by_type("node")}
     out = []

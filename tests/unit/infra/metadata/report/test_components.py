@@ -7,7 +7,7 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from tests.unit.infra.metadata.mlmd_records import PIPELINE, Records
-from tfxkit.infra.metadata.reader import Reader
+from tfxkit.pipelines.mlmd_reader import Reader
 from tfxkit.infra.metadata.report import components as C
 from tfxkit.infra.metadata.report.model import ComponentRun, Report
 from tfxkit.infra.run import state as run_state

@@ -1,10 +1,10 @@
-"""The one MLMD reader (infra/metadata/reader.py) on a fake store: property values (a
+"""The one MLMD reader (pipelines/mlmd_reader.py) on a fake store: property values (a
 ``struct_value`` read as TFX reads it), run contexts, events, producers and consumers."""
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from tests.unit.infra.metadata.mlmd_records import PIPELINE, Records
-from tfxkit.infra.metadata import reader
+from tfxkit.pipelines import mlmd_reader as reader
 
 
 @pytest.fixture
