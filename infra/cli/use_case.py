@@ -68,16 +68,61 @@ def validate(config, profile, sets):
                f"{len(cfg.features.raw_columns())} features")
 
 
+# per kind: its options (None: not given) and their defaults
+_GENERATE_DEFAULTS = {
+    "eta": {"rows": 10_000, "days": 1, "start": "2026-01-01"},
+    "newsletter": {"weeks": 4, "users": 10_000, "start": "2026-01-05"},
+}
+
+
 @click.command()
-@click.argument("kind", type=click.Choice(["eta"]))
-@click.option("--rows", default=10_000, show_default=True, help="Rows in all.")
-@click.option("--days", default=1, show_default=True, help="One CSV file per day.")
-@click.option("--start", default="2026-01-01", show_default=True, help="First day.")
+@click.argument("kind", type=click.Choice(sorted(_GENERATE_DEFAULTS)))
+@click.option("--rows", type=int, help="eta: rows in all [10000].")
+@click.option("--days", type=int, help="eta: one CSV file per day [1].")
+@click.option("--weeks", type=int, help="newsletter: one CSV file per week [4].")
+@click.option("--users", type=int, help="newsletter: subscribers, each logged once a week "
+              "[10000].")
+@click.option("--start", help="First day (eta) [2026-01-01] or week's Monday (newsletter) "
+              "[2026-01-05].")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-def generate(kind, rows, days, start, seed, out):
-    """Generate a synthetic data set (eta: trip durations, one file per day)."""
-    from tfxkit.pipelines.datasets import eta
+def generate(kind, rows, days, weeks, users, start, seed, out):
+    """Generate a synthetic data set in OUT: eta (trip durations, one file per day) or
+    newsletter (a contextual bandit's logged feedback: OUT/weeks/newsletter-YYYY-MM-DD.csv,
+    one file per week, and the users to score, OUT/users.csv)."""
+    import datetime as dt
 
-    files = eta.write_days(out, rows=rows, days=days, start=start, seed=seed)
-    click.echo(f"wrote {rows} rows in {len(files)} file(s) to {out}")
+    given = {"rows": rows, "days": days, "weeks": weeks, "users": users, "start": start}
+    defaults = _GENERATE_DEFAULTS[kind]
+    for name, value in given.items():
+        if value is not None and name not in defaults:
+            takes = ", ".join(f"--{o}" for o in defaults)
+            raise click.UsageError(f"--{name} is not an option of {kind} (it takes {takes})")
+    opts = {name: defaults[name] if given[name] is None else given[name] for name in defaults}
+    for name in ("rows", "days", "weeks", "users"):
+        if name in opts and opts[name] < 1:
+            raise click.UsageError(f"--{name} must be at least 1, got {opts[name]}")
+    try:
+        first = dt.date.fromisoformat(opts["start"])
+    except ValueError:
+        raise click.UsageError(f"--start {opts['start']!r} is not a date (YYYY-MM-DD)") from None
+    if kind == "eta":
+        from tfxkit.pipelines.datasets import eta
+
+        files = eta.write_days(out, rows=opts["rows"], days=opts["days"], start=opts["start"],
+                               seed=seed)
+        click.echo(f"wrote {opts['rows']} rows in {len(files)} file(s) to {out}")
+        return
+    if first.weekday() != 0:
+        raise click.UsageError(f"--start {opts['start']} is a "
+                               f"{first.strftime('%A')}; a newsletter week starts on a Monday")
+    from tfxkit.pipelines.datasets import newsletter
+
+    weeks_dir = Path(out) / "weeks"
+    files = newsletter.write_weeks(str(weeks_dir), weeks=opts["weeks"],
+                                   users_per_week=opts["users"], start=opts["start"], seed=seed)
+    users_file = newsletter.write_users(str(Path(out) / "users.csv"), n_users=opts["users"],
+                                        seed=seed, weeks=opts["weeks"])
+    click.echo(f"wrote {opts['weeks']} week(s) of {opts['users']} users to {weeks_dir} "
+               f"({Path(files[0]).name} .. {Path(files[-1]).name}) and the users to score "
+               f"to {users_file}")

@@ -3,6 +3,7 @@ before any component runs. DuckDB and TensorFlow are imported inside the functio
 that read data, never when this module is imported."""
 from __future__ import annotations
 
+import difflib
 import glob
 import os
 import re
@@ -80,8 +81,10 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
 
     Returns a small summary (files, rows, columns). Raises ConfigError naming the
     field and the reason: a path that matches nothing, empty data, a label or
-    feature that is not a column, a numeric transform on a text column, labels
-    that are missing.
+    feature that is not a column (with the closest column name), a numeric transform on
+    a text column, labels that are missing; for a bandit a reward that is not numeric, a
+    propensity outside (0, 1] or a logged action not in ``bandit.actions`` (named with
+    its file and data row).
     """
     file = cfg.config_path or "<config>"
     src_field = f"data.source.{cfg.data.source.kind}"
@@ -112,10 +115,15 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
 
     def need(field: str, name: str):
         if name not in cols:
-            raise ConfigError(file, field, f"column {name!r} is not in the data "
+            close = difflib.get_close_matches(name, list(cols), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(file, field, f"column {name!r} is not in the data{hint} "
                               f"(columns: {', '.join(cols)})")
 
     need("label", cfg.label)
+    if cfg.bandit is not None:
+        need("bandit.action", cfg.bandit.action)
+        need("bandit.propensity", cfg.bandit.propensity)
     f = cfg.features
     for group in ("dense", "bucket", "vocab", "categorical_int", "hash", "impute"):
         for name in getattr(f, group):
@@ -174,6 +182,8 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
     if cfg.task == "regression" and not _NUMERIC.match(cols[cfg.label]):
         raise ConfigError(file, "label", f"a regression label must be numeric, "
                           f"{cfg.label!r} is {cols[cfg.label]}")
+    if cfg.bandit is not None:
+        _check_bandit(cfg, file, files, info)
     if "con" in info:
         con, reader = info["con"], info["reader"]
         missing = con.sql(f'SELECT count(*) FROM {reader} WHERE "{cfg.label}" IS NULL'
@@ -182,8 +192,8 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
             raise ConfigError(file, "label", f"{missing} of {rows} rows have no "
                               f"{cfg.label!r} value; drop or fill them first")
         label_type = cols[cfg.label]
-        if cfg.task != "regression" and label_type in ("FLOAT", "DOUBLE", "REAL") \
-                or label_type.startswith("DECIMAL") and cfg.task != "regression":
+        if cfg.task in ("binary", "multiclass") and label_type in ("FLOAT", "DOUBLE", "REAL") \
+                or label_type.startswith("DECIMAL") and cfg.task in ("binary", "multiclass"):
             raise ConfigError(file, "label", f"a {cfg.task} label must be text or integer, "
                               f"{cfg.label!r} is {label_type}")
         seen = {str(r[0]) for r in con.sql(
@@ -213,3 +223,73 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
         raise ConfigError(file, "validation.schema",
                           f"no such file {cfg.resolve(cfg.validation.schema_file)}")
     return {"files": files, "rows": rows, "columns": cols}
+
+
+def _check_bandit(cfg: PipelineConfig, file: str, files: List[str], info: Dict[str, Any]):
+    """The logged bandit columns: a numeric reward, a numeric propensity in (0, 1] on every
+    row, and only actions of ``bandit.actions``; a bad value is named with its file and
+    data row (1-based, the header not counted)."""
+    b, cols = cfg.bandit, info["columns"]
+    if not _NUMERIC.match(cols[cfg.label]):
+        raise ConfigError(file, "label", f"a bandit's label is its reward and must be "
+                          f"numeric (e.g. +1 click, -1 unsubscribe, 0), {cfg.label!r} is "
+                          f"{cols[cfg.label]}")
+    if not _NUMERIC.match(cols[b.propensity]) and cols[b.propensity] != "VARCHAR":
+        raise ConfigError(file, "bandit.propensity", f"column {b.propensity!r} is "
+                          f"{cols[b.propensity]}, a number in (0, 1] is needed")
+    if "con" not in info:  # TFRecord: the types are checked, the values are not read
+        return
+    p = _q(b.propensity)
+    num = f"TRY_CAST({p} AS DOUBLE)"
+    bad = f"({num} IS NULL OR NOT ({num} > 0 AND {num} <= 1))"
+    where = _first_bad(cfg, files, info["con"], bad, b.propensity)
+    if where is not None:
+        place, value, count = where
+        shown = "empty" if value is None else repr(value)
+        more = f" ({count - 1} more row(s) too)" if count > 1 else ""
+        raise ConfigError(file, "bandit.propensity", f"{place}: column {b.propensity!r} is "
+                          f"{shown}{more}; a propensity (the probability with which the "
+                          "logging policy chose the logged action) must be a number in "
+                          "(0, 1]")
+    a = _q(b.action)
+    listed = ", ".join("'" + x.replace("'", "''") + "'" for x in b.actions)
+    bad = f"({a} IS NULL OR CAST({a} AS VARCHAR) NOT IN ({listed}))"
+    where = _first_bad(cfg, files, info["con"], bad, b.action)
+    if where is not None:
+        place, value, count = where
+        shown = "empty" if value is None else repr(str(value))
+        others = [str(r[0]) for r in info["con"].sql(
+            f"SELECT DISTINCT CAST({a} AS VARCHAR) AS v FROM data WHERE {bad} "
+            "ORDER BY v NULLS FIRST LIMIT 6").fetchall() if r[0] is not None]
+        others = [o for o in others if o != str(value)][:5]
+        also = f"; other actions not listed: {others}" if others else ""
+        more = f" ({count - 1} more row(s) too)" if count > 1 else ""
+        raise ConfigError(file, "bandit.actions", f"{place}: column {b.action!r} is {shown}"
+                          f"{more}, not one of bandit.actions{also}")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_bad(cfg: PipelineConfig, files: List[str], con, bad: str, column: str):
+    """(where, value, rows in all) of the first row matching ``bad``, or None: where is
+    ``FILE, data row N`` (1-based), or the row of the query's result with a query."""
+    count = con.sql(f"SELECT count(*) FROM data WHERE {bad}").fetchone()[0]
+    if not count:
+        return None
+    from tfxkit.components.example_gen.ingest import reader_sql
+
+    if cfg.data.source.query:
+        sources = [("data.source.query's result", "data")]
+    else:
+        sources = [(f, reader_sql(cfg.data.source.kind, [f])) for f in files]
+    for name, src in sources:
+        if column not in con.sql(f"SELECT * FROM {src} LIMIT 0").columns:
+            return f"{name} (it has no such column)", None, count
+        # row_number() over the plain scan: the reader's order (DuckDB keeps insertion order)
+        hit = con.sql(f"SELECT _row, {_q(column)} FROM (SELECT row_number() OVER () AS _row, * "
+                      f"FROM {src}) WHERE {bad} ORDER BY _row LIMIT 1").fetchone()
+        if hit is not None:
+            return f"{name}, data row {hit[0]}", hit[1], count
+    return "the data", None, count

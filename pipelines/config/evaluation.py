@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from .bandit import BANDIT_METRICS
 from .base import _Strict
 
 
@@ -106,6 +107,8 @@ _METRICS = {
     "binary": ["accuracy", "auc", "precision", "recall", "auc_pr", "binary_crossentropy"],
     "multiclass": ["accuracy", "sparse_categorical_crossentropy"],
     "regression": ["mse", "rmse", "mae", "mape"],
+    # off-policy estimates of the policy's value, then the reward model's (config/bandit.py)
+    "bandit": list(BANDIT_METRICS),
 }
 
 

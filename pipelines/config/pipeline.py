@@ -11,6 +11,7 @@ from typing import Dict, List, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from .bandit import OPE_METRICS, Bandit
 from .base import _Strict, is_remote
 from .beam import Beam
 from .data import Data, Validation
@@ -23,7 +24,7 @@ from .model import ModelConfig
 from .serving import Push, Serving
 
 
-Task = Literal["binary", "multiclass", "regression"]
+Task = Literal["binary", "multiclass", "regression", "bandit"]
 
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -32,7 +33,7 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 class PipelineConfig(_Strict):
     name: str
     task: Task
-    label: str
+    label: str  # the label column; for a bandit the reward column
     label_classes: Optional[List[str]] = None
     data: Data
     features: Features = Features()
@@ -44,6 +45,7 @@ class PipelineConfig(_Strict):
     validation: Validation = Validation()
     schedule: Optional[str] = None
     inference: Optional[Inference] = None
+    bandit: Optional[Bandit] = None  # task: bandit (action, propensity, policy)
     serving: Serving = Serving()  # tfxkit serve: POST /predict, canary rollout
     deploy: Optional[Deploy] = None  # tfxkit compile / deploy (Kubeflow, Vertex)
     root: str = ".tfxkit"  # pipeline outputs live here (relative to the config)
@@ -108,7 +110,7 @@ class PipelineConfig(_Strict):
         if self.inference and self.inference.key in self.features.raw_columns():
             raise ValueError(f"inference.key: {self.inference.key!r} is a model feature; the "
                              "key is passed through to the store, never fed to the model")
-        if self.label_classes is not None and self.task == "regression":
+        if self.label_classes is not None and self.task in ("regression", "bandit"):
             raise ValueError("label_classes: only for binary and multiclass tasks")
         if self.task == "binary" and self.label_classes is not None \
                 and len(self.label_classes) != 2:
@@ -120,6 +122,10 @@ class PipelineConfig(_Strict):
                     f"known: {', '.join(metric_names(self.task))}")
         fair = self.eval.fairness
         if fair is not None:
+            if self.task == "bandit":
+                raise ValueError("eval.fairness: Fairness Indicators need a binary or "
+                                 "multiclass task; a bandit gates its policy value "
+                                 "(eval.metrics: policy_value_dr, ...)")
             if self.task == "regression":
                 raise ValueError("eval.fairness: Fairness Indicators need a binary or "
                                  "multiclass task; for regression gate slices with "
@@ -141,9 +147,50 @@ class PipelineConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _bandit(self):
+        if self.task != "bandit":
+            if self.bandit is not None:
+                raise ValueError(f"bandit: only for task bandit (this is task {self.task})")
+            return self
+        b = self.bandit
+        if b is None:
+            raise ValueError("bandit: task bandit needs a bandit section (action, actions, "
+                             "propensity; label names the reward column)")
+        roles = [("bandit.action", b.action), ("bandit.propensity", b.propensity),
+                 ("label", self.label)]
+        for i, (field, name) in enumerate(roles):
+            for other, other_name in roles[i + 1:]:
+                if name == other_name:
+                    raise ValueError(f"{field}: {name!r} is also {other}; the logged action, "
+                                     "its propensity and the reward are three columns")
+        features = self.features.raw_columns()
+        for field, name in roles[:2]:
+            if name in features:
+                raise ValueError(f"{field}: {name!r} is also listed as a feature; the "
+                                 "features are the context the policy sees before it acts")
+        if self.inference and self.inference.key in (b.action, b.propensity):
+            raise ValueError(f"inference.key: {self.inference.key!r} is a bandit column "
+                             "(bandit.action or bandit.propensity); the key names the user")
+        for i, m in enumerate(self.eval.metrics):
+            if m.name not in OPE_METRICS:
+                continue
+            if m.upper_bound is not None:
+                raise ValueError(f"eval.metrics[{i}].upper_bound: {m.name} is a policy value "
+                                 "(higher is better): gate it with lower_bound or a change "
+                                 "against the baseline (absolute_change, relative_change)")
+            if m.slices:
+                raise ValueError(f"eval.metrics[{i}].slices: {m.name} is estimated on the "
+                                 "whole eval split only, not per slice")
+        return self
+
+    @model_validator(mode="after")
     def _serving_metric(self):
         c = self.serving.canary
         if c is not None and c.quality_metric is not None:
+            if self.task == "bandit":
+                raise ValueError("serving.canary.quality_metric: a bandit's canary is judged "
+                                 "on errors and latency; labelled feedback scores no policy "
+                                 "yet, so leave it unset")
             ok = ("mae", "mse") if self.task == "regression" else ("accuracy",)
             if c.quality_metric not in ok:
                 raise ValueError(f"serving.canary.quality_metric: {c.quality_metric!r} does "

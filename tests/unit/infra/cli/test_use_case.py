@@ -1,4 +1,4 @@
-"""The tfxkit command: fast help, templates, new, validate."""
+"""The tfxkit command: fast help, templates, new, validate, generate."""
 import os
 import subprocess
 import sys
@@ -68,3 +68,55 @@ def test_generate_eta(tmp_path):
     assert files == ["eta-2026-01-01.csv", "eta-2026-01-02.csv", "eta-2026-01-03.csv"]
     lines = sum(len((tmp_path / f).read_text().splitlines()) - 1 for f in files)
     assert lines == 100
+
+
+def test_generate_newsletter(tmp_path):
+    from tfxkit.pipelines.datasets import newsletter
+
+    out = tmp_path / "nl"
+    r = run("generate", "newsletter", "--weeks", "3", "--users", "40", "--seed", "7",
+            "--start", "2026-02-02", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "wrote 3 week(s) of 40 users" in r.stdout and str(out / "users.csv") in r.stdout
+    weeks = sorted(os.listdir(out / "weeks"))
+    assert weeks == ["newsletter-2026-02-02.csv", "newsletter-2026-02-09.csv",
+                     "newsletter-2026-02-16.csv"]
+    assert sorted(os.listdir(out)) == ["users.csv", "weeks"]
+    # the generator's own files for these options, byte for byte: seed, start, users passed
+    ref = newsletter.write_weeks(str(tmp_path / "ref"), weeks=3, users_per_week=40,
+                                 start="2026-02-02", seed=7)
+    for name, path in zip(weeks, ref):
+        assert (out / "weeks" / name).read_bytes() == Path(path).read_bytes()
+    users = newsletter.write_users(str(tmp_path / "ref" / "users.csv"), n_users=40, seed=7,
+                                   weeks=3)
+    assert (out / "users.csv").read_bytes() == Path(users).read_bytes()
+    lines = (out / "users.csv").read_text().splitlines()
+    assert lines[0] == ",".join(newsletter.USER_COLUMNS) and len(lines) == 41
+    other = run("generate", "newsletter", "--weeks", "1", "--users", "40", "--seed", "8",
+                "--start", "2026-02-02", "--out", str(tmp_path / "other"))
+    assert other.returncode == 0, other.stderr
+    assert (tmp_path / "other" / "weeks" / weeks[0]).read_bytes() != \
+        (out / "weeks" / weeks[0]).read_bytes()
+
+
+def test_generate_newsletter_defaults(tmp_path):
+    r = run("generate", "newsletter", "--users", "5", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "weeks")) == [
+        "newsletter-2026-01-05.csv", "newsletter-2026-01-12.csv",
+        "newsletter-2026-01-19.csv", "newsletter-2026-01-26.csv"]
+
+
+def test_generate_refuses_what_the_kind_does_not_take(tmp_path):
+    for args, message in [
+            (("newsletter", "--days", "2"), "--days is not an option of newsletter (it takes "
+                                            "--weeks, --users, --start)"),
+            (("eta", "--weeks", "2"), "--weeks is not an option of eta"),
+            (("newsletter", "--users", "0"), "--users must be at least 1, got 0"),
+            (("eta", "--rows", "0"), "--rows must be at least 1, got 0"),
+            (("newsletter", "--start", "2026-01-06"), "2026-01-06 is a Tuesday; a newsletter "
+                                                      "week starts on a Monday"),
+            (("eta", "--start", "soon"), "--start 'soon' is not a date")]:
+        r = run("generate", *args, "--out", str(tmp_path / "x"))
+        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
+    assert not (tmp_path / "x").exists()

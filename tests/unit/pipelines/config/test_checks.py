@@ -1,6 +1,9 @@
 """The data checks (``config/checks.py``, ``check_data``): what the config names must be in
 the data, with values a model can use."""
+import pytest
+
 from tfxkit.pipelines.config import check_data, load_config
+from tests.unit.pipelines.config.test_bandit import BANDIT, CSV as BANDIT_CSV
 from tests.unit.pipelines.config.test_loader import BASE, CSV, load_err, write
 
 
@@ -86,3 +89,155 @@ def test_null_split_key(tmp_path):
     assert e.field == "data.split.key" and "1 row(s) have no 'bill'" in e.reason
     body = body.replace("key: bill}", "key: bill, on_null_key: reject}")
     assert check_data(load_config(write(tmp_path, body)))["rows"] == 3
+
+
+# -- task: bandit (the example config and data of test_bandit.py) ---------------------------
+
+def _bandit(tmp_path, body=None, csv=None):
+    return write(tmp_path, body or BANDIT, BANDIT_CSV if csv is None else csv)
+
+
+def _bandit_csv(**rows):
+    """The bandit CSV with data rows replaced: {row number (1-based): 'line'}."""
+    lines = BANDIT_CSV.splitlines()
+    for k, line in rows.items():
+        lines[int(k[1:])] = line
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("old, new, field, name, close", [
+    ("action: recommender", "action: recomender", "bandit.action", "recomender",
+     "recommender"),
+    ("propensity: propensity", "propensity: propensty", "bandit.propensity", "propensty",
+     "propensity"),
+    ("label: reward", "label: rewards", "label", "rewards", "reward"),
+    ("propensity: propensity", "propensity: pscore", "bandit.propensity", "pscore", None),
+])
+def test_bandit_columns_absent_suggest_the_closest(tmp_path, old, new, field, name, close):
+    e = load_err(_bandit(tmp_path, BANDIT.replace(old, new)))
+    assert e.field == field and f"column {name!r} is not in the data" in e.reason, str(e)
+    if close:
+        assert f"did you mean {close!r}?" in e.reason
+    else:
+        assert "did you mean" not in e.reason
+    assert "columns: user_id, age, country, recommender, propensity, reward" in e.reason
+
+
+def test_absent_feature_suggests_the_closest(tmp_path):
+    e = load_err(write(tmp_path, BASE.replace("[bill, mass]", "[bill, mas]")))
+    assert e.field == "features.dense" and "did you mean 'mass'?" in e.reason
+
+
+@pytest.mark.parametrize("line, shown", [
+    ("3,22,ch,r03,0,-1", "0.0"),
+    ("3,22,ch,r03,1.5,-1", "1.5"),
+    ("3,22,ch,r03,-0.2,-1", "-0.2"),
+    ("3,22,ch,r03,,-1", "empty"),
+    ("3,22,ch,r03,nan,-1", "nan"),
+])
+def test_propensity_outside_0_1_names_file_row_and_value(tmp_path, line, shown):
+    e = load_err(_bandit(tmp_path, csv=_bandit_csv(r3=line)))
+    assert e.field == "bandit.propensity", str(e)
+    assert e.reason.startswith(f"{tmp_path / 'data.csv'}, data row 3: column 'propensity' "
+                               f"is {shown};"), e.reason
+    assert "(0, 1]" in e.reason
+
+
+def test_propensity_as_text_names_the_first_value_that_is_no_number(tmp_path):
+    e = load_err(_bandit(tmp_path, csv=_bandit_csv(r2="2,45,de,r02,high,0")))
+    assert e.field == "bandit.propensity"
+    assert "data.csv, data row 2: column 'propensity' is 'high'" in e.reason
+    assert "(0, 1]" in e.reason
+
+
+def test_propensity_of_another_type(tmp_path):
+    csv = _bandit_csv(r1="1,31,ch,r01,true,1", r2="2,45,de,r02,false,0",
+                      r3="3,22,ch,r03,true,-1", r4="4,60,fr,r01,true,0")
+    body = BANDIT.replace("source: {csv: data.csv}",
+                           "source: {csv: data.csv, query: 'SELECT * EXCLUDE "
+                           "(propensity), propensity = ''true'' AS propensity "
+                           "FROM source'}")
+    e = load_err(_bandit(tmp_path, body, csv))
+    assert e.field == "bandit.propensity" and "is BOOLEAN, a number in (0, 1]" in e.reason
+
+
+def test_propensity_in_the_second_file_and_counted(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "week-1.csv").write_text(BANDIT_CSV)
+    bad = _bandit_csv(r2="2,45,de,r02,0,0", r4="4,60,fr,r01,2,0")
+    (tmp_path / "d" / "week-2.csv").write_text(bad)
+    e = load_err(_bandit(tmp_path, BANDIT.replace("data.csv", "d/week-*.csv")))
+    assert e.reason.startswith(f"{tmp_path / 'd' / 'week-2.csv'}, data row 2: column "
+                               "'propensity' is 0.0 (1 more row(s) too);"), e.reason
+
+
+def test_file_without_the_propensity_column(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "week-1.csv").write_text(BANDIT_CSV)
+    (tmp_path / "d" / "week-2.csv").write_text(
+        "user_id,age,country,recommender,reward\n5,30,ch,r01,1\n")
+    e = load_err(_bandit(tmp_path, BANDIT.replace("data.csv", "d")))
+    assert e.field == "bandit.propensity"
+    assert f"{tmp_path / 'd' / 'week-2.csv'} (it has no such column): column 'propensity' " \
+           "is empty" in e.reason
+
+
+def test_propensity_after_a_query_names_the_row_of_its_result(tmp_path):
+    body = BANDIT.replace("source: {csv: data.csv}", "source: {csv: data.csv, query: "
+                          "'SELECT * FROM source WHERE age > 30'}")
+    e = load_err(_bandit(tmp_path, body, _bandit_csv(r4="4,60,fr,r01,0,0")))
+    # rows 1, 2 and 4 of the file are the query's (age > 30): row 4 is its third
+    assert e.reason.startswith("data.source.query's result, data row 3: column 'propensity' "
+                               "is 0.0;"), e.reason
+
+
+def test_propensity_of_1_and_parquet(tmp_path):
+    import duckdb
+
+    p = _bandit(tmp_path, csv=_bandit_csv(r2="2,45,de,r02,1,0"))
+    assert check_data(load_config(p))["rows"] == 4
+    duckdb.sql(f"COPY (SELECT * REPLACE (CAST(0 AS DOUBLE) AS propensity) FROM "
+               f"read_csv_auto('{tmp_path / 'data.csv'}')) TO '{tmp_path / 'd.parquet'}' "
+               "(FORMAT parquet)")
+    e = load_err(_bandit(tmp_path, BANDIT.replace("{csv: data.csv}", "{parquet: d.parquet}")))
+    assert e.reason.startswith(f"{tmp_path / 'd.parquet'}, data row 1: column 'propensity' "
+                               "is 0.0 (3 more row(s) too)"), e.reason
+
+
+def test_logged_actions_not_listed(tmp_path):
+    csv = _bandit_csv(r2="2,45,de,r09,0.25,0", r3="3,22,ch,r07,0.25,-1",
+                      r4="4,60,fr,r09,1.0,0")
+    e = load_err(_bandit(tmp_path, csv=csv))
+    assert e.field == "bandit.actions", str(e)
+    assert e.reason == (f"{tmp_path / 'data.csv'}, data row 2: column 'recommender' is 'r09' "
+                        "(2 more row(s) too), not one of bandit.actions; other actions not "
+                        "listed: ['r07']")
+    e = load_err(_bandit(tmp_path, csv=_bandit_csv(r3="3,22,ch,,0.25,-1")))
+    assert "data row 3: column 'recommender' is empty" in e.reason
+
+
+def test_reward_must_be_numeric(tmp_path):
+    csv = _bandit_csv(r2="2,45,de,r02,0.25,click")
+    e = load_err(_bandit(tmp_path, csv=csv))
+    assert e.field == "label" and "reward and must be numeric" in e.reason
+    assert "'reward' is VARCHAR" in e.reason
+    e = load_err(_bandit(tmp_path, csv=_bandit_csv(r2="2,45,de,r02,0.25,")))
+    assert e.field == "label" and "1 of 4 rows have no 'reward' value" in e.reason
+    # a float reward is fine for a bandit (it is not a class)
+    ok = _bandit(tmp_path, csv=_bandit_csv(r2="2,45,de,r02,0.25,0.5"))
+    assert check_data(load_config(ok))["rows"] == 4
+
+
+def test_the_newsletter_generator_passes_the_bandit_checks(tmp_path):
+    from tfxkit.pipelines.datasets import newsletter
+    newsletter.write_weeks(str(tmp_path / "weeks"), weeks=2, users_per_week=300, seed=3)
+    body = BANDIT.replace("{csv: data.csv}", "{csv: 'weeks/newsletter-{YYYY}-{MM}-{DD}.csv'}")
+    body = body.replace("recommender", "action").replace(
+        "[r01, r02, r03]", "[" + ", ".join(newsletter.ACTIONS) + "]")
+    body = body.replace("dense: [age]", "dense: [age, tenure_weeks, past_clicks]").replace(
+        "vocab: [country]", "vocab: [country, device]")
+    info = check_data(load_config(write(tmp_path, body)))
+    assert info["rows"] == 600 and len(info["files"]) == 2
+    short = body.replace(f", {newsletter.ACTIONS[-1]}]", "]")
+    e = load_err(write(tmp_path, short))
+    assert e.field == "bandit.actions" and f"is {newsletter.ACTIONS[-1]!r}" in e.reason
