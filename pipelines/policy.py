@@ -38,6 +38,13 @@ POLICY_OUTPUTS = ("action", "action_id", "propensity", "ranked_actions", "scores
                   "action_probabilities")
 
 
+def _get(section: Mapping[str, Any], key: str, default):
+    """A config section's value, its default where absent or None (a dumped config names
+    every field, the unused ones None)."""
+    value = section.get(key)
+    return default if value is None else value
+
+
 def logged_columns(spec: Mapping[str, Any]) -> List[str]:
     """The transformed names of the logged action and propensity: not context features."""
     bandit = spec["bandit"]
@@ -119,10 +126,13 @@ def build_reward_model(features: Sequence[zoo.FeatureInfo], model_cfg: Mapping[s
     if n < 2:
         raise ValueError(f"a bandit needs at least 2 actions, got {n}")
     model_cfg = dict(model_cfg or {})
+    if model_cfg.get("module"):
+        raise ValueError("model.module (a build_model of your own) is not used for task "
+                         "bandit: the reward model is bandit.reward_model's")
     keras = compat.keras_module(compat.keras_version(model_cfg.get("keras", "auto")))
     keras.utils.set_random_seed(model_cfg.get("seed", 42))
     inputs = zoo.feature_inputs(keras, list(features))
-    kind = bandit.get("reward_model", "per_action")
+    kind = _get(bandit, "reward_model", "per_action")
     if kind == "per_action":
         scores = _per_action_scores(keras, inputs, list(features), model_cfg, n)
     elif kind == "shared":
@@ -132,7 +142,7 @@ def build_reward_model(features: Sequence[zoo.FeatureInfo], model_cfg: Mapping[s
                          f"{', '.join(REWARD_MODELS)}")
     model = keras.Model(inputs=inputs, outputs=scores, name=f"{kind}_reward_model")
     model.compile(optimizer=zoo.optimizer(keras, model_cfg),
-                  loss=logged_reward_loss(bool(bandit.get("importance_weighted", False))))
+                  loss=logged_reward_loss(bool(bandit.get("importance_weighted"))))
     return model
 
 
@@ -203,11 +213,11 @@ def exploration_probabilities(scores, exploration: Optional[Mapping[str, Any]]):
     scores = tf.convert_to_tensor(scores)
     if exploration is None:
         return greedy_probabilities(scores)
-    kind = exploration.get("kind", "epsilon_greedy")
+    kind = _get(exploration, "kind", "epsilon_greedy")
     if kind == "epsilon_greedy":
-        return epsilon_greedy_probabilities(scores, float(exploration.get("epsilon", 0.1)))
+        return epsilon_greedy_probabilities(scores, float(_get(exploration, "epsilon", 0.1)))
     if kind == "softmax":
-        return softmax_probabilities(scores, float(exploration.get("temperature", 1.0)))
+        return softmax_probabilities(scores, float(_get(exploration, "temperature", 1.0)))
     raise ValueError(f"exploration.kind: {kind!r} should be one of {', '.join(EXPLORATIONS)}")
 
 

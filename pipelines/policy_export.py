@@ -33,7 +33,7 @@ SERVES = ("exploring", "greedy")
 
 def serving_exploration(bandit: Dict[str, Any]):
     """The exploration ``serving_default`` uses: ``bandit.exploration``, or None (greedy)."""
-    serve = bandit.get("serve", "exploring")
+    serve = bandit.get("serve") or "exploring"
     if serve not in SERVES:
         raise ValueError(f"bandit.serve: {serve!r} should be one of {', '.join(SERVES)}")
     if serve == "greedy":

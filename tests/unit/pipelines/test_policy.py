@@ -97,6 +97,10 @@ def test_epsilon_greedy_puts_one_minus_epsilon_more_on_the_best_action():
     best = SCORES.argmax(axis=1)
     np.testing.assert_allclose(probs[np.arange(3), best], 0.8 + 0.2 / 4, atol=1e-6)
     np.testing.assert_allclose(np.sort(probs, axis=1)[:, :3], 0.05, atol=1e-6)
+    # a dumped config names every field, the unused ones None
+    dumped = policy.exploration_probabilities(
+        SCORES, {"kind": "epsilon_greedy", "epsilon": None, "temperature": None}).numpy()
+    np.testing.assert_allclose(dumped.max(axis=1), 0.9 + 0.1 / 4, atol=1e-6)
     greedy = policy.exploration_probabilities(SCORES, None).numpy()
     np.testing.assert_array_equal(greedy, np.eye(4)[best])
 
@@ -168,5 +172,7 @@ def test_errors():
         policy.build_reward_model(FEATURES, {}, dict(BANDIT, actions=["a"]))
     with pytest.raises(ValueError, match="no context features"):
         policy.build_reward_model([], {}, BANDIT)
+    with pytest.raises(ValueError, match="model.module .* is not used for task bandit"):
+        policy.build_reward_model(FEATURES, {"module": "model.py"}, BANDIT)
     with pytest.raises(ValueError, match="unknown model kind"):
         policy.build_reward_model(FEATURES, {"kind": "gbdt"}, BANDIT)
