@@ -3,7 +3,8 @@ rows written by pipelines/datasets/newsletter.py, transformed with a real tf.Tra
 and exported (pipelines/policy_export.py): the three signatures on serialized raw
 examples, greedy's action is the argmax of the scores with probability 1, the exploring
 policy's probabilities are its exploration's, and the learned greedy policy's true value on
-new subscribers beats the logging policy's. Keras 2 and Keras 3."""
+new subscribers beats the logging policy's; batch inference's Predictor logs its outputs.
+Keras 2 and Keras 3."""
 import json
 
 import numpy as np
@@ -146,6 +147,16 @@ def test_greedy_serving_serves_the_greedy_policy(tmp_path, logged, new_users):
     serving, greedy = call(loaded, "serving_default", examples), call(loaded, "greedy", examples)
     for k in policy.POLICY_OUTPUTS:
         np.testing.assert_array_equal(serving[k], greedy[k])
+    # batch inference's Predictor calls it and logs every output per example
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from tfxkit.components.batch_inference.infer import Predictor, encode_predict_logs
+
+    predictor = Predictor(args.serving_model_dir)
+    logs = encode_predict_logs(examples, predictor(examples), predictor.input_key)
+    first = prediction_log_pb2.PredictionLog.FromString(logs[0]).predict_log.response.outputs
+    assert [d.size for d in first["ranked_actions"].tensor_shape.dim] == [1, N_ACTIONS]
+    assert first["action"].string_val == [greedy["action"][0, 0]]
 
 
 def test_serving_exploration_follows_serve():
