@@ -60,7 +60,8 @@ def _embedding_dim(size: int, configured: Optional[int]) -> int:
     return configured or max(2, min(32, int(round(6 * size ** 0.25))))
 
 
-def _inputs(keras, features: List[FeatureInfo]) -> Dict[str, Any]:
+def feature_inputs(keras, features: List[FeatureInfo]) -> Dict[str, Any]:
+    """One ``keras.Input`` per transformed feature (float32 dense, int64 ids)."""
     return {f.name: keras.Input(shape=(), name=f.name,
                                 dtype="float32" if f.kind == "dense" else "int64")
             for f in features}
@@ -70,7 +71,8 @@ def _as_column(keras, x):
     return keras.layers.Reshape((1,))(x)
 
 
-def _deep_tower(keras, inputs, features, model_cfg):
+def deep_tower(keras, inputs, features, model_cfg):
+    """Dense columns and embeddings concatenated, then ``hidden_units`` ReLU layers."""
     parts = []
     for f in features:
         x = inputs[f.name]
@@ -89,7 +91,8 @@ def _deep_tower(keras, inputs, features, model_cfg):
     return x
 
 
-def _wide_tower(keras, inputs, features):
+def wide_tower(keras, inputs, features):
+    """Dense columns and one-hot categories concatenated (no hidden layer)."""
     parts = []
     for f in features:
         x = inputs[f.name]
@@ -107,12 +110,17 @@ def _head(task: str, n_classes: int):
     return units, activation
 
 
-def compile_model(model, task: str, model_cfg: Any):
-    keras = compat.keras_of(model)
+def optimizer(keras, model_cfg: Any):
+    """The optimizer ``model.optimizer`` names, at ``model.learning_rate``."""
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
                   "rmsprop": keras.optimizers.RMSprop, "adagrad": keras.optimizers.Adagrad}
-    opt = optimizers[_cfg(model_cfg, "optimizer", "adam")](
+    return optimizers[_cfg(model_cfg, "optimizer", "adam")](
         learning_rate=_cfg(model_cfg, "learning_rate", 0.001))
+
+
+def compile_model(model, task: str, model_cfg: Any):
+    keras = compat.keras_of(model)
+    opt = optimizer(keras, model_cfg)
     if task == "multiclass":
         loss, metrics = "sparse_categorical_crossentropy", ["sparse_categorical_accuracy"]
     elif task == "binary":
@@ -134,15 +142,15 @@ def build_model(task: str, features: List[FeatureInfo], model_cfg: Any,
     keras = compat.keras_module(compat.keras_version(_cfg(model_cfg, "keras", "auto")))
     keras.utils.set_random_seed(_cfg(model_cfg, "seed", 42))
     kind = _cfg(model_cfg, "kind", "dnn")
-    inputs = _inputs(keras, features)
+    inputs = feature_inputs(keras, features)
     units, activation = _head(task, n_classes)
     if kind == "dnn":
-        logits = keras.layers.Dense(units, name="logits")(_deep_tower(keras, inputs, features, model_cfg))
+        logits = keras.layers.Dense(units, name="logits")(deep_tower(keras, inputs, features, model_cfg))
     elif kind == "linear":
-        logits = keras.layers.Dense(units, name="logits")(_wide_tower(keras, inputs, features))
+        logits = keras.layers.Dense(units, name="logits")(wide_tower(keras, inputs, features))
     elif kind == "wide_deep":
-        deep = keras.layers.Dense(units, name="deep_logits")(_deep_tower(keras, inputs, features, model_cfg))
-        wide = keras.layers.Dense(units, name="wide_logits")(_wide_tower(keras, inputs, features))
+        deep = keras.layers.Dense(units, name="deep_logits")(deep_tower(keras, inputs, features, model_cfg))
+        wide = keras.layers.Dense(units, name="wide_logits")(wide_tower(keras, inputs, features))
         logits = keras.layers.Add(name="logits")([deep, wide])
     else:
         raise ValueError(f"unknown model kind {kind!r}")

@@ -9,6 +9,10 @@ run the same transform code):
 - ``transform_features``: the transformed features including the label, used by the
   Evaluator (TFMA ``preprocessing_function_names``).
 
+For task ``bandit`` the model is the policy's reward model (``pipelines/policy.py``),
+trained on the logged action, reward and propensity, and the export is the policy's
+(``pipelines/policy_export.py``: ``serving_default``, ``greedy``, ``transform_features``).
+
 Per-epoch history goes to ``history.json`` in the model run folder, and the Keras the
 model was built with to ``model_info.json`` (``keras``: 2 or 3, and its version).
 
@@ -30,6 +34,7 @@ import tensorflow_transform as tft
 
 from tfxkit.pipelines import compat
 from tfxkit.pipelines import models as zoo
+from tfxkit.pipelines import policy
 from tfxkit.pipelines.transform import LABEL_VOCAB, load_module, transformed_name
 
 
@@ -64,7 +69,8 @@ def _class_names(spec: Dict[str, Any], tf_transform_output, label_key: str) -> L
                      "an int domain on the label (tft.compute_and_apply_vocabulary does)")
 
 
-def _input_names(model) -> List[str]:
+def input_names(model) -> List[str]:
+    """The names of the model's inputs (Keras 2 or 3)."""
     names = getattr(model, "input_names", None)  # Keras 2
     if names:
         return list(names)
@@ -74,26 +80,57 @@ def _input_names(model) -> List[str]:
     return [t.name for t in tf.nest.flatten(inputs)]
 
 
-def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[str],
-           export_dir: str) -> None:
-    task, label = spec["task"], spec["label"]
+def with_transform(model, tf_transform_output):
+    """What the exported functions hang on, holding the transform layer: the model itself
+    (Keras 2), or a plain module beside it (Keras 3 cannot track a Keras 2 layer)."""
     keras3 = compat.is_keras3(model)
-    # The transform layer rides along with the model: as its attribute (Keras 2) or beside
-    # it in a plain module (Keras 3 cannot track a Keras 2 layer).
     holder = tf.Module() if keras3 else model
     holder.tft_layer = tf_transform_output.transform_features_layer()
     if keras3:
         holder.model = model
+    return holder
+
+
+def transform_features_fn(holder, tf_transform_output):
+    """The ``transform_features`` signature's function: raw examples, label included, to
+    the transformed features (the Evaluator's preprocessing function)."""
+    raw_spec = tf_transform_output.raw_feature_spec()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized):
+        parsed = tf.io.parse_example(serialized, raw_spec)
+        return holder.tft_layer(parsed)
+
+    return transform_features
+
+
+def save(model, holder, functions: Dict[str, Any], export_dir: str) -> None:
+    """Saves ``model`` with ``functions`` (tf.functions of one serialized-examples input)
+    as the signatures of those names: by Keras (Keras 2), or ``tf.saved_model.save`` of
+    the holder (Keras 3)."""
+    signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
+    if compat.is_keras3(model):
+        for name, fn in functions.items():
+            setattr(holder, name, fn)
+        tf.saved_model.save(holder, export_dir, signatures=signatures)
+    else:
+        model.save(export_dir, save_format="tf", signatures=signatures)
+
+
+def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[str],
+           export_dir: str) -> None:
+    task, label = spec["task"], spec["label"]
+    holder = with_transform(model, tf_transform_output)
     raw_spec = tf_transform_output.raw_feature_spec()
     serving_spec = {k: v for k, v in raw_spec.items() if k != label}
-    input_names = _input_names(model)
+    names = input_names(model)
     names_table = tf.constant(class_names) if task != "regression" else None
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(serialized):
         parsed = tf.io.parse_example(serialized, serving_spec)
         transformed = holder.tft_layer(parsed)
-        out = model({k: transformed[k] for k in input_names}, training=False)
+        out = model({k: transformed[k] for k in names}, training=False)
         if task == "regression":
             return {"prediction": out}
         if task == "binary":
@@ -105,18 +142,9 @@ def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[s
         return {"probabilities": out, "class_id": class_id[:, None],
                 "class": tf.gather(names_table, class_id)[:, None]}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def transform_features(serialized):
-        parsed = tf.io.parse_example(serialized, raw_spec)
-        return holder.tft_layer(parsed)
-
-    signatures = {"serving_default": serve.get_concrete_function(),
-                  "transform_features": transform_features.get_concrete_function()}
-    if keras3:
-        holder.serve, holder.transform_features = serve, transform_features
-        tf.saved_model.save(holder, export_dir, signatures=signatures)
-    else:
-        model.save(export_dir, save_format="tf", signatures=signatures)
+    save(model, holder, {"serving_default": serve,
+                         "transform_features": transform_features_fn(holder, tf_transform_output)},
+         export_dir)
 
 
 def train(fn_args):
@@ -126,12 +154,18 @@ def train(fn_args):
     label_key = transformed_name(label)
     tft_out = tft.TFTransformOutput(fn_args.transform_output)
     features = zoo.feature_infos_from_schema(tft_out.transformed_metadata.schema, label_key)
-    class_names = _class_names(spec, tft_out, label_key) if task != "regression" else []
-
-    builder = zoo.build_model
-    if mcfg.get("module"):
-        builder = load_module(mcfg["module"], "build_model")
-    model = builder(task, features, mcfg, max(len(class_names), 2))
+    to_pair = None  # a bandit's batches become (context, logged action/reward/propensity)
+    if task == "bandit":
+        features = policy.context_features(features, spec)
+        model = policy.build_reward_model(features, mcfg, spec["bandit"])
+        to_pair = policy.training_pairs(spec, [f.name for f in features])
+        class_names: List[str] = []
+    else:
+        class_names = _class_names(spec, tft_out, label_key) if task != "regression" else []
+        builder = zoo.build_model
+        if mcfg.get("module"):
+            builder = load_module(mcfg["module"], "build_model")
+        model = builder(task, features, mcfg, max(len(class_names), 2))
     keras = compat.keras_of(model)
 
     batch = mcfg.get("batch_size", 64)
@@ -152,7 +186,10 @@ def train(fn_args):
                             batch, 1).unbatch().cache().shuffle(
                                 10_000, seed=seed, reshuffle_each_iteration=True).batch(batch)
     eval_ds = _dataset(fn_args.eval_files, fn_args.data_accessor, tft_out, label_key,
-                       batch, 1).cache()
+                       batch, 1)
+    if to_pair:
+        train_ds, eval_ds = train_ds.map(to_pair), eval_ds.map(to_pair)
+    eval_ds = eval_ds.cache()
     callbacks = []
     es = mcfg.get("early_stopping")
     if es:
@@ -167,7 +204,12 @@ def train(fn_args):
     with open(os.path.join(fn_args.model_run_dir, "model_info.json"), "w") as f:
         json.dump({"keras": 3 if compat.is_keras3(model) else 2,
                    "keras_version": keras.__version__, "tensorflow": tf.__version__}, f)
-    export(model, tft_out, spec, class_names, fn_args.serving_model_dir)
+    if task == "bandit":
+        from tfxkit.pipelines import policy_export  # it builds on this module's export parts
+
+        policy_export.export(model, tft_out, spec, fn_args.serving_model_dir)
+    else:
+        export(model, tft_out, spec, class_names, fn_args.serving_model_dir)
     return model
 
 

@@ -50,8 +50,12 @@ def _custom_config(cfg: PipelineConfig, section: str, values: Dict[str, Any],
     code = _code_marker([values["module"]] if module else [])
     if module and target != LOCAL:
         values["module"] = image_path(cfg, values["module"])
-    return {"task": cfg.task, "label": cfg.label, "label_classes": cfg.label_classes,
-            section: values, "code": code}
+    out = {"task": cfg.task, "label": cfg.label, "label_classes": cfg.label_classes,
+           section: values, "code": code}
+    bandit = getattr(cfg, "bandit", None)  # task bandit: the transform and the policy read it
+    if bandit is not None:
+        out["bandit"] = bandit.model_dump(mode="json")
+    return out
 
 
 def transform_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:

@@ -235,6 +235,12 @@ def config_preprocessing_fn(inputs: Dict[str, Any], spec: Dict[str, Any]) -> Dic
             if transformed_name(name) not in out:
                 out[transformed_name(name)] = scale(filled(name), kind)
     out.update(transform_label(inputs, spec))
+    bandit = transform_bandit(inputs, spec)
+    both = sorted(set(bandit) & set(out))
+    if both:
+        raise ValueError(f"bandit columns are not context features: {', '.join(both)} "
+                         "come from the bandit section, take them out of features")
+    out.update(bandit)
     return out
 
 
@@ -244,13 +250,33 @@ def transform_label(inputs: Dict[str, Any], spec: Dict[str, Any]) -> Dict[str, A
     if label not in inputs:
         return {}
     x = inputs[label]
-    if spec["task"] == "regression":
+    if spec["task"] in ("regression", "bandit"):  # a bandit's label is the reward
         y, _ = to_dense(x, 0.0 if x.dtype.is_floating else 0)
         return {transformed_name(label): tf.cast(y, tf.float32)}
     if spec["task"] == "binary" and x.dtype.is_integer and not spec.get("label_classes"):
         y, _ = to_dense(x, 0)
         return {transformed_name(label): tf.cast(y, tf.int64)}
     return {transformed_name(label): label_ids(x, spec.get("label_classes"))}
+
+
+def transform_bandit(inputs: Dict[str, Any], spec: Dict[str, Any]) -> Dict[str, Any]:
+    """A bandit's logged columns (task ``bandit``; nothing for other tasks): the action as
+    its index in ``bandit.actions`` (int64, -1 for any other value) and the propensity as
+    float32, each under its transformed name and each absent at serving time. The reward
+    is the label (``transform_label``). The Trainer reads them apart from the context
+    features (``pipelines/policy.py``); a user's ``preprocessing_fn`` calls this too."""
+    if spec.get("task") != "bandit":
+        return {}
+    bandit = spec["bandit"]
+    out: Dict[str, Any] = {}
+    action, propensity = bandit["action"], bandit["propensity"]
+    if action in inputs:
+        out[transformed_name(action)] = label_ids(inputs[action], bandit["actions"])
+    if propensity in inputs:
+        x = inputs[propensity]
+        p, _ = to_dense(x, "" if x.dtype == tf.string else 0)
+        out[transformed_name(propensity)] = _to_float(p)
+    return out
 
 
 def load_module(path: str, attr: str):

@@ -32,7 +32,8 @@ from __future__ import annotations
 import functools
 import math
 import tempfile
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
@@ -106,6 +107,69 @@ def run_preprocessing(preprocessing_fn: Callable, rows: Rows,
             (data, _), _ = ((_instances(rows, spec), metadata)
                             | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
     return [dict(d) for d in data]
+
+
+def serialized_example(row: Mapping[str, Any], feature_spec: Dict[str, Any]) -> bytes:
+    """A row as a serialized tf.Example, each value of a column in ``feature_spec`` typed
+    as the spec says (``None``, or a column not in the row: absent)."""
+    import tensorflow as tf
+
+    feats = {}
+    for name, values in _instances([row], feature_spec)[0].items():
+        if not values:
+            continue
+        dtype = feature_spec[name].dtype
+        if dtype == tf.string:
+            feats[name] = tf.train.Feature(bytes_list=tf.train.BytesList(
+                value=[v if isinstance(v, bytes) else str(v).encode() for v in values]))
+        elif dtype.is_integer:
+            feats[name] = tf.train.Feature(int64_list=tf.train.Int64List(
+                value=[int(v) for v in values]))
+        else:
+            feats[name] = tf.train.Feature(float_list=tf.train.FloatList(
+                value=[float(v) for v in values]))
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+
+
+def write_transformed(preprocessing_fn: Callable, rows: Rows, out_dir: str,
+                      feature_spec: Optional[Dict[str, Any]] = None) -> Tuple[str, str]:
+    """What TFX's Transform gives the Trainer, for ``rows``: the transform graph analyzed on
+    them (with the raw data's schema beside it) in ``out_dir/transform``, and the rows
+    through it as tf.Examples in ``out_dir/transformed.tfrecord``. Returns both paths
+    (a ``run_fn``'s ``transform_output`` and its train/eval files)."""
+    import os
+
+    import apache_beam as beam
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
+
+    spec = feature_spec or infer_feature_spec(rows)
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    out = os.path.join(out_dir, "transform")
+    with beam.Pipeline() as p, tft_beam.Context(temp_dir=os.path.join(out_dir, "tft-tmp")):
+        transform_fn = ((p | beam.Create(_instances(rows, spec)), metadata)
+                        | tft_beam.AnalyzeDataset(preprocessing_fn))
+        _ = transform_fn | tft_beam.WriteTransformFn(out)
+    metadata_io.write_metadata(metadata, os.path.join(out, tft.TFTransformOutput.RAW_METADATA_DIR))
+    tft_out = tft.TFTransformOutput(out)
+    parsed = tf.io.parse_example([serialized_example(r, spec) for r in rows],
+                                 tft_out.raw_feature_spec())
+    xf = {k: v.numpy() for k, v in tft_out.transform_raw_features(parsed).items()}
+    path = os.path.join(out_dir, "transformed.tfrecord")
+    with tf.io.TFRecordWriter(path) as w:
+        for i in range(len(rows)):
+            feats = {}
+            for k, v in xf.items():
+                value = np.reshape(v[i], [-1])
+                if v.dtype.kind == "f":
+                    feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=value))
+                else:
+                    feats[k] = tf.train.Feature(int64_list=tf.train.Int64List(value=value))
+            w.write(tf.train.Example(
+                features=tf.train.Features(feature=feats)).SerializeToString())
+    return out, path
 
 
 def _scalar(v):
@@ -200,12 +264,16 @@ def config_preprocessing_fn(config: Any, **load_kwargs) -> Callable:
 
 
 def spec_preprocessing_fn(task: str, label: str, features: Dict[str, Any],
-                          label_classes: Optional[Iterable[str]] = None) -> Callable:
-    """The config-driven preprocessing_fn for a ``features`` section given as a dict."""
+                          label_classes: Optional[Iterable[str]] = None,
+                          bandit: Optional[Mapping[str, Any]] = None) -> Callable:
+    """The config-driven preprocessing_fn for a ``features`` section given as a dict (and
+    for task ``bandit``, the ``bandit`` section as a dict)."""
     from tfxkit.pipelines.config import Features
     from tfxkit.pipelines.transform import config_preprocessing_fn as build
 
     spec = {"task": task, "label": label,
             "label_classes": list(label_classes) if label_classes else None,
             "features": Features.model_validate(features).model_dump(mode="json")}
+    if bandit is not None:
+        spec["bandit"] = dict(bandit)
     return functools.partial(build, spec=spec)

@@ -9,6 +9,8 @@ import pytest
 
 from tfxkit.pipelines import run_fn
 from tfxkit.pipelines.transform import LABEL_VOCAB, transformed_name
+from tfxkit.testing import (infer_feature_spec, serialized_example, spec_preprocessing_fn,
+                            write_transformed)
 
 SPECIES = ["Adelie", "Gentoo", "Chinstrap"]
 # the rows' label frequencies order the label vocabulary: Gentoo (5), Adelie (4), Chinstrap (3)
@@ -20,63 +22,15 @@ SPEC = {"task": "multiclass", "label": "species", "label_classes": None,
 
 
 def raw_example(row) -> bytes:
-    import tensorflow as tf
-
-    feats = {}
-    for k, v in row.items():
-        if isinstance(v, str):
-            feats[k] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode()]))
-        else:
-            feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[v]))
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+    return serialized_example(row, infer_feature_spec(ROWS))
 
 
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory):
     """(transform output folder, transformed examples file): the config-driven
     preprocessing_fn analyzed on ROWS with tf.Transform, and ROWS through it."""
-    import apache_beam as beam
-    import tensorflow as tf
-    import tensorflow_transform as tft
-    import tensorflow_transform.beam as tft_beam
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
-
-    from tfxkit.pipelines.config import Features
-    from tfxkit.pipelines.transform import config_preprocessing_fn
-
-    tmp = tmp_path_factory.mktemp("run_fn")
-    spec = dict(SPEC, features=Features.model_validate(SPEC["features"]).model_dump(
-        mode="json"))
-    feature_spec = {"x": tf.io.VarLenFeature(tf.float32),
-                    "island": tf.io.VarLenFeature(tf.string),
-                    "species": tf.io.VarLenFeature(tf.string)}
-    metadata = dataset_metadata.DatasetMetadata(
-        schema_utils.schema_from_feature_spec(feature_spec))
-    instances = [{k: np.array([v]) for k, v in row.items()} for row in ROWS]
-    out = str(tmp / "transform")
-    with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(tmp / "tft-tmp")):
-        transform_fn = ((p | beam.Create(instances), metadata)
-                        | tft_beam.AnalyzeDataset(
-                            lambda inputs: config_preprocessing_fn(inputs, spec)))
-        _ = transform_fn | tft_beam.WriteTransformFn(out)
-    # the raw data's schema beside it, as TFX's Transform writes it
-    metadata_io.write_metadata(metadata, f"{out}/{tft.TFTransformOutput.RAW_METADATA_DIR}")
-    tft_out = tft.TFTransformOutput(out)
-    parsed = tf.io.parse_example([raw_example(r) for r in ROWS], tft_out.raw_feature_spec())
-    xf = {k: v.numpy() for k, v in tft_out.transform_raw_features(parsed).items()}
-    path = str(tmp / "transformed.tfrecord")
-    with tf.io.TFRecordWriter(path) as w:
-        for i in range(len(ROWS)):
-            feats = {}
-            for k, v in xf.items():
-                value = np.reshape(v[i], [-1])
-                if v.dtype.kind == "f":
-                    feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=value))
-                else:
-                    feats[k] = tf.train.Feature(int64_list=tf.train.Int64List(value=value))
-            w.write(tf.train.Example(
-                features=tf.train.Features(feature=feats)).SerializeToString())
-    return out, path
+    fn = spec_preprocessing_fn(SPEC["task"], SPEC["label"], SPEC["features"])
+    return write_transformed(fn, ROWS, str(tmp_path_factory.mktemp("run_fn")))
 
 
 class DataAccessor:

@@ -69,3 +69,19 @@ def test_runtime_parameters_default_to_the_configs_values(cfg):
     assert (params["learning_rate"].default, params["learning_rate"].ptype) == (0.5, float)
     c = c.model_copy(update={"model": c.model.model_copy(update={"steps": 120})})
     assert training_stage.runtime_parameters(c)["train_steps"].default == 120
+
+
+def test_a_bandit_section_reaches_the_transform_and_the_trainer(cfg):
+    """Task bandit: the preprocessing_fn and run_fn read the bandit section (its JSON form)
+    from their custom_config; other tasks have none there."""
+    assert "bandit" not in training_stage.trainer_custom_config(cfg)
+
+    class Bandit:
+        def model_dump(self, mode=None):
+            assert mode == "json"
+            return {"action": "recommender", "actions": ["r01", "r02"]}
+
+    c = cfg.model_copy(update={"bandit": Bandit()})
+    for custom_config in (training_stage.transform_custom_config(c),
+                          training_stage.trainer_custom_config(c)):
+        assert custom_config["bandit"] == {"action": "recommender", "actions": ["r01", "r02"]}

@@ -2,6 +2,7 @@
 kit itself is tested in tests/unit/tfxkit/test_testing.py."""
 import math
 
+import numpy as np
 import pytest
 
 from tfxkit.testing import assert_transform, run_preprocessing, spec_preprocessing_fn
@@ -116,3 +117,26 @@ def test_integer_imputation_rounds_and_float_mode_is_exact():
     # mean of 4, 5, 5 is 4.67: rounded to 5, not truncated to 4; the float mode keeps 1e-7
     assert_transform(fn, rows, expected={"n_xf": [4.0, 5.0, 5.0, 5.0],
                                          "f_xf": [1e-7, 1e-7, 2e-7, 1e-7]}, atol=1e-9, rtol=1e-4)
+
+
+BANDIT = {"action": "arm", "actions": ["a", "b", "c"], "propensity": "p"}
+
+
+def test_bandit_columns_action_index_reward_and_propensity():
+    """Task bandit: the logged action as its index in bandit.actions (-1 for any other),
+    the reward (the label) and the propensity as floats; none of them a context feature."""
+    fn = spec_preprocessing_fn("bandit", "r", {"dense": ["x"], "scale": "none"}, bandit=BANDIT)
+    rows = [{"x": 1.0, "arm": "c", "r": 1, "p": 0.5}, {"x": 2.0, "arm": "a", "r": -1, "p": 0.25},
+            {"x": 3.0, "arm": "zz", "r": 0, "p": 1.0}]
+    got = assert_transform(fn, rows, expected={
+        "arm_xf": [2, 0, -1], "r_xf": [1.0, -1.0, 0.0], "p_xf": [0.5, 0.25, 1.0],
+        "x_xf": [1.0, 2.0, 3.0]})
+    assert set(got[0]) == {"x_xf", "arm_xf", "r_xf", "p_xf"}
+    assert all(isinstance(got[0][k], (float, np.floating)) for k in ("r_xf", "p_xf"))
+
+
+def test_a_bandit_column_listed_as_a_feature_is_refused():
+    fn = spec_preprocessing_fn("bandit", "r", {"dense": ["x"], "vocab": {"arm": {}}},
+                               bandit=BANDIT)
+    with pytest.raises(ValueError, match="bandit columns are not context features: arm_xf"):
+        run_preprocessing(fn, [{"x": 1.0, "arm": "a", "r": 1, "p": 0.5}])

@@ -64,3 +64,17 @@ def test_the_inferred_feature_spec_types_each_column_by_its_values():
     with pytest.raises(ValueError, match="column 'gone' has only missing values: give "
                                          "feature_spec"):
         infer_feature_spec([{"a": 1.0, "gone": None}, {"a": 2.0, "gone": None}])
+
+
+def test_a_serialized_example_types_values_by_the_spec_and_leaves_gaps_absent():
+    import tensorflow as tf
+
+    from tfxkit.testing import serialized_example
+
+    spec = {"n": tf.io.VarLenFeature(tf.int64), "f": tf.io.VarLenFeature(tf.float32),
+            "s": tf.io.VarLenFeature(tf.string)}
+    example = tf.train.Example.FromString(serialized_example({"n": 3.0, "f": 2, "s": None,
+                                                              "extra": 1}, spec))
+    feats = example.features.feature
+    assert set(feats) == {"n", "f"}
+    assert feats["n"].int64_list.value == [3] and feats["f"].float_list.value == [2.0]
