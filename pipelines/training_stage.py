@@ -52,7 +52,7 @@ def _custom_config(cfg: PipelineConfig, section: str, values: Dict[str, Any],
         values["module"] = image_path(cfg, values["module"])
     out = {"task": cfg.task, "label": cfg.label, "label_classes": cfg.label_classes,
            section: values, "code": code}
-    bandit = getattr(cfg, "bandit", None)  # task bandit: the transform and the policy read it
+    bandit = cfg.bandit  # task bandit: the transform and the policy read it
     if bandit is not None:
         out["bandit"] = bandit.model_dump(mode="json")
     return out
