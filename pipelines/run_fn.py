@@ -13,6 +13,9 @@ For task ``bandit`` the model is the policy's reward model (``pipelines/policy.p
 trained on the logged action, reward and propensity, and the export is the policy's
 (``pipelines/policy_export.py``: ``serving_default``, ``greedy``, ``transform_features``).
 
+The Trainer's ``hyperparameters`` input (HyperparametersGen's or the Tuner's artifact),
+when wired, overrides the model section's values (``merge_hyperparameters``).
+
 Per-epoch history goes to ``history.json`` in the model run folder, and the Keras the
 model was built with to ``model_info.json`` (``keras``: 2 or 3, and its version).
 
@@ -27,11 +30,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from tfxkit.components.hyperparameters_gen.choose import values_of
 from tfxkit.pipelines import compat
 from tfxkit.pipelines import models as zoo
 from tfxkit.pipelines import policy
@@ -147,10 +151,18 @@ def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[s
          export_dir)
 
 
+def merge_hyperparameters(model_cfg: Dict[str, Any], hp: Optional[Dict[str, Any]]
+                          ) -> Dict[str, Any]:
+    """The model section with the Trainer's ``fn_args.hyperparameters`` (a KerasTuner
+    config, as HyperparametersGen and the Tuner write it, or a plain dict) over it: a
+    value there (learning_rate, hidden_units, epochs, batch_size, dropout, ...) wins."""
+    return {**(model_cfg or {}), **values_of(hp)}
+
+
 def train(fn_args):
     spec = fn_args.custom_config or {}
     task, label = spec["task"], spec["label"]
-    mcfg = spec.get("model", {})
+    mcfg = merge_hyperparameters(spec.get("model", {}), getattr(fn_args, "hyperparameters", None))
     label_key = transformed_name(label)
     tft_out = tft.TFTransformOutput(fn_args.transform_output)
     features = zoo.feature_infos_from_schema(tft_out.transformed_metadata.schema, label_key)

@@ -104,6 +104,34 @@ def test_steps_make_as_many_rounds_as_fit_in_epochs(tmp_path, transformed):
     assert len(history["loss"]) == 2  # min(epochs, steps) rounds of one step
 
 
+def test_merge_hyperparameters_overrides_the_model_section():
+    from tfxkit.components.hyperparameters_gen.choose import keras_tuner_config
+
+    model = {"kind": "dnn", "hidden_units": [64, 32], "learning_rate": 0.001, "epochs": 10}
+    hp = keras_tuner_config({"learning_rate": 0.01, "hidden_units": [8], "dropout": 0.2})
+    assert run_fn.merge_hyperparameters(model, hp) == {
+        "kind": "dnn", "hidden_units": [8], "learning_rate": 0.01, "epochs": 10, "dropout": 0.2}
+    assert run_fn.merge_hyperparameters(model, {"epochs": 2})["epochs"] == 2  # a plain dict
+    assert run_fn.merge_hyperparameters(model, None) == model
+    assert run_fn.merge_hyperparameters({}, {"epochs": 2}) == {"epochs": 2}
+    assert model["epochs"] == 10  # not changed in place
+
+
+def test_train_takes_the_trainers_hyperparameters(tmp_path, transformed):
+    """``fn_args.hyperparameters`` (as the Trainer reads HyperparametersGen's file) wins over
+    the model section: 2 epochs, not 3."""
+    from tfxkit.components.hyperparameters_gen.choose import keras_tuner_config
+
+    args = fn_args(tmp_path, transformed, {"hidden_units": [4], "epochs": 3,
+                                           "batch_size": 4, "keras": 3})
+    args.hyperparameters = keras_tuner_config({"epochs": 2, "hidden_units": [5]})
+    model = run_fn.train(args)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["loss"]) == 2
+    units = [layer.units for layer in model.layers if hasattr(layer, "units")]
+    assert 5 in units and 4 not in units, units
+
+
 class FakeTransformOutput:
     def __init__(self, vocab=None, int_max=None):
         from tensorflow_metadata.proto.v0 import schema_pb2
