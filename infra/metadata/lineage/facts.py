@@ -1,5 +1,5 @@
 """What the lineage walk reads beyond MLMD: the schema's feature count, the anomalies of
-an ExampleAnomalies artifact, and an evaluation's metrics held to the thresholds its run
+an ExampleAnomalies artifact, the values of a HyperParameters artifact, and an evaluation's metrics held to the thresholds its run
 recorded (TFMA, through ``infra/run/summary.py``)."""
 from __future__ import annotations
 
@@ -41,6 +41,21 @@ def anomaly_lines(uri: str) -> Optional[List[str]]:
             with open(f, "rb") as fh:
                 by_split[split] = anomalies_pb2.Anomalies.FromString(fh.read())
         return describe_anomalies(by_split)
+    except Exception:  # pylint: disable=broad-except
+        return None
+
+
+def hyperparameter_values(uri: str, props: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The values of a HyperParameters artifact: its ``hyperparameters`` custom property
+    (HyperparametersGen records it), else its ``best_hyperparameters.txt`` (the Tuner's
+    artifact has no properties); None if neither is readable."""
+    recorded = props.get("hyperparameters")
+    if isinstance(recorded, dict):
+        return recorded
+    try:
+        from tfxkit.components.hyperparameters_gen.choose import read
+
+        return read(uri)
     except Exception:  # pylint: disable=broad-except
         return None
 

@@ -28,6 +28,25 @@ def _hyper(h: Any) -> str:
     return ", ".join(f"{k}={_short(h[k], 30)}" for k in keep if h.get(k) is not None)
 
 
+def _hyperparameters_input(f) -> str:
+    """The Trainer's ``hyperparameters`` input (they override the model section)."""
+    hp = f.get("hyperparameters_input")
+    if not hp:
+        return ""
+    how = f" ({hp['chosen_by']})" if hp.get("chosen_by") else ""
+    values = hp.get("values")
+    if not isinstance(values, dict):
+        return f"hyperparameters input{how}: unreadable"
+    return _short(f"hyperparameters input{how}: "
+                  + ", ".join(f"{k}={_short(v, 30)}" for k, v in values.items()), 120)
+
+
+def _trainer_lines(f) -> List[str]:
+    lines = [_hyper(f.get("hyperparameters")), _hyperparameters_input(f),
+             f"model {_short(f.get('model_uri') or '', 50)}"]
+    return [x for x in lines if x]
+
+
 def _example_gen_lines(f) -> List[str]:
     files = f.get("input_files") or []
     lines = [f"span {f.get('span')}" + (f", version {f['version']}" if f.get("version") else ""),
@@ -78,8 +97,7 @@ _LINES = (
     (("ValidationGate",), lambda f: [f"passed={f.get('passed')} anomalies={f.get('anomalies')} "
                                      f"on_anomalies={f.get('on_anomalies')}"]),
     (("Transform",), _transform_lines),
-    (("Trainer",), lambda f: [_hyper(f.get("hyperparameters")),
-                              f"model {_short(f.get('model_uri') or '', 50)}"]),
+    (("Trainer",), _trainer_lines),
     (("Evaluator",), _evaluator_lines),
     (("InfraValidator",), lambda f: [f"blessed={f.get('blessed')}",
                                      _short(f.get("reason") or "", 56)]),

@@ -1,7 +1,8 @@
 """The walk from a pushed model back through ML Metadata.
 
 ``model_lineage(store, pipeline_name)`` follows MLMD events back from a PushedModel:
-Pusher -> Model and ModelBlessing -> Trainer (hyperparameters) -> transformed examples
+Pusher -> Model and ModelBlessing -> Trainer (hyperparameters: its config's model section
+and its ``hyperparameters`` input, HyperparametersGen's or the Tuner's) -> transformed examples
 and transform graph -> Transform -> Examples -> ExampleGen (input files, span, rows per
 split), and sideways to StatisticsGen, SchemaGen (or the curated-schema Importer),
 ExampleValidator (anomalies) and the Evaluator (metrics against thresholds and the
@@ -14,8 +15,8 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
-from tfxkit.infra.metadata.lineage.facts import (anomaly_lines, read_metrics,
-                                                 schema_feature_count)
+from tfxkit.infra.metadata.lineage.facts import (anomaly_lines, hyperparameter_values,
+                                                 read_metrics, schema_feature_count)
 from tfxkit.infra.metadata.lineage.model import Lineage, LineageError, Step
 from tfxkit.pipelines.mlmd_reader import Reader, decoded_properties, properties
 from tfxkit.infra.run.properties import CONFIG_HASH, GIT_COMMIT
@@ -138,6 +139,13 @@ def _trainer(w: _Walker, model_id: Optional[int]) -> Optional[Step]:
             "code": custom.get("code") if as_dict else None,
             "train_args": props.get("train_args"), "eval_args": props.get("eval_args"),
             "run_fn": props.get("run_fn")}
+        hp_id = _first(trainer.inputs.get("hyperparameters"))
+        if hp_id is not None:  # they override the model section in run_fn
+            hp = w.artifact(hp_id)
+            hprops = decoded_properties(hp)
+            trainer.facts["hyperparameters_input"] = {
+                "artifact_id": hp_id, "uri": hp.uri, "chosen_by": hprops.get("chosen_by"),
+                "values": hyperparameter_values(hp.uri, hprops)}
     return trainer
 
 

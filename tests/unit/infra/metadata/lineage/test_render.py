@@ -27,6 +27,13 @@ SVG = "{http://www.w3.org/2000/svg}"
      ["graph /g", "dense 1, vocab 0"]),
     ("Trainer_wide", {"hyperparameters": {"kind": "dnn", "epochs": 3, "other": 1},
                       "model_uri": "/m"}, ["kind=dnn, epochs=3", "model /m"]),
+    ("Trainer", {"hyperparameters": {"epochs": 3}, "model_uri": "/m", "hyperparameters_input": {
+        "chosen_by": "search/random", "values": {"learning_rate": 0.01, "hidden_units": [32, 16]}}},
+     ["epochs=3", "hyperparameters input (search/random): learning_rate=0.01, "
+      "hidden_units=[32, 16]", "model /m"]),
+    ("Trainer", {"hyperparameters": {}, "hyperparameters_input": {"chosen_by": None,
+                                                                  "values": None}},
+     ["hyperparameters input: unreadable", "model "]),
     ("Evaluator", {"blessed": False, "metrics": [
         {"name": "auc", "value": 0.7, "threshold": ">= 0.8", "baseline": 0.75, "ok": False}],
         "metrics_error": "gone"},

@@ -51,6 +51,7 @@ def test_infra_validator_json_properties_and_runs():
                                                 "latency_p99_ms": 12.5, "max_latency_ms": None}
     assert lin.step("Pusher").facts["sha256"] == "abc" and lin.pushed_path is None
     assert lin.step("Trainer").facts["hyperparameters"] == {"epochs": 2}
+    assert "hyperparameters_input" not in lin.step("Trainer").facts  # no such input
     gen = lin.step("ExampleGen")
     assert gen.run_id == "run-0" and gen.facts["rejections"] == {"bad_row": 3}
     assert gen.facts["input_files"] == ["/d/a.csv"] and gen.facts["rows_total"] == 5
@@ -67,3 +68,37 @@ def test_a_pushed_model_no_execution_wrote():
         [pb.Attribution(context_id=rec.pipeline.id, artifact_id=orphan)], [])
     with pytest.raises(LineageError, match="no Pusher execution produced pushed model 3"):
         model_lineage(rec.store, PIPELINE)
+
+
+def test_the_trainers_hyperparameters_input_recorded_or_read_from_its_file(tmp_path):
+    """HyperparametersGen's artifact: the values from its custom property; the Tuner's
+    (no properties): from its best_hyperparameters.txt. Both shown by ``tfxkit lineage``."""
+    from tfxkit.components.hyperparameters_gen.choose import write
+    from tfxkit.infra.metadata.lineage.render import render_text
+
+    rec = Records()
+    run = rec.run("run-1")
+    gen_hp = rec.artifact("HyperParameters", "/hp", chosen_by="config",
+                          hyperparameters='{"learning_rate": 0.01, "hidden_units": [32, 16]}')
+    rec.execute(run, "HyperparametersGen", {}, {"hyperparameters": gen_hp})
+    model = rec.artifact("Model", "/m")
+    rec.execute(run, "Trainer", {"hyperparameters": gen_hp}, {"model": model},
+                custom_config='{"model": {"epochs": 2}, "task": "binary"}')
+    _pushed(rec, run, "1", model)
+    facts = model_lineage(rec.store, PIPELINE).step("Trainer").facts
+    assert facts["hyperparameters_input"] == {
+        "artifact_id": gen_hp, "uri": "/hp", "chosen_by": "config",
+        "values": {"learning_rate": 0.01, "hidden_units": [32, 16]}}
+    assert ("    hyperparameters input (config): learning_rate=0.01, hidden_units=[32, 16]"
+            in render_text(model_lineage(rec.store, PIPELINE)))
+
+    tuner_uri = str(tmp_path / "tuner")
+    write(tuner_uri, {"learning_rate": 0.1})
+    tuned = rec.artifact("HyperParameters", tuner_uri)
+    rec.execute(run, "Tuner", {}, {"best_hyperparameters": tuned})
+    model2 = rec.artifact("Model", "/m2")
+    rec.execute(run, "Trainer", {"hyperparameters": tuned}, {"model": model2})
+    _pushed(rec, run, "2", model2)
+    facts = model_lineage(rec.store, PIPELINE, "2").step("Trainer").facts
+    assert facts["hyperparameters_input"]["values"] == {"learning_rate": 0.1}
+    assert facts["hyperparameters_input"]["chosen_by"] is None
