@@ -3,7 +3,7 @@
 - ``model.py``: the result, a ``Lineage`` of ``Step`` s (one component execution each);
 - ``walk.py``: ``model_lineage(store, pipeline_name)``, the walk back along MLMD events
   from a PushedModel (through ``pipelines/mlmd_reader.py``);
-- ``facts.py``: what the walk reads from artifacts (schema, anomalies) and the
+- ``facts.py``: what the walk reads from artifacts (schema, anomalies, hyperparameters) and the
   evaluation's metrics against the thresholds the run recorded;
 - ``render.py``: text, JSON and an SVG graph (``infra/metadata/graph_svg.py``).
 """
