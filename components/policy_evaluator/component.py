@@ -34,24 +34,6 @@ class PolicyEvaluatorSpec(types.ComponentSpec):
     OUTPUTS = {"blessing": ChannelParameter(type=standard_artifacts.ModelBlessing)}
 
 
-def _thresholds(thresholds: Sequence[Mapping[str, Any]]) -> list:
-    out = []
-    for t in thresholds:
-        t = {k: v for k, v in dict(t).items() if k == "name" or k in gate.BOUNDS}
-        if t.get("name") not in gate.OPE and t.get("name") not in gate.REWARD_MODEL:
-            raise ValueError(f"threshold {t.get('name')!r}: not a bandit metric; known: "
-                             f"{', '.join([*gate.OPE, *gate.REWARD_MODEL])}")
-        if all(t.get(b) is None for b in gate.BOUNDS):
-            raise ValueError(f"threshold {t['name']}: give at least one of "
-                             f"{', '.join(gate.BOUNDS)}")
-        out.append({k: v for k, v in t.items() if v is not None})
-    if not any(t.get("lower_bound") is not None or t.get("upper_bound") is not None
-               for t in out):
-        raise ValueError("thresholds: give at least one lower_bound or upper_bound; change "
-                         "thresholds alone never bless the first policy (no baseline yet)")
-    return out
-
-
 class PolicyEvaluator(base_component.BaseComponent):
     SPEC_CLASS = PolicyEvaluatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
@@ -76,7 +58,7 @@ class PolicyEvaluator(base_component.BaseComponent):
         super().__init__(spec=PolicyEvaluatorSpec(
             examples=examples, model=model, baseline_model=baseline_model,
             bandit=json.dumps(section, sort_keys=True), label=label,
-            thresholds=json.dumps(_thresholds(thresholds), sort_keys=True),
+            thresholds=json.dumps(gate.check_thresholds(thresholds), sort_keys=True),
             bootstrap=json.dumps(boot, sort_keys=True), split=split,
             batch_size=int(batch_size),
             blessing=blessing or types.Channel(type=standard_artifacts.ModelBlessing)))

@@ -181,6 +181,33 @@ def _interval_of(entry) -> Optional[List[float]]:
     return [entry["lower"], entry["upper"]] if isinstance(entry, Mapping) else None
 
 
+def check_thresholds(thresholds: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The thresholds as the component records them (``name`` and the bounds given);
+    ValueError for a metric that is not a bandit's, a threshold without a bound, or no
+    absolute bound at all (change thresholds alone never bless the first policy)."""
+    out = []
+    for t in thresholds:
+        t = dict(t)  # eval.metrics[] dumped: name, the bounds, slices ({} for a bandit)
+        if t.pop("slices", None):
+            raise ValueError(f"threshold {t.get('name')}: slices are not gated here; the "
+                             "policy's metrics are computed on the whole eval split")
+        unknown = sorted(set(t) - {"name", *BOUNDS})
+        if unknown:
+            raise ValueError(f"threshold {t.get('name')}: unknown settings {unknown}")
+        if t.get("name") not in OPE and t.get("name") not in REWARD_MODEL:
+            raise ValueError(f"threshold {t.get('name')!r}: not a bandit metric; known: "
+                             f"{', '.join([*OPE, *REWARD_MODEL])}")
+        if all(t.get(b) is None for b in BOUNDS):
+            raise ValueError(f"threshold {t['name']}: give at least one of "
+                             f"{', '.join(BOUNDS)}")
+        out.append({k: v for k, v in t.items() if v is not None})
+    if not any(t.get("lower_bound") is not None or t.get("upper_bound") is not None
+               for t in out):
+        raise ValueError("thresholds: give at least one lower_bound or upper_bound; change "
+                         "thresholds alone never bless the first policy (no baseline yet)")
+    return out
+
+
 def judge(candidate: Mapping[str, Any], baseline: Optional[Mapping[str, Any]],
           change: Optional[Mapping[str, Any]],
           thresholds: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:

@@ -204,3 +204,23 @@ def test_score_checks_the_policy_outputs_against_the_actions():
                    [[b"x"]], actions)
     with pytest.raises(ValueError, match="no eval rows"):
         gate.score(predict([0]), [], actions)
+
+
+def test_check_thresholds_keeps_the_bounds_given_and_refuses_what_cannot_gate():
+    dumped = {"name": "policy_value_dr", "lower_bound": 0.05, "upper_bound": None,
+              "absolute_change": -0.01, "relative_change": None, "slices": {}}
+    assert gate.check_thresholds([dumped, {"name": "mse", "upper_bound": 1}]) == [
+        {"name": "policy_value_dr", "lower_bound": 0.05, "absolute_change": -0.01},
+        {"name": "mse", "upper_bound": 1}]
+    with pytest.raises(ValueError, match="'auc': not a bandit metric"):
+        gate.check_thresholds([{"name": "auc", "lower_bound": 0.5}])
+    with pytest.raises(ValueError, match="give at least one lower_bound or upper_bound"):
+        gate.check_thresholds([{"name": "policy_value_dr", "absolute_change": 0}])
+    with pytest.raises(ValueError, match="policy_value_ips: give at least one of"):
+        gate.check_thresholds([{"name": "policy_value_ips"},
+                               {"name": "mse", "upper_bound": 1}])
+    with pytest.raises(ValueError, match="mse: slices are not gated here"):
+        gate.check_thresholds([{"name": "mse", "upper_bound": 1,
+                                "slices": {"country": {"upper_bound": 2}}}])
+    with pytest.raises(ValueError, match=r"unknown settings \['upper'\]"):
+        gate.check_thresholds([{"name": "mse", "upper": 1}])
