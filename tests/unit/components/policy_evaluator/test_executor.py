@@ -17,10 +17,9 @@ from tfxkit.components.policy_evaluator import executor
 from tfxkit.components.policy_evaluator.component import PolicyEvaluator
 from tfxkit.pipelines.datasets import newsletter
 from tfxkit.pipelines.transform import transformed_name
-from tfxkit.testing import (infer_feature_spec, serialized_example, spec_preprocessing_fn,
-                            write_transformed)
+from tfxkit.testing import serialized_example
 from tests.unit.components import tiny
-from tests.unit.pipelines.test_policy_export import BANDIT, FEATURES, rows_of, train
+from tests.unit.pipelines.test_policy_export import BANDIT, logged_week, rows_of, train
 
 N_TRAIN, N_EVAL = 10000, 12000
 MODEL = {"keras": 2, "hidden_units": [16], "epochs": 5, "batch_size": 64,
@@ -75,14 +74,9 @@ def _examples(uri: str, rows, spec):
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory):
     """test_policy_export's logged week (transform output, transformed examples, raw
-    feature spec), with N_TRAIN rows: enough for a policy clearly better than chance."""
-    tmp = tmp_path_factory.mktemp("logged")
-    (path,) = newsletter.write_weeks(str(tmp / "data"), weeks=1, users_per_week=N_TRAIN,
-                                     seed=3)
-    rows = rows_of(newsletter.read_csv(path))
-    spec = infer_feature_spec(rows)
-    fn = spec_preprocessing_fn("bandit", "reward", FEATURES, bandit=BANDIT)
-    return (*write_transformed(fn, rows, str(tmp), spec), spec)
+    feature spec, raw rows), with N_TRAIN rows: enough for a policy clearly better than
+    chance."""
+    return logged_week(tmp_path_factory.mktemp("logged"), N_TRAIN)
 
 
 @pytest.fixture(scope="module")
