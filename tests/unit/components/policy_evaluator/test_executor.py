@@ -89,9 +89,10 @@ def artifacts(tmp_path_factory, logged):
     week = newsletter.log_week(users, dt.date(2026, 2, 2), seed=21)
     eval_rows = rows_of(week)
     examples = _examples(str(tmp / "examples"), eval_rows, logged[2])
+    pushed = standard_artifacts.Model()  # as pushed: the SavedModel at the artifact's root
+    pushed.uri = bad.serving_model_dir
     models = {"good": _as_trainer_model(good.serving_model_dir, str(tmp / "model-good")),
-              # the baseline as pushed: the SavedModel at the artifact's root
-              "bad": _as_trainer_model(bad.serving_model_dir, str(tmp / "model-bad"))}
+              "bad": pushed}
     truth = {}
     for name, m in models.items():
         predict = executor.greedy_predict(m.uri)
@@ -133,6 +134,9 @@ def test_the_learned_policy_is_blessed_and_the_shuffled_one_is_not(artifacts):
     # seen (TFX 1.16): true good 0.148, bad 0.110, logging 0.099, optimal 0.194; DR good
     # 0.131 [0.111, 0.150] (90%), bad 0.098; change 0.033 [0.013, 0.061]; rmse 0.36 both
     assert truth["good"] > truth["bad"]
+    # the Trainer's layout and a pushed one
+    assert executor.policy_dir(good.uri) == os.path.join(good.uri, "Format-Serving")
+    assert executor.policy_dir(bad.uri) == bad.uri
     assert report["n"] == N_EVAL and report["model"] == good.uri
     assert report["baseline_model"] == bad.uri
 
