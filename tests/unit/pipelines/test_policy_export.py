@@ -36,8 +36,13 @@ def rows_of(columns):
 def logged(tmp_path_factory):
     """(transform output, transformed examples, raw feature spec, raw rows): a week of
     N_TRAIN logged rows from the generator's file, through the bandit transform."""
-    tmp = tmp_path_factory.mktemp("policy")
-    (path,) = newsletter.write_weeks(str(tmp / "data"), weeks=1, users_per_week=N_TRAIN,
+    return logged_week(tmp_path_factory.mktemp("policy"), N_TRAIN)
+
+
+def logged_week(tmp, n_rows):
+    """``logged`` for ``n_rows`` rows written under ``tmp`` (also the policy evaluator's
+    test)."""
+    (path,) = newsletter.write_weeks(str(tmp / "data"), weeks=1, users_per_week=n_rows,
                                      seed=3)
     rows = rows_of(newsletter.read_csv(path))
     spec = infer_feature_spec(rows)

@@ -1,0 +1,1 @@
+"""PolicyEvaluator: a bandit policy's off-policy evaluation gate (issue 16)."""

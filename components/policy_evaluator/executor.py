@@ -1,0 +1,107 @@
+"""PolicyEvaluator executor: reads the eval split's logged rows, calls the candidate's (and
+the baseline's) ``greedy`` signature, and records ``gate.evaluate``'s verdict on the
+ModelBlessing: ``blessed`` 1/0 and ``reason``, the headline numbers, the files ``BLESSED`` /
+``NOT_BLESSED`` (as TFMA's Evaluator writes them) and ``ope.json``."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from absl import logging
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+from tfxkit.components.common import records
+from tfxkit.components.policy_evaluator import gate
+
+BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFMA's Evaluator
+REPORT_FILE = "ope.json"
+SIGNATURE = "greedy"  # the evaluation policy: no exploration
+
+
+def policy_dir(model_uri: str) -> str:
+    """A Trainer's Model keeps its SavedModel under Format-Serving; a pushed one at its root."""
+    serving = os.path.join(model_uri, "Format-Serving")
+    return serving if fileio.exists(serving) else model_uri
+
+
+def split_files(examples: types.Artifact, split: str) -> List[str]:
+    uri = artifact_utils.get_split_uri([examples], split)
+    files = sorted(f for f in fileio.glob(os.path.join(uri, "*"))
+                   if not fileio.isdir(f) and not os.path.basename(f).startswith("."))
+    if not files:
+        raise ValueError(f"the examples have no files in split {split!r} ({uri})")
+    return files
+
+
+def greedy_predict(model_uri: str):
+    """The policy's ``greedy`` signature on a batch of serialized raw tf.Examples."""
+    import tensorflow as tf
+
+    path = policy_dir(model_uri)
+    loaded = tf.saved_model.load(path)
+    if SIGNATURE not in loaded.signatures:
+        raise ValueError(f"model {path} has no {SIGNATURE!r} signature (it has "
+                         f"{', '.join(loaded.signatures)}); a bandit policy exports it")
+    fn = loaded.signatures[SIGNATURE]
+
+    def predict(batch: List[bytes]) -> Dict[str, Any]:
+        return {k: v.numpy() for k, v in fn(examples=tf.constant(batch)).items()}
+    predict.loaded = loaded  # keeps the SavedModel's variables alive
+    return predict
+
+
+def run(files: List[str], model_uri: str, baseline_uri: Optional[str],
+        props: Dict[str, Any]) -> Dict[str, Any]:
+    """``gate.evaluate`` on the split's files: the content of ``ope.json``."""
+    bandit = json.loads(props["bandit"])
+    label = props["label"]
+    size = int(props.get("batch_size") or 1024)
+    batches = list(records.read_batches(files, size))
+    logged = gate.logged_columns((r for b in batches for r in b), bandit["action"], label,
+                                 bandit["propensity"])
+    candidate = gate.score(greedy_predict(model_uri), batches, bandit["actions"])
+    baseline = None
+    if baseline_uri is not None:
+        baseline = gate.score(greedy_predict(baseline_uri), batches, bandit["actions"],
+                              "baseline")
+    result = gate.evaluate(logged, candidate, baseline, bandit, label,
+                           json.loads(props["thresholds"]),
+                           json.loads(props.get("bootstrap") or "{}"))
+    result["model"], result["baseline_model"] = model_uri, baseline_uri
+    return result
+
+
+def record(blessing: types.Artifact, result: Dict[str, Any]) -> None:
+    blessing.set_int_custom_property("blessed", int(result["blessed"]))
+    blessing.set_string_custom_property("reason", result["reason"])
+    blessing.set_string_custom_property("current_model", result["model"])
+    if result["baseline_model"]:
+        blessing.set_string_custom_property("baseline_model", result["baseline_model"])
+    for name, value in gate.headline(result).items():
+        blessing.set_float_custom_property(name, float(value))
+    fileio.makedirs(blessing.uri)
+    with fileio.open(os.path.join(blessing.uri, BLESSED_FILE if result["blessed"]
+                                  else NOT_BLESSED_FILE), "w") as f:
+        f.write(result["reason"])
+    with fileio.open(os.path.join(blessing.uri, REPORT_FILE), "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        baselines = input_dict.get("baseline_model") or []
+        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        files = split_files(examples, exec_properties.get("split") or "eval")
+        result = run(files, model.uri, baselines[0].uri if baselines else None,
+                     exec_properties)
+        (logging.info if result["blessed"] else logging.warning)(
+            "off-policy gate: %s", result["reason"])
+        record(blessing, result)
