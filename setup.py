@@ -42,7 +42,7 @@ setup(
     packages=sorted(package_dir),
     package_dir=package_dir,
     include_package_data=True,
-    package_data={"tfxkit.templates": ["*/*", "*/*/*"]},
+    package_data={"tfxkit.templates": ["*/*", "*/*/*", "*/*/*/*"]},
     install_requires=["tfx==1.16.0; python_version < '3.11'",
                       "tfx==1.21.0; python_version >= '3.13'", "pydantic>=2", "pyyaml", "click", "duckdb", "fastapi",
                       "uvicorn", "psycopg[binary]", "redis"],

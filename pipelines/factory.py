@@ -44,12 +44,15 @@ def _evaluate_and_push(cfg: PipelineConfig, target: str, data: DataNodes,
     from tfxkit.pipelines.metrics import eval_config_from
 
     examples, trainer = data.examples, training.trainer
-    eval_config = eval_config_from(cfg)
-    evaluator = Evaluator(
-        examples=examples, model=trainer.outputs["model"],
-        baseline_model=training.baseline.outputs["model"], schema=data.schema,
-        eval_config=eval_config).with_id(EVALUATOR)
-    if eval_config.cross_slicing_specs:
+    if cfg.task == "bandit":
+        evaluator = _policy_evaluator(cfg, data, training)
+    else:
+        eval_config = eval_config_from(cfg)
+        evaluator = Evaluator(
+            examples=examples, model=trainer.outputs["model"],
+            baseline_model=training.baseline.outputs["model"], schema=data.schema,
+            eval_config=eval_config).with_id(EVALUATOR)
+    if cfg.task != "bandit" and eval_config.cross_slicing_specs:
         # a gated fairness gap: the executor that fixes TFMA's cross-slice validation for
         # its run (pipelines/evaluator.py); without one, the stock executor (same cache key)
         from tfxkit.pipelines import evaluator as fair_evaluator
@@ -70,7 +73,7 @@ def _evaluate_and_push(cfg: PipelineConfig, target: str, data: DataNodes,
         pusher = RegistryPusher(
             model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
             infra_blessing=infra.outputs["blessing"],
-            evaluation=evaluator.outputs["evaluation"],
+            evaluation=evaluator.outputs.get("evaluation"),  # none from a bandit's gate
             examples=data.training_examples,
             registry=cfg.registry_path, keep_versions=cfg.push.keep_versions,
             model_name=cfg.name, **pusher_run_properties(cfg, run_properties)).with_id(PUSHER)
@@ -81,6 +84,22 @@ def _evaluate_and_push(cfg: PipelineConfig, target: str, data: DataNodes,
                 filesystem=pusher_pb2.PushDestination.Filesystem(
                     base_directory=cfg.registry_path))).with_id(PUSHER)
     return [evaluator, infra, pusher]
+
+
+def _policy_evaluator(cfg: PipelineConfig, data: DataNodes, training: TrainingNodes):
+    """A bandit's Evaluator (issue 16): the off-policy gate on the raw logged eval split
+    (of every span the policy was trained on, with ``data.rolling_window``),
+    the candidate against the latest blessed policy, under the node id ``Evaluator`` (the
+    run summary, the report and the baseline resolver find its blessing there)."""
+    from tfxkit.components.policy_evaluator.component import PolicyEvaluator
+
+    return PolicyEvaluator(
+        # the eval split of every span in the window
+        examples=data.training_examples, model=training.trainer.outputs["model"],
+        baseline_model=training.baseline.outputs["model"],
+        bandit=cfg.bandit.model_dump(mode="json"), label=cfg.label,
+        thresholds=[m.model_dump(mode="json") for m in cfg.eval.metrics],
+        bootstrap=cfg.bandit.bootstrap.model_dump(mode="json")).with_id(EVALUATOR)
 
 
 def pusher_run_properties(cfg: PipelineConfig,

@@ -75,8 +75,16 @@ def run(files: List[str], model_uri: str, baseline_uri: Optional[str],
     return result
 
 
-def record(blessing: types.Artifact, result: Dict[str, Any]) -> None:
+def record(blessing: types.Artifact, result: Dict[str, Any],
+           model_id: Optional[int] = None, baseline_id: Optional[int] = None) -> None:
+    """The verdict on the blessing, as TFMA's Evaluator records it: ``blessed``, the
+    models' URIs and MLMD ids (``current_model_id`` is what the baseline resolvers,
+    tfxkit's and TFX's LatestBlessedModelStrategy, match blessings to models by)."""
     blessing.set_int_custom_property("blessed", int(result["blessed"]))
+    if model_id is not None:
+        blessing.set_int_custom_property("current_model_id", int(model_id))
+    if baseline_id is not None:
+        blessing.set_int_custom_property("baseline_model_id", int(baseline_id))
     blessing.set_string_custom_property("reason", result["reason"])
     blessing.set_string_custom_property("current_model", result["model"])
     if result["baseline_model"]:
@@ -98,10 +106,11 @@ class Executor(base_executor.BaseExecutor):
         model = artifact_utils.get_single_instance(input_dict["model"])
         baselines = input_dict.get("baseline_model") or []
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
-        examples = artifact_utils.get_single_instance(input_dict["examples"])
-        files = split_files(examples, exec_properties.get("split") or "eval")
+        # every span of a rolling window (data.rolling_window): the eval split of each
+        split = exec_properties.get("split") or "eval"
+        files = [f for examples in input_dict["examples"] for f in split_files(examples, split)]
         result = run(files, model.uri, baselines[0].uri if baselines else None,
                      exec_properties)
         (logging.info if result["blessed"] else logging.warning)(
             "off-policy gate: %s", result["reason"])
-        record(blessing, result)
+        record(blessing, result, model.id, baselines[0].id if baselines else None)

@@ -3,7 +3,7 @@ and the baseline, and what was pushed where. Read from MLMD and the artifacts.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 
 @dataclass
@@ -14,6 +14,7 @@ class MetricLine:
     baseline: Optional[float] = None
     diff: Optional[float] = None
     ok: Optional[bool] = None
+    interval: Optional[Tuple[float, float, float]] = None  # lower, upper, level (OPE)
 
 
 @dataclass
@@ -258,6 +259,37 @@ def run_status(result) -> tuple:
     return "succeeded", None
 
 
+def policy_summary(blessing_uri: str) -> Summary:
+    """A bandit's verdict from the off-policy gate's ``ope.json`` (PolicyEvaluator): each
+    gated metric with its estimate, interval, thresholds, baseline and change."""
+    import json
+    import os
+
+    from tfx.dsl.io import fileio
+
+    with fileio.open(os.path.join(blessing_uri, "ope.json")) as f:
+        r = json.load(f)
+    s = Summary(blessed=bool(r["blessed"]), has_baseline=r.get("baseline") is not None)
+    verdicts: Dict[str, List[dict]] = {}
+    for v in r.get("thresholds", []):
+        verdicts.setdefault(v["metric"], []).append(v)
+    for name, vs in verdicts.items():
+        est = r["candidate"].get(name)
+        base = (r.get("baseline") or {}).get(name)
+        change = (r.get("change") or {}).get(name)
+        value = est["value"] if isinstance(est, dict) else est
+        checked = [v["passed"] for v in vs if v["passed"] is not None]
+        s.metrics.append(MetricLine(
+            name, value, "; ".join(f"{v['bound']} {v['threshold']:g}" for v in vs),
+            baseline=base["value"] if isinstance(base, dict) else base,
+            diff=change["value"] if isinstance(change, dict) else None,
+            ok=all(checked) if checked else None,
+            interval=(est["lower"], est["upper"], est["level"]) if isinstance(est, dict)
+            else None))
+    s.reasons = [v["reason"] for vs in verdicts.values() for v in vs if v["passed"] is False]
+    return s
+
+
 def build_summary(result, cfg, connection_config) -> Summary:
     from tfxkit.pipelines import component_ids as ids
 
@@ -269,6 +301,8 @@ def build_summary(result, cfg, connection_config) -> Summary:
         evaluation = (outs.get("evaluation") or [None])[0]
         if evaluation is not None:
             s = evaluation_summary(evaluation.uri, blessing, cfg)
+        elif blessing is not None and cfg.task == "bandit":
+            s = policy_summary(blessing.uri)
     tr = result.node(ids.TRAINER)
     if tr and tr.execution_id:
         model = (output_artifacts(connection_config, tr.execution_id).get("model") or [None])[0]
@@ -304,7 +338,9 @@ def format_summary(s: Summary) -> List[str]:
             base = "" if m.baseline is None else f"  baseline {m.baseline:.4f}"
             diff = "" if m.diff is None else f" (diff {m.diff:+.4f})"
             mark = {True: "ok  ", False: "FAIL", None: "    "}[m.ok]
-            lines.append(f"  {mark} {m.name:<32} {val:>8}  [{m.threshold}]{base}{diff}")
+            ci = "" if m.interval is None else \
+                f"  {m.interval[2]:.0%} CI [{m.interval[0]:.4f}, {m.interval[1]:.4f}]"
+            lines.append(f"  {mark} {m.name:<32} {val:>8}{ci}  [{m.threshold}]{base}{diff}")
         if s.fairness:
             lines.append("  Fairness (each value of a sensitive feature vs the whole eval split):")
         for f in s.fairness:

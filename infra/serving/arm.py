@@ -15,6 +15,16 @@ from tfxkit.infra.serving.errors import ModelError
 from tfxkit.infra.serving.examples import spec_from_graph_def
 
 
+def _text(x: Any) -> Any:
+    """Bytes as text, also inside the nested lists of a [n, k] string output (a bandit's
+    ranked actions)."""
+    if isinstance(x, bytes):
+        return x.decode()
+    if isinstance(x, (list, np.ndarray)):
+        return [_text(y) for y in x]
+    return x
+
+
 def split_outputs(outputs: Dict[str, np.ndarray], n: int) -> List[Dict[str, Any]]:
     """Per-instance JSON values of a batch's outputs ([n, 1] become scalars; bytes text)."""
     cols = {}
@@ -23,9 +33,7 @@ def split_outputs(outputs: Dict[str, np.ndarray], n: int) -> List[Dict[str, Any]
         if arr.ndim >= 2 and arr.shape[1:] == (1,):
             arr = arr.reshape(-1)
         if arr.dtype.kind in "SO":
-            cols[k] = [x.decode() if isinstance(x, bytes) else
-                       [y.decode() if isinstance(y, bytes) else y for y in x]
-                       if isinstance(x, np.ndarray) else x for x in arr.tolist()]
+            cols[k] = [_text(x) for x in arr.tolist()]
         else:
             cols[k] = arr.tolist()
     return [{k: v[i] for k, v in cols.items()} for i in range(n)]

@@ -1,4 +1,5 @@
 """The pipeline factory: config -> tfx Pipeline, without running it."""
+import json
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,23 @@ def test_eval_config(cfg):
     acc = [m for m in ec.metrics_specs[0].metrics if m.class_name == "SparseCategoricalAccuracy"][0]
     assert acc.threshold.value_threshold.lower_bound.value == 0.8
     assert acc.threshold.change_threshold.absolute.value == -0.05
+
+
+def test_a_bandit_is_gated_off_policy_on_the_windows_eval_split(tmp_path):
+    """task: bandit: the PolicyEvaluator under the id Evaluator (the summary, the report and
+    the baseline resolver find its blessing there), on the raw logged examples of the
+    training window, against the resolved baseline, with the config's bandit section,
+    thresholds and bootstrap; the pusher takes its blessing and no TFMA evaluation."""
+    cfg = load_config(TEMPLATES / "bandit" / "config.yaml", profile="weekly")
+    comps = {c.id: c for c in factory.create_components(cfg)}
+    ev = comps["Evaluator"]
+    assert type(ev).__name__ == "PolicyEvaluator"
+    assert ev.inputs["examples"] is comps["SpanWindow"].outputs["examples"]
+    assert ev.inputs["baseline_model"] is comps["BaselineResolver"].outputs["model"]
+    props = ev.exec_properties
+    assert props["label"] == "reward"
+    assert json.loads(props["bandit"])["actions"] == cfg.bandit.actions
+    assert json.loads(props["bootstrap"]) == {"resamples": 300, "level": 0.9, "seed": 0}
+    assert [t["name"] for t in json.loads(props["thresholds"])] == ["policy_value_dr", "mse"]
+    assert comps["Pusher"].inputs["model_blessing"] is ev.outputs["blessing"]
+    assert "evaluation" not in comps["Pusher"].inputs

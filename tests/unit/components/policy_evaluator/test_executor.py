@@ -93,6 +93,7 @@ def artifacts(tmp_path_factory, logged):
     pushed.uri = bad.serving_model_dir
     models = {"good": _as_trainer_model(good.serving_model_dir, str(tmp / "model-good")),
               "bad": pushed}
+    models["good"].id, models["bad"].id = 11, 12  # MLMD ids, as the runner gives them
     truth = {}
     for name, m in models.items():
         predict = executor.greedy_predict(m.uri)
@@ -150,6 +151,14 @@ def test_the_learned_policy_is_blessed_and_the_shuffled_one_is_not(artifacts):
     assert blessing.get_float_custom_property("baseline_rmse") == report["baseline"]["rmse"]
     assert blessing.get_string_custom_property("current_model") == good.uri
     assert blessing.get_string_custom_property("baseline_model") == bad.uri
+    # the ids the baseline resolver matches blessings to models by: the next run's
+    # baseline is this blessed candidate
+    assert blessing.get_int_custom_property("current_model_id") == 11
+    assert blessing.get_int_custom_property("baseline_model_id") == 12
+    from tfxkit.components.baseline_resolver.strategy import latest_blessed_other_than
+
+    found = latest_blessed_other_than([bad, good], [worse, blessing], {99})
+    assert found == {"model": [good], "model_blessing": [blessing]}
 
     assert worse.get_int_custom_property("blessed") == 0
     assert sorted(os.listdir(worse.uri)) == ["NOT_BLESSED", "ope.json"]

@@ -29,7 +29,7 @@ def test_help_is_fast_and_imports_no_tensorflow():
 def test_templates_lists_all():
     r = run("templates")
     assert r.returncode == 0
-    for name in ("multiclass", "binary", "regression"):
+    for name in ("multiclass", "binary", "regression", "bandit"):
         assert name in r.stdout
 
 

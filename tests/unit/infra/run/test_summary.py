@@ -23,3 +23,37 @@ def test_summary_says_why_a_push_restored_the_serving_folder():
            "the model being pushed")
     s = Summary(pushed=True, pushed_version="7", pushed_path="/r/7", push_reason=why)
     assert format_summary(s)[-2:] == ["Pushed version 7 to /r/7", f"  why: {why}"]
+
+
+def test_a_bandits_summary_shows_the_off_policy_estimates_and_verdicts(tmp_path):
+    """policy_summary reads the PolicyEvaluator's ope.json: each gated metric once, with its
+    interval, thresholds, baseline and change, ok/FAIL from the verdicts, and why."""
+    import json
+
+    from tfxkit.infra.run.summary import format_summary, policy_summary
+
+    est = {"value": 0.12, "lower": 0.1, "upper": 0.15, "level": 0.9, "n": 400}
+    (tmp_path / "ope.json").write_text(json.dumps({
+        "blessed": False,
+        "candidate": {"policy_value_dr": est, "policy_value_ips": dict(est, value=0.2),
+                      "mse": 0.3},
+        "baseline": {"policy_value_dr": dict(est, value=0.16), "mse": 0.31},
+        "change": {"policy_value_dr": dict(est, value=-0.04)},
+        "thresholds": [
+            {"metric": "policy_value_dr", "bound": "lower_bound", "threshold": 0.0,
+             "passed": True, "reason": "policy_value_dr 0.12 >= lower_bound 0"},
+            {"metric": "policy_value_dr", "bound": "absolute_change", "threshold": -0.02,
+             "passed": False, "reason": "change -0.04 < absolute_change -0.02"},
+            {"metric": "mse", "bound": "upper_bound", "threshold": 1.0, "passed": True,
+             "reason": "mse 0.3 <= upper_bound 1"}]}))
+    s = policy_summary(str(tmp_path))
+    assert (s.blessed, s.has_baseline) == (False, True)
+    assert [m.name for m in s.metrics] == ["policy_value_dr", "mse"]  # gated ones only
+    dr, mse = s.metrics
+    assert (dr.value, dr.baseline, dr.diff, dr.ok) == (0.12, 0.16, -0.04, False)
+    assert dr.threshold == "lower_bound 0; absolute_change -0.02"
+    assert (mse.value, mse.baseline, mse.ok, mse.interval) == (0.3, 0.31, True, None)
+    lines = format_summary(s)
+    assert lines[0] == "Model NOT blessed"
+    assert "90% CI [0.1000, 0.1500]" in lines[1] and lines[1].lstrip().startswith("FAIL")
+    assert lines[-1] == "  why: change -0.04 < absolute_change -0.02"

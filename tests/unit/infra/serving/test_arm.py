@@ -13,3 +13,15 @@ def test_split_outputs():
     assert out[1]["class"] == "B" and out[1]["class_id"] == 1
     assert out[0]["probabilities"] == pytest.approx([0.9, 0.1])
     json.dumps(out)
+
+
+def test_split_outputs_decodes_rows_of_text():
+    """A bandit policy's ranked actions: [n, k] bytes (object or fixed-width) become lists
+    of text, JSON-serializable (the online answer was a 500 on them)."""
+    ranked = np.array([[b"deals", b"trending"], [b"trending", b"deals"]], dtype=object)
+    for arr in (ranked, ranked.astype("S")):
+        out = split_outputs({"ranked_actions": arr, "action": np.array([[b"deals"], [b"x"]],
+                                                                        dtype=object)}, 2)
+        assert out[1]["ranked_actions"] == ["trending", "deals"]
+        assert out[0]["action"] == "deals"
+        json.dumps(out)
