@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from tfxkit.pipelines import compat
-from tfxkit.pipelines.component_ids import BASELINE_RESOLVER, LOCAL, TRAINER, TRANSFORM
+from tfxkit.pipelines.component_ids import (BASELINE_RESOLVER, HYPERPARAMETERS_GEN, LOCAL,
+                                           TRAINER, TRANSFORM)
 from tfxkit.pipelines.config import PipelineConfig
 from tfxkit.pipelines.data_stage import DataNodes, file_sha
 
@@ -90,9 +91,11 @@ class TrainingNodes:
     transform: Any
     trainer: Any
     baseline: Any  # the resolver of the model the Evaluator compares with
+    hyperparameters: Optional[Any] = None  # HyperparametersGen (``hyperparameters:``)
 
     def nodes(self) -> List[Any]:
-        return [self.transform, self.trainer, self.baseline]
+        return [n for n in (self.transform, self.hyperparameters, self.trainer, self.baseline)
+                if n is not None]
 
 
 def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) -> TrainingNodes:
@@ -113,11 +116,19 @@ def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) ->
     inputs = dict(run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
                   transform_graph=transform.outputs["transform_graph"], schema=data.schema,
                   custom_config=trainer_custom_config(cfg, target))
+    hparams = None
+    if cfg.hyperparameters is not None:
+        from tfxkit.components.hyperparameters_gen.component import HyperparametersGen
+
+        hparams = HyperparametersGen(
+            cfg.hyperparameters.values, cfg.hyperparameters.search,
+            examples=data.training_examples).with_id(HYPERPARAMETERS_GEN)
+        inputs["hyperparameters"] = hparams.outputs["hyperparameters"]
     if target == LOCAL:
         trainer, baseline = _local_trainer(inputs)
     else:
         trainer, baseline = _remote_trainer(cfg, inputs)
-    return TrainingNodes(transform, trainer, baseline)
+    return TrainingNodes(transform, trainer, baseline, hparams)
 
 
 def _local_trainer(inputs: Dict[str, Any]):

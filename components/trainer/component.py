@@ -35,9 +35,11 @@ class Trainer(base_component.BaseComponent):
     def __init__(self, examples: types.BaseChannel, transform_graph: types.BaseChannel,
                  schema: types.BaseChannel, run_fn: str, custom_config: Dict[str, Any],
                  epochs: IntParam = None, train_steps: IntParam = None,
-                 learning_rate: Optional[Union[float, data_types.RuntimeParameter]] = None):
+                 learning_rate: Optional[Union[float, data_types.RuntimeParameter]] = None,
+                 hyperparameters: Optional[types.BaseChannel] = None):
         super().__init__(spec=TrainerSpec(
             examples=examples, transform_graph=transform_graph, schema=schema,
+            hyperparameters=hyperparameters,
             train_args=trainer_pb2.TrainArgs(), eval_args=trainer_pb2.EvalArgs(),
             run_fn=run_fn, custom_config=json_utils.dumps(custom_config),
             epochs=epochs, train_steps=train_steps, learning_rate=learning_rate,

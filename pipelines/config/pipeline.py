@@ -18,6 +18,7 @@ from .data import Data, Validation
 from .deploy import Deploy
 from .evaluation import Eval, metric_names
 from .features import Features
+from .hyperparameters import Hyperparameters
 from .inference import Inference, InferenceModel
 from .metadata import Metadata
 from .model import ModelConfig
@@ -38,6 +39,7 @@ class PipelineConfig(_Strict):
     data: Data
     features: Features = Features()
     model: ModelConfig = ModelConfig()
+    hyperparameters: Optional[Hyperparameters] = None  # HyperparametersGen -> Trainer
     eval: Eval = Eval()
     push: Push = Push()
     beam: Beam = Beam()

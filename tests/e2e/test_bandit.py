@@ -101,6 +101,12 @@ def test_bandit_template_trains_gates_pushes_and_serves_by_user(template_copy):
     assert learned > logging_value + MARGIN
     assert dr["lower"] <= learned <= dr["upper"]
 
+    # HyperparametersGen handed the Trainer the config's values, and lineage says so
+    r = tfxkit("lineage", cfg)
+    assert r.returncode == 0, r.stderr
+    assert "hyperparameters input (config): hidden_units=[32, 16], learning_rate=0.01" \
+        in r.stdout, r.stdout
+
     # predictions by user id: every user's ranked recommenders, over HTTP
     r = tfxkit("predict", cfg)
     assert r.returncode == 0, r.stderr

@@ -107,3 +107,20 @@ def test_a_bandit_is_gated_off_policy_on_the_windows_eval_split(tmp_path):
     assert [t["name"] for t in json.loads(props["thresholds"])] == ["policy_value_dr", "mse"]
     assert comps["Pusher"].inputs["model_blessing"] is ev.outputs["blessing"]
     assert "evaluation" not in comps["Pusher"].inputs
+
+
+def test_hyperparameters_reach_the_trainer_through_hyperparametersgen(tmp_path):
+    """``hyperparameters:``: HyperparametersGen before the Trainer, its values and search as
+    execution properties (the cache key), its output the Trainer's ``hyperparameters``."""
+    cfg = load_config(TEMPLATES / "multiclass" / "config.yaml", overrides=[
+        "hyperparameters={values: {learning_rate: 0.02}, search: {space: {epochs: [5, 9]}}}"])
+    comps = factory.create_components(cfg)
+    ids = [c.id for c in comps]
+    assert ids.index("Transform") < ids.index("HyperparametersGen") < ids.index("Trainer")
+    by_id = {c.id: c for c in comps}
+    gen = by_id["HyperparametersGen"]
+    assert json.loads(gen.exec_properties["values"]) == {"learning_rate": 0.02}
+    assert json.loads(gen.exec_properties["search"])["space"] == {"epochs": [5, 9]}
+    assert by_id["Trainer"].inputs["hyperparameters"] is gen.outputs["hyperparameters"]
+    assert "HyperparametersGen" not in [c.id for c in factory.create_components(
+        load_config(TEMPLATES / "multiclass" / "config.yaml"))]
