@@ -52,12 +52,13 @@ def _evaluate_and_push(cfg: PipelineConfig, target: str, data: DataNodes,
             examples=examples, model=trainer.outputs["model"],
             baseline_model=training.baseline.outputs["model"], schema=data.schema,
             eval_config=eval_config).with_id(EVALUATOR)
-    if cfg.task != "bandit" and eval_config.cross_slicing_specs:
-        # a gated fairness gap: the executor that fixes TFMA's cross-slice validation for
-        # its run (pipelines/evaluator.py); without one, the stock executor (same cache key)
-        from tfxkit.pipelines import evaluator as fair_evaluator
+        if eval_config.cross_slicing_specs:
+            # a gated fairness gap: the executor that fixes TFMA's cross-slice validation
+            # for its run (pipelines/evaluator.py); without one, the stock executor (same
+            # cache key)
+            from tfxkit.pipelines import evaluator as fair_evaluator
 
-        evaluator.executor_spec = fair_evaluator.executor_spec()
+            evaluator.executor_spec = fair_evaluator.executor_spec()
     infra = None
     if target == LOCAL:
         from tfxkit.components.serving_check.component import InfraValidator
