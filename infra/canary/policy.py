@@ -15,8 +15,10 @@ Every decision carries its evidence (both arms' counts, error rates, p50/p99, qu
 margins, the reasons), which is what the decision log records.
 
 Quality comes from labelled feedback: accuracy (higher is better) for classification;
-MAE or MSE (lower is better) for regression. ``max_quality_drop`` is an absolute drop of
-accuracy, and a relative increase of MAE/MSE (0.02 = 2% worse).
+MAE or MSE (lower is better) for regression; for a bandit policy the mean reward fed back
+for its choices (higher is better: the on-policy value of what each arm served).
+``max_quality_drop`` is an absolute drop of accuracy or mean reward, and a relative
+increase of MAE/MSE (0.02 = 2% worse).
 
 The same decisions map to Vertex AI endpoint traffic splits: ``vertex_traffic.py``.
 """
@@ -29,7 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence
 HOLD, RAMP, PROMOTE, ROLLBACK = "hold", "ramp", "promote", "rollback"
 START, FOLLOW = "start", "follow"  # recorded by the controller, not decided here
 ACTIONS = (HOLD, RAMP, PROMOTE, ROLLBACK)
-HIGHER_IS_BETTER = {"accuracy": True, "mae": False, "mse": False}
+HIGHER_IS_BETTER = {"accuracy": True, "mae": False, "mse": False, "reward": True}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Policy:
     max_p99_latency_ratio: float = 1.5   # canary p99 may be this many times stable's ...
     p99_slack_ms: float = 2.0            # ... plus this (sub-ms p99s are noise)
     max_quality_drop: float = 0.02       # accuracy points; relative for mae/mse
-    quality_metric: str = "accuracy"     # accuracy | mae | mse
+    quality_metric: str = "accuracy"     # accuracy | mae | mse | reward
     interval_s: float = 30.0             # how often the controller decides
 
     def __post_init__(self):
@@ -152,9 +154,12 @@ class Window:
 
 
 def score_one(metric: str, predicted, label) -> float:
-    """One labelled answer's contribution: 1/0 for accuracy; |err| or err^2."""
+    """One labelled answer's contribution: 1/0 for accuracy; |err| or err^2; the reward
+    itself for a bandit's choice (``predicted`` is the choice)."""
     if metric == "accuracy":
         return 1.0 if _same_class(predicted, label) else 0.0
+    if metric == "reward":
+        return float(label)
     err = float(predicted) - float(label)
     return abs(err) if metric == "mae" else err * err
 
@@ -265,7 +270,8 @@ def policy_from_config(cfg) -> Optional[Policy]:
     c = cfg.serving.canary
     if c is None:
         return None
-    metric = c.quality_metric or ("mae" if cfg.task == "regression" else "accuracy")
+    metric = c.quality_metric or {"regression": "mae", "bandit": "reward"}.get(cfg.task,
+                                                                               "accuracy")
     return Policy(steps=tuple(c.steps), min_requests=c.min_requests,
                   min_feedback=c.min_feedback,
                   max_error_rate_delta=c.max_error_rate_delta,

@@ -9,7 +9,7 @@ import os
 
 import click
 
-from tfxkit.infra.cli import deploy, models, predict, report, run, serve, use_case
+from tfxkit.infra.cli import choices, deploy, models, predict, report, run, serve, use_case
 
 
 # What TensorFlow reads when it is imported: tf.keras is Keras 2 (tf.Transform's layers
@@ -30,7 +30,7 @@ def main():
 # one module per group of commands; ``tfxkit --help`` lists them by name
 for _command in (use_case.templates, use_case.new, use_case.validate, use_case.generate,
                  run.run, report.report, report.lineage, models.models, models.rollback,
-                 predict.predict, predict.predictions, serve.serve, serve.canary,
+                 predict.predict, predict.predictions, serve.serve, serve.canary, choices.choices,
                  deploy.compile_cmd, deploy.deploy_cmd):
     main.add_command(_command)
 del _command

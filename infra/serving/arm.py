@@ -15,6 +15,10 @@ from tfxkit.infra.serving.errors import ModelError
 from tfxkit.infra.serving.examples import spec_from_graph_def
 
 
+# what a bandit policy's signatures return beside scores (pipelines/policy_export.py)
+BANDIT_OUTPUTS = frozenset({"action", "propensity", "ranked_actions"})
+
+
 def _text(x: Any) -> Any:
     """Bytes as text, also inside the nested lists of a [n, k] string output (a bandit's
     ranked actions)."""
@@ -87,10 +91,15 @@ class Arm:
 
     @property
     def task(self) -> str:
+        if BANDIT_OUTPUTS <= set(self.outputs):
+            return "bandit"
         return "regression" if "prediction" in self.outputs else "classification"
 
     def answer_of(self, pred: Dict[str, Any]):
-        """What feedback is scored against: (class, class_id) or the number."""
+        """What feedback is scored against: (class, class_id), the number, or a bandit's
+        choice (action, propensity: its feedback is the reward of that choice)."""
+        if self.task == "bandit":
+            return (pred.get("action"), pred.get("propensity"))
         if self.task == "regression":
             v = pred.get("prediction")
             return v[0] if isinstance(v, list) else v
@@ -113,7 +122,8 @@ def load_arm(version: str, path: str, max_batch_size: int = 256, max_wait_ms: fl
     out = predictor([b""])  # the first call traces; an empty example = all missing
     outputs = sorted(out)
     if metric is None:
-        metric = "mae" if "prediction" in outputs else "accuracy"
+        metric = ("reward" if BANDIT_OUTPUTS <= set(outputs) else
+                  "mae" if "prediction" in outputs else "accuracy")
 
     def fn(items):
         res = predictor(items)

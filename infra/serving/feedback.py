@@ -3,8 +3,9 @@ it predicted, so that a label is scored against the version that answered."""
 from __future__ import annotations
 
 import collections
+import math
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 # -- feedback accounting ----------------------------------------------------------------
@@ -65,6 +66,10 @@ class FeedbackBook:
     def take(self, item: Dict[str, Any]) -> List[Tuple[str, Any, Any]]:
         """(version, answer, label) for each labelled instance of a feedback item; raises
         KeyError (unknown request or key), LookupError (already labelled) or ValueError."""
+        return [t[:3] for t in self.take_refs(item)]
+
+    def take_refs(self, item: Dict[str, Any]) -> List[Tuple[str, Any, Any, str, int]]:
+        """``take``, each with the request id and instance index it labels."""
         if not isinstance(item, dict):
             raise ValueError(f"a feedback item is an object, got {type(item).__name__}")
         for field in ("request_id", "key"):
@@ -116,21 +121,26 @@ class FeedbackBook:
             if seen[idx]:
                 raise LookupError(f"request {rid} instance {idx} already has feedback")
             seen[idx] = True
-            out.append((version, answers[idx], label))
+            out.append((version, answers[idx], label, rid, idx))
         return out
 
 
-def score_feedback(book: FeedbackBook, arms: List[Any], body: Any) -> Dict[str, Any]:
+def score_feedback(book: FeedbackBook, arms: List[Any], body: Any,
+                   labelled: Optional[Callable[[List[Tuple[str, int, Any]]], None]] = None
+                   ) -> Dict[str, Any]:
     """A ``POST /feedback`` body (one item, a list, or ``{"feedback": [...]}``) taken from
     the book and each label added to the live signals of the loaded version (an ``Arm``)
-    that answered; the counts of what was accepted and why the rest was not."""
+    that answered; the counts of what was accepted and why the rest was not.
+    ``labelled``: called once with (request_id, index, label) of every numeric label
+    taken, also of a version no longer loaded (a bandit's rewards: the choice log)."""
     items = body.get("feedback") if isinstance(body, dict) and "feedback" in body else body
     items = items if isinstance(items, list) else [items]
     accepted, duplicates, unknown, stale, errors = 0, 0, [], 0, []
     by_version = {a.version: a for a in arms}
+    taken: List[Tuple[str, int, Any]] = []
     for i, item in enumerate(items):
         try:
-            got = book.take(item)
+            got = book.take_refs(item)
         except KeyError as e:
             unknown.append(e.args[0])
             continue
@@ -140,7 +150,9 @@ def score_feedback(book: FeedbackBook, arms: List[Any], body: Any) -> Dict[str, 
         except ValueError as e:
             errors.append(f"feedback[{i}]: {e}")
             continue
-        for version, answer, label in got:
+        for version, answer, label, rid, idx in got:
+            if labelled is not None and _number(label):
+                taken.append((rid, idx, label))
             arm = by_version.get(version)
             if arm is None:
                 stale += 1  # the version is no longer loaded
@@ -151,5 +163,12 @@ def score_feedback(book: FeedbackBook, arms: List[Any], body: Any) -> Dict[str, 
                 errors.append(f"feedback[{i}]: label {label!r} is not a number")
                 continue
             accepted += 1
+    if taken:
+        labelled(taken)
     return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown,
             "not_counted": stale, "errors": errors}
+
+
+def _number(x: Any) -> bool:
+    """A JSON number (not a bool), finite: what a reward is."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

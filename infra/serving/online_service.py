@@ -38,6 +38,7 @@ from tfxkit.infra.serving.canary_controller import CanaryController, Rollout
 from tfxkit.infra.serving.cpu_pool import CpuPool
 from tfxkit.infra.serving.errors import InstanceError, ModelError, TooLarge
 from tfxkit.infra.serving.examples import FeatureSpec, encode_instances
+from tfxkit.infra.serving.choice_log import ChoiceLog
 from tfxkit.infra.serving.feedback import FeedbackBook, score_feedback
 from tfxkit.infra.serving.json_body import SHAPE, dumps, iter_instances, loads
 
@@ -60,7 +61,8 @@ class OnlineService:
                  max_wait_ms: float = 2.0, poll_s: float = 10.0,
                  loader: Callable[..., Arm] = load_arm, seed: Optional[int] = None,
                  max_instances: Optional[int] = None, feedback_instances: int = 200_000,
-                 cpu_threads: int = 2, scalar_features: Sequence[str] = ()):
+                 cpu_threads: int = 2, scalar_features: Sequence[str] = (),
+                 choices: Optional[ChoiceLog] = None):
         if (registry is None) == (model_dir is None):
             raise ValueError("give a registry or a model_dir")
         self.max_instances = max_instances
@@ -76,6 +78,8 @@ class OnlineService:
         self.controller = CanaryController(name, self._load, registry, policy, log,
                                            poll_s=poll_s, seed=seed)
         self.book = FeedbackBook(max_instances=feedback_instances)
+        # a bandit policy's answered choices and their rewards, for the next round
+        self.choices = choices
         self._task: Optional[asyncio.Task] = None
         self._booted: Optional[asyncio.Event] = None  # set once start-up is over
 
@@ -170,6 +174,8 @@ class OnlineService:
                 pass
         for arm in {id(a): a for a in self.controller.arms()}.values():
             await arm.batcher.close()
+        if self.choices is not None:
+            await asyncio.to_thread(self.choices.close)  # what is queued gets written
         self.cpu.shutdown()
 
     async def _loop(self):
@@ -272,10 +278,11 @@ class OnlineService:
                      as_bytes: bool):
         outs = await self._call_model(arm, examples, t0)
         n = len(examples)
+        logged = examples if self.choices is not None and arm.task == "bandit" else None
         del examples
         rid = uuid.uuid4().hex
         meta = {"model_version": arm.version, "request_id": rid, "model": self.name}
-        args = (arm, outs, keys, rid, meta, as_bytes)
+        args = (arm, outs, keys, rid, meta, as_bytes, logged)
         if n <= INLINE_INSTANCES:
             out = self._answer(*args)
         else:
@@ -289,19 +296,25 @@ class OnlineService:
         return out
 
     def _answer(self, arm: Arm, outs: List[Dict[str, np.ndarray]], keys: Optional[list],
-                rid: str, meta: Dict[str, Any], as_bytes: bool):
+                rid: str, meta: Dict[str, Any], as_bytes: bool,
+                logged: Optional[List[bytes]] = None):
         """The answer of a scored request (a dict, or JSON bytes serialized a chunk at a
-        time), and its instances remembered for feedback."""
-        answers, preds, parts = [], [], []
+        time), and its instances remembered for feedback (and, ``logged``: a bandit's
+        choices written to the choice log with the examples they were made for)."""
+        answers, preds, parts, chosen = [], [], [], []
         for out in outs:
             n = len(next(iter(out.values()))) if out else 0
             chunk = split_outputs(out, n)
             answers.extend(arm.answer_of(p) for p in chunk)
+            if logged is not None:
+                chosen.extend(chunk)
             if as_bytes:
                 parts.append(dumps(chunk)[1:-1])
             else:
                 preds.extend(chunk)
         self.book.remember(rid, arm.version, answers, keys)
+        if logged is not None:
+            self.choices.choices(rid, arm.version, chosen, keys, logged)
         if not as_bytes:
             return {"predictions": preds, **meta}
         return b"".join([b'{"predictions":[', b",".join(p for p in parts if p), b"],",
@@ -309,12 +322,15 @@ class OnlineService:
 
     def feedback(self, body: Any) -> Dict[str, Any]:
         """A /feedback answer (``feedback.score_feedback``)."""
-        return score_feedback(self.book, self.controller.arms(), body)
+        return score_feedback(self.book, self.controller.arms(), body,
+                              self.choices.rewards if self.choices is not None else None)
 
     def status(self) -> Dict[str, Any]:
         """A /canary answer: the service's state and the controller's."""
         out: Dict[str, Any] = {"model": self.name, "error": self.error, "ready": self.ready,
                                "stable": None, "canary": None, "feedback_book": self.book.stats()}
+        if self.choices is not None:
+            out["choice_log"] = self.choices.stats()
         out.update(self.controller.status())
         return out
 

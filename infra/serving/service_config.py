@@ -1,13 +1,15 @@
 """The ``OnlineService`` a config describes (``tfxkit serve``): its ``serving`` section
 (batching, limits, polling), the inference key, the scalar raw columns of the config's
-own transform, and the registry with the canary policy and decision log, or one
-SavedModel from a path."""
+own transform, the registry with the canary policy and decision log, or one SavedModel
+from a path; and a bandit's choice log."""
 from __future__ import annotations
 
 from typing import Optional
 
 from tfxkit.infra.canary.decision_log import DecisionLog, decision_log_path
 from tfxkit.infra.canary.policy import policy_from_config
+from tfxkit.infra.serving.choice_export import choice_log_path
+from tfxkit.infra.serving.choice_log import ChoiceLog
 from tfxkit.infra.serving.online_service import OnlineService
 
 
@@ -19,6 +21,8 @@ def service_from_config(cfg, model_dir: Optional[str] = None) -> OnlineService:
     limits = dict(max_instances=s.max_instances, feedback_instances=s.feedback_instances)
     if cfg.features.module is None:  # the config's transform: one value per raw column
         limits["scalar_features"] = cfg.features.raw_columns()
+    if cfg.task == "bandit":  # the served choices and their rewards, for the next round
+        limits["choices"] = ChoiceLog(choice_log_path(cfg))
     if model_dir:
         return OnlineService(cfg.name, model_dir=model_dir, key_field=key,
                              max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms,

@@ -6,8 +6,9 @@ exploration, which policy is served and the bootstrap of the off-policy estimate
 Its eval metrics (``BANDIT_METRICS``): the off-policy estimates of the greedy policy's
 value (``policy_value_ips``, ``policy_value_snips``, ``policy_value_dr``: higher is better;
 ``lower_bound`` and changes against the baseline, computed on the whole eval split only)
-and the reward model's regression metrics (``mse``, ``rmse``, ``mae``; rewards are
-numbers such as -1, 0, +1, so ``mape`` is not offered)."""
+and the reward model's metrics: regression errors (``mse``, ``rmse``, ``mae``; rewards are
+numbers such as -1, 0, +1, so ``mape`` is not offered) and ``auc``, its predicted reward of
+the logged action ranking the rows with a positive reward (a click) above the others."""
 from __future__ import annotations
 
 from typing import List, Literal, Optional
@@ -19,7 +20,7 @@ from .base import _Strict
 # The off-policy estimates an eval metric may gate on (components/off_policy/estimators.py)
 OPE_METRICS = ("policy_value_ips", "policy_value_snips", "policy_value_dr")
 # ... and the reward model's metrics (a regression on the chosen action's reward)
-REWARD_MODEL_METRICS = ("mse", "rmse", "mae")
+REWARD_MODEL_METRICS = ("mse", "rmse", "mae", "auc")
 BANDIT_METRICS = OPE_METRICS + REWARD_MODEL_METRICS
 
 _DEFAULT_EPSILON = 0.1

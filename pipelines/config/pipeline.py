@@ -189,11 +189,8 @@ class PipelineConfig(_Strict):
     def _serving_metric(self):
         c = self.serving.canary
         if c is not None and c.quality_metric is not None:
-            if self.task == "bandit":
-                raise ValueError("serving.canary.quality_metric: a bandit's canary is judged "
-                                 "on errors and latency; labelled feedback scores no policy "
-                                 "yet, so leave it unset")
-            ok = ("mae", "mse") if self.task == "regression" else ("accuracy",)
+            ok = {"regression": ("mae", "mse"), "bandit": ("reward",)}.get(self.task,
+                                                                            ("accuracy",))
             if c.quality_metric not in ok:
                 raise ValueError(f"serving.canary.quality_metric: {c.quality_metric!r} does "
                                  f"not fit task {self.task}; use {' or '.join(ok)}")

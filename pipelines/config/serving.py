@@ -40,7 +40,8 @@ class Canary(_Strict):
     max_p99_latency_ratio: float = Field(1.5, ge=1)
     p99_slack_ms: float = Field(2.0, ge=0)    # added to the latency bound (noise floor)
     max_quality_drop: float = Field(0.02, ge=0)   # accuracy points; relative for mae/mse
-    quality_metric: Optional[Literal["accuracy", "mae", "mse"]] = None  # default by task
+    # default by task: accuracy, mae (regression), reward (bandit: mean reward fed back)
+    quality_metric: Optional[Literal["accuracy", "mae", "mse", "reward"]] = None
     interval_s: float = Field(30.0, gt=0)
     log: Optional[str] = None                 # default: canary.jsonl beside the registry
 
@@ -72,3 +73,6 @@ class Serving(_Strict):
     store_threads: int = Field(8, ge=1, le=256)       # threads for prediction-store calls
     store_breaker_s: float = Field(2.0, ge=0)         # after a store call timed out: 503 at once
     feedback_instances: int = Field(200_000, ge=1)    # answers remembered for POST /feedback
+    # a bandit's choices and rewards, for the next round (tfxkit choices export); default:
+    # choices/ beside a local registry (infra/serving/choice_log.py)
+    choice_log: Optional[str] = None

@@ -96,6 +96,8 @@ def test_bad_quality_waits_for_min_feedback_but_errors_do_not():
     ("mse", 4.0, 3.0, "ramp"),       # better
     ("mse", 0.0, 0.03, "rollback"),  # a perfect stable arm: absolute
     ("accuracy", 0.8, 0.95, "ramp"),
+    ("reward", 0.15, 0.14, "ramp"),      # a bandit's mean reward: -0.01, within 0.02
+    ("reward", 0.15, 0.10, "rollback"),  # -0.05
 ])
 def test_quality_metrics(metric, stable, canary, action):
     p = c.Policy(min_requests=1, min_feedback=1, quality_metric=metric, p99_slack_ms=0)
@@ -166,3 +168,11 @@ def test_policy_module_imports_no_tensorflow():
             "tfxkit.infra.canary.vertex_traffic; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+
+
+def test_a_reward_scores_as_itself():
+    assert c.score_one("reward", ("deals", 0.8), -1) == -1.0
+    w = c.Window("1", "reward")
+    for r in (1, 0, 0, -1, 1):
+        w.add_feedback(("deals", 0.8), r)
+    assert w.stats().quality == pytest.approx(0.2)

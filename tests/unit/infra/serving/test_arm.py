@@ -25,3 +25,15 @@ def test_split_outputs_decodes_rows_of_text():
         assert out[1]["ranked_actions"] == ["trending", "deals"]
         assert out[0]["action"] == "deals"
         json.dumps(out)
+
+
+def test_a_policys_outputs_make_a_bandit_arm_scored_by_reward():
+    from tfxkit.infra.serving.arm import Arm
+
+    outs = ["action", "action_id", "action_probabilities", "propensity", "ranked_actions",
+            "scores"]
+    arm = Arm("1", "", lambda x: x, {}, outs, metric="reward")
+    assert arm.task == "bandit"
+    assert arm.answer_of({"action": "deals", "propensity": 0.8, "scores": [1]}) == \
+        ("deals", 0.8)
+    assert Arm("1", "", lambda x: x, {}, ["class", "class_id"]).task == "classification"

@@ -47,3 +47,19 @@ def test_feedback_book_is_capped_by_instances_and_checks_ids():
         with pytest.raises(ValueError):
             book.take(bad)
     assert book.take({"key": "k3-1", "label": "A"}) == [("1", ("A", 0), "A")]
+
+
+def test_labels_taken_with_their_request_and_index_for_the_choice_log():
+    from tfxkit.infra.serving.feedback import score_feedback
+
+    book = FeedbackBook()
+    book.remember("r1", "1", [("deals", 0.8), ("trending", 0.1)], ["u1", "u2"])
+    assert book.take_refs({"key": "u2", "label": 1}) == [("1", ("trending", 0.1), 1, "r1", 1)]
+    seen = []
+    out = score_feedback(book, [], [{"request_id": "r1", "index": 0, "label": True},
+                                    {"key": "u2", "label": 0}], seen.extend)
+    # a bool is no reward; the version is not loaded (not counted) but the reward is logged
+    assert seen == [] and out["duplicates"] == 1 and out["not_counted"] == 1
+    book.remember("r2", "1", [("deals", 0.8)], None)
+    score_feedback(book, [], {"request_id": "r2", "label": -1.0}, seen.extend)
+    assert seen == [("r2", 0, -1.0)]

@@ -164,12 +164,12 @@ def test_label_classes_refused(tmp_path):
 
 
 def test_bandit_metric_names():
-    assert metric_names("bandit") == [*OPE_METRICS, "mse", "rmse", "mae"]
+    assert metric_names("bandit") == [*OPE_METRICS, "mse", "rmse", "mae", "auc"]
     for task in ("binary", "multiclass", "regression"):
         assert not set(OPE_METRICS) & set(metric_names(task))
 
 
-@pytest.mark.parametrize("metric", ["auc", "accuracy", "mape"])
+@pytest.mark.parametrize("metric", ["auc_pr", "accuracy", "mape"])
 def test_metrics_of_other_tasks_refused(tmp_path, metric):
     e = load_err(bandit(tmp_path, BANDIT.replace("name: mse", f"name: {metric}")))
     assert f"unknown metric {metric!r} for task bandit" in str(e)
@@ -203,13 +203,17 @@ def test_a_gate_needs_a_bound(tmp_path):
     assert "give at least one metric with a lower_bound or upper_bound" in str(e)
 
 
-def test_fairness_and_canary_quality_refused(tmp_path):
+def test_fairness_refused_and_the_canary_judged_on_reward(tmp_path):
+    from tfxkit.infra.canary.policy import policy_from_config
+
     e = load_err(bandit(tmp_path, BANDIT + "  fairness: {features: [country]}\n"))
     assert "eval.fairness: Fairness Indicators need a binary or multiclass task" in str(e)
     e = load_err(bandit(tmp_path, BANDIT + "serving: {canary: {quality_metric: mae}}\n"))
-    assert "serving.canary.quality_metric: a bandit's canary" in str(e)
+    assert "serving.canary.quality_metric: 'mae' does not fit task bandit; use reward" \
+        in str(e)
     ok = load_config(bandit(tmp_path, BANDIT + "serving: {canary: {steps: [0.5, 1.0]}}\n"))
     assert ok.serving.canary.quality_metric is None
+    assert policy_from_config(ok).quality_metric == "reward"  # the mean reward fed back
 
 
 def test_inference_key_is_not_a_bandit_column(tmp_path):

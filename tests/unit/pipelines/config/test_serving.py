@@ -32,6 +32,7 @@ def test_serving_config(tmp_path):
     for bad, field in [("serving.canary.steps=[0.5, 0.2]", "steps"),
                        ("serving.canary.steps=[1.0]", "steps"),
                        ("serving.canary.quality_metric=mae", "quality_metric"),
+                       ("serving.canary.quality_metric=reward", "quality_metric"),
                        ("serving.canary.max_p99_latency_ratio=0.5", "max_p99_latency_ratio"),
                        ("serving.max_batch_size=0", "max_batch_size"),
                        ("serving.max_body_mb=0", "max_body_mb"),
