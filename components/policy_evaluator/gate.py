@@ -1,13 +1,14 @@
 """Plain functions behind the PolicyEvaluator (issue 16): the logged columns of raw
 tf.Examples, a policy's greedy outputs in batches, the off-policy estimates of the candidate
-and the baseline (``components/off_policy/estimators.py``), the reward model's errors, and
-the thresholds applied to them. No TFX; TensorFlow only to parse tf.Examples and load the
-SavedModels (the executor passes ``predict`` callables in, the tests pass fakes).
+and the baseline (``components/off_policy/estimators.py``), the reward model's errors and
+AUC, and the thresholds applied to them. No TFX; TensorFlow only to parse tf.Examples and
+load the SavedModels (the executor passes ``predict`` callables in, the tests pass fakes).
 
 The gate compares **point estimates** with the thresholds (as TFMA compares its metrics):
 ``lower_bound`` / ``upper_bound`` on the estimate over the whole eval split,
 ``absolute_change`` / ``relative_change`` on candidate - baseline (for a policy value, higher
-is better: the change must be >= the threshold; for mse/rmse/mae, lower is better: <=). The
+and the AUC, higher is better: the change must be >= the threshold; for mse/rmse/mae,
+lower is better: <=). An undefined AUC (one kind of reward only) fails its thresholds. The
 bootstrap intervals are recorded beside every verdict (``interval`` in ``ope.json``) but do
 not decide it. With no baseline, change thresholds are skipped ("no baseline yet").
 """
@@ -23,7 +24,8 @@ from tfxkit.components.off_policy import estimators
 
 # eval metric name -> estimator (pipelines/config/bandit.py: OPE_METRICS)
 OPE = {"policy_value_ips": "ips", "policy_value_snips": "snips", "policy_value_dr": "dr"}
-REWARD_MODEL = ("mse", "rmse", "mae")  # lower is better
+REWARD_MODEL = ("mse", "rmse", "mae", "auc")
+HIGHER_IS_BETTER = (*OPE, "auc")  # the errors mse, rmse, mae: lower is better
 BOUNDS = ("lower_bound", "upper_bound", "absolute_change", "relative_change")
 NO_BASELINE = "no baseline yet: change thresholds are skipped (the first blessed policy)"
 
@@ -105,12 +107,25 @@ def score(predict: Predict, batches: Iterable[List[bytes]], actions: Sequence[st
     return PolicyOutputs(np.concatenate(probs), np.concatenate(scores))
 
 
+UNDEFINED = {"auc": "the eval split's rewards are all positive or none is (AUC needs "
+                   "both)"}
+
+
 def reward_model_errors(action: np.ndarray, reward: np.ndarray,
-                        scores: np.ndarray) -> Dict[str, float]:
-    """mse, rmse and mae of the reward model's prediction of the logged action's reward."""
-    err = scores[np.arange(len(action)), action] - reward
+                        scores: np.ndarray) -> Dict[str, Optional[float]]:
+    """mse, rmse and mae of the reward model's prediction of the logged action's reward,
+    and its AUC (scikit-learn's): that prediction ranking the rows with a positive reward
+    (a click) above the rest; None when the split has only one of the two."""
+    from sklearn.metrics import roc_auc_score
+
+    predicted = scores[np.arange(len(action)), action]
+    err = predicted - reward
     mse = float(np.mean(err ** 2))
-    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(err)))}
+    positive = np.asarray(reward) > 0
+    auc = (float(roc_auc_score(positive, predicted)) if 0 < positive.sum() < len(positive)
+           else None)
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(err))),
+            "auc": auc}
 
 
 def _estimates(report: Mapping[str, estimators.Estimate]) -> Dict[str, Dict[str, float]]:
@@ -220,7 +235,7 @@ def judge(candidate: Mapping[str, Any], baseline: Optional[Mapping[str, Any]],
         if name not in OPE and name not in REWARD_MODEL:
             raise ValueError(f"eval.metrics: {name!r} is not a bandit metric; known: "
                              f"{', '.join([*OPE, *REWARD_MODEL])}")
-        higher = name in OPE
+        higher = name in HIGHER_IS_BETTER
         entry = candidate[name]
         for bound in BOUNDS:
             limit = t.get(bound)
@@ -228,7 +243,12 @@ def judge(candidate: Mapping[str, Any], baseline: Optional[Mapping[str, Any]],
                 continue
             v = {"metric": name, "bound": bound, "threshold": float(limit),
                  "direction": "higher is better" if higher else "lower is better"}
-            if bound in ("lower_bound", "upper_bound"):
+            if entry is None or (baseline is not None and bound not in ("lower_bound",
+                                                                         "upper_bound")
+                                 and baseline.get(name) is None):
+                v.update(value=None, interval=None, passed=False,
+                         reason=f"{name} is undefined: {UNDEFINED.get(name, 'no value')}")
+            elif bound in ("lower_bound", "upper_bound"):
                 value = _value_of(entry)
                 ok = value >= limit if bound == "lower_bound" else value <= limit
                 v.update(value=value, interval=_interval_of(entry), passed=ok,
@@ -294,6 +314,6 @@ def headline(result: Mapping[str, Any]) -> Dict[str, float]:
                 out[prefix + name] = entry["value"]
                 out[prefix + name + "_lower"] = entry["lower"]
                 out[prefix + name + "_upper"] = entry["upper"]
-            else:
+            elif entry is not None:  # an undefined AUC is left out
                 out[prefix + name] = entry
     return out

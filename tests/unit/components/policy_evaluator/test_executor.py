@@ -205,7 +205,7 @@ def test_the_component_checks_its_settings():
                                            ("action", "actions", "propensity")}
     assert json.loads(props["thresholds"])[0] == THRESHOLDS[0]
     assert props["split"] == "eval" and json.loads(props["bootstrap"]) == {}
-    with pytest.raises(ValueError, match="'auc': not a bandit metric"):
-        PolicyEvaluator(thresholds=[{"name": "auc", "lower_bound": 0.5}], **kw)
+    with pytest.raises(ValueError, match="'accuracy': not a bandit metric"):
+        PolicyEvaluator(thresholds=[{"name": "accuracy", "lower_bound": 0.5}], **kw)
     with pytest.raises(ValueError, match=r"bootstrap: unknown settings \['samples'\]"):
         PolicyEvaluator(thresholds=THRESHOLDS, bootstrap={"samples": 10}, **kw)

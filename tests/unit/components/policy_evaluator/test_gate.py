@@ -67,7 +67,8 @@ def test_a_good_policy_beats_a_bad_one_and_the_json_has_every_number(log):
     text = json.loads(json.dumps(out))
     assert set(text) == {"n", "columns", "actions", "bootstrap", "logged_reward_mean",
                          "candidate", "baseline", "change", "thresholds", "blessed", "reason"}
-    assert set(text["candidate"]) == set(text["baseline"]) == {*gate.OPE, "mse", "rmse", "mae"}
+    assert set(text["candidate"]) == set(text["baseline"]) == {*gate.OPE, "mse", "rmse", "mae",
+                                                                "auc"}
     assert set(text["change"]) == set(gate.OPE)
     assert set(text["candidate"]["policy_value_snips"]) == {"estimator", "value", "lower",
                                                           "upper", "n", "level"}
@@ -131,8 +132,8 @@ def test_judge_directions_relative_change_and_zero_baseline():
                       {"policy_value_ips": est(0.1)},
                       [{"name": "policy_value_ips", "relative_change": 0.1}])
     assert zero[0]["passed"] is False and "undefined" in zero[0]["reason"]
-    with pytest.raises(ValueError, match="'auc' is not a bandit metric"):
-        gate.judge(cand, None, None, [{"name": "auc", "lower_bound": 0.5}])
+    with pytest.raises(ValueError, match="'accuracy' is not a bandit metric"):
+        gate.judge(cand, None, None, [{"name": "accuracy", "lower_bound": 0.5}])
 
 
 def _example(**columns) -> bytes:
@@ -212,8 +213,8 @@ def test_check_thresholds_keeps_the_bounds_given_and_refuses_what_cannot_gate():
     assert gate.check_thresholds([dumped, {"name": "mse", "upper_bound": 1}]) == [
         {"name": "policy_value_dr", "lower_bound": 0.05, "absolute_change": -0.01},
         {"name": "mse", "upper_bound": 1}]
-    with pytest.raises(ValueError, match="'auc': not a bandit metric"):
-        gate.check_thresholds([{"name": "auc", "lower_bound": 0.5}])
+    with pytest.raises(ValueError, match="'accuracy': not a bandit metric"):
+        gate.check_thresholds([{"name": "accuracy", "lower_bound": 0.5}])
     with pytest.raises(ValueError, match="give at least one lower_bound or upper_bound"):
         gate.check_thresholds([{"name": "policy_value_dr", "absolute_change": 0}])
     with pytest.raises(ValueError, match="policy_value_ips: give at least one of"):
@@ -224,3 +225,41 @@ def test_check_thresholds_keeps_the_bounds_given_and_refuses_what_cannot_gate():
                                 "slices": {"country": {"upper_bound": 2}}}])
     with pytest.raises(ValueError, match=r"unknown settings \['upper'\]"):
         gate.check_thresholds([{"name": "mse", "upper": 1}])
+
+
+def mann_whitney_auc(positive, predicted):
+    """P(a positive row's prediction > a negative row's), ties counting half: by pairs."""
+    pos, neg = predicted[positive], predicted[~positive]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return wins / (len(pos) * len(neg))
+
+
+def test_the_reward_models_auc_ranks_clicks_and_gates_higher_is_better(log):
+    logged, good, bad, _ = log
+    idx = np.array([ACTIONS.index(a) for a in logged.action])
+    reward = np.asarray(logged.reward, dtype=float)
+    got = gate.reward_model_errors(idx, reward, good.scores)["auc"]
+    # the true expected reward ranks the clicked rows above the rest; an all-zero model: 0.5
+    assert got == pytest.approx(mann_whitney_auc(reward > 0, good.scores[np.arange(len(idx)),
+                                                                         idx]), abs=1e-9)
+    assert got > 0.6
+    assert gate.reward_model_errors(idx, reward, bad.scores)["auc"] == 0.5
+    t = [{"name": "auc", "lower_bound": 0.55, "absolute_change": 0.0}]
+    out = gate.evaluate(logged, good, bad, BANDIT, "reward", t, BOOT)
+    assert [v["passed"] for v in out["thresholds"]] == [True, True] and out["blessed"]
+    worse = gate.evaluate(logged, bad, good, BANDIT, "reward", t, BOOT)
+    assert [v["passed"] for v in worse["thresholds"]] == [False, False]
+    assert "auc 0.5 < lower_bound 0.55" in worse["reason"]
+
+
+def test_an_undefined_auc_fails_its_threshold_naming_why():
+    logged = gate.Logged(["a", "b"], [0, 0], [0.5, 0.5])
+    pol = gate.PolicyOutputs(np.array([[1.0, 0.0], [1.0, 0.0]]), np.zeros((2, 2)))
+    bandit = {"action": "action", "actions": ["a", "b"], "propensity": "propensity"}
+    out = gate.evaluate(logged, pol, None, bandit, "reward",
+                        [{"name": "auc", "lower_bound": 0.5},
+                         {"name": "mse", "upper_bound": 1.0}], BOOT)
+    assert out["candidate"]["auc"] is None and not out["blessed"]
+    assert "auc is undefined: the eval split's rewards are all positive or none is" \
+        in out["reason"]
+    assert "auc" not in gate.headline(out)
