@@ -80,6 +80,7 @@ def test_bandit_template_trains_gates_pushes_and_serves_by_user(template_copy):
     assert "Model BLESSED (no baseline yet" in r.stdout, r.stdout
     assert "policy_value_dr" in r.stdout and "90% CI [" in r.stdout
     [version] = registry_versions(case / "models")
+    files_before = sorted(glob.glob(str(case / "data" / "weeks" / "*.csv")))
 
     s = store(case / ".tfxkit" / "metadata.sqlite")
     [gate] = _gates(s)
@@ -131,8 +132,32 @@ def test_bandit_template_trains_gates_pushes_and_serves_by_user(template_copy):
         [answer] = online.json()["predictions"]
         assert answer["action"] in newsletter.ACTIONS and 0 < answer["propensity"] <= 1
         assert answer["ranked_actions"][0] == pred["ranked_actions"][0]
+        # the served choices are logged for the next round, with the rewards fed back
+        users = [{c: (v if isinstance(v, str) else int(v))
+                  for c, v in ((c, latest[c][i]) for c in newsletter.USER_COLUMNS)}
+                 for i in range(20)]
+        more = httpx.post(server.url + "/predict", json={"instances": users}, timeout=10)
+        assert more.status_code == 200, more.text
+        fb = httpx.post(server.url + "/feedback", timeout=10, json=[
+            {"request_id": online.json()["request_id"], "label": 1},
+            {"key": "3", "label": -1}])
+        assert fb.status_code == 200 and fb.json()["errors"] == [], fb.text
     finally:
         server.stop()
+    nxt = case / "next-week.csv"
+    r = tfxkit("choices", "export", cfg, "--out", nxt, "--fill", "week=2026-02-02")
+    assert r.returncode == 0, r.stderr
+    assert "wrote 21 rows" in r.stdout and "rewards: 2 fed back, 19 without" in r.stdout, \
+        r.stdout
+    exported = newsletter.read_csv(nxt)
+    assert nxt.read_text().splitlines()[0] == open(files_before[0]).readline().strip()
+    served = [answer] + more.json()["predictions"]
+    assert list(exported["action"]) == [p["action"] for p in served]
+    assert np.allclose(exported["propensity"], [p["propensity"] for p in served])
+    assert list(exported["reward"][:5]) == [1, 0, 0, 0, -1]  # user 3 clicked, unsubscribed
+    assert list(exported["age"][1:]) == list(latest["age"][:20])
+    r = tfxkit("validate", cfg, "--set", f"data.source.csv={nxt}")
+    assert r.returncode == 0, r.stdout + r.stderr  # the next round reads it as data
 
     # a policy trained on inverted rewards: gated against the blessed one on clean data,
     # refused and not pushed
