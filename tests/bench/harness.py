@@ -362,6 +362,8 @@ def plot(name: str, comparisons: Sequence[Comparison]) -> Optional[Path]:
     panels = [(c, None) for c in comparisons]
     panels += [(c, m) for c in comparisons for m in c.metrics]
     n = len(panels)
+    if not n:  # targets only (e.g. bench_serving.py --parts bandit): its own picture
+        return None
     cols = n if n <= 4 else 4
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)

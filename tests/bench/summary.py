@@ -44,6 +44,25 @@ def rows(folder: Path):
                        "", "", "", f"{load[0]}", where)
 
 
+def targets(folder: Path):
+    """(target, measured, met, from) of the latency targets recorded beside comparisons:
+    GET /predictions p99 at 200/s (serving.json's sweep) and a bandit's recommendations
+    by user id (bandit-reads.json)."""
+    for path in sorted(folder.glob("*.json")):
+        d = json.loads(path.read_text())
+        where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
+                 f"{d.get('commit', 'unknown')[:10]}{'+dirty' if d.get('dirty') else ''}")
+        for kind, res in (d.get("sweep") or {}).items():
+            yield (f"GET /predictions p99 at 200/s, {kind} (< 10 ms)",
+                   f"{res['p99_at_200']:.2f} ms (one window)", res["p99_at_200"] < 10, where)
+        b = d.get("bandit_reads")
+        for kind, res in ((b or {}).get("stores") or {}).items():
+            yield (f"bandit recommendations by user id, p99 at {b['rate']}/s, {kind}, "
+                   f"{b['users']} users (< 10 ms)",
+                   fmt(res["p99_ms"], " ms") + f" over {res['p99_ms']['n']} windows",
+                   res["target_met"], where)
+
+
 def main():
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench-results"
     head = ("comparison", "a / b", "runs each", "ratio a/b, total wall: median (min..max)",
@@ -52,6 +71,11 @@ def main():
     print("|" + "---|" * len(head))
     for r in rows(folder):
         print("| " + " | ".join(str(x) for x in r) + " |")
+    found = list(targets(folder))
+    if found:
+        print("\n| target | measured: median (min..max) | met | from |\n|---|---|---|---|")
+        for t in found:
+            print("| " + " | ".join(str(x) for x in t) + " |")
 
 
 if __name__ == "__main__":
