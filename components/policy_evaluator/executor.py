@@ -99,6 +99,20 @@ def record(blessing: types.Artifact, result: Dict[str, Any],
         json.dump(result, f, indent=1, sort_keys=True)
 
 
+def policy_metrics(blessing_uri: str) -> Dict[str, float]:
+    """The candidate's numbers in a blessing's ``ope.json``, as the registry records a
+    version's metrics: each policy value with ``_lower``/``_upper`` (its interval) and the
+    reward model's metrics; {} when the blessing has no ``ope.json`` (a TFMA Evaluator's)."""
+    path = os.path.join(blessing_uri, REPORT_FILE)
+    if not fileio.exists(path):
+        return {}
+    with fileio.open(path) as f:
+        result = json.load(f)
+    return {k: v for k, v in gate.headline({"n": result["n"],
+                                            "candidate": result["candidate"]}).items()
+            if k != "n"}
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],

@@ -81,11 +81,16 @@ class Executor(base_executor.BaseExecutor):
             "metrics": {}, "data": {},
         }
         evaluation = input_dict.get("evaluation") or []
-        if evaluation:
-            try:
+        blessings = input_dict.get("model_blessing") or []
+        try:
+            if evaluation:
                 meta["metrics"] = overall_metrics(evaluation[0].uri)
-            except Exception as e:  # pylint: disable=broad-except
-                logging.warning("registry: cannot read the evaluation's metrics: %s", e)
+            elif blessings:  # a bandit's PolicyEvaluator: no TFMA output, its ope.json
+                from tfxkit.components.policy_evaluator.executor import policy_metrics
+
+                meta["metrics"] = policy_metrics(blessings[0].uri)
+        except Exception as e:  # pylint: disable=broad-except
+            logging.warning("registry: cannot read the evaluation's metrics: %s", e)
         if input_dict.get("examples"):
             meta["data"] = data_record(input_dict["examples"])
         if infra_gate is not None and infra_gate.blessed:
