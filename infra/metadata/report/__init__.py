@@ -10,8 +10,7 @@ at the end of every ``tfxkit run`` / ``tfxkit predict``).
 - ``plots.py`` draws with matplotlib into inline SVG;
 - ``render.py`` writes HTML + CSS (no script, nothing fetched: it opens offline and prints),
   with ``html.py`` (CSS, tables), ``render_data.py``, ``render_model.py`` and
-  ``render_ope.py`` (sections) and
-  the run's graph from ``infra/metadata/graph_svg.py``.
+  ``render_ope.py`` (sections) and the run's graph from ``infra/metadata/graph_svg.py``.
 """
 from __future__ import annotations
 
