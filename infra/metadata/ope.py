@@ -7,7 +7,8 @@ custom properties (``gate.headline``: ``policy_value_dr``, ``policy_value_dr_low
 ``note``, never raised.
 
 ``read`` returns one plain dict whatever the source: ``candidate`` / ``baseline`` /
-``change`` map each metric to ``{"value", "lower", "upper"}`` (no interval: None bounds),
+``change`` map each metric to ``{"value", "lower", "upper"}`` (no interval: None bounds;
+a metric the gate could not compute: None value),
 ``thresholds`` the gate's verdicts, ``blessed``, ``reason``, ``n``, ``level``, ``resamples``.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ SIDES = ("candidate", "baseline", "change")
 _PREFIX = {"baseline": "baseline_", "change": "change_"}  # their custom properties'
 _NOT_METRICS = {"n"}
 # how the gate's metrics are listed (components/policy_evaluator/gate.py: OPE, REWARD_MODEL)
-ORDER = ("policy_value_ips", "policy_value_snips", "policy_value_dr", "mse", "rmse", "mae")
+ORDER = ("policy_value_ips", "policy_value_snips", "policy_value_dr", "mse", "rmse", "mae",
+         "auc")
 
 
 def is_policy_evaluation(execution_type: Optional[str], blessing_uri: Optional[str],
@@ -40,7 +42,10 @@ def _exists(path: str) -> bool:
 
 
 def _entry(v: Any) -> Dict[str, Optional[float]]:
-    """An estimate ({value, lower, upper, ...}) or a plain number, as value/lower/upper."""
+    """An estimate ({value, lower, upper, ...}) or a plain number, as value/lower/upper;
+    None (a metric the gate could not compute, e.g. an AUC of one kind of reward) too."""
+    if v is None:
+        return {"value": None, "lower": None, "upper": None}
     if isinstance(v, Mapping):
         lo, hi = v.get("lower"), v.get("upper")
         return {"value": float(v["value"]), "lower": None if lo is None else float(lo),

@@ -19,6 +19,8 @@ def _cell(entry: Optional[Mapping[str, Any]], sign: bool):
     """A value and its interval; the exact numbers as data attributes."""
     if entry is None:
         return ("–", "class='num'")
+    if entry.get("value") is None:  # the gate could not compute it
+        return ("n/a", "class='num'")
     iv = ope.interval_text(entry, sign)
     attrs = f"class='num' data-value='{entry['value']!r}'"
     if iv:

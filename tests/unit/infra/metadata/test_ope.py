@@ -102,6 +102,12 @@ def test_a_metric_the_gate_adds_later_is_shown_too(res):
     assert ope.metric_names(got) == OPE + ["new_value", "mse", "rmse", "mae", "auc"]
     raw = dict(res, candidate={**res["candidate"], "auc": 0.71})
     assert ope.from_report(raw)["candidate"]["auc"]["value"] == 0.71
+    # one the gate could not compute (null): n/a, the rest of the file still read
+    raw = dict(res, candidate={**res["candidate"], "auc": None})
+    got = ope.from_report(raw)
+    assert got["candidate"]["auc"] == {"value": None, "lower": None, "upper": None}
+    assert got["candidate"]["policy_value_dr"]["value"] == res["candidate"][
+        "policy_value_dr"]["value"]
 
 
 def test_is_policy_evaluation(tmp_path, res):

@@ -43,6 +43,10 @@ def _bandit_run(tmp_path, res, write_file=True, type_name=POLICY_EVALUATOR, prop
     return model_lineage(rec.store, PIPELINE)
 
 
+def _g(v):
+    return "n/a" if v is None else f"{v:.4g}"
+
+
 def _step_text(lin, component="Evaluator"):
     text = render.render_text(lin)
     start = text.index(next(t for t in text if t.startswith(component + "  execution")))
@@ -71,8 +75,8 @@ def test_the_estimates_intervals_verdicts_and_decision(tmp_path):
         f"{res['candidate']['policy_value_snips']['upper']:.4g}] (90% bootstrap, n 400)",
         f"policy_value_dr {dr['value']:.4g} [{dr['lower']:.4g}, {dr['upper']:.4g}] "
         "(90% bootstrap, n 400)"]
-    assert f"candidate reward model: mse {res['candidate']['mse']:.4g}, rmse " \
-           f"{res['candidate']['rmse']:.4g}, mae {res['candidate']['mae']:.4g}" in lines
+    errors = ", ".join(f"{n} {_g(res['candidate'][n])}" for n in R.gate.REWARD_MODEL)
+    assert f"candidate reward model: {errors}" in lines
     assert f"baseline policy_value_dr {base['value']:.4g} [{base['lower']:.4g}, " \
            f"{base['upper']:.4g}] (90% bootstrap, n 400)" in lines
     assert f"change vs baseline policy_value_dr {change['value']:+.4g} " \

@@ -28,7 +28,7 @@ def test_estimates_intervals_plot_and_failed_verdicts(tmp_path):
                                                     "change vs baseline"]
     rows = dom.xpath("//tr[@data-ope-metric]")
     assert [r.get("data-ope-metric") for r in rows] == [
-        "policy_value_ips", "policy_value_snips", "policy_value_dr", "mse", "rmse", "mae"]
+        "policy_value_ips", "policy_value_snips", "policy_value_dr", *R.gate.REWARD_MODEL]
     for r in rows:
         name = r.get("data-ope-metric")
         for td, side in zip(r.findall("td")[1:], ("candidate", "baseline", "change")):
@@ -85,3 +85,15 @@ def test_from_the_blessings_properties_with_the_note(tmp_path):
     nothing = _dom(ope_html(ope.read(str(tmp_path / "gone"), {"blessed": 1})))
     assert "no off-policy numbers either" in _text(nothing)
     assert not nothing.xpath("//table") and not nothing.xpath("//svg")
+
+
+def test_a_metric_the_gate_could_not_compute(tmp_path):
+    """An undefined metric (null in ope.json, e.g. an AUC on one kind of reward) reads
+    n/a; the rest of the file is shown as it is."""
+    res = R.result()
+    res["candidate"]["auc"] = None
+    o = ope.read(R.write(tmp_path, res), {})
+    assert o["source"] == "ope.json" and o["candidate"]["auc"]["value"] is None
+    [auc] = _dom(ope_html(o)).xpath("//tr[@data-ope-metric='auc']")
+    assert [_text(td) for td in auc.findall("td")][:2] == ["auc", "n/a"]
+    assert auc.findall("td")[1].get("data-value") is None
