@@ -62,12 +62,14 @@ def _verdicts(o: Mapping[str, Any]) -> str:
         word = ope.verdict_word(v.get("passed"))
         cls = {"pass": "ok", "FAIL": "bad", "skipped": "muted"}[word]
         iv = v.get("interval")
+        sign = v["bound"] in ("absolute_change", "relative_change")  # as the change column
         rows.append({"attrs": (f"data-verdict='{word.lower()}' data-metric='{e(v['metric'])}' "
                                f"data-bound='{e(v['bound'])}'"),
                      "cells": [e(v["metric"]), e(v["bound"]),
                                (e(ope.num(v.get("threshold"))), "class='num'"),
-                               (e(ope.num(v.get("value"))), "class='num'"),
-                               e(f"[{ope.num(iv[0])}, {ope.num(iv[1])}]" if iv else "–"),
+                               (e(ope.num(v.get("value"), sign)), "class='num'"),
+                               e(f"[{ope.num(iv[0], sign)}, {ope.num(iv[1], sign)}]"
+                                 if iv else "–"),
                                (word, f"class='{cls}'"), e(v.get("reason") or "")]})
     if not rows:
         return ("<p class='muted' data-ope-verdicts='none'>No threshold verdicts recorded "

@@ -51,7 +51,8 @@ def test_estimates_intervals_plot_and_failed_verdicts(tmp_path):
     cells = [[_text(td) for td in v.findall("td")] for v in verdicts]
     assert cells[0][-2:] == ["FAIL", res["thresholds"][0]["reason"]]
     change = res["change"]["policy_value_dr"]
-    assert cells[1][4] == f"[{change['lower']:.4g}, {change['upper']:.4g}]"
+    assert cells[1][3:5] == [f"{change['value']:+.4g}",
+                             f"[{change['lower']:+.4g}, {change['upper']:+.4g}]"]
     facts = {d.get("data-fact"): d.text for d in dom.xpath("//dd[@data-fact]")}
     assert facts["logged rows"] == "400" and facts["bootstrap"] == "90% intervals, 100 resamples"
     assert facts["baseline"] == res["baseline_model"]
