@@ -4,11 +4,15 @@ it is pushed; the learned greedy policy's true value (from the generator's known
 beats the logging policy's, and the doubly robust estimate's interval holds that true
 value; a policy trained on inverted rewards is refused against it; `tfxkit predict`
 stores every user's ranked recommenders and `tfxkit serve` answers them by user id, and
-`/predict` answers the served (exploring) policy's action and propensity."""
+`/predict` answers the served (exploring) policy's action and propensity. The run report
+and `tfxkit lineage` show the gate's estimates with their intervals, its verdicts and its
+decision, the numbers of its ope.json."""
 import csv
 import glob
+import html
 import json
 import os
+import re
 
 import httpx
 import numpy as np
@@ -67,6 +71,34 @@ def _invert_rewards(paths):
             w.writerows(rows)
 
 
+def _report_page(stdout: str) -> str:
+    """The run report `tfxkit run` wrote (its ``Report: PATH`` line)."""
+    m = re.search(r"^Report: (.+\.html)$", stdout, re.M)
+    assert m, stdout[-2000:]
+    with open(m.group(1)) as f:
+        return f.read()
+
+
+def _assert_report_shows(page: str, gate: dict) -> None:
+    """The report's off-policy section holds ope.json's numbers, verdicts and decision."""
+    for side in ("candidate", "baseline", "change"):
+        for name, est in (gate[side] or {}).items():
+            row = re.search(r"<tr data-ope-metric='" + name + r"'.*?</tr>", page, re.S)
+            assert row, name
+            if isinstance(est, dict):
+                assert (f"data-value='{est['value']!r}' data-lower='{est['lower']!r}' "
+                        f"data-upper='{est['upper']!r}'") in row.group(0), (side, name)
+            else:
+                assert f"data-value='{est!r}'" in row.group(0), (side, name)
+    verdicts = re.findall(r"<tr data-verdict='(\w+)' data-metric='(\w+)' "
+                          r"data-bound='(\w+)'", page)
+    word = {True: "pass", False: "fail", None: "skipped"}
+    assert verdicts == [(word[v["passed"]], v["metric"], v["bound"])
+                        for v in gate["thresholds"]]
+    assert html.escape(gate["reason"]) in page
+    assert f"data-blessed='{str(gate['blessed']).lower()}'" in page
+
+
 # the bad policy's run: trained on the first three weeks (their rewards inverted), gated on
 # the untouched last week, where the blessed policy is estimated too (a paired comparison)
 LAST_WEEK_EVAL = "data.split={predicates: {eval: \"week >= '2026-01-26'\", train: 'true'}}"
@@ -75,7 +107,7 @@ LAST_WEEK_EVAL = "data.split={predicates: {eval: \"week >= '2026-01-26'\", train
 def test_bandit_template_trains_gates_pushes_and_serves_by_user(template_copy):
     case = template_copy("bandit")
     cfg = case / "config.yaml"
-    r = tfxkit("run", cfg)
+    first = r = tfxkit("run", cfg)
     assert r.returncode == 0, r.stderr
     assert "Model BLESSED (no baseline yet" in r.stdout, r.stdout
     assert "policy_value_dr" in r.stdout and "90% CI [" in r.stdout
@@ -102,11 +134,19 @@ def test_bandit_template_trains_gates_pushes_and_serves_by_user(template_copy):
     assert learned > logging_value + MARGIN
     assert dr["lower"] <= learned <= dr["upper"]
 
-    # HyperparametersGen handed the Trainer the config's values, and lineage says so
+    # the run report shows the off-policy estimates, verdicts and decision of ope.json
+    _assert_report_shows(_report_page(first.stdout), gate)
+
+    # HyperparametersGen handed the Trainer the config's values, and lineage says so; it
+    # shows the gate's estimates with their intervals and its decision too
     r = tfxkit("lineage", cfg)
     assert r.returncode == 0, r.stderr
     assert "hyperparameters input (config): hidden_units=[32, 16], learning_rate=0.01" \
         in r.stdout, r.stdout
+    assert (f"    policy_value_dr {dr['value']:.4g} [{dr['lower']:.4g}, {dr['upper']:.4g}] "
+            f"({dr['level']:.0%} bootstrap, n {dr['n']})\n") in r.stdout, r.stdout
+    assert f"    decision: {gate['reason']}\n" in r.stdout
+    assert "off-policy evaluation (ope.json)" in r.stdout and "note:" not in r.stdout
 
     # predictions by user id: every user's ranked recommenders, over HTTP
     r = tfxkit("predict", cfg)
@@ -178,6 +218,8 @@ def test_bandit_template_trains_gates_pushes_and_serves_by_user(template_copy):
     assert not bad["blessed"] and bad["baseline"] is not None
     failed = {(v["metric"], v["bound"]) for v in bad["thresholds"] if v["passed"] is False}
     assert ("policy_value_dr", "absolute_change") in failed, bad["reason"]
+    # its report: the baseline's estimates and the change with their intervals, the FAIL
+    _assert_report_shows(_report_page(r.stdout), bad)
     # seen (TFX 1.16): true values learned 0.150, inverted 0.051, logging 0.097, optimal
     # 0.189; the first DR 0.169 [0.125, 0.215] (90%, n 1884); the inverted policy's DR
     # change -0.057 [-0.107, 0.001] (n 2500): the gate decides on the point estimate

@@ -4,6 +4,7 @@
 - ``walk.py``: ``model_lineage(store, pipeline_name)``, the walk back along MLMD events
   from a PushedModel (through ``pipelines/mlmd_reader.py``);
 - ``facts.py``: what the walk reads from artifacts (schema, anomalies, hyperparameters) and the
-  evaluation's metrics against the thresholds the run recorded;
+  evaluation's metrics against the thresholds the run recorded (a bandit's off-policy
+  estimates and verdicts: ``infra/metadata/ope.py``);
 - ``render.py``: text, JSON and an SVG graph (``infra/metadata/graph_svg.py``).
 """

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, List, Optional
 
-from tfxkit.infra.metadata import graph_svg
+from tfxkit.infra.metadata import graph_svg, ope
 from tfxkit.infra.metadata.lineage.model import Lineage, Step
 from tfxkit.infra.run.properties import CONFIG_HASH, GIT_COMMIT
 
@@ -83,6 +83,31 @@ def _evaluator_lines(f) -> List[str]:
         lines.append(f"{m['name']} {_fmt(m.get('value'))} [{m.get('threshold')}]{base} {ok}")
     if f.get("metrics_error"):
         lines.append(f"metrics unreadable: {_short(f['metrics_error'], 40)}")
+    if f.get("ope") is not None:
+        lines += _ope_lines(f["ope"])
+    return lines
+
+
+def _ope_lines(o) -> List[str]:
+    """A bandit's off-policy evaluation: the estimates with their intervals (candidate,
+    baseline, change), the reward model's metrics, each threshold's verdict, the decision."""
+    lines = [f"off-policy evaluation ({o.get('source')}): n {o.get('n')}"
+             + (f", {o['resamples']} bootstrap resamples" if o.get("resamples") else "")]
+    if o.get("note"):
+        lines.append(f"note: {o['note']}")
+    for side, label, sign in (("candidate", "", False), ("baseline", "baseline ", False),
+                              ("change", "change vs baseline ", True)):
+        est = o.get(side) or {}
+        names = ope.metric_names(o, (side,))
+        with_iv = [n for n in names if est[n].get("lower") is not None]
+        lines += [label + ope.estimate_text(n, est[n], o, sign) for n in with_iv]
+        plain = [f"{n} {ope.num(est[n]['value'], sign)}" for n in names if n not in with_iv]
+        if plain:
+            lines.append(f"{label or 'candidate '}reward model: " + ", ".join(plain))
+    for v in o.get("thresholds") or []:
+        lines.append(f"{ope.verdict_word(v.get('passed')):7} {v['metric']} {v['bound']} "
+                     f"{ope.num(v.get('threshold'))}: {v.get('reason')}")
+    lines.append(f"decision: {o.get('reason') or 'not recorded'}")
     return lines
 
 

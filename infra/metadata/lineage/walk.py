@@ -6,8 +6,9 @@ and its ``hyperparameters`` input, HyperparametersGen's or the Tuner's) -> trans
 and transform graph -> Transform -> Examples -> ExampleGen (input files, span, rows per
 split), and sideways to StatisticsGen, SchemaGen (or the curated-schema Importer),
 ExampleValidator (anomalies) and the Evaluator (metrics against thresholds and the
-baseline). Each run's config hash and git commit are custom properties of its
-``pipeline_run`` context (``infra/run/properties.py``, recorded by the local runner).
+baseline; a bandit's PolicyEvaluator: its off-policy estimates, ``infra/metadata/ope.py``).
+Each run's config hash and git commit are custom properties of its ``pipeline_run``
+context (``infra/run/properties.py``, recorded by the local runner).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
+from tfxkit.infra.metadata import ope
 from tfxkit.infra.metadata.lineage.facts import (anomaly_lines, hyperparameter_values,
                                                  read_metrics, schema_feature_count)
 from tfxkit.infra.metadata.lineage.model import Lineage, LineageError, Step
@@ -172,6 +174,12 @@ def _evaluator(w: _Walker, blessing_id: Optional[int], metrics_reader) -> Option
                                 else json.dumps(eval_config)))
         except Exception as e:  # pylint: disable=broad-except
             facts["metrics_error"] = f"{type(e).__name__}: {e}"
+    else:  # a bandit's PolicyEvaluator: no TFMA output, its ope.json beside the blessing
+        blessing = w.artifact(blessing_id)
+        bprops = decoded_properties(blessing)
+        kind = w.execution_type(w.execution(evaluator.execution_id))
+        if ope.is_policy_evaluation(kind, blessing.uri, bprops):
+            facts["ope"] = ope.read(blessing.uri, bprops)
     evaluator.facts = facts
     return evaluator
 

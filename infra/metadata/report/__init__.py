@@ -4,12 +4,13 @@ at the end of every ``tfxkit run`` / ``tfxkit predict``).
 - ``model.py``: the ``Report`` dataclasses;
 - ``gather.py`` reads ML Metadata (through ``pipelines/mlmd_reader.py``) and the run's
   artifacts into a ``Report``: the components and the run's status (``components.py``),
-  the artifacts (``artifacts.py``), the evaluation (``evaluation.py``), drift against an
-  earlier run (``drift.py``);
+  the artifacts (``artifacts.py``), the evaluation (``evaluation.py``; a bandit's
+  off-policy evaluation through ``infra/metadata/ope.py``), drift against an earlier run
+  (``drift.py``);
 - ``plots.py`` draws with matplotlib into inline SVG;
 - ``render.py`` writes HTML + CSS (no script, nothing fetched: it opens offline and prints),
-  with ``html.py`` (CSS, tables), ``render_data.py`` and ``render_model.py`` (sections) and
-  the run's graph from ``infra/metadata/graph_svg.py``.
+  with ``html.py`` (CSS, tables), ``render_data.py``, ``render_model.py`` and
+  ``render_ope.py`` (sections) and the run's graph from ``infra/metadata/graph_svg.py``.
 """
 from __future__ import annotations
 

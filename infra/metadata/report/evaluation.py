@@ -1,5 +1,6 @@
 """The Evaluator's TFMA output read into the report: every metric on every slice
-(candidate, baseline, diff) held to the gated thresholds, with TFMA's validation failures."""
+(candidate, baseline, diff) held to the gated thresholds, with TFMA's validation failures;
+for a bandit, the PolicyEvaluator's off-policy evaluation (``infra/metadata/ope.py``)."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Set, Tuple
@@ -94,3 +95,15 @@ def read_evaluation(evaluation_uri: str, thresholds: Dict[str, Any],
                           + (" and against the baseline" if ev.has_baseline
                              else " (no baseline model yet: absolute thresholds only)"))
     return ev
+
+
+def read_policy_evaluation(blessing_uri: str, props: Dict[str, Any]) -> Evaluation:
+    """A bandit's gate (no TFMA output): its ``ope.json`` (else the blessing's custom
+    properties), the decision as the reason."""
+    from tfxkit.infra.metadata import ope
+
+    o = ope.read(blessing_uri, props)
+    blessed = o["blessed"] if o["blessed"] is not None else (
+        bool(props["blessed"]) if "blessed" in props else None)
+    return Evaluation(blessed=blessed, has_baseline=bool(o["baseline"]), ope=o,
+                      reasons=[o["reason"]] if o.get("reason") else [])

@@ -5,10 +5,11 @@ plain dataclasses (``model.py``; no HTML, no plotting here).
 executions (ran, cached, failed; timing: ``components.py``), and follows their output
 events to the artifacts (``artifacts.py``, ``evaluation.py``): ExampleGen's row counts,
 StatisticsGen's statistics, ExampleValidator's anomalies, the schema, the Trainer's
-history, the Evaluator's TFMA output and blessing, the Pusher's push, and for
-batch-inference runs the BatchInferrer's PredictionLogs. The previous run of the same
-pipeline with different data (or different predictions) is read the same way, for drift
-(``drift.py``). MLMD is read through ``pipelines/mlmd_reader.py``.
+history, the Evaluator's TFMA output and blessing (a bandit's PolicyEvaluator: its
+``ope.json``), the Pusher's push, and for batch-inference runs the BatchInferrer's
+PredictionLogs. The previous run of the same pipeline with different data (or different
+predictions) is read the same way, for drift (``drift.py``). MLMD is read through
+``pipelines/mlmd_reader.py``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from tfxkit.infra.metadata.report.artifacts import (prediction_values, read_anom
 from tfxkit.infra.metadata.report.components import (component_runs, find, out_artifact,
                                                      run_status)
 from tfxkit.infra.metadata.report.drift import attach_previous, prediction_drift
-from tfxkit.infra.metadata.report.evaluation import read_evaluation
+from tfxkit.infra.metadata import ope
+from tfxkit.infra.metadata.report.evaluation import read_evaluation, read_policy_evaluation
 from tfxkit.infra.metadata.report.model import (ComponentRun, Evaluation, PredictionOutput,
                                                 Predictions, Report, ReportError, Training)
 
@@ -206,14 +208,21 @@ def _evaluation(rep: Report, r: Reader, comps: List[ComponentRun],
     evaluation = out_artifact(r, evc, "evaluation")
     blessing = out_artifact(r, evc, "blessing")
     blessed = bool(properties(blessing).get("blessed")) if blessing is not None else None
-    if evaluation is None:
+    if evaluation is None and blessing is not None:  # a bandit's PolicyEvaluator?
+        bprops = decoded_properties(blessing)
+        kind = r.execution_type(r.execution(evc.execution_id))
+        if not ope.is_policy_evaluation(kind, blessing.uri, bprops):
+            return
+        rep.evaluation = read_policy_evaluation(blessing.uri, bprops)
+    elif evaluation is None:
         return
-    table = thresholds if thresholds is not None else _recorded_thresholds(rep, r, evc)
-    try:
-        rep.evaluation = read_evaluation(evaluation.uri, table, blessed)
-    except Exception as e:  # pylint: disable=broad-except
-        rep.evaluation = Evaluation(blessed=blessed, evaluation_uri=evaluation.uri,
-                                    error=f"{type(e).__name__}: {e}")
+    else:
+        table = thresholds if thresholds is not None else _recorded_thresholds(rep, r, evc)
+        try:
+            rep.evaluation = read_evaluation(evaluation.uri, table, blessed)
+        except Exception as e:  # pylint: disable=broad-except
+            rep.evaluation = Evaluation(blessed=blessed, evaluation_uri=evaluation.uri,
+                                        error=f"{type(e).__name__}: {e}")
     base = evc.inputs.get("baseline_model") or []
     if base:
         rep.evaluation.baseline_uri = r.artifact(base[0]).uri

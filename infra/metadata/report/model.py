@@ -106,6 +106,7 @@ class Evaluation:
     reasons: List[str] = field(default_factory=list)
     evaluation_uri: Optional[str] = None
     error: Optional[str] = None
+    ope: Optional[Dict[str, Any]] = None  # a bandit's gate (infra/metadata/ope.py)
 
     def metric(self, name: str, slice_name: str = "Overall") -> Optional[SliceMetric]:
         return next((m for m in self.metrics if m.metric == name and m.slice == slice_name),

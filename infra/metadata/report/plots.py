@@ -223,3 +223,61 @@ def prediction_plot(p) -> Optional[str]:
     ax.set_title(f"{p.model + ': ' if p.model else ''}{p.output}")
     ax.legend(fontsize=7, frameon=False)
     return to_svg(fig)
+
+
+def _forest(ax, rows, bounds, title: str) -> None:
+    """Points with interval bars, one row per metric; ``bounds``: {metric: [limits]}."""
+    names = [n for n, _ in rows[0][2]]
+    for k, (label, color, entries) in enumerate(rows):
+        off = (k - (len(rows) - 1) / 2) * 0.22
+        shown = [(y, en) for y, (_, en) in enumerate(entries) if en is not None]
+        for i, (y, en) in enumerate(shown):
+            err = [[en["value"] - en["lower"]], [en["upper"] - en["value"]]]
+            ax.errorbar(en["value"], y + off, xerr=err, fmt="o", ms=4, color=color,
+                        capsize=3, lw=1.4, label=None if i else label)
+    for y, name in enumerate(names):
+        for limit in bounds.get(name, []):
+            ax.plot([limit, limit], [y - 0.4, y + 0.4], color="#111827", ls="--", lw=1)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_title(title)
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12),
+              ncol=2, borderaxespad=0.1)
+
+
+def _with_interval(ope: Dict[str, Any], side: str) -> Dict[str, Dict[str, Any]]:
+    return {n: en for n, en in (ope.get(side) or {}).items()
+            if en.get("lower") is not None and en.get("upper") is not None}
+
+
+def ope_plot(ope: Dict[str, Any]) -> Optional[str]:
+    """A bandit's policy value estimates with their bootstrap intervals: the candidate's
+    and the baseline's (left), the change vs the baseline (right, 0 marked); the gate's
+    bounds as dashed ticks."""
+    cand, base, change = (_with_interval(ope, side) for side in ("candidate", "baseline",
+                                                                  "change"))
+    from tfxkit.infra.metadata.ope import metric_names
+
+    names = [n for n in metric_names(ope, ("candidate", "baseline")) if n in cand or n in base]
+    if not names:
+        return None
+    bounds: Dict[str, Dict[str, List[float]]] = {"abs": {}, "change": {}}
+    for v in ope.get("thresholds") or []:
+        kind = {"lower_bound": "abs", "upper_bound": "abs", "absolute_change": "change"}.get(
+            v.get("bound"))
+        if kind and v.get("threshold") is not None:
+            bounds[kind].setdefault(v["metric"], []).append(float(v["threshold"]))
+    plt = _plt()
+    panels = 2 if change else 1
+    fig, axes = plt.subplots(1, panels, figsize=(3.8 * panels + 0.8, 0.5 * len(names) + 1.1),
+                             squeeze=False, sharey=True)
+    rows = [("candidate", CURRENT, [(n, cand.get(n)) for n in names])]
+    if base:
+        rows.append(("baseline", PREVIOUS, [(n, base.get(n)) for n in names]))
+    _forest(axes[0][0], rows, bounds["abs"], "policy value")
+    if change:
+        ax = axes[0][1]
+        ax.axvline(0, color="#9ca3af", lw=1)
+        _forest(ax, [("change vs baseline", "#7c3aed", [(n, change.get(n)) for n in names])],
+                bounds["change"], "change vs baseline")
+    return to_svg(fig)

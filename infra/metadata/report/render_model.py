@@ -1,5 +1,6 @@
 """The report's model sections: training (epochs, hyperparameters, curves), evaluation
-(blessing, gated metrics per slice, infra validation, push) and batch predictions."""
+(blessing, gated metrics per slice or a bandit's off-policy evaluation: ``render_ope.py``,
+infra validation, push) and batch predictions."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from tfxkit.infra.metadata.report import plots
 from tfxkit.infra.metadata.report.components import report_status
 from tfxkit.infra.metadata.report.html import e, figure_html, fmt_metric, fmt_num, table_html
 from tfxkit.infra.metadata.report.model import Report, SliceMetric
+from tfxkit.infra.metadata.report.render_ope import ope_html
 
 
 def _not_trained_reason(rep: Report) -> str:
@@ -132,6 +134,8 @@ def evaluation_section(rep: Report) -> str:
         rows = [[e(m.metric), (fmt_metric(m.value), "class='num'"),
                  (fmt_metric(m.baseline), "class='num'")] for m in others]
         parts.append(table_html(["metric", "value", "baseline"], rows, "class='other-metrics'"))
+    if ev.ope is not None:  # a bandit's gate
+        parts.append(ope_html(ev.ope))
     parts.append("</section>")
     return "".join(parts)
 
