@@ -136,7 +136,8 @@ tfx121-shell: tfx121-root
 # reports end to end on TFX 1.21 (what .ci/run adds after make test).
 TFX121_E2E := "tests/e2e/test_templates.py::test_template_end_to_end[multiclass]" \
 	"tests/e2e/test_templates.py::test_template_end_to_end[regression]" \
-	tests/e2e/test_inference.py tests/e2e/test_report.py tests/e2e/test_canary.py
+	tests/e2e/test_inference.py tests/e2e/test_report.py tests/e2e/test_canary.py \
+	tests/e2e/test_bandit.py
 test-tfx121: tfx121-root airflow-setup
 	$(TFX121) run python tests/services.py
 	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit tests/integration
