@@ -35,6 +35,7 @@ class RedisStore(PredictionStore):
         self.description = f"redis {redact(url)}"
         self.r = redis.Redis.from_url(url, password=password, socket_timeout=timeout_s,
                                       socket_connect_timeout=timeout_s)
+        self._get = self.r.register_script(_GET_CURRENT)
 
     def _k(self, use_case: str, *parts: str) -> str:
         return ":".join(("tfxkit", use_case) + parts)
@@ -264,14 +265,23 @@ class RedisStore(PredictionStore):
         self._call(self.r.set, self._k(use_case, "current"), run_id)
 
     def get(self, use_case, key):
-        run = self._call(self._current, use_case)
-        if run is None:
-            return None
-        v = self._call(self.r.get, self._k(use_case, run, str(key)))
+        """One round trip (a Lua script: the current run's pointer, then its key), atomic:
+        a switch of runs, and the old run's deletion, cannot fall between the two reads."""
+        v = self._call(self._get, [self._k(use_case, "current")],
+                       [self._k(use_case) + ":", str(key)])
         return json.loads(v) if v is not None else None
 
     def close(self):
         self.r.close()
+
+
+# GET /predictions/KEY's read: KEYS[1] the use case's current-run pointer, ARGV the use
+# case's key prefix and the key; nil when there is no current run or no such key.
+_GET_CURRENT = """
+local run = redis.call('GET', KEYS[1])
+if not run then return false end
+return redis.call('GET', ARGV[1] .. run .. ':' .. ARGV[2])
+"""
 
 
 def _glob_escape(s: str) -> str:
