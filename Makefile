@@ -132,8 +132,8 @@ tfx121-shell: tfx121-root
 # The unit and integration tiers on the second stack (the services must answer, as for make test-unit;
 # checked from inside, with the root's Python). Airflow stays the host's .venv-airflow
 # (Python 3.11, never TFX): chroot.sh binds its interpreter in.
-# Then the template pipelines (multiclass, regression), batch inference and the run
-# reports end to end on TFX 1.21 (what .ci/run adds after make test).
+# Then the template pipelines (multiclass, regression, bandit), batch inference and the
+# run reports end to end on TFX 1.21 (what .ci/run adds after make test).
 TFX121_E2E := "tests/e2e/test_templates.py::test_template_end_to_end[multiclass]" \
 	"tests/e2e/test_templates.py::test_template_end_to_end[regression]" \
 	tests/e2e/test_inference.py tests/e2e/test_report.py tests/e2e/test_canary.py \
