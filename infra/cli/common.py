@@ -80,9 +80,16 @@ def config_options(fn):
     return fn
 
 
+# whether TF_CPP_MIN_LOG_LEVEL came from the user's environment (then -v leaves it)
+TF_LOG_LEVEL_GIVEN = False
+
+
 def quiet_logs(verbose: bool) -> None:
-    """Keeps the terminal for progress: library warnings and INFO logs only with -v."""
+    """Keeps the terminal for progress: library warnings, INFO logs and TensorFlow's C++
+    logs only with -v (call it before TensorFlow is imported)."""
     if verbose:
+        if not TF_LOG_LEVEL_GIVEN:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         return
     import logging
     import warnings

@@ -88,3 +88,57 @@ def test_a_run_report_that_cannot_be_written_is_a_warning(monkeypatch):
     monkeypatch.setattr(report, "write_report", lambda *a, **kw: "/x/report.html")
     r = CliRunner().invoke(run, [])
     assert r.output == "Report: /x/report.html\n"
+
+
+NOISE = ("Unable to register", "FutureWarning", "cuda_", "You are using a Python version")
+TF_COMMAND = """
+import sys, click
+from tfxkit.infra.cli import common, main
+
+@main.command("import-tf")
+@click.option("-v", "verbose", is_flag=True)
+def import_tf(verbose):
+    common.quiet_logs(verbose)
+    import tensorflow
+    import google.api_core
+    print("imported", tensorflow.__version__)
+
+main(sys.argv[1:])
+"""
+
+
+def _tf_command(*args, **env):
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+    return subprocess.run([sys.executable, "-c", TF_COMMAND, "import-tf", *args],
+                          capture_output=True, text=True, env={**base, **env}, timeout=300)
+
+
+def test_a_command_that_imports_tensorflow_prints_no_library_noise():
+    """No cuFFT/cuDNN/cuBLAS registration errors (TF's C++ logs at import on a CPU
+    machine) and no google-api-core support notice: the tfxkit command's environment and
+    warning filters (``infra/cli/__init__.py``), unless -v."""
+    r = _tf_command()
+    assert r.returncode == 0 and "imported" in r.stdout, r.stderr
+    assert not [n for n in NOISE if n in r.stderr], r.stderr
+    # -v lowers TensorFlow's C++ log level to 0 (shows everything), unless the user set it
+    import os
+    import subprocess
+    import sys
+
+    probe = TF_COMMAND.replace(
+        "    import tensorflow\n    import google.api_core\n    print(\"imported\", "
+        "tensorflow.__version__)\n",
+        "    import os; print('level', os.environ['TF_CPP_MIN_LOG_LEVEL'])\n")
+    assert probe != TF_COMMAND
+    base = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    for env, flag, level in (({}, "-v", "0"), ({"TF_CPP_MIN_LOG_LEVEL": "1"}, "-v", "1"),
+                             ({}, None, "3")):
+        out = subprocess.run([sys.executable, "-c", probe, "import-tf",
+                              *([flag] if flag else [])], capture_output=True, text=True,
+                             env={**base, **env}, timeout=300).stdout
+        assert f"level {level}" in out, (env, flag, out)
