@@ -35,7 +35,7 @@ from typing import Dict, List, Optional
 import yaml
 from airflow.sdk import DAG
 
-from .operator import TARGETS, TfxkitRunOperator
+from .operator import NOT_BLESSED_CHOICES, TARGETS, TfxkitRunOperator
 
 try:
     from tfxkit.pipelines.config import ConfigError, load_config
@@ -119,8 +119,10 @@ def read_use_case(path: Path, profile: Optional[str] = None) -> UseCase:
 
 
 def build_dag(uc: UseCase, target: str = "local", profile: Optional[str] = None,
-              tfxkit_bin: Optional[str] = None) -> DAG:
-    """The DAG of one use case: train, then predict where the config has inference."""
+              tfxkit_bin: Optional[str] = None, not_blessed: str = "skip") -> DAG:
+    """The DAG of one use case: train, then predict where the config has inference
+    (``not_blessed``: what a train task whose model was not blessed becomes, skipped or
+    failed: ``TfxkitRunOperator``)."""
     try:
         dag = DAG(
             dag_id=uc.name,
@@ -140,7 +142,8 @@ def build_dag(uc: UseCase, target: str = "local", profile: Optional[str] = None,
         raise ConfigRejected(uc.path, f"schedule: {e}") from None
     with dag:
         train = TfxkitRunOperator(task_id="train", config=str(uc.path), command="run",
-                                  target=target, profile=profile, tfxkit_bin=tfxkit_bin)
+                                  target=target, profile=profile, tfxkit_bin=tfxkit_bin,
+                                  not_blessed=not_blessed)
         if uc.has_inference:
             predict = TfxkitRunOperator(task_id="predict", config=str(uc.path),
                                         command="predict", profile=profile,
@@ -181,8 +184,8 @@ def _broken_dag(errors: List[ConfigRejected]) -> DAG:
 
 
 def create_dags(folder: Optional[str | os.PathLike] = None, target: Optional[str] = None,
-                profile: Optional[str] = None, tfxkit_bin: Optional[str] = None
-                ) -> Dict[str, DAG]:
+                profile: Optional[str] = None, tfxkit_bin: Optional[str] = None,
+                not_blessed: Optional[str] = None) -> Dict[str, DAG]:
     """{dag_id: DAG} for every config in the folder. Rejected configs are logged and
     gathered into one DAG (``tfxkit-broken-configs``) that Airflow reports as an import
     error of the calling DAG file; the good configs' DAGs are returned beside it."""
@@ -191,6 +194,10 @@ def create_dags(folder: Optional[str | os.PathLike] = None, target: Optional[str
     if target not in TARGETS:
         raise ValueError(f"TFXKIT_AIRFLOW_TARGET must be one of {TARGETS}, got {target!r}")
     profile = profile or os.environ.get("TFXKIT_AIRFLOW_PROFILE") or None
+    not_blessed = not_blessed or os.environ.get("TFXKIT_AIRFLOW_NOT_BLESSED") or "skip"
+    if not_blessed not in NOT_BLESSED_CHOICES:
+        raise ValueError(f"TFXKIT_AIRFLOW_NOT_BLESSED must be one of {NOT_BLESSED_CHOICES}, "
+                         f"got {not_blessed!r}")
     dags: Dict[str, DAG] = {}
     errors: List[ConfigRejected] = []
     owner: Dict[str, Path] = {}
@@ -203,7 +210,7 @@ def create_dags(folder: Optional[str | os.PathLike] = None, target: Optional[str
                 raise ConfigRejected(path, f"name: {uc.name!r} is already the DAG of "
                                            f"{owner[uc.name]}")
             dags[uc.name] = build_dag(uc, target=target, profile=profile,
-                                      tfxkit_bin=tfxkit_bin)
+                                      tfxkit_bin=tfxkit_bin, not_blessed=not_blessed)
             owner[uc.name] = path
         except ConfigRejected as e:
             log.error("tfxkit config rejected: %s", e)

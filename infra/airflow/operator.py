@@ -4,6 +4,10 @@ Airflow never imports TFX (the Waze pattern): the task starts `tfxkit run CONFIG
 (or `tfxkit predict CONFIG`, or `tfxkit deploy CONFIG --target vertex --wait`) with the
 tfxkit executable of the TFX environment, streams every output line into the task log
 and fails the task with the pipeline's own error ("Run failed in Trainer: ...").
+A run that completed but whose model was not blessed (or failed infra validation), exit
+3, marks the task skipped (``not_blessed="skip"``, the default: downstream tasks such as
+predict skip too, the previous version keeps serving) or failed without retries
+(``not_blessed="fail"``), with the gate's reason.
 """
 from __future__ import annotations
 
@@ -16,15 +20,19 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import (AirflowException, AirflowFailException,
+                                    AirflowSkipException)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / ".venv" / "bin" / "tfxkit"
 COMMANDS = ("run", "predict")
 TARGETS = ("local", "vertex")
+NOT_BLESSED_EXIT = 3  # tfxkit run: completed, the model not blessed (infra/run/outcome.py)
+NOT_BLESSED_CHOICES = ("skip", "fail")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FAILED = re.compile(r"^(Run failed in \S+: .*)$")
 _CONFIG_ERROR = re.compile(r"^(config error: .*)$")
+_VERDICT = re.compile(r"^(Model NOT blessed.*|Infra validation FAILED.*|Not pushed: .*)$")
 # Environment of Airflow's interpreter that must not leak into the TFX one.
 _DROP_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
 
@@ -37,10 +45,24 @@ class TfxkitConfigError(AirflowFailException):
     """The config was rejected before anything ran (exit 2): retrying cannot help."""
 
 
+class TfxkitNotBlessed(AirflowFailException):
+    """The run completed but its model was not blessed (exit 3, ``not_blessed="fail"``):
+    retrying the same data cannot help."""
+
+
 def tfxkit_bin(explicit: Optional[str] = None) -> str:
     """The tfxkit executable of the TFX environment: the argument, else $TFXKIT_BIN,
     else the repository's .venv/bin/tfxkit."""
     return str(explicit or os.environ.get("TFXKIT_BIN") or DEFAULT_BIN)
+
+
+def not_blessed_reason(lines: Sequence[str]) -> str:
+    """Why a completed run pushed nothing: its "Not pushed: ..." line, else its verdict
+    line ("Model NOT blessed ...", "Infra validation FAILED: ...")."""
+    clean = [_ANSI.sub("", ln).strip() for ln in lines]
+    found = [ln for ln in clean if _VERDICT.match(ln)]
+    pushed = [ln for ln in found if ln.startswith("Not pushed")]
+    return (pushed or found or ["the model was not blessed"])[-1]
 
 
 def failure_reason(lines: Sequence[str], n_tail: int = 10) -> str:
@@ -69,6 +91,9 @@ class TfxkitRunOperator(BaseOperator):
     :param tfxkit_bin: the tfxkit executable; default $TFXKIT_BIN, else the
         repository's ``.venv/bin/tfxkit``. Resolved when the task runs.
     :param env: extra environment variables for the command.
+    :param not_blessed: a ``run`` that completed without a blessed model (exit 3):
+        ``skip`` (the default: the task is skipped, and so are tasks that need it) or
+        ``fail`` (the task fails, without retries).
     """
 
     template_fields: Sequence[str] = ("config", "profile", "sets", "env")
@@ -77,8 +102,12 @@ class TfxkitRunOperator(BaseOperator):
     def __init__(self, *, config: str, command: str = "run", target: str = "local",
                  profile: Optional[str] = None, sets: Sequence[str] = (),
                  tfxkit_bin: Optional[str] = None, env: Optional[dict] = None,
-                 **kwargs: Any) -> None:
+                 not_blessed: str = "skip", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not_blessed not in NOT_BLESSED_CHOICES:
+            raise ValueError(f"not_blessed must be one of {NOT_BLESSED_CHOICES}, got "
+                             f"{not_blessed!r}")
+        self.not_blessed = not_blessed
         if command not in COMMANDS:
             raise ValueError(f"command must be one of {COMMANDS}, got {command!r}")
         if target not in TARGETS:
@@ -135,6 +164,12 @@ class TfxkitRunOperator(BaseOperator):
         finally:
             if self._proc.poll() is None:  # interrupted while reading: stop the run
                 self._kill()
+        if rc == NOT_BLESSED_EXIT and argv[1] == "run":
+            msg = (f"tfxkit run {self.config}: completed, nothing pushed: "
+                   f"{not_blessed_reason(list(tail))}")
+            if self.not_blessed == "fail":
+                raise TfxkitNotBlessed(msg)
+            raise AirflowSkipException(msg)
         if rc != 0:
             reason = failure_reason(list(tail))
             what = "deploy --target vertex" if argv[1] == "deploy" else self.command

@@ -23,7 +23,11 @@ from tfxkit.infra.cli.common import (check_metadata_or_exit, config_options, loa
 @click.option("--report/--no-report", "with_report", default=True, show_default=True,
               help="Write the run report (one HTML page) when the run ends.")
 def run(config, profile, sets, verbose, from_node, span, with_report=True):
-    """Run the training pipeline of CONFIG on the local runner."""
+    """Run the training pipeline of CONFIG on the local runner.
+
+    Exit status: 0 the model is blessed (and pushed, or identical to the serving one);
+    1 a component failed; 2 the config or data was rejected; 3 the run completed but the
+    model was not blessed or failed infra validation (nothing pushed); 130/143 canceled."""
     t0 = time.monotonic()
     if span is not None:
         sets = list(sets) + [f"data.span={span}"]
@@ -38,8 +42,8 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
                                            UnknownComponent, run_pipeline)
     from tfxkit.infra.run.state import stale_text
     from tfxkit.infra.run.summary import build_summary, format_summary
+    from tfxkit.infra.run import outcome
     from tfxkit.pipelines import mlmd
-    from tfxkit.pipelines.component_ids import PUSHER
     from tfxkit.pipelines.factory import create_pipeline
 
     props = run_properties(cfg)
@@ -86,16 +90,38 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
         sys.exit(1)
     conn = mlmd.connection_config(cfg)
     summary = build_summary(result, cfg, conn)
-    ran = sum(n.state == "ran" for n in result.nodes)
-    cached = sum(n.state == "cached" for n in result.nodes)
-    reused = sum(n.state == "reused" for n in result.nodes)
-    click.echo(f"Run {result.run_id}: {ran} ran, {cached} cached, "
-               + (f"{reused} reused, " if reused else "") +
+    click.echo(f"Run {result.run_id}: {outcome.counts_text(result)}, "
                f"{result.elapsed:.1f} s in components, {time.monotonic() - t0:.1f} s in all")
-    for line in format_summary(summary):
-        click.echo(line)
-    pusher = result.node(PUSHER)
-    if pusher and pusher.state == "cached" and summary.pushed:
-        click.echo("  (Pusher cached: nothing new was pushed)")
+    if outcome.nothing_ran(result):
+        click.echo(_unchanged(cfg, result, summary, conn))
+    else:
+        for line in format_summary(summary):
+            click.echo(line)
     if with_report:
         write_run_report(cfg, cfg.name, result, [c.id for c in pipeline.components])
+    status = outcome.exit_status(summary)
+    if status == outcome.NOT_BLESSED:
+        click.secho(f"exit {status}: the run completed but nothing was pushed (the model "
+                    f"{'failed infra validation' if summary.blessed else 'was not blessed'})",
+                    fg="yellow", err=True)
+    sys.exit(status)
+
+
+def _unchanged(cfg, result, summary, conn) -> str:
+    """The line of a run in which nothing ran: the earlier run, the serving version."""
+    from tfxkit.components.registry.registry import Registry
+    from tfxkit.infra.run import outcome
+    from tfxkit.pipelines.component_ids import PUSHER
+
+    node = result.node(PUSHER) or next(n for n in reversed(result.nodes)
+                                       if n.state == "cached")
+    earlier = serving = None
+    try:
+        if node.execution_id is not None:
+            earlier = outcome.earlier_run(conn, result.pipeline_name, node.execution_id)
+        current = Registry(cfg.registry_path, name=cfg.name).serving()
+        serving = current.version if current else None
+    except Exception as e:  # pylint: disable=broad-except  (the line is information only)
+        click.secho(f"  (cannot read the earlier run or the registry: {e})", fg="yellow",
+                    err=True)
+    return outcome.unchanged_text(earlier, summary, serving)

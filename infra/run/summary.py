@@ -145,6 +145,49 @@ def _failure_text(tfma, per_slice, failure) -> str:
     return f"{name} {where}: {v:.4g}: {failure.message.strip() or 'threshold not met'}"
 
 
+# The short names Keras compiles a model's metrics under, for TFMA's metric of the same
+# value: each metric is listed once, under TFMA's name.
+ALIASES = {"mae": "mean_absolute_error", "mse": "mean_squared_error",
+           "rmse": "root_mean_squared_error", "acc": "accuracy",
+           "sparse_categorical_accuracy": "accuracy", "binary_accuracy": "accuracy"}
+
+
+def _same_metric(key: str, value: Optional[float], listed: Dict[str, Optional[float]]) -> bool:
+    """``key`` names a metric already ``listed`` with the same value: an alias of it, or
+    ``loss`` equal to one of them (the model's training loss is that metric)."""
+    import math
+
+    def same(v):
+        return v is not None and value is not None and math.isclose(v, value, rel_tol=1e-6,
+                                                                    abs_tol=1e-9)
+    if key in ALIASES:
+        return ALIASES[key] in listed and same(listed[ALIASES[key]])
+    return key == "loss" and any(same(v) for v in listed.values())
+
+
+def overall_lines(table, values: Dict[str, float], baseline: Dict[str, float],
+                  diffs: Dict[str, float], failed) -> List[MetricLine]:
+    """The whole split's metrics: the config's (``table``: pipelines.metrics.Metric by
+    key) first, ok/FAIL only where one has a threshold there, then every other metric
+    once, "not gated" (a Keras compile metric of the same value as one listed, e.g.
+    ``mae`` beside ``mean_absolute_error`` or ``loss`` beside ``mean_squared_error``, is
+    left out)."""
+    lines = [MetricLine(key, values.get(key), threshold_text(m), baseline.get(key),
+                        diffs.get(key), ("Overall", key) not in failed if m.own_gated
+                        else None)
+             for key, m in table.items()]
+    listed = {key: values.get(key) for key in table}
+    for key in sorted(values, key=lambda k: (k == "loss" or k in ALIASES, k)):
+        if key in table or key == "example_count" or "fairness_indicators" in key:
+            continue
+        if _same_metric(key, values[key], listed):
+            continue
+        listed[key] = values[key]
+        lines.append(MetricLine(key, values[key], "not gated", baseline.get(key),
+                                diffs.get(key), None))
+    return lines
+
+
 def evaluation_summary(eval_uri: str, blessing, cfg, table=None, fairness=None) -> Summary:
     """``table`` (gated metrics by result key) defaults to the config's thresholds,
     ``fairness`` (pipelines.metrics.Fairness) to the config's ``eval.fairness``."""
@@ -197,10 +240,8 @@ def evaluation_summary(eval_uri: str, blessing, cfg, table=None, fairness=None) 
                          f"{', '.join(spec.feature_keys) or 'Overall'}, which has thresholds")
     if not table:
         s.reasons.append("no metric has a threshold in eval.metrics, so TFMA never blesses")
+    s.metrics = overall_lines(table, values, baseline, diffs, failed)
     for key, m in table.items():
-        s.metrics.append(MetricLine(key, values.get(key), threshold_text(m),
-                                    baseline.get(key), diffs.get(key),
-                                    ("Overall", key) not in failed))
         for sk in sorted(per_slice, key=_slice_name):
             sl = _slice_name(sk)
             if key not in per_slice[sk]:
@@ -212,10 +253,6 @@ def evaluation_summary(eval_uri: str, blessing, cfg, table=None, fairness=None) 
                 f"{key} on {sl}", per_slice[sk][key],
                 threshold_text(own if own is not None else m), None, None,
                 (sl, key) not in failed))
-    for key in sorted(values):
-        if key not in table and key != "example_count" and "fairness_indicators" not in key:
-            s.metrics.append(MetricLine(key, values[key], "not gated", baseline.get(key),
-                                        diffs.get(key), None))
     if fairness is not None:
         s.fairness = _fairness_lines(fairness, values, per_slice, failed)
     return s

@@ -4,7 +4,8 @@
     GET /health/ready                200 when everything configured can answer: the model
                                      loaded and its folder present, the store reachable;
                                      else 503 naming each problem
-    GET /health                      200 {"status": "ok", ...} or 503 when the store is down
+    GET /health                      200 {"status": "ok", ...}, or 503 when the store is down
+                                     or the online model is not loaded (= /health/ready)
                                      (without a store: when no model can answer)
     GET /predictions/{key}           the default model's prediction for key
     GET /models/{model}/predictions/{key}
@@ -172,11 +173,17 @@ def create_app(open_store: Optional[Callable] = None, models: List[str] = (),
 
     @app.get("/health")
     async def health():
+        """The store's description and the online model: 200 only when both answer (as
+        /health/ready), 503 naming what does not (the store down, the model loading)."""
         out = {"status": "ok", "store": await call(ping), "models": models}
         if online is not None:
+            problems = online.readiness()
             out["online"] = {"model": online.name, "error": online.error,
-                             "problems": online.readiness(),
+                             "problems": problems,
                              "model_version": online.stable.version if online.stable else None}
+            if problems:
+                return JSONResponse({**out, "status": "not ready",
+                                     "detail": "; ".join(problems)}, status_code=503)
         return out
 
     @app.get("/models")

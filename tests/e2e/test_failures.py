@@ -72,7 +72,7 @@ def test_not_blessed_run_says_why_and_pushes_nothing(template_copy):
     case = template_copy("regression")
     r = tfxkit("run", case / "config.yaml", "--set",
                "eval.metrics=[{name: mae, upper_bound: 0.5}]", "--set", "model.epochs=3")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 3, r.stderr  # completed, not blessed
     assert "NOT blessed" in r.stdout
     assert "FAIL mean_absolute_error" in r.stdout and "[<= 0.5]" in r.stdout
     assert "why: mean_absolute_error" in r.stdout

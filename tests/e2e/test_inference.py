@@ -89,7 +89,13 @@ def test_predict_then_serve(trained, backend):
     server = Server(cfg, *sets)
     try:
         health = server.get("/health")
-        assert health.status_code == 200 and health.json()["status"] == "ok"
+        for _ in range(120):  # 503 while the online model loads (/health is readiness)
+            if health.status_code != 503:
+                break
+            assert health.json()["status"] == "not ready", health.text
+            time.sleep(0.5)
+            health = server.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
         keys = keys_of(trained / "data" / "inference" / "penguins.csv")
         for key in keys[:10]:
             got = server.get(f"/predictions/{key}")

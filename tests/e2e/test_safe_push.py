@@ -34,7 +34,7 @@ def test_safe_push_end_to_end(template_copy):
     #    is no baseline, so the change threshold is ignored but the bound is not.
     weak = tfxkit("run", cfg, "--set", "model.steps=1", "--set", "model.epochs=1", "--set",
                   "eval.metrics=[{name: accuracy, lower_bound: 0.9, absolute_change: -0.05}]")
-    assert weak.returncode == 0, weak.stderr
+    assert weak.returncode == 3, weak.stderr  # completed, not blessed
     assert "NOT blessed (no baseline yet: absolute thresholds only)" in weak.stdout
     assert "Not pushed: the model was not blessed by the Evaluator" in weak.stdout
     s = store(db)
@@ -45,7 +45,7 @@ def test_safe_push_end_to_end(template_copy):
 
     # 2. A good model that fails infra validation (an impossible latency bound).
     slow = tfxkit("run", cfg, "--set", "push.infra_validation.max_latency_ms=0.001")
-    assert slow.returncode == 0, slow.stderr
+    assert slow.returncode == 3, slow.stderr  # completed, infra validation failed
     assert "Model BLESSED" in slow.stdout
     assert "Infra validation FAILED: p99 latency" in slow.stdout
     assert "Not pushed: infra validation failed: p99 latency" in slow.stdout

@@ -149,4 +149,10 @@ def test_template_end_to_end(template, template_copy):
     states = node_states(s, pipeline, run2)
     assert all(states[c] == "CACHED" for c in COMPONENTS), states
     assert registry_versions(case / "models") == versions  # nothing new pushed
-    assert "nothing new was pushed" in second.stdout
+    # one line instead of the earlier run's summary, and counts that add up
+    run1 = runs(s, pipeline)[-2]
+    assert (f"Nothing changed since run {run1.name}: the same inputs and settings, every "
+            f"result reused, nothing new was pushed (model {versions[-1]} is serving)"
+            in second.stdout), second.stdout
+    assert "BLESSED" not in second.stdout and "Pushed version" not in second.stdout
+    assert f"0 ran, {len(COMPONENTS)} cached" in second.stdout

@@ -39,7 +39,8 @@ DAGBAG = textwrap.dedent("""
             "catchup": dag.catchup, "max_active_runs": dag.max_active_runs,
             "tags": sorted(dag.tags),
             "tasks": {t.task_id: {"downstream": sorted(t.downstream_task_ids),
-                                  "type": type(t).__name__, "argv": t.argv()[1:]}
+                                  "type": type(t).__name__, "argv": t.argv()[1:],
+                                  "not_blessed": t.not_blessed}
                       for t in dag.tasks}}
     config = "tfxkit.pipelines.config"  # the loader: pydantic and pyyaml only
     out["heavy"] = sorted(m for m in sys.modules
@@ -89,9 +90,10 @@ def test_one_dag_per_config_with_schedule_and_tasks(configs, tmp_path):
     assert penguins["tags"] == ["multiclass", "tfxkit"]
     assert penguins["tasks"] == {
         "train": {"downstream": ["predict"], "type": "TfxkitRunOperator",
-                  "argv": ["run", str(configs / "penguins.yaml")]},
+                  "argv": ["run", str(configs / "penguins.yaml")], "not_blessed": "skip"},
         "predict": {"downstream": [], "type": "TfxkitRunOperator",
-                    "argv": ["predict", str(configs / "penguins.yaml")]},
+                    "argv": ["predict", str(configs / "penguins.yaml")],
+                    "not_blessed": "skip"},
     }
     assert dags["churn"]["schedule"] == "0 3 * * 1"
     assert list(dags["churn"]["tasks"]) == ["train"]  # no inference section, no predict
@@ -235,6 +237,11 @@ FAKE = textwrap.dedent("""\
         echo "config error: $2: model.epochs: must be positive" >&2; exit 2;;
       noisy)
         for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "line $i"; done; exit 3;;
+      weak)
+        echo "Model NOT blessed (no baseline yet: absolute thresholds only)"
+        echo "  FAIL accuracy  0.4100  [>= 0.9]"
+        echo "Not pushed: the model was not blessed by the Evaluator (accuracy 0.41 < 0.9)"
+        exit 3;;
       *)
         echo "args: $*"
         echo "PYTHONUNBUFFERED=$PYTHONUNBUFFERED TF_USE_LEGACY_KERAS=$TF_USE_LEGACY_KERAS";;
@@ -260,6 +267,8 @@ def test_operator(tmp_path):
         "ok": {"config": c.format("ok")},
         "ok_predict": {"config": c.format("ok"), "command": "predict"},
         "ok_vertex": {"config": c.format("ok"), "target": "vertex", "profile": "prod"},
+        "weak": {"config": c.format("weak")},
+        "weak_fail": {"config": c.format("weak"), "not_blessed": "fail"},
     })
     # The pipeline's error fails the task (retries apply) ...
     boom = out["boom"]
@@ -286,6 +295,15 @@ def test_operator(tmp_path):
     msg = out["noisy"]["message"]
     assert msg.startswith(f"tfxkit predict {c.format('noisy')} failed (exit 3): line 3\n")
     assert msg.endswith("line 12") and "line 2\n" not in msg
+
+    # A run that completed without a blessed model (exit 3): skipped by default (its
+    # downstream tasks too), or failed without retries; the message is the gate's reason.
+    why = ("completed, nothing pushed: Not pushed: the model was not blessed by the "
+           "Evaluator (accuracy 0.41 < 0.9)")
+    assert out["weak"]["error"] == "AirflowSkipException"
+    assert out["weak"]["message"] == f"tfxkit run {c.format('weak')}: {why}"
+    assert out["weak_fail"]["error"] == "TfxkitNotBlessed" and out["weak_fail"]["fail_fast"]
+    assert out["weak_fail"]["message"] == out["weak"]["message"]
 
     assert out["ok"]["ok"] == {"command": "run", "config": c.format("ok"), "returncode": 0}
     assert f"args: run {c.format('ok')}" in out["ok"]["log"]

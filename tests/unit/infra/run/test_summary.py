@@ -57,3 +57,27 @@ def test_a_bandits_summary_shows_the_off_policy_estimates_and_verdicts(tmp_path)
     assert lines[0] == "Model NOT blessed"
     assert "90% CI [0.1000, 0.1500]" in lines[1] and lines[1].lstrip().startswith("FAIL")
     assert lines[-1] == "  why: change -0.04 < absolute_change -0.02"
+
+
+def test_each_metric_once_and_ok_only_where_gated():
+    """The regression template's summary listed mae beside mean_absolute_error and loss
+    beside mean_squared_error (Keras' compile metrics, TFMA's metrics: the same values), and
+    marked the ungated mse "ok"."""
+    from tfxkit.infra.run.summary import overall_lines
+    from tfxkit.pipelines.metrics import Metric
+
+    table = {"mean_absolute_error": Metric("MeanAbsoluteError", "mean_absolute_error", False,
+                                           upper_bound=6.0),
+             "mean_squared_error": Metric("MeanSquaredError", "mean_squared_error", False)}
+    values = {"mean_absolute_error": 1.9877, "mean_squared_error": 6.5989, "loss": 6.5989,
+              "mae": 1.9877, "rmse": 2.5688, "example_count": 300.0}
+    lines = overall_lines(table, values, {}, {}, failed=set())
+    assert [(m.name, m.ok, m.threshold) for m in lines] == [
+        ("mean_absolute_error", True, "<= 6"), ("mean_squared_error", None, "not gated"),
+        ("rmse", None, "not gated")]
+    # a Keras metric whose value differs from TFMA's is a different metric: listed
+    values["mae"] = 2.5
+    assert "mae" in [m.name for m in overall_lines(table, values, {}, {}, set())]
+    # a failed threshold on the whole split is FAIL
+    failed = overall_lines(table, values, {}, {}, {("Overall", "mean_absolute_error")})
+    assert failed[0].ok is False

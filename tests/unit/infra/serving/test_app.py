@@ -77,6 +77,36 @@ def test_health_live_and_ready(tmp_path):
         assert "/health/ready" in docs and "http" not in docs.replace("openapi.json", "")
 
 
+def test_health_is_not_ok_while_the_online_model_loads(tmp_path):
+    """GET /health with a store and online serving: 503 naming the loading model until it
+    is loaded (it answered "ok" before, while /predict could only answer 503)."""
+    from types import SimpleNamespace
+
+    class Online:
+        name, error, stable, max_instances = "m", "loading the model", None, 10
+
+        async def start(self):
+            pass
+
+        async def stop(self):
+            pass
+
+        def readiness(self):
+            return [self.error] if self.stable is None else []
+
+    online = Online()
+    with TestClient(create_app(lambda: open_store("sqlite", str(tmp_path / "p.sqlite")),
+                               ["m"], online=online)) as c:
+        r = c.get("/health")
+        assert r.status_code == 503 and r.json()["status"] == "not ready"
+        assert r.json()["detail"] == "loading the model"
+        assert c.get("/health/ready").status_code == 503
+        online.stable, online.error = SimpleNamespace(version="4"), None
+        r = c.get("/health")
+        assert r.status_code == 200 and r.json()["online"]["model_version"] == "4"
+        assert c.get("/health/live").status_code == 200
+
+
 def test_body_and_instance_limits_in_the_app():
     """The same limits in the app itself (any ASGI server): Content-Length over the limit
     is refused before reading, so is a chunked body past it; too many instances is 413."""
