@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from tfxkit.pipelines.component_ids import (EXAMPLE_GEN, EXAMPLE_VALIDATOR, LOCAL,
                                             SCHEMA_GEN, SCHEMA_IMPORTER, SPAN_WINDOW,
                                             STATISTICS_GEN, VALIDATION_GATE)
-from tfxkit.pipelines.config import PipelineConfig
+from tfxkit.pipelines.config import PipelineConfig, numeric_columns
 
 
 def file_sha(path: str) -> str:
@@ -98,7 +98,8 @@ def _arrow_example_gen(cfg: PipelineConfig, base: str, pattern: str):
         input_base=base, pattern=pattern, kind=cfg.data.source.kind, range_config=range_config,
         splits=[("train", split.train), ("eval", split.eval)], key=split.key,
         query=cfg.data.source.query, predicates=predicates,
-        on_null_key=split.on_null_key).with_id(EXAMPLE_GEN)
+        on_null_key=split.on_null_key, on_bad_value=cfg.data.on_bad_value,
+        numeric=sorted(numeric_columns(cfg))).with_id(EXAMPLE_GEN)
 
 
 def _import_example_gen(cfg: PipelineConfig, base: str, pattern: str):

@@ -5,7 +5,8 @@ batches; tfx_bsl's C++ encoder writes gzipped tf.Example TFRecords in TFX's arti
 layout, so every standard downstream component reads them unchanged. Spans and
 versions in the input pattern resolve as in stock TFX; the cache fingerprint is a
 hash of the input files' contents. Row counts per split and rejected rows (with the
-reason) are recorded on the output artifact.
+reason: a null split key, or with ``on_bad_value: reject`` a value that is not a number in
+a numeric column) are recorded on the output artifact.
 """
 import json
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -26,7 +27,8 @@ class ArrowExampleGenSpec(types.ComponentSpec):
         specs.OUTPUT_CONFIG_KEY: ExecutionParameter(type=example_gen_pb2.Output),
         specs.RANGE_CONFIG_KEY: ExecutionParameter(type=range_config_pb2.RangeConfig,
                                                    optional=True),
-        "ingest": ExecutionParameter(type=str),  # JSON: kind, query, predicates, on_null_key
+        "ingest": ExecutionParameter(type=str),  # JSON: kind, query, predicates, on_null_key,
+        # and with on_bad_value: reject, the numeric columns
     }
     INPUTS: Dict[str, ChannelParameter] = {}
     OUTPUTS = {specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
@@ -42,11 +44,14 @@ class ArrowExampleGen(base_component.BaseComponent):
                  key: Optional[str] = None, query: Optional[str] = None,
                  predicates: Optional[List[Tuple[str, str]]] = None,
                  on_null_key: str = "fail",
-                 range_config: Optional[range_config_pb2.RangeConfig] = None):
+                 range_config: Optional[range_config_pb2.RangeConfig] = None,
+                 numeric: Sequence[str] = (), on_bad_value: str = "fail"):
         if kind not in ("csv", "parquet"):
             raise ValueError(f"kind must be csv or parquet, got {kind!r}")
         if on_null_key not in ("fail", "reject"):
             raise ValueError(f"on_null_key must be fail or reject, got {on_null_key!r}")
+        if on_bad_value not in ("fail", "reject"):
+            raise ValueError(f"on_bad_value must be fail or reject, got {on_bad_value!r}")
         names = [n for n, _ in (predicates or splits)]
         split_config = example_gen_pb2.SplitConfig(splits=[
             example_gen_pb2.SplitConfig.Split(name=n, hash_buckets=b if not predicates else 1)
@@ -55,6 +60,8 @@ class ArrowExampleGen(base_component.BaseComponent):
             split_config.partition_feature_name = key
         params = {"kind": kind, "query": query, "on_null_key": on_null_key, "pattern": pattern,
                   "predicates": [list(p) for p in predicates] if predicates else None}
+        if on_bad_value == "reject" and numeric:  # absent otherwise: cache keys stay
+            params.update(on_bad_value="reject", numeric=sorted(set(numeric)))
         super().__init__(spec=ArrowExampleGenSpec(
             input_base=input_base,
             input_config=example_gen_pb2.Input(

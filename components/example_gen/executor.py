@@ -39,8 +39,13 @@ def check_span_columns(params, base: str, files, span) -> None:
         return
     prev_span = max(older)
     kind = params.get("kind", "csv")
-    drift = ingest.schema_drift(ingest.columns_of(kind, sorted(older[prev_span])),
-                                ingest.columns_of(kind, files))
+    previous, current = ingest.columns_of(kind, sorted(older[prev_span])), \
+        ingest.columns_of(kind, files)
+    if params.get("on_bad_value") == "reject":  # such a column is cleaned as it is read
+        for c in params.get("numeric") or ():
+            if current.get(c) == "VARCHAR" and c in previous:
+                current[c] = previous[c]
+    drift = ingest.schema_drift(previous, current)
     if drift:
         raise ingest.IngestError(
             f"span {span} ({files[0]}) does not match span {prev_span}: " + "; ".join(drift)
@@ -104,7 +109,9 @@ class Executor(base_executor.BaseExecutor):
                 local_files, params.get("kind", "csv"), out_dir, splits=splits,
                 key=sc.partition_feature_name or None, query=params.get("query"),
                 predicates=[tuple(p) for p in predicates] if predicates else None,
-                on_null_key=params.get("on_null_key", "fail"))
+                on_null_key=params.get("on_null_key", "fail"),
+                numeric=params.get("numeric") or (),
+                on_bad_value=params.get("on_bad_value", "fail"))
         names = list(result.rows)
         examples.split_names = artifact_utils.encode_split_names(names)
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
@@ -113,6 +120,11 @@ class Executor(base_executor.BaseExecutor):
             examples.set_int_custom_property(f"rows_{name}", n)
         examples.set_int_custom_property("rows_rejected", sum(result.rejected.values()))
         examples.set_string_custom_property("rejections", json.dumps(result.rejected))
+        bad = sum(n for why, n in result.rejected.items() if why.startswith(ingest.BAD_VALUE))
+        examples.set_int_custom_property("rows_rejected_bad_value", bad)
         examples.set_string_custom_property("input_files", json.dumps(files[:1000]))
         logging.info("ingested %s rows: %s; rejected %s", result.total, result.rows,
                      result.rejected)
+        if bad:
+            logging.warning("rejected %s row(s) with a value that is not a number "
+                            "(data.on_bad_value: reject): %s", bad, result.rejected)

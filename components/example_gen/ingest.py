@@ -11,7 +11,10 @@ Splits:
 - or SQL predicates, evaluated in order (``{"eval": "day >= '2026-01-07'", "train": "true"}``).
 
 Rows whose split key is null are rejected (recorded, with the reason) or fail the run,
-as configured; nothing is dropped silently.
+as configured; nothing is dropped silently. So are rows with a value that is not a number
+in a column used as a number (``numeric``, ``on_bad_value: reject``): such a column is
+read as text, the rows whose value does not parse are dropped and counted, and the column
+is written with the type its other values have (int64 when all are integers, else float).
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import pyarrow as pa
 
 SPLIT_COL = "__tfxkit_split"
+BAD_COL = "__tfxkit_bad_value"
+BAD_VALUE = "a value that is not a number in "  # the reason of such rejected rows
 DATA_FILE = "data_tfrecord-00000-of-00001.gz"
 # CsvExampleGen's types: int64, float, bytes. DuckDB would also make DATE, TIME, BOOLEAN.
 CSV_TYPES = ["BIGINT", "DOUBLE", "VARCHAR"]
@@ -94,11 +99,38 @@ def predicate_split_sql(predicates: Sequence[Tuple[str, str]]) -> str:
     return f"CASE {cases} ELSE NULL END"
 
 
-def build_query(kind: str, files: Sequence[str], query: Optional[str], split_sql: str) -> str:
-    """``query`` may select from ``source`` (the files); the split is computed on top."""
+def build_query(kind: str, files: Sequence[str], query: Optional[str], split_sql: str,
+                clean: Optional[Dict[str, str]] = None) -> str:
+    """``query`` may select from ``source`` (the files); the split is computed on top.
+    ``clean`` ({column: BIGINT or DOUBLE}) casts text columns to numbers and adds
+    ``BAD_COL``, true on rows where a value of one of them is not a number."""
     body = query if query else "SELECT * FROM source"
-    return (f"WITH source AS (SELECT * FROM {reader_sql(kind, files)}), "
-            f"data AS ({body}) SELECT data.*, {split_sql} AS {SPLIT_COL} FROM data")
+    head = f"WITH source AS (SELECT * FROM {reader_sql(kind, files)}), "
+    if not clean:
+        return head + f"data AS ({body}) SELECT data.*, {split_sql} AS {SPLIT_COL} FROM data"
+    casts = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in clean.items())
+    bad = " OR ".join(bad_number_sql(c) for c in clean)
+    return (head + f"raw AS ({body}), data AS (SELECT * REPLACE ({casts}), ({bad}) AS "
+            f"{BAD_COL} FROM raw) SELECT data.* EXCLUDE ({BAD_COL}), {split_sql} AS "
+            f"{SPLIT_COL}, {BAD_COL} FROM data")
+
+
+def bad_number_sql(column: str) -> str:
+    """True where ``column`` has a value that is not a number (an empty one is missing)."""
+    c = _q(column)
+    return f"({c} IS NOT NULL AND TRY_CAST({c} AS DOUBLE) IS NULL)"
+
+
+def number_types(con, table: str, columns: Sequence[str]) -> Dict[str, str]:
+    """The type each text column of ``columns`` has without its values that are not
+    numbers, as the CSV reader would infer it: BIGINT when every other value is an
+    integer, else DOUBLE. ``table`` is a table or a parenthesised query."""
+    if not columns:
+        return {}
+    parts = [f"count(*) FILTER (WHERE TRY_CAST({_q(c)} AS DOUBLE) IS NOT NULL AND NOT "
+             f"regexp_full_match(trim({_q(c)}), '[+-]?[0-9]+'))" for c in columns]
+    counts = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
+    return {c: "DOUBLE" if n else "BIGINT" for c, n in zip(columns, counts)}
 
 
 def span_of(pattern: str, path: str) -> Optional[int]:
@@ -172,7 +204,8 @@ def ingest(files: Sequence[str], kind: str, out_dir: str,
            key: Optional[str] = None, query: Optional[str] = None,
            predicates: Optional[Sequence[Tuple[str, str]]] = None,
            on_null_key: str = "fail", batch_rows: int = 65536,
-           memory_limit: str = "1GB", threads: int = 2, progress=None) -> IngestResult:
+           memory_limit: str = "1GB", threads: int = 2, progress=None,
+           numeric: Sequence[str] = (), on_bad_value: str = "fail") -> IngestResult:
     """Reads ``files``, splits and writes ``out_dir/Split-<name>/data_tfrecord-*.gz``.
 
     Streams record batches of ``batch_rows``; DuckDB's own memory is capped by
@@ -180,7 +213,9 @@ def ingest(files: Sequence[str], kind: str, out_dir: str,
     whatever the input size. DuckDB reads in its own thread, ``threads`` threads encode
     (tfx_bsl's encoder releases the GIL) and the calling thread writes, in input order.
     Files are written under temporary names and renamed at the end: a failed ingest
-    leaves no split behind.
+    leaves no split behind. With ``on_bad_value="reject"`` rows where a column of
+    ``numeric`` has a value that is not a number are dropped and counted in ``rejected``
+    (the config checks fail on them otherwise, before anything runs).
     """
     import collections
     from concurrent.futures import ThreadPoolExecutor
@@ -194,19 +229,25 @@ def ingest(files: Sequence[str], kind: str, out_dir: str,
         raise IngestError("no input files")
     names = [n for n, _ in (predicates or splits)]
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
-    split_sql = (predicate_split_sql(predicates) if predicates
-                 else hash_split_sql(key, splits))
-    sql = build_query(kind, files, query, split_sql)
     try:
-        rel = con.execute(sql)
+        clean = (_dirty_columns(con, kind, files, query, numeric)
+                 if on_bad_value == "reject" and numeric else {})
+        row = ("struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in clean["*"]) + ")"
+               if clean else "data")
+        clean.pop("*", None)
+        split_sql = (predicate_split_sql(predicates) if predicates
+                     else hash_split_sql(key, splits, table=row))
+        rel = con.execute(build_query(kind, files, query, split_sql, clean))
     except duckdb.Error as e:
         raise IngestError(_explain(e, files, query)) from None
-    cols = [d[0] for d in rel.description if d[0] != SPLIT_COL]
+    bad_reason = BAD_VALUE + ", ".join(map(repr, clean))
+    cols = [d[0] for d in rel.description if d[0] not in (SPLIT_COL, BAD_COL)]
     if key and key not in cols:
         raise IngestError(f"split key column {key!r} is not in the data "
                           f"(columns: {', '.join(cols)})")
     result = IngestResult(rows={n: 0 for n in names},
-                          columns={d[0]: str(d[1]) for d in rel.description if d[0] != SPLIT_COL})
+                          columns={d[0]: str(d[1]) for d in rel.description
+                                   if d[0] in cols})
     tmp = {n: os.path.join(out_dir, f"Split-{n}", f".{DATA_FILE}.tmp") for n in names}
     writers = {n: _writer(p) for n, p in tmp.items()}
     pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="tfxkit-encode")
@@ -234,6 +275,12 @@ def ingest(files: Sequence[str], kind: str, out_dir: str,
                     raise IngestError(f"{nulls} row(s) with {reason}; set data.split."
                                       "on_null_key: reject to record and skip them")
                 result.rejected[reason] = result.rejected.get(reason, 0) + nulls
+            if clean:  # rows with a value that is not a number: dropped, counted
+                bad = batch.column(batch.schema.get_field_index(BAD_COL))
+                n_bad = pc.sum(bad).as_py() or 0
+                if n_bad:
+                    result.rejected[bad_reason] = result.rejected.get(bad_reason, 0) + n_bad
+                    split = pc.if_else(bad, pa.scalar(None, split.type), split)
             for name in names:
                 part = data.filter(pc.equal(split, pa.scalar(name)))
                 if part.num_rows:
@@ -266,6 +313,23 @@ def ingest(files: Sequence[str], kind: str, out_dir: str,
     for n, p in tmp.items():
         os.replace(p, os.path.join(out_dir, f"Split-{n}", DATA_FILE))
     return result
+
+
+def _dirty_columns(con, kind: str, files: Sequence[str], query: Optional[str],
+                   numeric: Sequence[str]) -> Dict[str, object]:
+    """{column: BIGINT or DOUBLE} for each column of ``numeric`` read as text, and under
+    "*" every column of the data in order (empty when no numeric column is text)."""
+    body = query if query else "SELECT * FROM source"
+    table = f"(WITH source AS (SELECT * FROM {reader_sql(kind, files)}) {body})"
+    rel = con.execute(f"SELECT * FROM {table} LIMIT 0")
+    types = {d[0]: str(d[1]) for d in rel.description}
+    rel.fetchall()
+    dirty = [c for c in numeric if types.get(c) == "VARCHAR"]
+    if not dirty:
+        return {}
+    out: Dict[str, object] = dict(number_types(con, table, dirty))
+    out["*"] = list(types)
+    return out
 
 
 def _explain(e: Exception, files: Sequence[str], query: Optional[str]) -> str:

@@ -61,11 +61,39 @@ def new(name, template, parent):
 @click.command()
 @config_options
 def validate(config, profile, sets):
-    """Check a config and its data without running anything."""
-    cfg, info = load_or_exit(config, profile, sets)
+    """Check a config, its data, its inference data and its store's address without
+    running anything; every problem is listed, one line each."""
+    import sys
+
+    from tfxkit.pipelines.config import ConfigError
+    from tfxkit.pipelines.config.inference_checks import check_use_case
+
+    cfg, _ = load_or_exit(config, profile, sets, check=False)  # the checks: below, all at once
+    try:
+        found = check_use_case(cfg)
+    except ConfigError as e:
+        click.secho(f"config error: {e}", fg="red", err=True)  # one line per problem
+        sys.exit(2)
+    info, inf = found["data"], found["inference"]
     rows = info.get("note") or f"{info['rows']} rows in {len(info['files'])} file(s)"
     click.echo(f"{config}: OK  pipeline {cfg.name} ({cfg.task}), label {cfg.label}, {rows}, "
                f"{len(cfg.features.raw_columns())} features")
+    if info.get("bad_values"):
+        per = ", ".join(f"{c} {n}" for c, n in info["bad_values"].items())
+        click.echo(f"  data: {info['rejected_rows']} row(s) with a value that is not a number "
+                   f"will be rejected (data.on_bad_value: reject): {per}")
+    if cfg.inference is None:
+        click.echo("  inference: none (no inference section)")
+        return
+    if inf.get("note"):
+        click.echo(f"  inference: {inf['note']}")
+    else:
+        reads = "; ".join(f"model {m} reads {len(c)} column(s)" for m, c in inf["models"].items())
+        click.echo(f"  inference: {inf['rows']} rows in {len(inf['files'])} file(s) "
+                   f"({cfg.inference.source.path}), key {cfg.inference.key}; {reads}: all present")
+    store = cfg.inference.store
+    click.echo(f"  store: {store.kind} {getattr(store, store.kind)} (address parses; "
+               "not connected)")
 
 
 # per kind: its options (None: not given) and their defaults

@@ -22,6 +22,7 @@ Where things are (one module per group of YAML sections):
   pipeline.py    ``PipelineConfig``: every section, the cross-checks, paths
   loader.py      ``load_config``: YAML, profiles (deep merge), ``--set``, error messages
   checks.py      ``check_data`` and the file helpers: the data itself (DuckDB, TFRecord)
+  value_checks.py  values in the data: text in a numeric column, a bandit's logged columns
 
 Importing this package needs only pydantic and PyYAML: neither DuckDB, TensorFlow nor
 TFX (checks.py imports them inside the functions that read data), so the CLI's
@@ -30,7 +31,7 @@ TFX (checks.py imports them inside the functions that read data), so the CLI's
 from .bandit import BANDIT_METRICS, OPE_METRICS, Bandit, Bootstrap, Exploration
 from .base import SPAN_TOKENS, ConfigError, is_remote
 from .beam import Beam, DataflowRunner, FlinkRunner, SparkRunner
-from .checks import check_data, files_of, reader_columns, source_files
+from .checks import check_data, closest, column_refs, files_of, reader_columns, source_files
 from .data import BigQuerySource, Data, Source, Split, Validation
 from .deploy import Deploy, cron_of
 from .evaluation import (FAIRNESS_METRICS, Eval, Fairness, FairnessGate, MetricThreshold,
@@ -41,6 +42,7 @@ from .loader import load_config
 from .metadata import Metadata, MySQL
 from .model import EarlyStopping, ModelConfig
 from .pipeline import PipelineConfig, Task
+from .value_checks import numeric_columns
 from .serving import Canary, InfraValidation, Push, Serving
 
 __all__ = [
@@ -52,5 +54,5 @@ __all__ = [
     "cron_of", "Store", "InferenceModel", "Inference", "Canary", "Serving",
     "PipelineConfig", "metric_names", "load_config", "source_files", "reader_columns",
     "files_of", "check_data", "Bandit", "Bootstrap", "Exploration", "OPE_METRICS",
-    "BANDIT_METRICS",
+    "BANDIT_METRICS", "numeric_columns", "closest", "column_refs",
 ]

@@ -1,5 +1,6 @@
 """Checks of the config against the data itself (columns, types, emptiness, labels),
-before any component runs. DuckDB and TensorFlow are imported inside the functions
+before any component runs; every problem found is reported at once. The checks of
+values (numbers, a bandit's columns) are in ``value_checks.py``. DuckDB and TensorFlow are imported inside the functions
 that read data, never when this module is imported."""
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import difflib
 import glob
 import os
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .base import SPAN_TOKENS, ConfigError, is_remote
 from .features import ConstantImpute
 from .pipeline import PipelineConfig
+from .value_checks import NUMERIC, check_bandit, check_numbers, q, rejected_rows
 
 
 def source_files(cfg: PipelineConfig) -> List[str]:
@@ -72,19 +74,49 @@ def _columns_tfrecord(files: List[str]) -> Dict[str, Any]:
 
 _INTEGER = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|"
                       r"UINTEGER|UBIGINT)$")
-_NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|"
-                      r"UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
+
+
+def closest(name: str, names: List[str]) -> str:
+    """``; did you mean 'x'?`` for the closest of ``names`` (difflib), or ""."""
+    close = difflib.get_close_matches(name, list(names), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def column_refs(cfg: PipelineConfig) -> List[Tuple[str, str]]:
+    """(field, column) for every column the config names in the training data."""
+    f = cfg.features
+    refs = [("label", cfg.label)]
+    if cfg.bandit is not None:
+        refs += [("bandit.action", cfg.bandit.action),
+                 ("bandit.propensity", cfg.bandit.propensity)]
+    for group in ("dense", "bucket", "vocab", "categorical_int", "hash", "impute"):
+        refs += [(f"features.{group}.{n}" if group != "dense" else "features.dense", n)
+                 for n in getattr(f, group)]
+    if isinstance(f.scale, dict):
+        refs += [(f"features.scale.{n}", n) for n in f.scale]
+    if cfg.data.split.key:
+        refs.append(("data.split.key", cfg.data.split.key))
+    for i, sl in enumerate(cfg.eval.slices):
+        refs += [(f"eval.slices[{i}]", n) for n in ([sl] if isinstance(sl, str) else sl)]
+    for i, m in enumerate(cfg.eval.metrics):
+        refs += [(f"eval.metrics[{i}].slices.{n}", n) for n in m.slices]
+    if cfg.eval.fairness is not None:
+        refs += [(f"eval.fairness.features[{i}]", n)
+                 for i, n in enumerate(cfg.eval.fairness.features)]
+    return refs
 
 
 def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
     """Checks the config against the data before anything runs.
 
-    Returns a small summary (files, rows, columns). Raises ConfigError naming the
-    field and the reason: a path that matches nothing, empty data, a label or
-    feature that is not a column (with the closest column name), a numeric transform on
-    a text column, labels that are missing; for a bandit a reward that is not numeric, a
-    propensity outside (0, 1] or a logged action not in ``bandit.actions`` (named with
-    its file and data row).
+    Returns a small summary (files, rows, columns; ``bad_values``: {column: rows} whose
+    value is not a number, rejected with ``data.on_bad_value: reject``). Raises one
+    ConfigError holding every problem, each naming the field and the reason: a path that
+    matches nothing, empty data, a column the config names that is not in the data (with
+    the closest column name), a value that is not a number in a numeric column (its file,
+    row and value), a numeric transform on a text column, labels that are missing; for a
+    bandit a reward that is not numeric, a propensity outside (0, 1] or a logged action
+    not in ``bandit.actions`` (named with its file and data row).
     """
     file = cfg.config_path or "<config>"
     src_field = f"data.source.{cfg.data.source.kind}"
@@ -112,184 +144,114 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
     if rows == 0:
         raise ConfigError(file, src_field, f"the data is empty (no rows in {len(files)} "
                           f"file(s), e.g. {files[0]})")
+    problems: List[ConfigError] = []
 
-    def need(field: str, name: str):
-        if name not in cols:
-            close = difflib.get_close_matches(name, list(cols), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(file, field, f"column {name!r} is not in the data{hint} "
-                              f"(columns: {', '.join(cols)})")
+    def problem(field: str, reason: str) -> None:
+        problems.append(ConfigError(file, field, reason))
 
-    need("label", cfg.label)
-    if cfg.bandit is not None:
-        need("bandit.action", cfg.bandit.action)
-        need("bandit.propensity", cfg.bandit.propensity)
+    absent = set()
+    for field, name in column_refs(cfg):
+        if name not in cols and name not in absent:
+            absent.add(name)
+            problem(field, f"column {name!r} is not in the data{closest(name, list(cols))} "
+                    f"(columns: {', '.join(cols)})")
+    bad_numbers, bad_values = check_numbers(cfg, file, files, info)
+    problems += bad_numbers
+    shown = set(bad_values) if cfg.data.on_bad_value == "fail" else set()
     f = cfg.features
-    for group in ("dense", "bucket", "vocab", "categorical_int", "hash", "impute"):
-        for name in getattr(f, group):
-            need(f"features.{group}.{name}" if group != "dense" else "features.dense", name)
-    if isinstance(f.scale, dict):
-        for name in f.scale:
-            need(f"features.scale.{name}", name)
     numeric_groups = {"dense": f.dense, "bucket": list(f.bucket),
                       "scale": list(f.scale) if isinstance(f.scale, dict) else []}
     for group, names in numeric_groups.items():
         for name in names:
-            if not _NUMERIC.match(cols[name]):
-                raise ConfigError(file, f"features.{group}", f"column {name!r} is "
-                                  f"{cols[name]}, a numeric column is needed "
-                                  "(use vocab or hash for text)")
+            if name in cols and name not in shown and not NUMERIC.match(cols[name]):
+                shown.add(name)
+                problem(f"features.{group}", f"column {name!r} is {cols[name]}, a numeric "
+                        "column is needed (use vocab or hash for text)")
     for name in f.categorical_int:
-        if not _INTEGER.match(cols[name]):
-            raise ConfigError(file, f"features.categorical_int.{name}", f"column {name!r} is "
-                              f"{cols[name]}, an integer column is needed (use vocab for text)")
+        if name in cols and name not in shown and not _INTEGER.match(cols[name]):
+            problem(f"features.categorical_int.{name}", f"column {name!r} is {cols[name]}, "
+                    "an integer column is needed (use vocab for text)")
     for imp_name, how in f.impute.items():
-        numeric = bool(_NUMERIC.match(cols[imp_name]))
+        if imp_name not in cols or imp_name in shown:
+            continue
+        numeric = bool(NUMERIC.match(cols[imp_name]))
         if how in ("mean", "median") and not numeric:
-            raise ConfigError(file, f"features.impute.{imp_name}",
-                              f"{how} needs a numeric column, {imp_name!r} is {cols[imp_name]}")
+            problem(f"features.impute.{imp_name}",
+                    f"{how} needs a numeric column, {imp_name!r} is {cols[imp_name]}")
         if isinstance(how, ConstantImpute) and numeric and isinstance(how.constant, str):
-            raise ConfigError(file, f"features.impute.{imp_name}", f"constant {how.constant!r} "
-                              f"is text, {imp_name!r} is {cols[imp_name]}")
-    if cfg.data.split.key:
-        need("data.split.key", cfg.data.split.key)
-        key = cfg.data.split.key
-        if "con" in info and cfg.data.split.on_null_key == "fail":
-            nulls = info["con"].sql(f'SELECT count(*) FROM data WHERE "{key}" IS NULL'
-                                    ).fetchone()[0]
-            if nulls:
-                raise ConfigError(file, "data.split.key", f"{nulls} row(s) have no {key!r} "
-                                  "value; fill them or set data.split.on_null_key: reject")
+            problem(f"features.impute.{imp_name}", f"constant {how.constant!r} is text, "
+                    f"{imp_name!r} is {cols[imp_name]}")
+    key = cfg.data.split.key
+    if key in cols and "con" in info and cfg.data.split.on_null_key == "fail":
+        nulls = info["con"].sql(f'SELECT count(*) FROM data WHERE {q(key)} IS NULL'
+                                ).fetchone()[0]
+        if nulls:
+            problem("data.split.key", f"{nulls} row(s) have no {key!r} value; fill them or "
+                    "set data.split.on_null_key: reject")
     if cfg.data.split.predicates:
         if kind == "tfrecord":
-            raise ConfigError(file, "data.split.predicates", "predicates need a csv or "
-                              "parquet source")
-        for name, pred in cfg.data.split.predicates.items():
+            problem("data.split.predicates", "predicates need a csv or parquet source")
+        for name, pred in (cfg.data.split.predicates.items() if kind != "tfrecord" else ()):
             try:
                 info["con"].execute(f"SELECT count(*) FROM data WHERE ({pred})").fetchone()
             except Exception as e:
-                raise ConfigError(file, f"data.split.predicates.{name}",
-                                  f"not a valid condition: {str(e).splitlines()[0]}") from None
-    for i, s in enumerate(cfg.eval.slices):
-        for name in ([s] if isinstance(s, str) else s):
-            need(f"eval.slices[{i}]", name)
-    for i, m in enumerate(cfg.eval.metrics):
-        for name in m.slices:
-            need(f"eval.metrics[{i}].slices.{name}", name)
-    if cfg.eval.fairness is not None:
-        for i, name in enumerate(cfg.eval.fairness.features):
-            need(f"eval.fairness.features[{i}]", name)
-    if cfg.task == "regression" and not _NUMERIC.match(cols[cfg.label]):
-        raise ConfigError(file, "label", f"a regression label must be numeric, "
-                          f"{cfg.label!r} is {cols[cfg.label]}")
-    if cfg.bandit is not None:
-        _check_bandit(cfg, file, files, info)
-    if "con" in info:
-        con, reader = info["con"], info["reader"]
-        missing = con.sql(f'SELECT count(*) FROM {reader} WHERE "{cfg.label}" IS NULL'
-                          ).fetchone()[0]
-        if missing:
-            raise ConfigError(file, "label", f"{missing} of {rows} rows have no "
-                              f"{cfg.label!r} value; drop or fill them first")
-        label_type = cols[cfg.label]
-        if cfg.task in ("binary", "multiclass") and label_type in ("FLOAT", "DOUBLE", "REAL") \
-                or label_type.startswith("DECIMAL") and cfg.task in ("binary", "multiclass"):
-            raise ConfigError(file, "label", f"a {cfg.task} label must be text or integer, "
-                              f"{cfg.label!r} is {label_type}")
-        seen = {str(r[0]) for r in con.sql(
-            f'SELECT DISTINCT "{cfg.label}" FROM {reader} LIMIT 1001').fetchall()}
-        if cfg.label_classes is not None:
-            extra = seen - set(cfg.label_classes)
-            if extra:
-                raise ConfigError(file, "label_classes", f"the data has label values "
-                                  f"not listed: {sorted(extra)[:5]}")
-        elif cfg.task == "binary":
-            if len(seen) != 2:
-                raise ConfigError(file, "label", f"a binary label needs exactly 2 values, "
-                                  f"{cfg.label!r} has {len(seen)}: {sorted(seen)[:5]}")
-            if _INTEGER.match(label_type) and seen != {"0", "1"}:
-                raise ConfigError(file, "label", f"integer binary labels must be 0 and 1, got "
-                                  f"{sorted(seen)}; or name the order in label_classes")
-            if not _INTEGER.match(label_type):
-                raise ConfigError(file, "label_classes", f"text binary labels {sorted(seen)} "
-                                  "need label_classes: [negative, positive]")
-        elif cfg.task == "multiclass" and len(seen) < 2:
-            raise ConfigError(file, "label", f"multiclass needs at least 2 label values, "
-                              f"{cfg.label!r} has {len(seen)}")
+                problem(f"data.split.predicates.{name}",
+                        f"not a valid condition: {str(e).splitlines()[0]}")
+    if cfg.label in cols:
+        if cfg.task == "regression" and cfg.label not in shown \
+                and not NUMERIC.match(cols[cfg.label]):
+            problem("label", f"a regression label must be numeric, {cfg.label!r} is "
+                    f"{cols[cfg.label]}")
+        if cfg.bandit is not None and not absent & {cfg.bandit.action, cfg.bandit.propensity}:
+            problems += [p for p in check_bandit(cfg, file, files, info)
+                         if not (p.field == "label" and cfg.label in shown)]
+        if "con" in info:
+            problems += _check_labels(cfg, file, info)
     for mod_field, mod in (("features.module", f.module), ("model.module", cfg.model.module)):
         if mod and not os.path.isfile(cfg.resolve(mod)):
-            raise ConfigError(file, mod_field, f"no such file {cfg.resolve(mod)}")
+            problem(mod_field, f"no such file {cfg.resolve(mod)}")
     if cfg.validation.schema_file and not os.path.isfile(cfg.resolve(cfg.validation.schema_file)):
-        raise ConfigError(file, "validation.schema",
-                          f"no such file {cfg.resolve(cfg.validation.schema_file)}")
-    return {"files": files, "rows": rows, "columns": cols}
+        problem("validation.schema", f"no such file {cfg.resolve(cfg.validation.schema_file)}")
+    if problems:
+        raise ConfigError.of(problems)
+    out = {"files": files, "rows": rows, "columns": cols}
+    if bad_values:
+        out["bad_values"] = bad_values
+        out["rejected_rows"] = rejected_rows(info["con"], list(bad_values))
+    return out
 
 
-def _check_bandit(cfg: PipelineConfig, file: str, files: List[str], info: Dict[str, Any]):
-    """The logged bandit columns: a numeric reward, a numeric propensity in (0, 1] on every
-    row, and only actions of ``bandit.actions``; a bad value is named with its file and
-    data row (1-based, the header not counted)."""
-    b, cols = cfg.bandit, info["columns"]
-    if not _NUMERIC.match(cols[cfg.label]):
-        raise ConfigError(file, "label", f"a bandit's label is its reward and must be "
-                          f"numeric (e.g. +1 click, -1 unsubscribe, 0), {cfg.label!r} is "
-                          f"{cols[cfg.label]}")
-    if not _NUMERIC.match(cols[b.propensity]) and cols[b.propensity] != "VARCHAR":
-        raise ConfigError(file, "bandit.propensity", f"column {b.propensity!r} is "
-                          f"{cols[b.propensity]}, a number in (0, 1] is needed")
-    if "con" not in info:  # TFRecord: the types are checked, the values are not read
-        return
-    p = _q(b.propensity)
-    num = f"TRY_CAST({p} AS DOUBLE)"
-    bad = f"({num} IS NULL OR NOT ({num} > 0 AND {num} <= 1))"
-    where = _first_bad(cfg, files, info["con"], bad, b.propensity)
-    if where is not None:
-        place, value, count = where
-        shown = "empty" if value is None else repr(value)
-        more = f" ({count - 1} more row(s) too)" if count > 1 else ""
-        raise ConfigError(file, "bandit.propensity", f"{place}: column {b.propensity!r} is "
-                          f"{shown}{more}; a propensity (the probability with which the "
-                          "logging policy chose the logged action) must be a number in "
-                          "(0, 1]")
-    a = _q(b.action)
-    listed = ", ".join("'" + x.replace("'", "''") + "'" for x in b.actions)
-    bad = f"({a} IS NULL OR CAST({a} AS VARCHAR) NOT IN ({listed}))"
-    where = _first_bad(cfg, files, info["con"], bad, b.action)
-    if where is not None:
-        place, value, count = where
-        shown = "empty" if value is None else repr(str(value))
-        others = [str(r[0]) for r in info["con"].sql(
-            f"SELECT DISTINCT CAST({a} AS VARCHAR) AS v FROM data WHERE {bad} "
-            "ORDER BY v NULLS FIRST LIMIT 6").fetchall() if r[0] is not None]
-        others = [o for o in others if o != str(value)][:5]
-        also = f"; other actions not listed: {others}" if others else ""
-        more = f" ({count - 1} more row(s) too)" if count > 1 else ""
-        raise ConfigError(file, "bandit.actions", f"{place}: column {b.action!r} is {shown}"
-                          f"{more}, not one of bandit.actions{also}")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _first_bad(cfg: PipelineConfig, files: List[str], con, bad: str, column: str):
-    """(where, value, rows in all) of the first row matching ``bad``, or None: where is
-    ``FILE, data row N`` (1-based), or the row of the query's result with a query."""
-    count = con.sql(f"SELECT count(*) FROM data WHERE {bad}").fetchone()[0]
-    if not count:
-        return None
-    from tfxkit.components.example_gen.ingest import reader_sql
-
-    if cfg.data.source.query:
-        sources = [("data.source.query's result", "data")]
-    else:
-        sources = [(f, reader_sql(cfg.data.source.kind, [f])) for f in files]
-    for name, src in sources:
-        if column not in con.sql(f"SELECT * FROM {src} LIMIT 0").columns:
-            return f"{name} (it has no such column)", None, count
-        # row_number() over the plain scan: the reader's order (DuckDB keeps insertion order)
-        hit = con.sql(f"SELECT _row, {_q(column)} FROM (SELECT row_number() OVER () AS _row, * "
-                      f"FROM {src}) WHERE {bad} ORDER BY _row LIMIT 1").fetchone()
-        if hit is not None:
-            return f"{name}, data row {hit[0]}", hit[1], count
-    return "the data", None, count
+def _check_labels(cfg: PipelineConfig, file: str, info: Dict[str, Any]) -> List[ConfigError]:
+    """Missing labels; a classification label's type and values."""
+    con, reader, cols, rows = info["con"], info["reader"], info["columns"], info["rows"]
+    missing = con.sql(f'SELECT count(*) FROM {reader} WHERE {q(cfg.label)} IS NULL'
+                      ).fetchone()[0]
+    if missing:
+        return [ConfigError(file, "label", f"{missing} of {rows} rows have no {cfg.label!r} "
+                            "value; drop or fill them first")]
+    label_type = cols[cfg.label]
+    if cfg.task in ("binary", "multiclass") and label_type in ("FLOAT", "DOUBLE", "REAL") \
+            or label_type.startswith("DECIMAL") and cfg.task in ("binary", "multiclass"):
+        return [ConfigError(file, "label", f"a {cfg.task} label must be text or integer, "
+                            f"{cfg.label!r} is {label_type}")]
+    seen = {str(r[0]) for r in con.sql(
+        f'SELECT DISTINCT {q(cfg.label)} FROM {reader} LIMIT 1001').fetchall()}
+    if cfg.label_classes is not None:
+        extra = seen - set(cfg.label_classes)
+        if extra:
+            return [ConfigError(file, "label_classes", f"the data has label values not "
+                                f"listed: {sorted(extra)[:5]}")]
+    elif cfg.task == "binary":
+        if len(seen) != 2:
+            return [ConfigError(file, "label", f"a binary label needs exactly 2 values, "
+                                f"{cfg.label!r} has {len(seen)}: {sorted(seen)[:5]}")]
+        if _INTEGER.match(label_type) and seen != {"0", "1"}:
+            return [ConfigError(file, "label", f"integer binary labels must be 0 and 1, got "
+                                f"{sorted(seen)}; or name the order in label_classes")]
+        if not _INTEGER.match(label_type):
+            return [ConfigError(file, "label_classes", f"text binary labels {sorted(seen)} "
+                                "need label_classes: [negative, positive]")]
+    elif cfg.task == "multiclass" and len(seen) < 2:
+        return [ConfigError(file, "label", f"multiclass needs at least 2 label values, "
+                            f"{cfg.label!r} has {len(seen)}")]
+    return []

@@ -68,12 +68,16 @@ class Split(_Strict):
 class Data(_Strict):
     """``source`` paths may hold ``{SPAN}`` or ``{YYYY}``/``{MM}``/``{DD}``: each run ingests
     the newest span (or ``span: N``), and Transform/Trainer use the latest
-    ``rolling_window`` spans."""
+    ``rolling_window`` spans. ``on_bad_value``: what a value that is not a number in a
+    numeric column does (``fail``, or ``reject``: the row is dropped and counted)."""
 
     source: Source
     split: Split = Split()
     span: Optional[int] = Field(None, ge=0)
     rolling_window: Optional[int] = Field(None, ge=1)
+    # a value that is not a number in a column used as one ('heavy' in a weight): fail
+    # names the file, row and value before anything runs; reject drops such rows, counted
+    on_bad_value: Literal["fail", "reject"] = "fail"
 
     @model_validator(mode="after")
     def _spans(self):

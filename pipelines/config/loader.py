@@ -3,11 +3,12 @@ overrides, then validation; every error names the file and the field."""
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Dict, List, Optional, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .base import ConfigError
 from .pipeline import PipelineConfig
@@ -68,6 +69,69 @@ def _loc(loc) -> str:
     return out
 
 
+def _reason(err) -> str:
+    """One pydantic error in our words; an unknown key names the closest known one."""
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        return "unknown key" + _did_you_mean(err["loc"])
+    if err["type"] == "missing":
+        return "required but missing"
+    if err["type"] == "literal_error":
+        msg = f"{msg} (got {err.get('input')!r})"
+    return msg.replace("Value error, ", "")
+
+
+def _did_you_mean(loc) -> str:
+    key = str(loc[-1])
+    close = difflib.get_close_matches(key, _keys_at(PipelineConfig, list(loc[:-1])), n=1)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    if len(loc) > 1:  # e.g. data.lable: the key belongs at the top level
+        close = difflib.get_close_matches(key, _keys_at(PipelineConfig, []) + ["profiles"],
+                                          n=1)
+        if close:
+            return f" (did you mean the top-level {close[0]}?)"
+    return ""
+
+
+def _keys_at(ann, parts: list) -> List[str]:
+    """The keys (field names and aliases) of the section at ``parts`` of the model
+    ``ann``; pydantic's union-member labels in a location are skipped."""
+    models = _models_of(ann)
+    if not parts:
+        keys: List[str] = []
+        for m in models:
+            for name, f in m.model_fields.items():
+                keys += [name] + ([f.alias] if f.alias else [])
+        return sorted(set(keys))
+    part, rest = parts[0], parts[1:]
+    for m in models:
+        for name, f in m.model_fields.items():
+            if part in (name, f.alias):
+                return _keys_at(f.annotation, rest)
+    for inner in _containers_of(ann):  # a list index or a dict key
+        return _keys_at(inner, rest)
+    return _keys_at(ann, rest) if models else []
+
+
+def _models_of(ann) -> list:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    if get_origin(ann) is Union:
+        return [m for a in get_args(ann) for m in _models_of(a)]
+    return []
+
+
+def _containers_of(ann) -> list:
+    if get_origin(ann) is Union:
+        return [c for a in get_args(ann) for c in _containers_of(a)]
+    if get_origin(ann) in (list, List):
+        return [get_args(ann)[0]]
+    if get_origin(ann) in (dict, Dict):
+        return [get_args(ann)[1]]
+    return []
+
+
 def load_config(path: Union[str, Path], profile: Optional[str] = None,
                 overrides: Optional[List[str]] = None) -> PipelineConfig:
     """Reads, merges (profile, then --set) and validates a config file."""
@@ -105,17 +169,8 @@ def load_config(path: Union[str, Path], profile: Optional[str] = None,
     try:
         cfg = PipelineConfig.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = _loc(err["loc"])
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required but missing"
-        elif err["type"] == "literal_error":
-            msg = f"{msg} (got {err.get('input')!r})"
-        more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
-        raise ConfigError(file, field, msg.replace("Value error, ", "") + more) from None
+        raise ConfigError.of([(file, _loc(err["loc"]), _reason(err))
+                              for err in e.errors()]) from None
     cfg.config_path = str(path.resolve())
     cfg.profile = profile
     return cfg

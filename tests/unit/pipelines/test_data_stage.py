@@ -82,3 +82,13 @@ def test_a_remote_runs_curated_schema_is_content_addressed(cfg, tmp_path):
     schema.write_text('feature { name: "island" type: BYTES }\n')
     assert data_stage.file_sha(str(schema)) != sha  # a changed schema: another folder
     assert data_stage.remote_schema_uri(c).endswith(data_stage.file_sha(str(schema)))
+
+
+def test_on_bad_value_reject_hands_the_numeric_columns_to_example_gen(cfg):
+    params = json.loads(data_stage.example_gen(cfg).exec_properties["ingest"])
+    assert "numeric" not in params and "on_bad_value" not in params  # fail: as before
+    data = cfg.data.model_copy(update={"on_bad_value": "reject"})
+    params = json.loads(data_stage.example_gen(cfg.model_copy(update={"data": data}))
+                        .exec_properties["ingest"])
+    assert params["on_bad_value"] == "reject"
+    assert set(params["numeric"]) >= set(cfg.features.dense) and params["numeric"]

@@ -130,8 +130,8 @@ def test_broken_configs_are_reported_and_the_others_load(configs, tmp_path):
     assert f"- {configs / 'bad-yaml.yaml'}: not valid YAML: mapping values are not allowed " \
            "here (line 2, column 7)" in lines
     # the rest in load_config's own words (what `tfxkit run` says)
-    assert f"- {configs / 'no-label.yaml'}: label: required but missing " \
-           "(and 1 more problems)" in lines
+    assert f"- {configs / 'no-label.yaml'}: label: required but missing; also " \
+           "data.source: required but missing" in lines  # every problem, on its one line
     assert any(ln.startswith(f"- {configs / 'twin.yaml'}: name: 'churn' is already the DAG "
                              f"of {configs / 'churn.yaml'}") for ln in lines)
     assert f"- {configs / 'bad-cron.yaml'}: schedule: 'every tuesday' is neither a cron " \

@@ -143,3 +143,55 @@ def test_failure_mid_stream_stops_reader_and_leaves_nothing(tmp_path):
     assert not [t for t in threading.enumerate() if t.name.startswith("tfxkit-ingest")]
     assert not [p for p in glob.glob(str(tmp_path / "o" / "**" / "*"), recursive=True)
                 if os.path.isfile(p)]
+
+
+def test_bad_numbers_rejected_and_counted_with_their_column_typed(tmp_path):
+    """on_bad_value: reject drops the rows whose numeric column holds text ('heavy'),
+    counts them, and writes the column as the type its other values have."""
+    f = write_csv(tmp_path / "a.csv", ["1,3750,a", "2,heavy,b", "3,,c", "4,3800,d", "5,?,e"],
+                  header="id,mass,s")
+    r = ingest.ingest([f], "csv", str(tmp_path / "o"), splits=[("train", 1)], key="id",
+                      numeric=["mass"], on_bad_value="reject")
+    assert r.rejected == {"a value that is not a number in 'mass'": 2} and r.total == 3
+    assert r.columns["mass"] == "BIGINT"
+    exs = {e.features.feature["id"].int64_list.value[0]: e.features.feature
+           for e in read_split(str(tmp_path / "o"), "train")}
+    assert sorted(exs) == [1, 3, 4]
+    assert list(exs[1]["mass"].int64_list.value) == [3750]
+    assert not exs[3]["mass"].int64_list.value            # missing stays missing
+    # a decimal among the numbers: float; two numeric columns, one row counted once
+    f = write_csv(tmp_path / "b.csv", ["1,1.5,7", "2,bad,bad", "3,2,9", "4,3,n/a"],
+                  header="id,x,y")
+    r = ingest.ingest([f], "csv", str(tmp_path / "o2"), splits=[("train", 1)], key="id",
+                      numeric=["x", "y"], on_bad_value="reject")
+    assert r.rejected == {"a value that is not a number in 'x', 'y'": 2} and r.total == 2
+    f = write_csv(tmp_path / "c.csv", ["1,1.5,x", "2,bad,8", "3,2,9"], header="id,x,y")
+    r = ingest.ingest([f], "csv", str(tmp_path / "o3"), splits=[("train", 1)], key="id",
+                      numeric=["x"], on_bad_value="reject")
+    assert r.rejected == {"a value that is not a number in 'x'": 1}
+    assert r.columns["x"] == "DOUBLE" and r.total == 2
+
+
+def test_bad_numbers_keep_the_whole_row_split_of_the_clean_data(tmp_path):
+    """Without a key a row's split is the hash of the row: a rejected row leaves every
+    other row where the same data without it puts it."""
+    rows = [f"{i},{i * 10},s{i % 3}" for i in range(200)]
+    clean = write_csv(tmp_path / "clean.csv", rows, header="id,mass,s")
+    dirty = write_csv(tmp_path / "dirty.csv", rows + ["999,heavy,s1"], header="id,mass,s")
+    ingest.ingest([clean], "csv", str(tmp_path / "c"))
+    r = ingest.ingest([dirty], "csv", str(tmp_path / "d"), numeric=["mass"],
+                      on_bad_value="reject")
+    assert r.total == 200 and sum(r.rejected.values()) == 1
+    for split in ("train", "eval"):
+        assert ids(read_split(str(tmp_path / "c"), split)) == \
+            ids(read_split(str(tmp_path / "d"), split))
+
+
+def test_bad_numbers_without_reject_or_numeric_columns_change_nothing(tmp_path):
+    f = write_csv(tmp_path / "a.csv", ["1,3750,a", "2,heavy,b"], header="id,mass,s")
+    r = ingest.ingest([f], "csv", str(tmp_path / "o"), splits=[("train", 1)],
+                      numeric=["mass"])  # on_bad_value fail: check_data stops it before
+    assert r.rejected == {} and r.total == 2 and r.columns["mass"] == "VARCHAR"
+    r = ingest.ingest([f], "csv", str(tmp_path / "o2"), splits=[("train", 1)],
+                      numeric=["id"], on_bad_value="reject")  # id is a number already
+    assert r.rejected == {} and r.total == 2

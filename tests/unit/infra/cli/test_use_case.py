@@ -61,6 +61,49 @@ def test_validate_bad_config_exits_nonzero_naming_field(tmp_path):
     assert "config.yaml: features.dense: column 'b' is not in the data" in r.stderr
 
 
+def test_validate_lists_every_problem_of_data_and_inference(tmp_path):
+    """The issue's new user: a misspelt label key is shown with the other problems; then a
+    dirty number, a renamed column, and inference still on the template's data."""
+    cfg = tmp_path / "config.yaml"
+    (tmp_path / "d.csv").write_text("id,flipper_mm,mass,y\n1,1.0,3000,2.5\n2,2.0,3100,3.5\n"
+                                    "3,3.0,3200,4.5\n4,4.0,3300,5.5\n5,5.0,heavy,6.5\n")
+    (tmp_path / "new.csv").write_text("penguin_id,bill\n1,2.0\n")
+    body = ("name: x\ntask: regression\nlabel: y\ndata: {source: {csv: d.csv}}\n"
+            "features: {dense: [flipper_length_mm, mass]}\n"
+            "eval: {metrics: [{name: mae, upper_bound: 1}]}\n"
+            "inference: {source: {csv: new.csv}, key: id}\n")
+    cfg.write_text(body.replace("label: y", "lable: y"))
+    r = run("validate", str(cfg))
+    assert r.returncode == 2
+    assert f"{cfg}: label: required but missing" in r.stderr
+    assert f"{cfg}: lable: unknown key (did you mean label?)" in r.stderr
+    cfg.write_text(body)
+    r = run("validate", str(cfg))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 4, r.stderr
+    assert lines[0].startswith(f"config error: {cfg}: features.dense: column "
+                               "'flipper_length_mm' is not in the data; did you mean "
+                               "'flipper_mm'?")
+    assert lines[1].startswith(f"{cfg}: features.dense: {tmp_path / 'd.csv'}, data row 5: "
+                               "column 'mass' is 'heavy', not a number (1 row like it); fix "
+                               "the data, or set data.on_bad_value: reject")
+    assert lines[2].startswith(f"{cfg}: inference.key: column 'id' is not in the inference "
+                               "data")
+    assert lines[3].startswith(f"{cfg}: inference.source.csv: the inference data lacks "
+                               "column(s) 'flipper_length_mm', 'mass' that model 'x' reads")
+    (tmp_path / "new.csv").write_text("id,flipper_mm,mass\n1,2.0,3000\n")
+    cfg.write_text(body.replace("flipper_length_mm", "flipper_mm").replace(
+        "data: {source: {csv: d.csv}}", "data: {source: {csv: d.csv}, on_bad_value: reject}"))
+    r = run("validate", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "1 row(s) with a value that is not a number will be rejected " \
+           "(data.on_bad_value: reject): mass 1" in r.stdout
+    assert "inference: 1 rows in 1 file(s) (new.csv), key id; model x reads 2 column(s): " \
+           "all present" in r.stdout
+    assert "store: sqlite .tfxkit/predictions.sqlite (address parses; not connected)" \
+        in r.stdout
+
+
 def test_generate_eta(tmp_path):
     r = run("generate", "eta", "--rows", "100", "--days", "3", "--out", str(tmp_path))
     assert r.returncode == 0

@@ -217,10 +217,15 @@ def test_logged_actions_not_listed(tmp_path):
 
 
 def test_reward_must_be_numeric(tmp_path):
-    csv = _bandit_csv(r2="2,45,de,r02,0.25,click")
+    csv = _bandit_csv(r1="1,31,ch,r01,0.5,open", r2="2,45,de,r02,0.25,click",
+                      r3="3,22,ch,r03,0.25,none", r4="4,60,fr,r01,1.0,click")
     e = load_err(_bandit(tmp_path, csv=csv))
     assert e.field == "label" and "reward and must be numeric" in e.reason
     assert "'reward' is VARCHAR" in e.reason
+    # one value among numbers is a bad value, named with its row
+    e = load_err(_bandit(tmp_path, csv=_bandit_csv(r2="2,45,de,r02,0.25,click")))
+    assert e.field == "label" and "data row 2: column 'reward' is 'click', not a number" \
+        in e.reason and len(e.problems) == 1
     e = load_err(_bandit(tmp_path, csv=_bandit_csv(r2="2,45,de,r02,0.25,")))
     assert e.field == "label" and "1 of 4 rows have no 'reward' value" in e.reason
     # a float reward is fine for a bandit (it is not a class)
@@ -241,3 +246,34 @@ def test_the_newsletter_generator_passes_the_bandit_checks(tmp_path):
     short = body.replace(f", {newsletter.ACTIONS[-1]}]", "]")
     e = load_err(write(tmp_path, short))
     assert e.field == "bandit.actions" and f"is {newsletter.ACTIONS[-1]!r}" in e.reason
+
+
+def test_every_data_problem_in_one_message(tmp_path):
+    """A renamed column, a misspelt slice and a bad split key: three lines, each
+    FILE: FIELD: reason, each with the closest column name."""
+    csv = CSV.replace("mass", "flipper_mm")
+    body = BASE.replace("[bill, mass]", "[bill, flipper_length_mm]").replace(
+        "source: {csv: data.csv}", "source: {csv: data.csv}\n  split: {key: idd}").replace(
+        "metrics: [", "slices: [islnd]\n  metrics: [")
+    p = write(tmp_path, body, csv=csv)
+    e = load_err(p)
+    lines = str(e).splitlines()
+    assert [ln.split(": ")[:2] for ln in lines] == [
+        [str(p), "features.dense"], [str(p), "data.split.key"], [str(p), "eval.slices[0]"]]
+    assert "column 'flipper_length_mm' is not in the data; did you mean 'flipper_mm'?" \
+        in lines[0]
+    assert "did you mean 'id'?" in lines[1] and "did you mean 'island'?" in lines[2]
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ("vocab: {island: {top_k: 3}}", "vocab: {iland: {top_k: 3}}", "features.vocab.iland"),
+    ("dense: [bill, mass]", "dense: [bill]\n  bucket: {mas: 3}", "features.bucket.mas"),
+    ("dense: [bill, mass]", "dense: [bill, mass]\n  hash: {yeer: 3}", "features.hash.yeer"),
+    ("metrics: [{name: accuracy, lower_bound: 0.5}]",
+     "metrics: [{name: accuracy, lower_bound: 0.5, slices: {islnd: {lower_bound: 0.4}}}]",
+     "eval.metrics[0].slices.islnd"),
+])
+def test_every_column_reference_suggests_the_closest(tmp_path, old, new, field):
+    assert old in BASE
+    e = load_err(write(tmp_path, BASE.replace(old, new)))
+    assert e.field == field and "did you mean" in e.reason, str(e)

@@ -51,6 +51,54 @@ def test_unknown_key_names_field(tmp_path):
     assert e.field == "modle" and "unknown key" in str(e) and "config.yaml" in str(e)
 
 
+def test_every_problem_in_one_message_one_line_each(tmp_path):
+    """A misspelt ``lable:`` used to hide behind 'label: required but missing (and 1 more
+    problems)': now every problem has its own line, FILE: FIELD: reason."""
+    p = write(tmp_path, BASE.replace("label: species", "lable: species")
+              + "model: {epochs: many}\n")
+    e = load_err(p)
+    lines = str(e).splitlines()
+    assert len(lines) == 3 and len(e.problems) == 3
+    assert f"{p}: label: required but missing" in lines
+    assert f"{p}: lable: unknown key (did you mean label?)" in lines
+    assert any(ln.startswith(f"{p}: model.epochs: ") and "integer" in ln for ln in lines)
+    # the first problem's attributes stay; reason holds the others on the same line
+    assert (e.file, e.field) == e.problems[0][:2] == (str(p), e.field)
+    assert "\n" not in e.reason and "lable: unknown key" in e.reason
+
+
+@pytest.mark.parametrize("extra, field, hint", [
+    ("modle: {}\n", "modle", "(did you mean model?)"),
+    ("model: {epoch: 3}\n", "model.epoch", "(did you mean epochs?)"),
+    ("push: {infra_validation: {exampels: 3}}\n", "push.infra_validation.exampels",
+     "(did you mean examples?)"),
+    ("inference: {source: {csv: a.csv}, key: id, store: {sqllite: a.db}}\n",
+     "inference.store.sqllite", "(did you mean sqlite?)"),
+    ("eval:\n  metrics: [{name: accuracy, lower_bond: 0.5}]\n", "eval.metrics[0].lower_bond",
+     "(did you mean lower_bound?)"),
+    ("serving: {lable: x}\n", "serving.lable", "(did you mean the top-level label?)"),
+    ("zzz: 1\n", "zzz", ""),
+])
+def test_unknown_key_suggests_the_closest_known_key(tmp_path, extra, field, hint):
+    body = BASE.replace("eval:\n  metrics: [{name: accuracy, lower_bound: 0.5}]\n", "") \
+        if extra.startswith("eval") else BASE
+    e = load_err(write(tmp_path, body + extra))
+    [(_, got_field, reason)] = [pr for pr in e.problems if pr[1] == field]
+    assert reason == "unknown key" + (f" {hint}" if hint else "")
+
+
+def test_config_error_of_keeps_order_and_rejects_nothing():
+    one = ConfigError("a.yaml", "label", "required but missing")
+    assert str(one) == "a.yaml: label: required but missing" and one.problems == [
+        ("a.yaml", "label", "required but missing")]
+    both = ConfigError.of([one, ("a.yaml", "", "the data is empty")])
+    assert str(both) == "a.yaml: label: required but missing\na.yaml: the data is empty"
+    assert both.field == "label" and both.reason == "required but missing; also the data " \
+        "is empty"
+    with pytest.raises(ValueError):
+        ConfigError.of([])
+
+
 def test_wrong_type(tmp_path):
     e = load_err(write(tmp_path, BASE + "model: {epochs: many}\n"))
     assert e.field == "model.epochs" and "integer" in e.reason
