@@ -277,3 +277,110 @@ def spec_preprocessing_fn(task: str, label: str, features: Dict[str, Any],
     if bandit is not None:
         spec["bandit"] = dict(bandit)
     return functools.partial(build, spec=spec)
+
+
+# --------------------------------------------------------------------------- from a config
+
+def _load(config: Any, **load_kwargs):
+    from tfxkit.pipelines.config import PipelineConfig, load_config
+
+    return config if isinstance(config, PipelineConfig) else load_config(config, **load_kwargs)
+
+
+def config_sample_rows(config: Any, n: int = 6, **load_kwargs) -> List[Dict[str, Any]]:
+    """``n`` raw rows (at least 4) for every column a config's features read, and its label:
+    numbers for numeric features, strings for vocabularies and hashes, small integers for
+    ``categorical_int``, labels from ``label_classes`` (else two or three made-up ones).
+    Row 2 has every feature missing, so each feature's imputation is exercised. Built
+    from the config, so a test using them follows edits of the YAML."""
+    cfg = _load(config, **load_kwargs)
+    f = cfg.features
+    n = max(n, 4)
+    strings = set(f.vocab) | set(f.hash)
+    rows: List[Dict[str, Any]] = []
+    for i in range(n):
+        row: Dict[str, Any] = {}
+        for name in f.raw_columns():
+            if i == 2:
+                row[name] = None
+            elif name in f.categorical_int:
+                row[name] = i % max(f.categorical_int[name], 2)
+            elif name in strings:
+                row[name] = "abc"[i % 3] if name in f.vocab else f"value-{i}"
+            else:
+                row[name] = 1.0 + 1.5 * i + (i % 2) * 0.25
+        if cfg.task == "regression":
+            row[cfg.label] = 10.0 + 2.0 * i
+        elif cfg.label_classes:
+            row[cfg.label] = cfg.label_classes[i % len(cfg.label_classes)]
+        elif cfg.task == "binary":
+            row[cfg.label] = i % 2
+        else:
+            row[cfg.label] = ["first", "second", "third"][i % 3]
+        rows.append(row)
+    return rows
+
+
+def config_outputs(config: Any, **load_kwargs) -> Dict[str, Tuple[str, Optional[int]]]:
+    """{transformed output: (its kind, its id count or None)} the config's features section
+    asks for (kinds: dense, log, min_max, none, bucket, vocab, categorical_int, hash,
+    label), the label's included."""
+    cfg = _load(config, **load_kwargs)
+    f = cfg.features
+    out: Dict[str, Tuple[str, Optional[int]]] = {}
+    for name in f.dense:
+        kind = f.scale_for(name)
+        out[name + "_xf"] = ("dense" if kind == "z_score" else kind, None)
+    for name, k in f.bucket.items():
+        out[name + "_bucket_xf"] = ("bucket", k)
+    for name, v in f.vocab.items():
+        out[name + "_xf"] = ("vocab", (v.top_k + v.num_oov_buckets) if v.top_k else None)
+    for name, k in f.categorical_int.items():
+        out[name + "_xf"] = ("categorical_int", k + 1)
+    for name, k in f.hash.items():
+        out[name + "_xf"] = ("hash", k)
+    if isinstance(f.scale, dict):
+        for name, kind in f.scale.items():
+            out.setdefault(name + "_xf", ("dense" if kind == "z_score" else kind, None))
+    classes = len(cfg.label_classes) if cfg.label_classes else (
+        2 if cfg.task == "binary" else None)
+    out[cfg.label + "_xf"] = ("label", None if cfg.task == "regression" else classes)
+    return out
+
+
+def assert_config_features(config: Any, rows: Optional[Rows] = None,
+                           **load_kwargs) -> List[Dict[str, Any]]:
+    """Transforms ``rows`` (default: ``config_sample_rows``) with the config's
+    preprocessing_fn and checks every output the config's features section asks for (none
+    with a preprocessing ``module``, whose outputs are its own): present in every row,
+    finite (missing values imputed), z-scores centred (mean 0), ``min_max`` in [0, 1],
+    ``log`` at least 0, ids in [0, their count). Returns the transformed rows."""
+    cfg = _load(config, **load_kwargs)
+    rows = list(rows) if rows is not None else config_sample_rows(cfg)
+    got = run_preprocessing(config_preprocessing_fn(cfg), rows)
+    problems = []
+    wanted = {} if cfg.features.module else config_outputs(cfg)
+    for name, (kind, count) in wanted.items():
+        if name not in got[0]:
+            problems.append(f"{name}: no such output (outputs: {', '.join(sorted(got[0]))})")
+            continue
+        values = np.array([float(np.asarray(r[name]).reshape(-1)[0]) for r in got])
+        if not np.isfinite(values).all():
+            problems.append(f"{name}: not finite: {values.tolist()}")
+        elif kind == "dense" and abs(values.mean()) > 1e-4:
+            problems.append(f"{name}: z-scores average {values.mean():.6f}, not 0")
+        elif kind == "min_max" and not ((values >= 0) & (values <= 1)).all():
+            problems.append(f"{name}: min_max values outside [0, 1]: {values.tolist()}")
+        elif kind == "log" and (values < 0).any():
+            problems.append(f"{name}: log1p values below 0: {values.tolist()}")
+        elif kind not in ("dense", "min_max", "log", "none") and count is not None \
+                and not ((values >= 0) & (values < count)).all():
+            problems.append(f"{name}: ids outside [0, {count}): {values.tolist()}")
+        elif kind in ("bucket", "vocab", "categorical_int", "hash") and (values < 0).any():
+            problems.append(f"{name}: negative ids: {values.tolist()}")
+    if len(got) != len(rows):
+        problems.append(f"the transform gave {len(got)} rows for {len(rows)}")
+    if problems:
+        raise AssertionError("config features differ from expected:\n  "
+                             + "\n  ".join(problems))
+    return got

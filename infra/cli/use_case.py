@@ -2,7 +2,6 @@
 ``generate`` (a synthetic data set)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
@@ -31,31 +30,65 @@ def templates():
 
 @click.command()
 @click.argument("name")
-@click.option("--template", "-t", "template", required=True, help="Template to copy.")
+@click.option("--template", "-t", "template", help="Template to copy.")
+@click.option("--data", "data", help="Your data (CSV or Parquet: a file, folder or glob): "
+              "profile it and write a use case for it.")
+@click.option("--label", help="With --data: the label column.")
+@click.option("--task", type=click.Choice(["binary", "multiclass", "regression"]),
+              help="With --data: the task, when the label leaves it open.")
+@click.option("--key", help="With --data: the row id column (split and inference key).")
 @click.option("--dir", "parent", default=".", type=click.Path(file_okay=False),
               help="Folder to create the use case in.")
-def new(name, template, parent):
-    """Create a use case NAME from a template."""
+def new(name, template, data, label, task, key, parent):
+    """Create a use case NAME from your data (--data) or from a template (--template)."""
     import re
 
-    if template not in _templates():
-        raise click.UsageError(f"unknown template {template!r}; known: {', '.join(_templates())}")
     if not re.match(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", name):
         raise click.UsageError(f"NAME {name!r} must be lower case letters, digits and dashes")
+    if (template is None) == (data is None):
+        raise click.UsageError("give --data PATH (your data) or --template T (one of "
+                               f"{', '.join(_templates())}), not both")
+    if data is None and (label or task or key):
+        raise click.UsageError("--label, --task and --key go with --data")
+    if template is not None and template not in _templates():
+        raise click.UsageError(f"unknown template {template!r}; known: {', '.join(_templates())}")
     dest = Path(parent) / name
     if dest.exists():
         raise click.UsageError(f"{dest} already exists; nothing was changed")
-    tmp = Path(parent) / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(TEMPLATES_DIR / template, tmp,
-                    ignore=shutil.ignore_patterns("__pycache__", ".tfxkit", "models", "*.pyc"))
-    cfg_path = tmp / "config.yaml"
-    text = cfg_path.read_text()
-    text = re.sub(r"(?m)^name:.*$", f"name: {name}", text, count=1)
-    cfg_path.write_text(text)
-    tmp.rename(dest)
+    if data is not None:
+        _new_from_data(name, dest, data, label, task, key)
+        return
+    from tfxkit.pipelines.scaffold.template import copy_template
+
+    copy_template(TEMPLATES_DIR / template, dest, name)
     click.echo(f"Created {dest} from template {template}.\n"
                f"  edit   {dest / 'config.yaml'}\n  run    tfxkit run {dest / 'config.yaml'}")
+
+
+def _new_from_data(name, dest, data, label, task, key):
+    from tfxkit.pipelines.scaffold import PlanError, ProfileError, make_plan, profile
+    from tfxkit.pipelines.scaffold.write import write_use_case
+
+    try:
+        prof = profile(data)
+        plan = make_plan(prof, label=label, task=task, key=key)
+        write_use_case(dest, name, prof, plan)
+    except (ProfileError, PlanError) as e:
+        click.echo(f"tfxkit new: {e}", err=True)
+        raise SystemExit(2)
+    except FileExistsError as e:
+        raise click.UsageError(str(e)) from None
+    click.echo(f"{prof.path}: {prof.rows} rows, {len(prof.columns)} columns")
+    click.echo(f"label: {plan.label} ({plan.label_why})")
+    click.echo(f"task: {plan.task} ({plan.task_why})")
+    click.echo(f"key: {plan.key} ({plan.key_why})" if plan.key else f"key: none ({plan.key_why})")
+    for col in plan.features:
+        click.echo(f"  feature {col}: {plan.why[col]}")
+    for col, why in plan.dropped.items():
+        click.echo(f"  not a feature {col}: {why}")
+    click.echo(plan.gate.line())
+    click.echo(f"Created {dest}.\n  check  tfxkit validate {dest / 'config.yaml'}\n"
+               f"  run    tfxkit run {dest / 'config.yaml'}")
 
 
 @click.command()

@@ -1,6 +1,7 @@
 """The testing kit for use cases' own tests (``tfxkit/testing.py``): what ``assert_transform``
 reports and refuses, ``ANY``, list outputs, the feature spec it infers. Every transform kind
 run through it is tested in tests/unit/pipelines/test_transform.py."""
+import numpy as np
 import pytest
 
 from tfxkit.testing import ANY, assert_transform, infer_feature_spec, spec_preprocessing_fn
@@ -78,3 +79,54 @@ def test_a_serialized_example_types_values_by_the_spec_and_leaves_gaps_absent():
     feats = example.features.feature
     assert set(feats) == {"n", "f"}
     assert feats["n"].int64_list.value == [3] and feats["f"].float_list.value == [2.0]
+
+
+# --------------------------------------------------------------------------- from a config
+
+def _config(tmp_path, features, task="multiclass", extra=""):
+    import yaml
+
+    (tmp_path / "d.csv").write_text("x,c,y\n1,a,b\n")
+    metric = "mae, upper_bound: 1" if task == "regression" else "accuracy, lower_bound: 0.5"
+    p = tmp_path / "config.yaml"
+    p.write_text(f"name: t\ntask: {task}\nlabel: y\n{extra}data: {{source: {{csv: d.csv}}}}\n"
+                 f"features: {yaml.safe_dump(features, default_flow_style=True)}"
+                 f"eval: {{metrics: [{{name: {metric}}}]}}\n")
+    return p
+
+
+def test_config_sample_rows_follow_the_features(tmp_path):
+    from tfxkit.testing import config_outputs, config_sample_rows
+
+    cfg = _config(tmp_path, {"dense": ["x"], "vocab": {"c": {"top_k": 2}},
+                             "categorical_int": {"h": 24}, "hash": {"u": 8},
+                             "bucket": {"b": 3}, "scale": {"x": "log"}},
+                  extra='label_classes: ["p", "q"]\n')
+    rows = config_sample_rows(cfg)
+    assert len(rows) == 6 and all(v is None for k, v in rows[2].items() if k != "y")
+    assert isinstance(rows[0]["c"], str) and isinstance(rows[0]["u"], str)
+    assert isinstance(rows[1]["h"], int) and isinstance(rows[1]["x"], float)
+    assert [r["y"] for r in rows[:3]] == ["p", "q", "p"]
+    assert config_outputs(cfg) == {"x_xf": ("log", None), "b_bucket_xf": ("bucket", 3),
+                                   "c_xf": ("vocab", 3), "h_xf": ("categorical_int", 25),
+                                   "u_xf": ("hash", 8), "y_xf": ("label", 2)}
+
+
+def test_assert_config_features_fails_on_missing_or_bad_outputs(tmp_path, monkeypatch):
+    import tfxkit.testing as testing
+
+    cfg = _config(tmp_path, {"dense": ["x"], "vocab": ["c"]}, task="regression")
+    good = [{"x_xf": np.float32(v), "c_xf": np.int64(i % 2), "y_xf": np.float32(1.0)}
+            for i, v in enumerate([-1.0, 1.0, 0.0, 0.0, -0.5, 0.5])]
+    monkeypatch.setattr(testing, "run_preprocessing", lambda fn, rows: good)
+    assert testing.assert_config_features(cfg) == good
+    bad = [dict(r, x_xf=np.float32(r["x_xf"] + 1)) for r in good]
+    bad[0]["c_xf"] = np.int64(-1)
+    for r in bad:
+        del r["y_xf"]
+    monkeypatch.setattr(testing, "run_preprocessing", lambda fn, rows: bad)
+    with pytest.raises(AssertionError) as e:
+        testing.assert_config_features(cfg)
+    msg = str(e.value)
+    assert "x_xf: z-scores average 1.000000, not 0" in msg
+    assert "c_xf: negative ids" in msg and "y_xf: no such output" in msg

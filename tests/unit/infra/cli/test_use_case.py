@@ -46,6 +46,57 @@ def test_new_copies_template(tmp_path):
     assert again.returncode != 0 and "already exists" in again.stderr
 
 
+def test_new_from_template_is_cleaned_of_the_template(tmp_path):
+    r = run("new", "my-penguins", "-t", "multiclass", "--dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "my-penguins" / "config.yaml").read_text()
+    assert "penguin-species" not in text and "tfxkit_penguin" not in text
+    assert "database: tfxkit_my_penguins" in text and "gs://my-bucket/my-penguins/" in text
+    assert text.startswith("# my-penguins (multiclass): made from the multiclass template")
+
+
+def _csv(tmp_path, label="target", values=lambda i: "ab"[i % 3 == 0]):
+    lines = [f"row_key,x,color,{label}"] + [
+        f"k{i},{'' if i == 5 else i * 0.7},{'rgb'[i % 3]},{values(i)}" for i in range(40)]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    return str(tmp_path / "d.csv")
+
+
+def test_new_from_data_writes_a_valid_use_case(tmp_path):
+    r = run("new", "mine", "--data", _csv(tmp_path), "--dir", str(tmp_path / "cases"))
+    assert r.returncode == 0, r.stderr
+    assert "label: target (the only column with a usual label name ('target'))" in r.stdout
+    assert "task: binary (the label has 2 distinct values (a, b))" in r.stdout
+    assert "key: row_key" in r.stdout and "feature x: numeric" in r.stdout
+    assert "gate: accuracy >= 0.7 (majority class 'a' is 0.65 of rows, +0.05)" in r.stdout
+    v = run("validate", str(tmp_path / "cases" / "mine" / "config.yaml"))
+    assert v.returncode == 0 and "OK" in v.stdout, v.stdout + v.stderr
+
+
+def test_new_from_data_refuses_bad_input_and_writes_nothing(tmp_path):
+    data = _csv(tmp_path, label="outcome_code", values=lambda i: i % 3)
+    cases = tmp_path / "cases"
+    for args, message in [
+            (("--data", str(tmp_path / "nope.csv")), "nope.csv: no such file or folder"),
+            (("--data", data), "which column is the label?"),
+            (("--data", data, "--label", "outcome"),
+             "--label 'outcome': not a column of " + data + "; did you mean 'outcome_code'?"),
+            (("--data", data, "--label", "outcome_code"),
+             "3 distinct values (0, 1, 2): classes or a quantity? Give --task multiclass"),
+            (("--data", data, "--label", "color", "--key", "x"), "--key 'x': not a row id")]:
+        r = run("new", "mine", *args, "--dir", str(cases))
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert message in r.stderr, (args, r.stderr)
+        assert not cases.exists() or not list(cases.iterdir())
+    r = run("new", "mine", "--data", data, "-t", "multiclass", "--dir", str(cases))
+    assert r.returncode == 2 and "not both" in r.stderr
+    ok = run("new", "mine", "--data", data, "--label", "outcome_code", "--task", "multiclass",
+             "--dir", str(cases))
+    assert ok.returncode == 0, ok.stderr
+    again = run("new", "mine", "--data", data, "--label", "outcome_code", "--dir", str(cases))
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
 def test_new_rejects_unknown_template(tmp_path):
     r = run("new", "x", "--template", "nope", "--dir", str(tmp_path))
     assert r.returncode != 0 and "unknown template" in r.stderr
