@@ -67,13 +67,18 @@ def not_blessed_reason(lines: Sequence[str]) -> str:
 
 def failure_reason(lines: Sequence[str], n_tail: int = 10) -> str:
     """The pipeline's error out of a failed command's output: the last
-    "Run failed in X: reason" or "config error: ..." line, else the last lines."""
+    "Run failed in X: reason" line, or the "config error: ..." line with the problems
+    listed after it (one per line), else the last lines."""
     clean = [_ANSI.sub("", ln).rstrip() for ln in lines]
-    for pattern in (_FAILED, _CONFIG_ERROR):
-        for ln in reversed(clean):
-            m = pattern.match(ln.strip())
-            if m:
-                return m.group(1)
+    for ln in reversed(clean):
+        m = _FAILED.match(ln.strip())
+        if m:
+            return m.group(1)
+    for i in range(len(clean) - 1, -1, -1):
+        m = _CONFIG_ERROR.match(clean[i].strip())
+        if m:  # every problem of the config: one line each after the first
+            return "\n".join([m.group(1)] + [ln.strip() for ln in clean[i + 1:]
+                                              if ln.strip()])
     tail = [ln for ln in clean if ln.strip()][-n_tail:]
     return "\n".join(tail) if tail else "(no output)"
 

@@ -234,7 +234,8 @@ FAKE = textwrap.dedent("""\
         echo "  see the log above" >&2
         exit 1;;
       bad-config)
-        echo "config error: $2: model.epochs: must be positive" >&2; exit 2;;
+        echo "config error: $2: model.epochs: must be positive" >&2
+        echo "$2: lable: unknown key (did you mean label?)" >&2; exit 2;;
       noisy)
         for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "line $i"; done; exit 3;;
       weak)
@@ -289,8 +290,9 @@ def test_operator(tmp_path):
     # A rejected config fails at once: retrying cannot help.
     bad = out["bad_config"]
     assert bad["error"] == "TfxkitConfigError" and bad["fail_fast"]
-    assert bad["message"].endswith(
-        f"(exit 2): config error: {c.format('bad-config')}: model.epochs: must be positive")
+    assert bad["message"].endswith(  # every problem, one line each
+        f"(exit 2): config error: {c.format('bad-config')}: model.epochs: must be positive\n"
+        f"{c.format('bad-config')}: lable: unknown key (did you mean label?)")
     # No recognisable error line: the last ten lines.
     msg = out["noisy"]["message"]
     assert msg.startswith(f"tfxkit predict {c.format('noisy')} failed (exit 3): line 3\n")
