@@ -34,8 +34,7 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     cfg, info = load_or_exit(config, profile, sets)
     check_metadata_or_exit(cfg)
     quiet_logs(verbose)
-    rows = f"{info['rows']} rows" if info["rows"] is not None else "BigQuery source"
-    click.echo(f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}")
+    click.echo(header(cfg, info))
     click.echo("  loading TFX ...", nl=False)
     from tfxkit.infra.run.properties import run_properties
     from tfxkit.infra.run.local_runner import (NoPreviousRun, RunCanceled, RunFailed,
@@ -105,6 +104,16 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
                     f"{'failed infra validation' if summary.blessed else 'was not blessed'})",
                     fg="yellow", err=True)
     sys.exit(status)
+
+
+def header(cfg, info) -> str:
+    """The run's first line: the rows (and the rows ``data.on_bad_value: reject`` drops)."""
+    rows = f"{info['rows']} rows" if info["rows"] is not None else "BigQuery source"
+    if info.get("rejected_rows"):
+        cols = ", ".join(f"{c} {n}" for c, n in sorted(info["bad_values"].items()))
+        rows += (f" ({info['rejected_rows']} rejected by data.on_bad_value: reject, a value "
+                 f"that is not a number: {cols})")
+    return f"tfxkit run {cfg.name}: {rows}, pipeline root {cfg.pipeline_root}"
 
 
 def _unchanged(cfg, result, summary, conn) -> str:
