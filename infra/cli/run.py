@@ -22,8 +22,15 @@ from tfxkit.infra.cli.common import (check_metadata_or_exit, config_options, loa
                    "(same as --set data.span=N).")
 @click.option("--report/--no-report", "with_report", default=True, show_default=True,
               help="Write the run report (one HTML page) when the run ends.")
-def run(config, profile, sets, verbose, from_node, span, with_report=True):
+@click.option("--force", is_flag=True,
+              help="Run the pipeline even when nothing changed since the last completed run "
+                   "(same data, config, modules and tfxkit: by default nothing runs then).")
+def run(config, profile, sets, verbose, from_node, span, with_report=True, force=False):
     """Run the training pipeline of CONFIG on the local runner.
+
+    When nothing changed since the last completed run (the same data, config, modules and
+    tfxkit), nothing runs and nothing is imported: it says so and exits as that run did
+    (--force runs anyway).
 
     Exit status: 0 the model is blessed (and pushed, or identical to the serving one);
     1 a component failed; 2 the config or data was rejected; 3 the run completed but the
@@ -35,6 +42,12 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     check_metadata_or_exit(cfg)
     quiet_logs(verbose)
     click.echo(header(cfg, info))
+    from tfxkit.infra.run import fast_path
+
+    fingerprint, hit = fast_path.decide(cfg, from_node, force)
+    if hit is not None:  # before TensorFlow and TFX are imported
+        click.echo(fast_path.text(hit))
+        sys.exit(hit.status)
     click.echo("  loading TFX ...", nl=False)
     from tfxkit.infra.run.properties import run_properties
     from tfxkit.infra.run.local_runner import (NoPreviousRun, RunCanceled, RunFailed,
@@ -99,6 +112,12 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True):
     if with_report:
         write_run_report(cfg, cfg.name, result, [c.id for c in pipeline.components])
     status = outcome.exit_status(summary)
+    if status in (0, outcome.NOT_BLESSED) and summary.status == "succeeded":
+        try:  # what the next run's fast path compares with
+            fast_path.record(cfg, result.run_id, fingerprint, status)
+        except Exception as e:  # pylint: disable=broad-except
+            click.secho(f"  (cannot record the run's inputs fingerprint: {e})", fg="yellow",
+                        err=True)
     if status == outcome.NOT_BLESSED:
         click.secho(f"exit {status}: the run completed but nothing was pushed (the model "
                     f"{'failed infra validation' if summary.blessed else 'was not blessed'})",

@@ -85,7 +85,7 @@ def test_safe_push_end_to_end(template_copy):
 
     # 4. Nothing changed: fully cached, nothing pushed; forcing the Pusher to re-execute
     #    still pushes nothing (the content equals the serving version's).
-    again = tfxkit("run", cfg)
+    again = tfxkit("run", cfg, "--force")  # (without --force nothing would run at all)
     assert again.returncode == 0, again.stderr
     s = store(db)
     states = node_states(s, PIPELINE, runs(s, PIPELINE)[-1])

@@ -142,17 +142,32 @@ def test_template_end_to_end(template, template_copy):
         with pytest.raises(Exception, match="Could not find variable"):
             assert_run_inference(model_dir, examples)
 
+    # nothing changed: the fast path, before TFX is imported; no run, nothing pushed
+    import time
+
+    t0 = time.monotonic()
     second = tfxkit("run", cfg)
+    fast_s = time.monotonic() - t0
     assert second.returncode == 0, second.stderr
     s = store(case / ".tfxkit" / "metadata.sqlite")
+    run1 = runs(s, pipeline)[-1]
+    assert (f"Nothing changed since run {run1.name}: the same data, config, modules and "
+            f"tfxkit; nothing ran (model {versions[-1]} is serving)" in second.stdout), \
+        second.stdout
+    assert "loading TFX" not in second.stdout and "BLESSED" not in second.stdout
+    print(f"no-change run: {fast_s:.2f} s wall (process start included)")
+    assert registry_versions(case / "models") == versions
+    # --force: the pipeline runs, every component cached, one line for the summary
+    third = tfxkit("run", cfg, "--force")
+    assert third.returncode == 0, third.stderr
+    s = store(case / ".tfxkit" / "metadata.sqlite")
     run2 = runs(s, pipeline)[-1]
+    assert run2.name != run1.name
     states = node_states(s, pipeline, run2)
     assert all(states[c] == "CACHED" for c in COMPONENTS), states
     assert registry_versions(case / "models") == versions  # nothing new pushed
-    # one line instead of the earlier run's summary, and counts that add up
-    run1 = runs(s, pipeline)[-2]
     assert (f"Nothing changed since run {run1.name}: the same inputs and settings, every "
             f"result reused, nothing new was pushed (model {versions[-1]} is serving)"
-            in second.stdout), second.stdout
-    assert "BLESSED" not in second.stdout and "Pushed version" not in second.stdout
-    assert f"0 ran, {len(COMPONENTS)} cached" in second.stdout
+            in third.stdout), third.stdout
+    assert "BLESSED" not in third.stdout and "Pushed version" not in third.stdout
+    assert f"0 ran, {len(COMPONENTS)} cached" in third.stdout
