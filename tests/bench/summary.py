@@ -55,6 +55,10 @@ def targets(folder: Path):
         for kind, res in (d.get("sweep") or {}).items():
             yield (f"GET /predictions p99 at 200/s, {kind} (< 10 ms)",
                    f"{res['p99_at_200']:.2f} ms (one window)", res["p99_at_200"] < 10, where)
+        if d.get("fast_wall_s"):
+            yield (f"no-change tfxkit run, wall with Python start-up (<= {d['target_s']:g} s)",
+                   fmt(d["fast_wall_s"], " s") + f" over {d['fast_wall_s']['n']} runs",
+                   d["target_met"], where)
         b = d.get("bandit_reads")
         for kind, res in ((b or {}).get("stores") or {}).items():
             yield (f"bandit recommendations by user id, p99 at {b['rate']}/s, {kind}, "
