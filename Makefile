@@ -56,7 +56,7 @@ STAMP := $(VENV)/.installed-$(STACK)-py$(PYTHON)
 # import: compile them at install, or every process compiles TensorFlow's sources again.
 UV_INSTALL = $(VENV)/bin/uv pip install -q --compile-bytecode
 export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once

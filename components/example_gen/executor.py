@@ -121,7 +121,8 @@ class Executor(base_executor.BaseExecutor):
         examples.set_int_custom_property("rows_rejected", sum(result.rejected.values()))
         examples.set_string_custom_property("rejections", json.dumps(result.rejected))
         bad = sum(n for why, n in result.rejected.items() if why.startswith(ingest.BAD_VALUE))
-        examples.set_int_custom_property("rows_rejected_bad_value", bad)
+        # not rows_*: those name the splits (lineage, the report, the registry read them so)
+        examples.set_int_custom_property("bad_value_rows_rejected", bad)
         examples.set_string_custom_property("input_files", json.dumps(files[:1000]))
         logging.info("ingested %s rows: %s; rejected %s", result.total, result.rows,
                      result.rejected)

@@ -47,7 +47,8 @@ def test_from_trainer_reruns_trainer_on_the_same_transform_outputs(trained_multi
     assert "unknown component 'Trainr'" in bad.stderr and "Transform, Trainer" in bad.stderr
 
     r2 = tfxkit("run", cfg, "--from", "Trainer", "--set", "model.epochs=4")
-    assert r2.returncode == 0, r2.stderr
+    # completed: blessed (0) or not (3: 4 epochs may miss the gate; not what this tests)
+    assert r2.returncode in (0, 3), r2.stderr
     assert "Trainer            ran" in r2.stdout and "Transform          reused" in r2.stdout
 
     s = store(case / ".tfxkit" / "metadata.sqlite")
@@ -79,7 +80,7 @@ def test_from_trainer_reruns_trainer_on_the_same_transform_outputs(trained_multi
 
     # A second --from with nothing changed still executes the Trainer (no cache hit).
     r3 = tfxkit("run", cfg, "--from", "Trainer", "--set", "model.epochs=4")
-    assert r3.returncode == 0, r3.stderr
+    assert r3.returncode in (0, 3), r3.stderr
     assert "Trainer            ran" in r3.stdout
 
     # Lineage of the latest pushed model (if the retrain was pushed) names the new epochs.
@@ -95,10 +96,10 @@ def test_span_reruns_a_past_span(template_copy):
     cfg = case / "config.yaml"
     cfg.write_text(cfg.read_text().replace('"data/eta-*.csv"', '"data/eta-{YYYY}-{MM}-{DD}.csv"'))
     r1 = tfxkit("run", cfg, "--set", "model.epochs=2")
-    assert r1.returncode == 0, r1.stderr
+    assert r1.returncode in (0, 3), r1.stderr  # completed (2 epochs may miss the gate)
     day1, day3 = 20454, 20456  # days since 1970-01-01 of 2026-01-01 and 2026-01-03
     r2 = tfxkit("run", cfg, "--span", day1, "--set", "model.epochs=2")
-    assert r2.returncode == 0, r2.stderr
+    assert r2.returncode in (0, 3), r2.stderr
     assert "ExampleGen         ran" in r2.stdout and "Trainer            ran" in r2.stdout
 
     s = store(case / ".tfxkit" / "metadata.sqlite")

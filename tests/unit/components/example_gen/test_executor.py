@@ -81,7 +81,7 @@ def test_bad_numbers_rejected_are_counted_on_the_artifact(tmp_path):
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "out")
     Executor().Do({}, {"examples": [examples]}, props)
-    assert examples.get_int_custom_property("rows_rejected_bad_value") == 2
+    assert examples.get_int_custom_property("bad_value_rows_rejected") == 2
     assert examples.get_int_custom_property("rows_rejected") == 2
     assert json.loads(examples.get_string_custom_property("rejections")) == {
         "a value that is not a number in 'mass'": 2}
