@@ -32,14 +32,22 @@ def _hash_files(h, files: List[str], label: str) -> None:
         h.update(fingerprint_files(files).encode())
 
 
-def _tfxkit_sources() -> List[str]:
-    import tfxkit
+# tfxkit's top-level packages (setup.py's PACKAGES): one folder in a wheel, four
+# folders of the repository in an editable install
+_PACKAGES = ("tfxkit", "tfxkit.components", "tfxkit.pipelines", "tfxkit.infra")
 
-    root = os.path.dirname(os.path.abspath(tfxkit.__file__))
-    out = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
-        out += [os.path.join(folder, f) for f in files if f.endswith(".py")]
+
+def _tfxkit_sources() -> List[str]:
+    """Every .py file of tfxkit, whichever way it is installed (no package imported)."""
+    from importlib.util import find_spec
+
+    out = set()
+    for name in _PACKAGES:
+        spec = find_spec(name)
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            for folder, dirs, files in os.walk(root):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+                out.update(os.path.join(folder, f) for f in files if f.endswith(".py"))
     return sorted(out)
 
 

@@ -69,6 +69,20 @@ def test_every_input_changes_the_fingerprint(case, monkeypatch):
     assert fp(case) != mine
 
 
+def test_tfxkit_sources_are_every_package_of_it():
+    """The fingerprint covers the code of every tfxkit package, wherever it is installed
+    (an editable install maps components/, pipelines/ and infra/ from the repository)."""
+    import tfxkit.components.example_gen.ingest as ingest
+    import tfxkit.infra.run.fast_path as me
+    import tfxkit.pipelines.config.pipeline as pipeline
+    import tfxkit.testing as testing
+
+    files = fast_path._tfxkit_sources()
+    for module in (ingest, me, pipeline, testing):
+        assert os.path.abspath(module.__file__) in files, module.__name__
+    assert len(files) == len(set(files)) and len(files) > 100
+
+
 def test_no_fingerprint_for_a_source_it_cannot_read_first(case):
     assert fp(case, "data.source.csv=gs://bucket/data/*.csv") is None
     assert fp(case, "data.source.csv=nothing/*.csv") is None
