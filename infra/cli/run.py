@@ -44,7 +44,12 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True, force
     click.echo(header(cfg, info))
     from tfxkit.infra.run import fast_path
 
-    fingerprint, hit = fast_path.decide(cfg, from_node, force)
+    try:
+        fingerprint, hit = fast_path.decide(cfg, from_node, force)
+    except Exception as e:  # pylint: disable=broad-except  (then the pipeline runs)
+        click.secho(f"  (the no-change check could not be made, running: {e})",
+                    fg="yellow", err=True)
+        fingerprint, hit = None, None
     if hit is not None:  # before TensorFlow and TFX are imported
         click.echo(fast_path.text(hit))
         sys.exit(hit.status)
