@@ -43,7 +43,7 @@ class Logged:
         return len(self.reward)
 
 
-def _value(feature) -> Any:
+def feature_value(feature) -> Any:
     """A tf.Example feature's single value (bytes as text), None when it has none."""
     kind = feature.WhichOneof("kind")
     values = getattr(feature, kind).value if kind else []
@@ -64,7 +64,7 @@ def logged_columns(serialized: Iterable[bytes], action: str, reward: str,
         feats = example_pb2.Example.FromString(raw).features.feature
         for column, values in ((action, out.action), (reward, out.reward),
                                (propensity, out.propensity)):
-            values.append(_value(feats[column]) if column in feats else None)
+            values.append(feature_value(feats[column]) if column in feats else None)
     return out
 
 

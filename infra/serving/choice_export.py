@@ -52,14 +52,11 @@ def _features(raw: bytes) -> Dict[str, Any]:
     """A serialized tf.Example's features, each as its first value (bytes as text)."""
     from tensorflow.core.example import example_pb2
 
-    out = {}
-    for name, feat in example_pb2.Example.FromString(raw).features.feature.items():
-        kind = feat.WhichOneof("kind")
-        values = getattr(feat, kind).value if kind else []
-        if values:
-            v = values[0]
-            out[name] = v.decode() if isinstance(v, bytes) else v
-    return out
+    from tfxkit.components.policy_evaluator.gate import feature_value
+
+    feats = example_pb2.Example.FromString(raw).features.feature
+    out = {name: feature_value(f) for name, f in feats.items()}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _rewards(lines: List[Dict[str, Any]]) -> Tuple[Dict[Tuple[str, int], Any], int]:
