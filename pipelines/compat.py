@@ -115,6 +115,25 @@ def keras_module(version: int):
     return tf_keras
 
 
+def keras_internals_not_autographed() -> bool:
+    """Keras 2 (``tf_keras``) internals run as written inside ``tf.function``, as Keras 2's
+    ``keras`` package always did: TensorFlow's AutoGraph leaves modules named ``keras``
+    unconverted (its ``config.CONVERSION_RULES``), but not ``tf_keras``, the same code
+    under another name, so every ``model.fit`` re-wrote Keras's training step and every
+    layer it calls into AutoGraph code before tracing it (12 s of the penguin template's
+    16 s Trainer, measured with py-spy). A model's own ``call`` is still converted: Keras
+    converts it itself (``autograph.tf_convert`` in ``Layer.__call__``). Returns whether
+    the rule was added now (False when it was there)."""
+    from tensorflow.python.autograph.core import config as ag_config
+
+    rules = ag_config.CONVERSION_RULES
+    if any(getattr(r, "_prefix", None) == "tf_keras" for r in rules):
+        return False
+    # before any Convert rule of a tf_keras submodule could match (there is none today)
+    ag_config.CONVERSION_RULES = (ag_config.DoNotConvert("tf_keras"),) + tuple(rules)
+    return True
+
+
 def keras_of(model):
     """The Keras (``keras`` 3 or ``tf_keras``) that ``model`` was built with."""
     return keras_module(3 if is_keras3(model) else 2)

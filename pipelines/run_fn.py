@@ -160,6 +160,7 @@ def merge_hyperparameters(model_cfg: Dict[str, Any], hp: Optional[Dict[str, Any]
 
 
 def train(fn_args):
+    compat.keras_internals_not_autographed()
     spec = fn_args.custom_config or {}
     task, label = spec["task"], spec["label"]
     mcfg = merge_hyperparameters(spec.get("model", {}), getattr(fn_args, "hyperparameters", None))

@@ -86,3 +86,37 @@ def test_stock_components_are_classes_and_a_missing_one_says_why(monkeypatch):
         compat.tfx_components("Pusher")
     with pytest.raises(ImportError, match="tfx.components has no NoSuchGen"):
         compat.tfx_components("NoSuchGen")
+
+
+def test_keras_2_internals_are_left_to_run_as_written_but_a_models_own_code_is_converted():
+    """AutoGraph leaves ``keras`` alone but rewrote ``tf_keras`` (the same code) on every
+    fit; after the rule, tf_keras's training step is run as written, a model module's own
+    function is still converted, and a second call adds nothing. In a fresh process: the
+    rule is process-wide and training tests in this one add it."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import tf_keras.src.engine.training as training
+        from tensorflow.python.autograph.impl import conversion
+        from tfxkit.pipelines import compat, models
+        before = conversion.is_allowlisted(training.Model.train_step)
+        added = compat.keras_internals_not_autographed()
+        after = conversion.is_allowlisted(training.Model.train_step)
+        own = conversion.is_allowlisted(models.build_model)
+        again = compat.keras_internals_not_autographed()
+        print(before, added, after, own, again)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["False", "True", "True", "False", "False"]
+
+
+def test_training_adds_the_rule(monkeypatch):
+    from tfxkit.pipelines import run_fn
+
+    called = []
+    monkeypatch.setattr(compat, "keras_internals_not_autographed", lambda: called.append(1))
+    with pytest.raises(Exception):  # stops right after, at the missing custom_config
+        run_fn.train(type("FnArgs", (), {"custom_config": None})())
+    assert called == [1]
