@@ -30,6 +30,9 @@ class InfraValidatorSpec(types.ComponentSpec):
 class InfraValidator(base_component.BaseComponent):
     SPEC_CLASS = InfraValidatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+    # tfxkit's local runner may run it in a second thread beside the next component (the
+    # Evaluator): it reads no sys.argv or absl flags and loads the model in a child process
+    RUNS_BESIDE = True
 
     def __init__(self, model: types.BaseChannel, examples: types.BaseChannel,
                  split: str = "eval", num_examples: int = 100, requests: int = 100,

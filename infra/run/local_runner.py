@@ -277,7 +277,7 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
     with _sigterm_cancels():
         try:
             result = _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes,
-                                on_start, on_done)
+                                on_start, on_done, beside=_beside_ids(pipeline))
         except RunFailed as e:
             _finish_run(connection_config, name, run_id, run_state.FAILED, e.node.error,
                         e.node.node_id)
@@ -298,23 +298,69 @@ def run_pipeline(pipeline, on_start: Callable[[str], None] = lambda node_id: Non
         return result
 
 
+def _beside_ids(pipeline) -> frozenset:
+    """Ids of the pipeline's components that may run in a second thread beside the next
+    component in order (``RUNS_BESIDE = True`` on the component class: tfxkit's
+    InfraValidator, which reads no ``sys.argv`` or absl flags and does its work in a child
+    process)."""
+    return frozenset(c.id for c in getattr(pipeline, "components", [])
+                     if getattr(type(c), "RUNS_BESIDE", False))
+
+
+def _ready_beside(ir, index: int, finished: set, started: set, beside: frozenset):
+    """The first node after ``ir.nodes[index]`` that may run beside it: one of ``beside``,
+    not started, every upstream node finished (so it cannot need the node at ``index``)."""
+    for node in ir.nodes[index + 1:]:
+        pnode = node.pipeline_node
+        node_id = pnode.node_info.id
+        if (node_id in beside and node_id not in started
+                and not pnode.execution_options.HasField("skip")
+                and all(u in finished for u in pnode.upstream_nodes)):
+            return node
+    return None
+
+
+class _Beside:
+    """A node launched in a daemon thread; ``result()`` waits for it and returns its
+    NodeResult, or raises what its launch raised (RunFailed)."""
+
+    def __init__(self, launch: Callable, node):
+        self.node_id = node.pipeline_node.node_info.id
+        self._box: Dict[str, object] = {}
+        self._thread = threading.Thread(target=self._run, args=(launch, node),
+                                        name=f"tfxkit-{self.node_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self, launch, node):
+        try:
+            self._box["result"] = launch(node, in_thread=True)
+        except BaseException as e:  # pylint: disable=broad-except  (raised in result())
+            self._box["error"] = e
+
+    def result(self) -> NodeResult:
+        while self._thread.is_alive():  # a timeout: signals still reach the main thread
+            self._thread.join(0.2)
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["result"]
+
+
 def _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes, on_start,
-               on_done) -> RunResult:
+               on_done, beside: frozenset = frozenset()) -> RunResult:
+    """Runs the nodes in the IR's (topological) order in this thread; a node of ``beside``
+    starts in a second thread as soon as its inputs are ready (or at its turn) and is
+    waited for before the first node that reads its outputs, or at the end (one at a time:
+    the local runner's only concurrency, e.g. InfraValidator beside the Evaluator)."""
     from tfx.orchestration import metadata
     from tfx.orchestration.local import runner_utils
     from tfx.orchestration.portable import launcher, partial_run_utils
 
     result = RunResult(pipeline_name=ir.pipeline_info.id, run_id=run_id)
     started = time.monotonic()
-    for node in ir.nodes:
+
+    def launch(node, in_thread: bool = False) -> NodeResult:
         pnode = node.pipeline_node
         node_id = pnode.node_info.id
-        if pnode.execution_options.HasField("skip"):
-            if from_nodes:  # a partial run: upstream outputs come from the latest run
-                nr = NodeResult(node_id, "reused", 0.0)
-                result.nodes.append(nr)
-                on_done(nr)
-            continue
         if pnode.execution_options.run.perform_snapshot:
             try:
                 with metadata.Metadata(connection_config) as m:
@@ -328,28 +374,21 @@ def _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes, on_
             pipeline_runtime_spec=ir.runtime_spec,
             executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
             custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id))
-        on_start(node_id)
         t0 = time.monotonic()
         try:
-            with _component_argv():
+            with (contextlib.nullcontext() if in_thread else _component_argv()):
                 info = component_launcher.launch()
         except (Exception, SystemExit) as e:  # the component failed: report, then stop
             # (TFX's launcher records an executor's exception FAILED; a driver's error or
             # an executor's sys.exit it leaves RUNNING: run_pipeline marks those)
             error = (f"the component exited with code {e.code} (sys.exit)"
                      if isinstance(e, SystemExit) else _error_text(e))
-            nr = NodeResult(node_id, "failed", time.monotonic() - t0, error=error)
-            result.nodes.append(nr)
-            result.elapsed = time.monotonic() - started
-            on_done(nr)
-            raise RunFailed(result, nr) from e
+            raise RunFailed(result, NodeResult(node_id, "failed", time.monotonic() - t0,
+                                               error=error)) from e
         except (KeyboardInterrupt, Canceled) as e:  # stopped: CANCELED, not failed
             sig = e.signal_name if isinstance(e, Canceled) else "SIGINT"
-            nr = NodeResult(node_id, "canceled", time.monotonic() - t0, error=f"canceled ({sig})")
-            result.nodes.append(nr)
-            result.elapsed = time.monotonic() - started
-            on_done(nr)
-            raise RunCanceled(result, nr, sig) from e
+            raise RunCanceled(result, NodeResult(node_id, "canceled", time.monotonic() - t0,
+                                                 error=f"canceled ({sig})"), sig) from e
         is_system = bool(component_launcher._system_node_handler)  # pylint: disable=protected-access
         execution_id = info.execution_id if info is not None else None
         state = _state(connection_config, execution_id, is_system)
@@ -361,10 +400,89 @@ def _run_nodes(ir, run_id, connection_config, deployment_config, from_nodes, on_
             nr.error = (f"the execution was recorded as {nr.state.upper()} in MLMD"
                         if state != "running" else
                         "the execution was still RUNNING in MLMD after its launcher returned")
+        return nr
+
+    def stop(nr: NodeResult, exc: BaseException, cause: Optional[BaseException] = None):
+        result.nodes.append(nr)
+        result.elapsed = time.monotonic() - started
+        on_done(nr)
+        raise exc from cause
+
+    finished: set = set()  # node ids done (or skipped): what a node beside may wait on
+    launched: set = set()
+    side: Optional[_Beside] = None
+
+    def record(nr: NodeResult) -> None:
+        finished.add(nr.node_id)
         result.nodes.append(nr)
         on_done(nr)
         if nr.state in ("failed", "canceled"):
+            if side is not None:
+                _settle(side, result, on_done)
             result.elapsed = time.monotonic() - started
             raise RunFailed(result, nr)
+
+    def join(current: _Beside) -> None:
+        try:
+            nr = current.result()
+        except (RunFailed, RunCanceled) as e:
+            stop(e.node, e, e.__cause__)
+        record(nr)
+
+    def start_beside(node) -> _Beside:
+        node_id = node.pipeline_node.node_info.id
+        launched.add(node_id)
+        on_start(node_id)
+        return _Beside(launch, node)
+
+    for index, node in enumerate(ir.nodes):
+        pnode = node.pipeline_node
+        node_id = pnode.node_info.id
+        if pnode.execution_options.HasField("skip"):
+            finished.add(node_id)
+            if from_nodes:  # a partial run: upstream outputs come from the latest run
+                nr = NodeResult(node_id, "reused", 0.0)
+                result.nodes.append(nr)
+                on_done(nr)
+            continue
+        if node_id in launched:  # running beside: waited for where its outputs are needed
+            continue
+        if side is not None and side.node_id in pnode.upstream_nodes:
+            current, side = side, None
+            join(current)
+        if side is None:
+            if node_id in beside:  # its turn: it starts beside the next one in order
+                side = start_beside(node)
+                continue
+            ahead = _ready_beside(ir, index, finished, launched, beside)
+            if ahead is not None:
+                side = start_beside(ahead)
+        launched.add(node_id)
+        on_start(node_id)
+        try:
+            nr = launch(node)
+        except RunFailed as e:
+            if side is not None:  # let the one beside finish: MLMD stays true
+                _settle(side, result, on_done)
+                side = None
+            stop(e.node, e, e.__cause__)
+        except RunCanceled as e:
+            stop(e.node, e, e.__cause__)
+        record(nr)
+    if side is not None:
+        current, side = side, None
+        join(current)
+    # (Ctrl-C or SIGTERM while a node runs beside: its daemon thread is left; run_pipeline
+    # records the run CANCELED and the next run marks that execution FAILED)
     result.elapsed = time.monotonic() - started
     return result
+
+
+def _settle(side: _Beside, result: RunResult, on_done) -> None:
+    """Waits for the node beside a failed one and reports it (its own failure included)."""
+    try:
+        nr = side.result()
+    except (RunFailed, RunCanceled) as e:
+        nr = e.node
+    result.nodes.append(nr)
+    on_done(nr)
