@@ -111,7 +111,8 @@ def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) ->
         custom_config=transform_custom_config(cfg, target),
         # StatisticsGen already has the statistics; the analyzer cache pays off only
         # across spans. Both cost seconds on every run.
-        disable_statistics=True, disable_analyzer_cache=True).with_id(TRANSFORM)
+        disable_statistics=True, disable_analyzer_cache=True,
+        force_tf_compat_v1=cfg.features.transform_in_tf1()).with_id(TRANSFORM)
     transform.add_upstream_node(data.gate)
     inputs = dict(run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
                   transform_graph=transform.outputs["transform_graph"], schema=data.schema,

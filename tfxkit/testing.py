@@ -94,16 +94,18 @@ def _instances(rows: Rows, spec: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def run_preprocessing(preprocessing_fn: Callable, rows: Rows,
-                      feature_spec: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+                      feature_spec: Optional[Dict[str, Any]] = None,
+                      tf_compat_v1: bool = False) -> List[Dict[str, Any]]:
     """Analyzes ``rows`` and transforms them with ``preprocessing_fn``; returns one dict
-    of numpy values per row."""
+    of numpy values per row. ``tf_compat_v1``: traced in TF1 graph mode, as TFX's Transform
+    does with ``force_tf_compat_v1`` (``features.tf_compat_v1``)."""
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
     spec = feature_spec or infer_feature_spec(rows)
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     with tempfile.TemporaryDirectory(prefix="tfxkit-testing-") as tmp:
-        with tft_beam.Context(temp_dir=tmp):
+        with tft_beam.Context(temp_dir=tmp, force_tf_compat_v1=tf_compat_v1):
             (data, _), _ = ((_instances(rows, spec), metadata)
                             | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
     return [dict(d) for d in data]

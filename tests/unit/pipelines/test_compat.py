@@ -98,18 +98,27 @@ def test_keras_2_internals_are_left_to_run_as_written_but_a_models_own_code_is_c
 
     code = textwrap.dedent("""
         import tf_keras.src.engine.training as training
+        from tensorflow.python.autograph.core import config
         from tensorflow.python.autograph.impl import conversion
         from tfxkit.pipelines import compat, models
+        listed = any(getattr(r, "_prefix", None) == "tf_keras" for r in config.CONVERSION_RULES)
         before = conversion.is_allowlisted(training.Model.train_step)
+        assert before == listed, (before, listed)
         added = compat.keras_internals_not_autographed()
         after = conversion.is_allowlisted(training.Model.train_step)
         own = conversion.is_allowlisted(models.build_model)
         again = compat.keras_internals_not_autographed()
-        print(before, added, after, own, again)
+        print(listed, added, after, own, again)
     """)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split() == ["False", "True", "True", "False", "False"]
+    listed, *rest = r.stdout.split()
+    # TF 2.16 (TFX 1.16) does not list tf_keras; later TensorFlow (TFX 1.21's 2.21) does
+    assert rest == [str(listed == "False"), "True", "False", "False"]
+    import tensorflow as tf
+
+    if tf.__version__.startswith("2.16."):
+        assert listed == "False"
 
 
 def test_training_adds_the_rule(monkeypatch):

@@ -85,3 +85,32 @@ def test_a_bandit_section_reaches_the_transform_and_the_trainer(cfg):
     for custom_config in (training_stage.transform_custom_config(c),
                           training_stage.trainer_custom_config(c)):
         assert custom_config["bandit"] == {"action": "recommender", "actions": ["r01", "r02"]}
+
+
+@pytest.mark.parametrize("setting, module, tf1", [
+    ("auto", None, 1), ("auto", "preprocessing.py", 0), (False, None, 0),
+    (True, "preprocessing.py", 1)])
+def test_transform_traces_tfxkits_own_preprocessing_in_tf1_and_a_module_in_tf2(
+        cfg, tmp_path, setting, module, tf1):
+    """features.tf_compat_v1: auto is TF1 graph mode (TFX's force_tf_compat_v1) for the
+    config-driven preprocessing only; an explicit value wins."""
+    from tfxkit.pipelines import factory
+
+    update = {"tf_compat_v1": setting}
+    if module:
+        (tmp_path / module).write_text("def preprocessing_fn(inputs): return dict(inputs)\n")
+        update["module"] = str(tmp_path / module)
+    c = cfg.model_copy(update={
+        "root": str(tmp_path / "root"),
+        "metadata": cfg.metadata.model_copy(update={"sqlite": str(tmp_path / "m.sqlite")}),
+        "features": cfg.features.model_copy(update=update)})
+    transform = next(x for x in factory.create_pipeline(c).components if x.id == "Transform")
+    assert transform.exec_properties["force_tf_compat_v1"] == tf1
+
+
+def test_tf_compat_v1_takes_auto_or_a_boolean(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text((TEMPLATES / "multiclass" / "config.yaml").read_text().replace(
+        "features:\n", "features:\n  tf_compat_v1: sometimes\n", 1))
+    with pytest.raises(Exception, match=r"features\.tf_compat_v1"):
+        load_config(bad)

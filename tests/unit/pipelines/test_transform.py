@@ -140,3 +140,38 @@ def test_a_bandit_column_listed_as_a_feature_is_refused():
                                bandit=BANDIT)
     with pytest.raises(ValueError, match="bandit columns are not context features: arm_xf"):
         run_preprocessing(fn, [{"x": 1.0, "arm": "a", "r": 1, "p": 0.5}])
+
+
+@pytest.mark.parametrize("task, label, spec, extra", [
+    ("multiclass", "y", {
+        "dense": ["a", "b", "c", "d"],
+        "scale": {"a": "z_score", "b": "min_max", "c": "log", "d": "none"},
+        "impute": {"a": "mean", "b": "median", "c": {"constant": 5}, "d": "most_frequent",
+                   "s": "most_frequent", "city": {"constant": "none"}},
+        "bucket": {"b": 2},
+        "vocab": {"s": {"top_k": 1, "num_oov_buckets": 2}, "city": {"frequency_threshold": 2}},
+        "categorical_int": {"year": 3},
+        "hash": {"city": 8},
+    }, {}),
+    ("bandit", "r", {"dense": ["x"]}, {"bandit": BANDIT}),
+])
+def test_tf1_graph_mode_transforms_every_kind_as_tf2_does(task, label, spec, extra):
+    """features.tf_compat_v1 (auto: TF1 for this config-driven preprocessing) must not
+    change a single transformed value."""
+    if task == "bandit":
+        rows = [{"x": 1.0, "arm": "c", "r": 1, "p": 0.5}, {"x": 2.0, "arm": "a", "r": -1,
+                "p": 0.25}, {"x": 3.0, "arm": "zz", "r": 0, "p": 1.0}]
+    else:
+        rows = ROWS
+    fn = spec_preprocessing_fn(task, label, spec, **extra)
+    tf2 = run_preprocessing(fn, rows)
+    tf1 = run_preprocessing(fn, rows, tf_compat_v1=True)
+    assert len(tf1) == len(tf2) == len(rows)
+    for a, b in zip(tf1, tf2):
+        assert set(a) == set(b)
+        for k in a:
+            assert np.asarray(a[k]).dtype == np.asarray(b[k]).dtype, k
+            if np.asarray(a[k]).dtype.kind in "fc":
+                np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-6, err_msg=k)
+            else:
+                np.testing.assert_array_equal(a[k], b[k], err_msg=k)
