@@ -1,5 +1,10 @@
 """BatchInferrer executor: a Beam job with one element per input shard; each worker loads
-the model once and writes its shard's PredictionLogs (``infer.infer_to_file``)."""
+the model once and writes its shard's PredictionLogs (``infer.score_file``).
+
+On Beam's default runner in its default mode (the direct runner, ``in_memory``: one
+worker in this process, one bundle after another) the same work runs without the Beam
+job (``infer.score_files``: the same shards, one after another, one model load), which
+saves Beam's start-up; any other runner or mode runs the Beam job."""
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +18,21 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from tfxkit.components.batch_inference import infer
-from tfxkit.components.common import records
+
+
+def runs_in_process(beam_pipeline_args: List[str]) -> bool:
+    """True when these Beam arguments run a job in this process, one bundle after another:
+    no runner or the direct runner, in its ``in_memory`` mode (the default; it uses one
+    worker whatever ``direct_num_workers`` says)."""
+    from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions,
+                                                      StandardOptions)
+
+    options = PipelineOptions(list(beam_pipeline_args or []))
+    runner = options.view_as(StandardOptions).runner
+    if runner is not None and (not isinstance(runner, str)
+                               or runner.lower() not in ("direct", "directrunner")):
+        return False
+    return options.view_as(DirectOptions).direct_running_mode == "in_memory"
 
 
 def model_dir(model_uri: str) -> str:
@@ -39,10 +58,8 @@ class _InferShard(beam.DoFn):
 
     def process(self, element):
         i, path, upstream = element
-        batches = (infer.chained_batches(path, self.chain, self.batch_size) if upstream
-                   else records.read_batches([path], self.batch_size))
-        out = os.path.join(self.out_dir, infer.LOG_FILE.format(i, self.shards))
-        n = infer.infer_to_file(self.predictor, batches, out)
+        n = infer.score_file(self.predictor, i, path, self.shards, self.out_dir,
+                             self.batch_size, self.chain, upstream)
         self.examples.inc(n)
         yield n
 
@@ -68,19 +85,32 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         if not files:
             raise ValueError("no input records to score (no files in the examples artifact)")
         path = model_dir(model.uri)
-        logging.info("scoring %d shard(s) with %s", len(files), path)
-        p = self._make_beam_pipeline()
-        _ = (p | "Shards" >> beam.Create([(i, f, bool(upstream)) for i, f in enumerate(files)])
-             | "Infer" >> beam.ParDo(_InferShard(path, result.uri, len(files),
-                                                  params.get("batch_size", 4096),
-                                                  params.get("signature", "serving_default"),
-                                                  params.get("chain") or {})))
-        run = p.run()
-        run.wait_until_finish()
-        counters = run.metrics().query(
-            beam.metrics.MetricsFilter().with_name("examples"))["counters"]
-        rows = sum(c.committed or 0 for c in counters)
+        batch_size = params.get("batch_size", 4096)
+        signature = params.get("signature", "serving_default")
+        chain = params.get("chain") or {}
+        if self._make_beam_pipeline_fn is None and runs_in_process(self._beam_pipeline_args):
+            logging.info("scoring %d shard(s) with %s in this process (in-memory direct "
+                         "runner: no Beam job)", len(files), path)
+            rows = infer.score_files(path, files, result.uri, batch_size, signature, chain,
+                                     bool(upstream))
+        else:
+            logging.info("scoring %d shard(s) with %s", len(files), path)
+            rows = self._run_beam(files, path, result.uri, batch_size, signature, chain,
+                                  bool(upstream))
         result.set_int_custom_property("rows", rows)
         result.set_string_custom_property("model_uri", model.uri)
         result.set_string_custom_property("signature", params.get("signature", "serving_default"))
         logging.info("scored %d examples", rows)
+
+    def _run_beam(self, files: List[str], path: str, out_dir: str, batch_size: int,
+                  signature: str, chain: Dict[str, str], upstream: bool) -> int:
+        """The Beam job: one element per input file; returns the examples scored."""
+        p = self._make_beam_pipeline()
+        _ = (p | "Shards" >> beam.Create([(i, f, upstream) for i, f in enumerate(files)])
+             | "Infer" >> beam.ParDo(_InferShard(path, out_dir, len(files), batch_size,
+                                                  signature, chain)))
+        run = p.run()
+        run.wait_until_finish()
+        counters = run.metrics().query(
+            beam.metrics.MetricsFilter().with_name("examples"))["counters"]
+        return sum(c.committed or 0 for c in counters)

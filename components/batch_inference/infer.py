@@ -271,6 +271,35 @@ def infer_to_file(predictor, batches: Iterable[List[bytes]], out_path: str,
     return n
 
 
+def score_file(predictor, index: int, path: str, shards: int, out_dir: str,
+               batch_size: int = 4096, chain: Optional[Dict[str, str]] = None,
+               upstream: bool = False) -> int:
+    """Scores input file ``path`` (number ``index`` of ``shards``) into its PredictionLog
+    file in ``out_dir``: tf.Examples, or with ``upstream`` an upstream model's logs whose
+    outputs named in ``chain`` become features. ``predictor``: a Predictor or a Future of
+    one. Returns the number of examples."""
+    batches = (chained_batches(path, chain or {}, batch_size) if upstream
+               else read_batches([path], batch_size))
+    return infer_to_file(predictor, batches,
+                         os.path.join(out_dir, LOG_FILE.format(index, shards)))
+
+
+def score_files(model_path: str, files: Sequence[str], out_dir: str, batch_size: int = 4096,
+                signature: str = "serving_default", chain: Optional[Dict[str, str]] = None,
+                upstream: bool = False) -> int:
+    """Scores every file in this process, one after another, with one model: what the
+    executor's Beam job does on the in-memory direct runner (one worker, one bundle after
+    another), without the Beam job. The model loads in a thread while the first batches
+    are read. Returns the number of examples."""
+    loader = ThreadPoolExecutor(1, thread_name_prefix="tfxkit-load")
+    try:
+        predictor = loader.submit(Predictor, model_path, signature)
+        return sum(score_file(predictor, i, f, len(files), out_dir, batch_size, chain,
+                              upstream) for i, f in enumerate(files))
+    finally:
+        loader.shutdown(wait=True)
+
+
 def _write(w: GzipRecordWriter, predictor: Predictor, batch: List[bytes], fut) -> int:
     w.write_framed(encode_framed_logs(batch, fut.result(), predictor.input_key,
                                       predictor.signature))

@@ -46,8 +46,9 @@ def rows(folder: Path):
 
 def targets(folder: Path):
     """(target, measured, met, from) of the latency targets recorded beside comparisons:
-    GET /predictions p99 at 200/s (serving.json's sweep) and a bandit's recommendations
-    by user id (bandit-reads.json)."""
+    GET /predictions p99 at 200/s (serving.json's sweep), a bandit's recommendations
+    by user id (bandit-reads.json) and batch inference against a plain loop
+    (inference.json)."""
     for path in sorted(folder.glob("*.json")):
         d = json.loads(path.read_text())
         where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
@@ -61,6 +62,13 @@ def targets(folder: Path):
                    d["target_met"], where)
         for t in d.get("targets") or []:  # recorded by the benchmark itself
             yield (t["target"], t["measured"], t["met"], where)
+        t = d.get("target")
+        if isinstance(t, dict) and (t.get("ratio") or {}).get("median") is not None:
+            yield (t["target"] + f" ({t['terms']})",
+                   fmt(t["ratio"]) + f" over {t['ratio']['n']} paired runs"
+                   + (" (DEVELOPMENT RUN, not a figure)" if (t["ratio"]["n"] or 0) < 3
+                      or (d.get("params") or {}).get("quick") else ""),
+                   t["met"], where)
         b = d.get("bandit_reads")
         for kind, res in ((b or {}).get("stores") or {}).items():
             yield (f"bandit recommendations by user id, p99 at {b['rate']}/s, {kind}, "

@@ -2,6 +2,7 @@
 spread, ratios paired run by run, and the JSON it writes."""
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -110,3 +111,57 @@ def test_fewer_than_three_runs_is_marked_a_development_run(tmp_path):
     assert s["dev_only"] and s["work_includes"] == "the sleeps"
     text = harness.report(c)
     assert "DEVELOPMENT RUN" in text and "work (the sleeps)" in text
+
+
+def _load(name):
+    """tests/bench/NAME.py as a module; the environment variables it sets for its side
+    processes (PYTHONWARNINGS, TF_CPP_MIN_LOG_LEVEL) are undone."""
+    saved = dict(os.environ)
+    try:
+        return _exec(name)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _exec(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}",
+                                                  ROOT / f"tests/bench/{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _paired(plain_work, tfxkit_work):
+    """A plain-vs-tfxkit Comparison of recorded runs (work phases in seconds)."""
+    c = harness.Comparison("plain-vs-tfxkit", "plain", "tfxkit")
+    for i, (p, t) in enumerate(zip(plain_work, tfxkit_work)):
+        for side, w in (("plain", p), ("tfxkit", t)):
+            c.runs.append(harness.Run(side, i, w + 3.0, {"imports": 3.0, "work": w}, {},
+                                      [1.0], [1.0]))
+    return c
+
+
+@pytest.mark.parametrize("plain, tfxkit, met, median", [
+    ([2.0, 2.0, 2.0], [2.0, 2.5, 4.0], True, 0.8),   # 1.0, 0.8, 0.5: median 0.8, met
+    ([2.0, 2.0, 2.0], [2.0, 2.6, 4.0], False, 2 / 2.6),  # median just under 0.8
+])
+def test_inference_target_is_the_median_plain_over_tfxkit_work(tmp_path, plain, tfxkit, met,
+                                                               median):
+    sys.path.insert(0, str(ROOT / "tests/bench"))
+    try:
+        bench = _load("bench_inference")
+        summary = _load("summary")
+    finally:
+        sys.path.remove(str(ROOT / "tests/bench"))
+    t = bench.target(_paired(plain, tfxkit))
+    assert t["met"] is met and t["threshold"] == 0.8 and t["runs"] == 3
+    assert t["ratio"]["median"] == pytest.approx(median)
+    assert t["ratio"]["min"] == pytest.approx(0.5)
+    # summary.py's targets table lists it, with the measured median, spread and met
+    (tmp_path / "inference.json").write_text(json.dumps(
+        {"commit": "abc", "params": {"quick": False}, "comparisons": [], "target": t}))
+    [(name, measured, got_met, where)] = list(summary.targets(tmp_path))
+    assert name.startswith("batch inference >= 0.8x a plain loop")
+    assert measured.startswith(f"{median:.2f}x (0.50..1.00) over 3 paired runs")
+    assert "DEVELOPMENT" not in measured and got_met is met and "inference.json" in where
