@@ -8,8 +8,8 @@ uses them.
   ``CrossSlicingSpec`` nor ``Options``). ``tensorflow_model_analysis.proto.config_pb2``
   has them all in both: ``tfma_config()``.
 - **Stock components**: TFX 1.21's ``tfx.components`` turns a component whose import fails
-  into ``None`` (1.16 raised); ``tfx_components()`` raises again, naming the component
-  and the reason.
+  into ``None`` (1.16 raised); ``tfx_components()`` imports each from its own module
+  (never all of ``tfx.components``) and raises, naming the component and the reason.
 - **The SDK version** the Kubeflow V2 compiler writes (``tfx-1.16.0`` / ``tfx-1.21.0``):
   ``tfx_version()``.
 - **Keras** (``model.keras``): ``keras_version()`` resolves ``auto`` to Keras 3 on TFX 1.21
@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import Tuple
+import sys
+from typing import Dict, Tuple
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,22 +57,22 @@ def tfma_config():
 
 
 def tfx_components(*names: str) -> tuple:
-    """The stock components ``names`` from ``tfx.components``, each a class: where TFX 1.21
-    left ``None`` (its import failed), the import is repeated from the component's own
-    module so that the ImportError says why."""
-    components = importlib.import_module("tfx.components")
+    """The stock components ``names``, each a class, each imported from its own module
+    (``_COMPONENT_MODULES``), never through ``tfx.components``: that one imports all
+    sixteen, with their executors (BulkInferrer's Beam I/O, InfraValidator's Kubernetes
+    client, Tuner's keras_tuner: ~2 s that a pipeline without them does not need). On
+    TFX 1.21, where ``tfx.components`` leaves ``None`` for a component whose import
+    failed, the ImportError here says why."""
     found = []
     for name in names:
-        cls = getattr(components, name, None)
-        if cls is None:
-            module = _COMPONENT_MODULES.get(name)
-            if module is None:
-                raise ImportError(f"tfx.components has no {name} (TFX {tfx_version()})")
-            try:
-                cls = getattr(importlib.import_module(module), name)
-            except ImportError as e:
-                raise ImportError(f"TFX {tfx_version()}: {name} cannot be imported "
-                                  f"({module}): {e}") from e
+        module = _COMPONENT_MODULES.get(name)
+        if module is None:
+            raise ImportError(f"tfx.components has no {name} (TFX {tfx_version()})")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except ImportError as e:
+            raise ImportError(f"TFX {tfx_version()}: {name} cannot be imported "
+                              f"({module}): {e}") from e
         found.append(cls)
     return tuple(found)
 
@@ -89,6 +90,59 @@ _COMPONENT_MODULES = {
     "Transform": "tfx.components.transform.component",
     "Tuner": "tfx.components.tuner.component",
 }
+
+
+def lazy_tfx_components() -> bool:
+    """Makes ``tfx.components`` a package that imports a stock component when it is first
+    named (``from tfx.components import Trainer``, ``tfx.components.Trainer``), instead of
+    all sixteen at once: its ``__init__`` imports every component with its executor, so
+    that importing any ``tfx.components.X`` module (tfxkit's ExampleGen imports
+    ``tfx.components.example_gen.driver``) pulls in TFMA, the BulkInferrer's Beam I/O,
+    the InfraValidator's Kubernetes client and keras_tuner (~3 s with TensorFlow already
+    imported). The names and their modules are read from that ``__init__`` itself (its
+    ``from M import N`` lines), so the package offers the same names on every TFX.
+
+    A process-wide change: the ``tfxkit`` command calls it (an entry point, as it sets
+    TensorFlow's environment); importing tfxkit never does. Returns False, changing
+    nothing, once ``tfx.components`` is imported (or where its ``__init__`` cannot be
+    read)."""
+    if "tfx.components" in sys.modules:
+        return False
+    import importlib.util
+
+    spec = importlib.util.find_spec("tfx.components")  # imports ``tfx`` (its version only)
+    names = _component_names(spec.origin) if spec and spec.origin else None
+    if not names or "tfx.components" in sys.modules:
+        return False
+    module = importlib.util.module_from_spec(spec)  # not executed: no component imported
+
+    def __getattr__(name):  # PEP 562: a component is imported when first named
+        if name not in names:
+            raise AttributeError(f"module 'tfx.components' has no attribute {name!r}")
+        value = getattr(importlib.import_module(names[name]), name)
+        setattr(module, name, value)
+        return value
+
+    module.__getattr__ = __getattr__
+    module.__all__ = sorted(names)
+    module.__doc__ = "tfx.components, imported lazily (tfxkit.pipelines.compat)"
+    sys.modules["tfx.components"] = module
+    setattr(sys.modules["tfx"], "components", module)
+    return True
+
+
+def _component_names(init_path: str) -> Dict[str, str]:
+    """{name: module} of the ``from tfx.components.M import N`` lines of ``init_path``."""
+    import ast
+
+    try:
+        with open(init_path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    return {a.asname or a.name: node.module for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+            and node.module.startswith("tfx.components.") for a in node.names}
 
 
 def keras_version(wanted="auto") -> int:

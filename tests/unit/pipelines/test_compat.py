@@ -86,3 +86,55 @@ def test_stock_components_are_classes_and_a_missing_one_says_why(monkeypatch):
         compat.tfx_components("Pusher")
     with pytest.raises(ImportError, match="tfx.components has no NoSuchGen"):
         compat.tfx_components("NoSuchGen")
+
+
+LAZY_PROBE = r'''
+import json, sys
+from tfxkit.pipelines import compat
+
+first = compat.lazy_tfx_components()
+again = compat.lazy_tfx_components()
+import tfx.components
+names = list(tfx.components.__all__)
+from tfx.components import Pusher
+import tfx.components.trainer.component
+trainer = tfx.components.Trainer
+try:
+    tfx.components.NoSuchGen
+    missing = "no error"
+except AttributeError as e:
+    missing = str(e)
+print("RESULT " + json.dumps({
+    "first": first, "again": again, "names": names,
+    "pusher": Pusher.__module__, "trainer": trainer.__module__, "missing": missing,
+    "loaded": sorted(m for m in ("tfx.components.tuner.component",
+                                 "tfx.components.infra_validator.component",
+                                 "tfx.components.bulk_inferrer.component", "keras_tuner",
+                                 "kubernetes", "tfx.components.pusher.component")
+                     if m in sys.modules)}))
+'''
+
+
+def test_lazy_tfx_components_imports_only_the_components_named():
+    """In a fresh process: tfx.components offers the names of its own __init__, and naming
+    Pusher and Trainer imports those, not Tuner, InfraValidator (Kubernetes) or
+    BulkInferrer; a second call (or one after tfx.components is imported) changes nothing."""
+    import ast
+    import importlib.util
+    import json
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", LAZY_PROBE], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(next(ln for ln in r.stdout.splitlines()
+                          if ln.startswith("RESULT "))[len("RESULT "):])
+    init = importlib.util.find_spec("tfx.components").origin
+    expected = sorted(a.asname or a.name for node in ast.walk(ast.parse(open(init).read()))
+                      if isinstance(node, ast.ImportFrom) for a in node.names)
+    assert (out["first"], out["again"]) == (True, False)
+    assert out["names"] == expected and {"Trainer", "Pusher", "Tuner"} <= set(expected)
+    assert out["pusher"] == "tfx.components.pusher.component"
+    assert out["trainer"] == "tfx.components.trainer.component"
+    assert "has no attribute 'NoSuchGen'" in out["missing"]
+    assert out["loaded"] == ["tfx.components.pusher.component"]
