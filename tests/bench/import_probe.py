@@ -38,8 +38,10 @@ STOPS = {
 }
 STOP_NAMES = {"tfx.orchestration.portable.launcher": "first component launch",
               "tensorflow.python.saved_model.load": "model load"}
-# module prefixes reported when imported (a prefix ending in "_" matches any name that
-# starts with it: tfx.extensions.google_cloud_big_query, ..._ai_platform)
+# module prefixes reported when imported (a prefix ending in "_" or "." matches any name
+# that starts with it: tfx.extensions.google_cloud_big_query, ..._ai_platform; the
+# google.cloud namespace package itself is made by a .pth file at start-up, its modules
+# are imports)
 WATCH = ("tensorflow", "tfx", "tfx.v1", "tfx.extensions.google_cloud_", "google.cloud.",
          "apache_beam", "apache_beam.io.gcp", "tensorflow_model_analysis",
          "tensorflow_transform", "tensorflow_data_validation", "keras_tuner", "kubernetes",
@@ -51,7 +53,7 @@ def loaded(prefixes=WATCH, modules=None):
     names = list(sys.modules if modules is None else modules)
     out = []
     for p in prefixes:
-        if p.endswith("_"):
+        if p.endswith(("_", ".")):
             hit = any(n.startswith(p) for n in names)
         else:
             hit = any(n == p or n.startswith(p + ".") for n in names)

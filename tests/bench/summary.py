@@ -46,8 +46,9 @@ def rows(folder: Path):
 
 def targets(folder: Path):
     """(target, measured, met, from) of the latency targets recorded beside comparisons:
-    GET /predictions p99 at 200/s (serving.json's sweep) and a bandit's recommendations
-    by user id (bandit-reads.json)."""
+    GET /predictions p99 at 200/s (serving.json's sweep), a bandit's recommendations
+    by user id (bandit-reads.json), the no-change run (fast-path.json) and each command's
+    imports (imports.json)."""
     for path in sorted(folder.glob("*.json")):
         d = json.loads(path.read_text())
         where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
@@ -59,6 +60,15 @@ def targets(folder: Path):
             yield (f"no-change tfxkit run, wall with Python start-up (<= {d['target_s']:g} s)",
                    fmt(d["fast_wall_s"], " s") + f" over {d['fast_wall_s']['n']} runs",
                    d["target_met"], where)
+        for name, c in (d.get("commands") or {}).items():  # imports.json
+            what = (f"tfxkit {name}: {c['target']}" if name in ("validate", "run-no-change")
+                    else f"tfxkit {name}: imports <= {d['target_s']:g} s (python -X importtime)")
+            measured = fmt(c["imports_s"], " s") + f" over {c['imports_s']['n']} runs"
+            if name in ("validate", "run-no-change"):
+                measured += f"; heavy modules: {', '.join(c['loaded']) or 'none'}"
+            if c.get("dev_only"):
+                measured += " (DEVELOPMENT RUN, not a figure)"
+            yield what, measured, c["target_met"], where
         b = d.get("bandit_reads")
         for kind, res in ((b or {}).get("stores") or {}).items():
             yield (f"bandit recommendations by user id, p99 at {b['rate']}/s, {kind}, "
