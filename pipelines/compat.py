@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-import sys
-from typing import Dict, Tuple
+from typing import Tuple
 
 
 @functools.lru_cache(maxsize=None)
@@ -90,59 +89,6 @@ _COMPONENT_MODULES = {
     "Transform": "tfx.components.transform.component",
     "Tuner": "tfx.components.tuner.component",
 }
-
-
-def lazy_tfx_components() -> bool:
-    """Makes ``tfx.components`` a package that imports a stock component when it is first
-    named (``from tfx.components import Trainer``, ``tfx.components.Trainer``), instead of
-    all sixteen at once: its ``__init__`` imports every component with its executor, so
-    that importing any ``tfx.components.X`` module (tfxkit's ExampleGen imports
-    ``tfx.components.example_gen.driver``) pulls in TFMA, the BulkInferrer's Beam I/O,
-    the InfraValidator's Kubernetes client and keras_tuner (~3 s with TensorFlow already
-    imported). The names and their modules are read from that ``__init__`` itself (its
-    ``from M import N`` lines), so the package offers the same names on every TFX.
-
-    A process-wide change: the ``tfxkit`` command calls it (an entry point, as it sets
-    TensorFlow's environment); importing tfxkit never does. Returns False, changing
-    nothing, once ``tfx.components`` is imported (or where its ``__init__`` cannot be
-    read)."""
-    if "tfx.components" in sys.modules:
-        return False
-    import importlib.util
-
-    spec = importlib.util.find_spec("tfx.components")  # imports ``tfx`` (its version only)
-    names = _component_names(spec.origin) if spec and spec.origin else None
-    if not names or "tfx.components" in sys.modules:
-        return False
-    module = importlib.util.module_from_spec(spec)  # not executed: no component imported
-
-    def __getattr__(name):  # PEP 562: a component is imported when first named
-        if name not in names:
-            raise AttributeError(f"module 'tfx.components' has no attribute {name!r}")
-        value = getattr(importlib.import_module(names[name]), name)
-        setattr(module, name, value)
-        return value
-
-    module.__getattr__ = __getattr__
-    module.__all__ = sorted(names)
-    module.__doc__ = "tfx.components, imported lazily (tfxkit.pipelines.compat)"
-    sys.modules["tfx.components"] = module
-    setattr(sys.modules["tfx"], "components", module)
-    return True
-
-
-def _component_names(init_path: str) -> Dict[str, str]:
-    """{name: module} of the ``from tfx.components.M import N`` lines of ``init_path``."""
-    import ast
-
-    try:
-        with open(init_path, encoding="utf-8") as f:
-            tree = ast.parse(f.read())
-    except (OSError, SyntaxError, ValueError):
-        return {}
-    return {a.asname or a.name: node.module for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-            and node.module.startswith("tfx.components.") for a in node.names}
 
 
 def keras_version(wanted="auto") -> int:

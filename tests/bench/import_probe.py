@@ -43,7 +43,9 @@ STOP_NAMES = {"tfx.orchestration.portable.launcher": "first component launch",
 # google.cloud namespace package itself is made by a .pth file at start-up, its modules
 # are imports)
 WATCH = ("tensorflow", "tfx", "tfx.v1", "tfx.extensions.google_cloud_", "google.cloud.",
-         "apache_beam", "apache_beam.io.gcp", "tensorflow_model_analysis",
+         "apache_beam", "apache_beam.io.gcp", "apache_beam.io.gcp.bigquery",
+         "apache_beam.io.gcp.pubsub", "google.cloud.bigquery", "google.cloud.pubsub",
+         "tensorflow_model_analysis",
          "tensorflow_transform", "tensorflow_data_validation", "keras_tuner", "kubernetes",
          "kfp")
 

@@ -29,7 +29,8 @@ import_probe.main(["predict", sys.argv[2]])
 
 
 def test_predict_imports_up_to_its_first_component_nothing_it_does_not_use(tmp_path):
-    """No tfx.v1, Google Cloud extension or unused stock component; TFMA (predict does not
+    """No tfx.v1, Google Cloud extension, Beam BigQuery or Pub/Sub I/O or unused stock
+    component; TFMA (predict does not
     evaluate) only where TFX's own ExampleGen driver imports it (its component specs),
     never from a tfxkit module."""
     import json
