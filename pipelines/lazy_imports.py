@@ -98,7 +98,8 @@ class _BeamIoFinder:
     """On ``sys.meta_path`` until ``apache_beam.io`` is imported: while its ``__init__``
     runs, the BEAM_GCP_IO modules are not found (ImportError: that ``__init__`` skips
     them); then its module gets a ``__getattr__`` that imports them when a name of theirs
-    is first asked for, and this finder leaves ``sys.meta_path``."""
+    is first asked for, and this finder leaves ``sys.meta_path``. A Beam whose ``__init__``
+    does not catch that ImportError has it run again, as it is (nothing made lazy)."""
 
     def __init__(self):
         self.inside = False
@@ -126,6 +127,13 @@ class _BeamIoLoader:
         self._finder.inside = True
         try:
             self._loader.exec_module(module)
+        except ImportError as e:
+            if e.name not in BEAM_GCP_IO:
+                raise
+            # a Beam that imports them outside its try block: import it as it is
+            self._finder.inside = False
+            self._loader.exec_module(module)
+            return
         finally:
             self._finder.inside = False
             if self._finder in sys.meta_path:

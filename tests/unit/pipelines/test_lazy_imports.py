@@ -115,3 +115,49 @@ def test_startup_keeps_beams_gcp_io_for_bigquery_and_remote_runners(monkeypatch)
     lazy_imports.startup(cfg("bigquery", "direct"))
     lazy_imports.startup(cfg("csv", "dataflow"))
     assert calls == ["tfx", "tfx"]
+
+
+FAKE_PROBE = r'''
+import json, sys
+from tfxkit.pipelines import lazy_imports
+lazy_imports.lazy_beam_gcp_io()
+import apache_beam.io as io
+before = "apache_beam.io.gcp.bigquery" in sys.modules
+value = io.ReadFromBigQuery
+print("RESULT " + json.dumps({"file": io.__file__, "before": before, "value": value,
+                              "finder_left": any(type(f).__name__ == "_BeamIoFinder"
+                                                 for f in sys.meta_path)}))
+'''
+
+
+def _fake_beam(root, guarded):
+    io = root / "apache_beam" / "io"
+    (io / "gcp").mkdir(parents=True)
+    (root / "apache_beam" / "__init__.py").write_text("")
+    (io / "gcp" / "__init__.py").write_text("")
+    (io / "gcp" / "bigquery.py").write_text("ReadFromBigQuery = 7\n")
+    line = "from apache_beam.io.gcp.bigquery import *\n"
+    (io / "__init__.py").write_text(f"try:\n    {line}except ImportError:\n    pass\n"
+                                    if guarded else line)
+
+
+def test_beam_gcp_io_with_and_without_beams_try_block(tmp_path):
+    """A stand-in apache_beam (first on the path): where its io/__init__ catches the
+    ImportError, BigQuery's module is imported when its name is first asked for; where it
+    does not, the __init__ runs again as it is (nothing lazy, nothing broken)."""
+    import os
+
+    for guarded in (True, False):
+        root = tmp_path / f"guarded-{guarded}"
+        _fake_beam(root, guarded)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                           if p]))
+        r = subprocess.run([sys.executable, "-c", FAKE_PROBE], capture_output=True,
+                           text=True, timeout=120, env=env)
+        assert r.returncode == 0, r.stderr[-3000:]
+        out = json.loads(next(ln for ln in r.stdout.splitlines()
+                               if ln.startswith("RESULT "))[len("RESULT "):])
+        assert out["file"].startswith(str(root)), out
+        assert out["value"] == 7 and not out["finder_left"], out
+        assert out["before"] is (not guarded), out
