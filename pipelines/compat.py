@@ -9,7 +9,7 @@ uses them.
   has them all in both: ``tfma_config()``.
 - **Stock components**: TFX 1.21's ``tfx.components`` turns a component whose import fails
   into ``None`` (1.16 raised); ``tfx_components()`` imports each from its own module
-  (never all of ``tfx.components``) and raises, naming the component and the reason.
+  and raises, naming the component and the reason.
 - **The SDK version** the Kubeflow V2 compiler writes (``tfx-1.16.0`` / ``tfx-1.21.0``):
   ``tfx_version()``.
 - **Keras** (``model.keras``): ``keras_version()`` resolves ``auto`` to Keras 3 on TFX 1.21
@@ -57,11 +57,10 @@ def tfma_config():
 
 def tfx_components(*names: str) -> tuple:
     """The stock components ``names``, each a class, each imported from its own module
-    (``_COMPONENT_MODULES``), never through ``tfx.components``: that one imports all
-    sixteen, with their executors (BulkInferrer's Beam I/O, InfraValidator's Kubernetes
-    client, Tuner's keras_tuner: ~2 s that a pipeline without them does not need). On
-    TFX 1.21, where ``tfx.components`` leaves ``None`` for a component whose import
-    failed, the ImportError here says why."""
+    (``_COMPONENT_MODULES``), not read off ``tfx.components``: where the command made that
+    package lazy (``lazy_imports``), only these components are imported, not all sixteen
+    with their executors. On TFX 1.21, where ``tfx.components`` leaves ``None`` for a
+    component whose import failed, the ImportError here says why."""
     found = []
     for name in names:
         module = _COMPONENT_MODULES.get(name)

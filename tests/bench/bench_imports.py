@@ -54,6 +54,7 @@ NO_TF_COMMANDS = ("validate", "run-no-change")
 # the reference: tfxkit run with lazy_imports.startup doing nothing (as before it existed)
 REFERENCE = ("run-eager",)
 TOP = 10
+KEPT = 30  # packages per run kept in the JSON (by cumulative and by self time)
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S.*?)\s*$")
 
 
@@ -307,6 +308,11 @@ def main() -> None:
               f"(run-eager minus run, paired by round)")
     print(f"1-min load average during the runs: {min(loads):.1f}..{max(loads):.1f} "
           f"({harness.os.cpu_count()} cpus); import times rise with the load")
+    for rs in results.values():  # the JSON keeps each run's largest packages only
+        for r in rs:
+            for key in ("cumulative_s", "self_s"):
+                r.extra[key] = dict(sorted(r.extra[key].items(),
+                                           key=lambda kv: -kv[1])[:KEPT])
     harness.RESULTS.mkdir(exist_ok=True)
     path = harness.save(NAME, [], params, started_load=load, extra={
         "target_s": TARGET_S, "commands": summary, "lazy_saves_run_s": saved,
