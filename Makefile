@@ -60,7 +60,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once
-.PHONY: print-stack setup demo test test-unit test-integration test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-bandit bench-fast-path bench-health bench-stacks lock clean
+.PHONY: print-stack setup demo test test-unit test-integration test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-bandit bench-fast-path bench-imports bench-health bench-stacks lock clean
 
 setup: $(STAMP)
 
@@ -195,7 +195,7 @@ test-e2e: setup airflow-setup browser-setup services
 # bench-inference trains the template once (untimed) under BENCH_WORK; bench-serving
 # reuses that model when it is there.
 BENCH_WORK ?= .bench-work
-bench: bench-ingest bench-inference bench-serving bench-bandit bench-health bench-pipeline bench-fast-path
+bench: bench-ingest bench-inference bench-serving bench-bandit bench-health bench-pipeline bench-fast-path bench-imports
 	$(PY) tests/bench/summary.py
 
 bench-pipeline: setup
@@ -221,6 +221,12 @@ bench-bandit: setup
 # (tfxkit run --force), alternating; target <= 3 s wall (bench-results/fast-path.json).
 bench-fast-path: setup
 	$(PY) tests/bench/bench_fast_path.py
+
+# What the commands that need TensorFlow import (run, predict, report, serve: python -X
+# importtime, the real command stopped at its first component or model load), and that
+# validate and a no-change run import none; target <= 8 s each (bench-results/imports.json).
+bench-imports: setup
+	$(PY) tests/bench/bench_imports.py --work $(BENCH_WORK)/imports
 
 # /health/live p99 under load, alone and beside a 50 MB /predict and a SIGSTOPped Redis;
 # the before side is a git worktree of bb8fe4c (made when missing).

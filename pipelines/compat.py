@@ -8,8 +8,8 @@ uses them.
   ``CrossSlicingSpec`` nor ``Options``). ``tensorflow_model_analysis.proto.config_pb2``
   has them all in both: ``tfma_config()``.
 - **Stock components**: TFX 1.21's ``tfx.components`` turns a component whose import fails
-  into ``None`` (1.16 raised); ``tfx_components()`` raises again, naming the component
-  and the reason.
+  into ``None`` (1.16 raised); ``tfx_components()`` imports each from its own module
+  and raises, naming the component and the reason.
 - **The SDK version** the Kubeflow V2 compiler writes (``tfx-1.16.0`` / ``tfx-1.21.0``):
   ``tfx_version()``.
 - **Keras** (``model.keras``): ``keras_version()`` resolves ``auto`` to Keras 3 on TFX 1.21
@@ -56,22 +56,21 @@ def tfma_config():
 
 
 def tfx_components(*names: str) -> tuple:
-    """The stock components ``names`` from ``tfx.components``, each a class: where TFX 1.21
-    left ``None`` (its import failed), the import is repeated from the component's own
-    module so that the ImportError says why."""
-    components = importlib.import_module("tfx.components")
+    """The stock components ``names``, each a class, each imported from its own module
+    (``_COMPONENT_MODULES``), not read off ``tfx.components``: where the command made that
+    package lazy (``lazy_imports``), only these components are imported, not all sixteen
+    with their executors. On TFX 1.21, where ``tfx.components`` leaves ``None`` for a
+    component whose import failed, the ImportError here says why."""
     found = []
     for name in names:
-        cls = getattr(components, name, None)
-        if cls is None:
-            module = _COMPONENT_MODULES.get(name)
-            if module is None:
-                raise ImportError(f"tfx.components has no {name} (TFX {tfx_version()})")
-            try:
-                cls = getattr(importlib.import_module(module), name)
-            except ImportError as e:
-                raise ImportError(f"TFX {tfx_version()}: {name} cannot be imported "
-                                  f"({module}): {e}") from e
+        module = _COMPONENT_MODULES.get(name)
+        if module is None:
+            raise ImportError(f"tfx.components has no {name} (TFX {tfx_version()})")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except ImportError as e:
+            raise ImportError(f"TFX {tfx_version()}: {name} cannot be imported "
+                              f"({module}): {e}") from e
         found.append(cls)
     return tuple(found)
 

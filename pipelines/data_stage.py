@@ -103,7 +103,7 @@ def _arrow_example_gen(cfg: PipelineConfig, base: str, pattern: str):
 
 
 def _import_example_gen(cfg: PipelineConfig, base: str, pattern: str):
-    from tfx.components import ImportExampleGen
+    from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
     from tfx.proto import example_gen_pb2 as eg
 
     split = cfg.data.split

@@ -225,7 +225,7 @@ def create_inference_components(cfg: PipelineConfig,
         models = {name: latest_pushed_model(c) for name, c in model_configs(cfg).items()}
     base, pattern = split_input(cfg.resolve(inf.source.path))
     if inf.source.kind == "tfrecord":
-        from tfx.components import ImportExampleGen
+        from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
         from tfx.proto import example_gen_pb2 as eg
 
         example_gen = ImportExampleGen(

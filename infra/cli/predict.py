@@ -9,6 +9,7 @@ import click
 
 from tfxkit.infra.cli.common import (check_metadata_or_exit, config_options, config_or_exit,
                                      print_node, quiet_logs, write_run_report)
+from tfxkit.pipelines import lazy_imports
 
 
 def _load_with_inference(config, profile, sets):
@@ -67,6 +68,7 @@ def predict(config, profile, sets, verbose, force=False):
                f"{cfg.inference.store.kind}, model(s) "
                + ", ".join(f"{n} {m.version}" for n, m in models.items()))
     click.echo("  loading TFX ...", nl=False)
+    lazy_imports.startup(cfg)  # stock components and Beam's GCP I/O when first used
     from tfxkit.infra.run.local_runner import RunCanceled, RunFailed, run_pipeline
     from tfxkit.pipelines.inference import create_inference_pipeline
 

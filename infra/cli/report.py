@@ -22,9 +22,10 @@ def report(config, profile, sets, run_id, output):
     timeline, data statistics and drift, anomalies, schema, training curves, evaluation
     per slice and blessing, lineage; predictions for batch-inference runs)."""
     cfg = load_with_metadata(config, profile, sets)
-    from tfxkit.pipelines import mlmd
+    from tfxkit.pipelines import lazy_imports, mlmd
 
     quiet_logs(False)
+    lazy_imports.startup(cfg)  # TFMA (an evaluation) imports Beam: its GCP I/O when used
     from tfxkit.infra.metadata.report import write_report
     from tfxkit.infra.metadata.report.model import ReportError
     from tfxkit.infra.run.state import stale_text

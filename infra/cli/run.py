@@ -9,6 +9,7 @@ import click
 
 from tfxkit.infra.cli.common import (check_metadata_or_exit, config_options, load_or_exit,
                                      print_node, quiet_logs, write_run_report)
+from tfxkit.pipelines import lazy_imports
 
 
 @click.command()
@@ -54,6 +55,7 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True, force
         click.echo(fast_path.text(hit))
         sys.exit(hit.status)
     click.echo("  loading TFX ...", nl=False)
+    lazy_imports.startup(cfg)  # stock components and Beam's GCP I/O when first used
     from tfxkit.infra.run.properties import run_properties
     from tfxkit.infra.run.local_runner import (NoPreviousRun, RunCanceled, RunFailed,
                                            UnknownComponent, run_pipeline)

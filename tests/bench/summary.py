@@ -47,8 +47,9 @@ def rows(folder: Path):
 def targets(folder: Path):
     """(target, measured, met, from) of the latency targets recorded beside comparisons:
     GET /predictions p99 at 200/s (serving.json's sweep), a bandit's recommendations
-    by user id (bandit-reads.json) and batch inference against a plain loop
-    (inference.json)."""
+    by user id (bandit-reads.json), batch inference against a plain loop
+    (inference.json), the no-change run (fast-path.json), each command's imports
+    (imports.json) and the targets a benchmark records itself (pipeline.json)."""
     for path in sorted(folder.glob("*.json")):
         d = json.loads(path.read_text())
         where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
@@ -69,6 +70,17 @@ def targets(folder: Path):
                    + (" (DEVELOPMENT RUN, not a figure)" if (t["ratio"]["n"] or 0) < 3
                       or (d.get("params") or {}).get("quick") else ""),
                    t["met"], where)
+        for name, c in (d.get("commands") or {}).items():  # imports.json
+            if c.get("target_met") is None:  # a reference, no target
+                continue
+            what = (f"tfxkit {name}: {c['target']}" if name in ("validate", "run-no-change")
+                    else f"tfxkit {name}: imports <= {d['target_s']:g} s (python -X importtime)")
+            measured = fmt(c["imports_s"], " s") + f" over {c['imports_s']['n']} runs"
+            if name in ("validate", "run-no-change"):
+                measured += f"; heavy modules: {', '.join(c['loaded']) or 'none'}"
+            if c.get("dev_only"):
+                measured += " (DEVELOPMENT RUN, not a figure)"
+            yield what, measured, c["target_met"], where
         b = d.get("bandit_reads")
         for kind, res in ((b or {}).get("stores") or {}).items():
             yield (f"bandit recommendations by user id, p99 at {b['rate']}/s, {kind}, "

@@ -165,3 +165,66 @@ def test_inference_target_is_the_median_plain_over_tfxkit_work(tmp_path, plain, 
     assert name.startswith("batch inference >= 0.8x a plain loop")
     assert measured.startswith(f"{median:.2f}x (0.50..1.00) over 3 paired runs")
     assert "DEVELOPMENT" not in measured and got_met is met and "inference.json" in where
+def _bench_module(name):
+    sys.path.insert(0, str(ROOT / "tests/bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "tests/bench"))
+
+
+def test_importtime_is_read_between_the_probe_markers_and_summed_by_package():
+    """bench_imports: only the command's lines count; the tree is rebuilt from the levels
+    (a module is printed after what it imports); a package's cumulative time is its
+    outermost imports', its self times add up to the total."""
+    b = _bench_module("bench_imports")
+    probe = _bench_module("import_probe")
+    text = "\n".join([
+        "import time: self [us] | cumulative | imported package",
+        "import time:         5 |          5 | site",
+        probe.BEGIN,
+        "import time:       100 |        100 |     tensorflow.python",
+        "import time:        50 |        150 |   tensorflow",
+        "import time:        20 |        170 | tfx.types",
+        "import time:        30 |         30 |   google.cloud.storage",
+        "import time:        10 |         40 | apache_beam.io",
+        "", probe.END,
+        "import time:         9 |          9 | json"])
+    entries = b.parse_importtime(text)
+    assert [e[3] for e in entries] == ["tensorflow.python", "tensorflow", "tfx.types",
+                                      "google.cloud.storage", "apache_beam.io"]
+    assert [e[2] for e in entries] == [2, 1, 0, 1, 0]
+    total, cum, own = b.summarize(entries)
+    assert total == pytest.approx(210e-6)
+    assert cum == pytest.approx({"tfx": 170e-6, "tensorflow": 150e-6, "apache_beam": 40e-6,
+                                 "google.cloud": 30e-6})
+    assert own == pytest.approx({"tfx": 20e-6, "tensorflow": 150e-6, "apache_beam": 10e-6,
+                                 "google.cloud": 30e-6})
+    assert sum(own.values()) == pytest.approx(total)
+
+
+def test_the_probe_names_the_watched_modules_imported():
+    probe = _bench_module("import_probe")
+    mods = ["tensorflow", "tensorflow.python", "tfx.extensions.google_cloud_big_query.x",
+            "google.cloud", "apache_beam.io.gcp.bigquery", "tfxkit"]
+    found = probe.loaded(modules=mods)
+    assert "tfx.extensions.google_cloud_" in found and "apache_beam.io.gcp" in found
+    assert "tensorflow" in found and "tfx" in found and "tfx.v1" not in found
+    assert "google.cloud." not in found  # the bare namespace package (a .pth makes it)
+    assert "google.cloud." in probe.loaded(modules=mods + ["google.cloud.storage"])
+
+
+def test_the_summary_prints_each_commands_imports_target(tmp_path):
+    summary = _bench_module("summary")
+    cmd = {"imports_s": {"median": 9.5, "min": 9.0, "max": 10.0, "n": 5}, "loaded": [],
+           "target": "imports <= 8 s", "target_met": False, "dev_only": False}
+    fast = dict(cmd, imports_s={"median": 0.4, "min": 0.4, "max": 0.5, "n": 5},
+                target="imports no TensorFlow (and no TFX, Beam)", target_met=True)
+    (tmp_path / "imports.json").write_text(json.dumps({
+        "commit": "abc", "comparisons": [], "target_s": 8.0,
+        "commands": {"run": cmd, "validate": fast}}))
+    rows = list(summary.targets(tmp_path))
+    assert rows[0][:3] == ("tfxkit run: imports <= 8 s (python -X importtime)",
+                           "9.50 s (9.00..10.00) over 5 runs", False)
+    assert rows[1][0] == "tfxkit validate: imports no TensorFlow (and no TFX, Beam)"
+    assert rows[1][1].endswith("heavy modules: none") and rows[1][2] is True
