@@ -33,8 +33,13 @@ BEAM_GCP_IO = ("apache_beam.io.gcp.bigquery", "apache_beam.io.gcp.pubsub",
 def startup(cfg=None) -> Dict[str, bool]:
     """Both, before TFX or Beam is imported; Beam's GCP I/O stays eager for a BigQuery
     source or a runner other than Beam's direct one. Returns what was made lazy."""
+    from tfxkit.pipelines import compat
+
     beam = cfg is None or (cfg.data.source.kind != "bigquery" and cfg.beam.runner == "direct")
-    return {"tfx.components": lazy_tfx_components(),
+    # TFX 1.21's Evaluator reads TFMA's EvalConfig from what its tfx.components __init__
+    # set up first: a lazy tfx.components fails there (AttributeError, tfma.EvalConfig);
+    # only TFX 1.16's is made lazy
+    return {"tfx.components": lazy_tfx_components() if compat.tfx_release() < (1, 21) else False,
             "apache_beam.io": lazy_beam_gcp_io() if beam else False}
 
 

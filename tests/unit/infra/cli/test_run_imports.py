@@ -9,6 +9,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from tfxkit.pipelines import compat
+
 ROOT = Path(__file__).resolve().parents[4]
 BENCH = ROOT / "tests" / "bench"
 PROBE = BENCH / "import_probe.py"
@@ -16,8 +18,9 @@ PROBE = BENCH / "import_probe.py"
 # extensions, Beam's BigQuery and Pub/Sub I/O with their clients (lazy_imports), stock
 # components the pipeline does not use (keras_tuner: Tuner; kubernetes: InfraValidator)
 NEVER = ("tfx.v1", "tfx.extensions.google_cloud_", "apache_beam.io.gcp.bigquery",
-         "apache_beam.io.gcp.pubsub", "google.cloud.bigquery", "google.cloud.pubsub",
-         "keras_tuner", "kubernetes", "kfp")
+         "apache_beam.io.gcp.pubsub", "google.cloud.bigquery", "google.cloud.pubsub", "kfp")
+if compat.tfx_release() < (1, 21):  # TFX 1.21's tfx.components stays eager (lazy_imports)
+    NEVER += ("keras_tuner", "kubernetes")
 HEAVY = ("tensorflow", "tfx", "apache_beam")
 
 
@@ -66,7 +69,10 @@ def test_run_imports_up_to_its_first_component_nothing_it_does_not_use(tmp_path)
     assert not loaded & set(NEVER), out
     assert entries and sum(c for s, c, lv, n in entries if lv == 0) > 0
     tfma = importers(entries, "tensorflow_model_analysis")
-    assert tfma and not [m for m in tfma if m.startswith("tfxkit")], tfma
+    # (on TFX 1.21 / Python 3.13 the importer is not seen in -X importtime's tree: TFX
+    # imports it through importlib there)
+    assert tfma or compat.tfx_release() >= (1, 21), entries[:50]
+    assert not [m for m in tfma if m.startswith("tfxkit")], tfma
 
 
 def test_validate_imports_no_tensorflow(tmp_path):
