@@ -69,7 +69,8 @@ def _evaluate_and_push(cfg: PipelineConfig, target: str, data: DataNodes,
             model=trainer.outputs["model"], examples=examples, split="eval",
             num_examples=iv.examples, requests=iv.requests, max_latency_ms=iv.max_latency_ms,
             timeout_s=iv.timeout_s).with_id(INFRA_VALIDATOR)
-        infra.add_upstream_node(evaluator)  # after the evaluation in the run's order
+        # no order against the Evaluator: both need only the Trainer's model, and the
+        # local runner runs InfraValidator beside it (RUNS_BESIDE)
         # both blessings are required: a missing or unblessed one is recorded as a refusal
         pusher = RegistryPusher(
             model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
