@@ -45,9 +45,10 @@ def rows(folder: Path):
 
 
 def targets(folder: Path):
-    """(target, measured, met, from) of the latency targets recorded beside comparisons:
-    GET /predictions p99 at 200/s (serving.json's sweep) and a bandit's recommendations
-    by user id (bandit-reads.json)."""
+    """(target, measured, met, from) of the targets recorded beside comparisons:
+    GET /predictions p99 at 200/s (serving.json's sweep), the no-change run
+    (fast-path.json), the scale targets (scale.json: 300k rows tfxkit/stock, 3M rows wall
+    and peak RSS) and a bandit's recommendations by user id (bandit-reads.json)."""
     for path in sorted(folder.glob("*.json")):
         d = json.loads(path.read_text())
         where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
@@ -59,6 +60,8 @@ def targets(folder: Path):
             yield (f"no-change tfxkit run, wall with Python start-up (<= {d['target_s']:g} s)",
                    fmt(d["fast_wall_s"], " s") + f" over {d['fast_wall_s']['n']} runs",
                    d["target_met"], where)
+        for t in d.get("scale_targets") or ():
+            yield (t["target"], t["measured"], t["met"], where)
         b = d.get("bandit_reads")
         for kind, res in ((b or {}).get("stores") or {}).items():
             yield (f"bandit recommendations by user id, p99 at {b['rate']}/s, {kind}, "
