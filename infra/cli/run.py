@@ -43,6 +43,7 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True, force
     quiet_logs(verbose)
     click.echo(header(cfg, info))
     from tfxkit.infra.run import fast_path
+    from tfxkit.pipelines.beam_args import beam_text
 
     try:
         fingerprint, hit = fast_path.decide(cfg, from_node, force)
@@ -53,6 +54,7 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True, force
     if hit is not None:  # before TensorFlow and TFX are imported
         click.echo(fast_path.text(hit))
         sys.exit(hit.status)
+    click.echo(f"  beam: {beam_text(cfg)}")
     click.echo("  loading TFX ...", nl=False)
     from tfxkit.infra.run.properties import run_properties
     from tfxkit.infra.run.local_runner import (NoPreviousRun, RunCanceled, RunFailed,
