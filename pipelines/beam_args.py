@@ -95,9 +95,10 @@ def direct_mode(cfg: PipelineConfig, nbytes: Optional[int] = None,
                 n_cores: Optional[int] = None) -> DirectMode:
     """The direct runner's mode: the config's, or for ``mode: auto`` multi_processing with
     one worker per core (``workers`` if set) when the data holds at least
-    ``beam.auto_min_mb`` MB and there are 2 cores or more, else in_memory. Beam's
-    multi-process mode starts its worker processes anew in every Beam component (a few
-    seconds each, measured in README "Big data"), so small data stays in this process.
+    ``beam.auto_min_mb`` MB and there are at least ``beam.auto_min_cores`` cores, else
+    in_memory. Beam's multi-process mode starts its worker processes anew in every Beam
+    component (15-30 s each on 2 busy cores, README "Big data"), so small data, and any
+    data on 2 cores, stays in this process.
     ``nbytes``: the data's size (None: unknown, e.g. BigQuery or remote files)."""
     b = cfg.beam
     if b.mode != "auto":
@@ -109,10 +110,10 @@ def direct_mode(cfg: PipelineConfig, nbytes: Optional[int] = None,
     if mb < limit:
         return DirectMode("in_memory", 0, f"auto: {mb:.1f} MB of data < {limit:g} MB")
     n = n_cores if n_cores is not None else cores()
-    workers = b.workers or n
-    if workers < 2:
-        return DirectMode("in_memory", 0, f"auto: {mb:.1f} MB of data, but one core")
-    return DirectMode("multi_processing", workers,
+    if n < b.auto_min_cores:
+        return DirectMode("in_memory", 0, f"auto: {mb:.1f} MB of data >= {limit:g} MB, but "
+                          f"{n} core{'s' if n > 1 else ''} < {b.auto_min_cores}")
+    return DirectMode("multi_processing", b.workers or n,
                       f"auto: {mb:.1f} MB of data >= {limit:g} MB, {n} cores")
 
 

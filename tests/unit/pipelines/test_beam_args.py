@@ -160,23 +160,33 @@ def test_auto_is_the_default_and_small_data_stays_in_memory():
 
 def test_auto_on_both_sides_of_the_threshold():
     c = _cfg("beam.auto_min_mb=10")
-    below = beam_args.direct_mode(c, 9_999_999, n_cores=2)
-    at = beam_args.direct_mode(c, 10_000_000, n_cores=2)
+    below = beam_args.direct_mode(c, 9_999_999, n_cores=4)
+    at = beam_args.direct_mode(c, 10_000_000, n_cores=4)
     assert below.mode == "in_memory"
-    assert (at.mode, at.workers) == ("multi_processing", 2)
-    assert at.text().startswith("multi_processing, 2 workers (auto: 10.0 MB of data >= 10 MB")
-    # workers = cores, unless beam.workers says otherwise; one core: nothing to share
-    assert beam_args.direct_mode(c, 10**9, n_cores=4).workers == 4
+    assert (at.mode, at.workers) == ("multi_processing", 4)
+    assert at.text().startswith("multi_processing, 4 workers (auto: 10.0 MB of data >= 10 MB")
+    # workers = cores, unless beam.workers says otherwise
+    assert beam_args.direct_mode(c, 10**9, n_cores=16).workers == 16
     assert beam_args.direct_mode(_cfg("beam.auto_min_mb=10", "beam.workers=3"), 10**9,
                                  n_cores=4).workers == 3
-    assert beam_args.direct_mode(c, 10**9, n_cores=1).mode == "in_memory"
-    assert beam_args.direct_mode(c, None, n_cores=2).mode == "in_memory"  # size unknown
+    assert beam_args.direct_mode(c, None, n_cores=4).mode == "in_memory"  # size unknown
+
+
+def test_auto_stays_in_memory_below_the_core_count():
+    # measured: on 2 cores Beam's worker processes cost more than they save (README)
+    c = _cfg("beam.auto_min_mb=10")
+    two = beam_args.direct_mode(c, 10**10, n_cores=2)
+    assert two.mode == "in_memory" and "2 cores < 4" in two.reason
+    assert beam_args.direct_mode(c, 10**10, n_cores=1).mode == "in_memory"
+    m = beam_args.direct_mode(_cfg("beam.auto_min_mb=10", "beam.auto_min_cores=2"), 10**10,
+                              n_cores=2)
+    assert (m.mode, m.workers) == ("multi_processing", 2)
 
 
 def test_auto_resolved_from_the_source_files_in_the_args():
     # the template's data (~13 kB) over a threshold of 1 kB: multi_processing, a worker
     # per core, and the setup file that keeps TFX from rebuilding itself
-    args = args_of("beam.auto_min_mb=0.001")
+    args = args_of("beam.auto_min_mb=0.001", "beam.auto_min_cores=2")
     n = beam_args.cores()
     if n < 2:
         assert args == []
@@ -187,6 +197,9 @@ def test_auto_resolved_from_the_source_files_in_the_args():
     # the inference pipeline sizes its own source
     c = _cfg("beam.auto_min_mb=0.001")
     assert beam_args.data_bytes(c, c.inference.source) > 0
+    # a machine below auto_min_cores (4 by default) keeps Beam in this process
+    if n < 4:
+        assert args_of("beam.auto_min_mb=0.001") == []
 
 
 def test_an_explicit_mode_wins_over_the_size():
@@ -200,7 +213,7 @@ def test_an_explicit_mode_wins_over_the_size():
 
 
 def test_non_direct_runners_are_untouched_by_auto():
-    args = args_of("beam.runner=dataflow", "beam.auto_min_mb=0.001",
+    args = args_of("beam.runner=dataflow", "beam.auto_min_mb=0.001", "beam.auto_min_cores=2",
                    "beam.dataflow={project: p, region: r, temp_location: gs://b/t}")
     assert not any(a.startswith("--direct_") for a in args)
     assert args[0] == "--runner=DataflowRunner"
