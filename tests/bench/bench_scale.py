@@ -467,7 +467,8 @@ def targets(sizes_data):
         out.append({"target": name, "measured": "not measured", "met": False, "value": None})
     name = f"scale: {label(TARGET_BIG_ROWS)} rows tfxkit peak RSS (< {TARGET_RSS_GB:g} GB)"
     if k and k["peak_rss_mb"]["median"] is not None:
-        gb = {x: (v / 1024 if isinstance(v, float) else v) for x, v in k["peak_rss_mb"].items()}
+        gb = {x: (v / 1024 if x != "n" and v is not None else v)
+              for x, v in k["peak_rss_mb"].items()}
         out.append({"target": name, "measured": harness._fmt(gb, " GB", 2)
                     + f" over {k['runs']} run(s)", "met": gb["median"] < TARGET_RSS_GB,
                     "value": gb["median"]})
