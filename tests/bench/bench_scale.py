@@ -500,8 +500,8 @@ def main():
         return side_stock(args)
     if args.side == "tfxkit":
         return side_tfxkit(args)
-    try:
-        sizes = sorted({parse_rows(s) for s in args.sizes.split(",") if s.strip()})
+    try:  # in the order given (the essential sizes first when time is short)
+        sizes = list(dict.fromkeys(parse_rows(s) for s in args.sizes.split(",") if s.strip()))
     except argparse.ArgumentTypeError as e:
         ap.error(str(e))
     if not sizes:
@@ -567,6 +567,15 @@ def main():
                 text += side_lines(side, entry["sides"][side])
         text.append("")
         sizes_data.append(entry)
+        sizes_data.sort(key=lambda d: d["rows"])
+        # saved after every size: a ladder stopped part way keeps what it measured
+        last = n == sizes[-1]
+        finish(args, params, load, comparisons, sizes_data, text, log_dir, work, last)
+
+
+def finish(args, params, load, comparisons, sizes_data, text, log_dir, work, last):
+    """Prints (at the end) the report and the targets; writes scale.json and scale.png."""
+    text = list(text)
     found = targets(sizes_data)
     text.append("differences between the sides: " + "; ".join(DIFFERENCES))
     text.append(f"training on both sides: {args.epochs} epoch(s) at batch {args.batch_size}, "
@@ -576,14 +585,17 @@ def main():
     text.append("\ntargets (issue 18.4):")
     for t in found:
         text.append(f"  {t['target']}: {t['measured']}: {'met' if t['met'] else 'NOT MET'}")
+    done = [d["label"] for d in sizes_data]
+    if not last:
+        text.append(f"(partial: sizes {', '.join(done)} of {', '.join(params['sizes'])} so far)")
     print("\n" + "\n".join(text), flush=True)
-    for d in sizes_data:  # the raw runs of tfxkit-only sizes stay in "sizes"
-        d.pop("runs_obj", None)
-    out = harness.save(NAME, comparisons, params, started_load=load,
+    out = harness.save(NAME, comparisons, {**params, "sizes_done": done}, started_load=load,
                        extra={"differences": DIFFERENCES, "sizes": sizes_data,
-                              "scale_targets": found, "report": "\n".join(text)})
+                              "scale_targets": found, "report": "\n".join(text),
+                              "complete": last})
     plot(sizes_data, out.with_suffix(".png"))  # the scale plot replaces the harness's bars
-    print(f"results: {out} and {out.with_suffix('.png')}; logs in {log_dir}; work folder {work}")
+    print(f"results{'' if last else ' so far'}: {out} and {out.with_suffix('.png')}; logs in "
+          f"{log_dir}; work folder {work}", flush=True)
 
 
 if __name__ == "__main__":
