@@ -491,6 +491,9 @@ def main():
     ap.add_argument("--work", default=None,
                     help="work folder (default .bench-work/scale; the data is kept there)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the sizes of the existing bench-results/scale.json that this "
+                         "invocation does not run (each size records its own commit)")
     ap.add_argument("--side", choices=["stock", "tfxkit"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--state", help=argparse.SUPPRESS)
@@ -523,6 +526,9 @@ def main():
     me = [harness.python(), os.path.abspath(__file__)]
     train = ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size)]
     comparisons, sizes_data, text = [], [], []
+    if args.merge:
+        comparisons, sizes_data, text = merged(set(sizes))
+    commit = harness.git_commit()
     for n in sizes:
         data = make_data(work / "data", n)
         case = make_case(work, data, n)
@@ -533,7 +539,8 @@ def main():
         stock = harness.Side("stock", me + ["--side", "stock", "--data", data, "--state",
                                             stock_state] + train, env=ENV,
                              before=lambda s=stock_state: _rm(s))
-        entry = {"rows": n, "label": label(n), "days": days_for(n), "sides": {}}
+        entry = {"rows": n, "label": label(n), "days": days_for(n), "sides": {},
+                 "commit": commit["commit"], "dirty": commit["dirty"]}
         if n <= args.stock_max:
             comp = harness.compare(
                 f"{NAME} {label(n)}", kit, stock, runs=runs_of[n],
@@ -571,6 +578,31 @@ def main():
         # saved after every size: a ladder stopped part way keeps what it measured
         last = n == sizes[-1]
         finish(args, params, load, comparisons, sizes_data, text, log_dir, work, last)
+
+
+def merged(running):
+    """(comparisons, sizes, report lines) of the existing scale.json's sizes that are not
+    in ``running`` (--merge)."""
+    path = harness.RESULTS / f"{NAME}.json"
+    if not path.exists():
+        return [], [], []
+    old = json.loads(path.read_text())
+    keep = [d for d in old.get("sizes", []) if d["rows"] not in running]
+    for d in keep:
+        d.setdefault("commit", old.get("commit"))
+        d.setdefault("dirty", old.get("dirty"))
+    names = {f"{NAME} {d['label']}" for d in keep}
+    comps = []
+    for c in old.get("comparisons", []):
+        if c["name"] not in names:
+            continue
+        s = c["summary"]
+        comps.append(harness.Comparison(c["name"], s["a"], s["b"], note=s.get("note", ""),
+                                        work_includes=s.get("work_includes", ""),
+                                        runs=[harness.Run(**r) for r in c["runs"]]))
+    text = [f"(kept from {path.name}: {', '.join(d['label'] for d in keep)}, measured at "
+            f"{', '.join(sorted({str(d['commit'])[:10] for d in keep}))})"] if keep else []
+    return comps, keep, text
 
 
 def finish(args, params, load, comparisons, sizes_data, text, log_dir, work, last):
