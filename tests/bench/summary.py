@@ -27,8 +27,17 @@ def rows(folder: Path):
         load = m.get("loadavg_start") or ["?"]
         where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
                  f"{d.get('commit', 'unknown')[:10]}{'+dirty' if d.get('dirty') else ''}")
+        # a scale.json merged from several runs (bench_scale.py --merge): each size
+        # names the commit it was measured at
+        at = {f"scale {z['label']}": z for z in d.get("sizes") or () if z.get("commit")}
         for c in d["comparisons"]:
             s = c["summary"]
+            z = at.get(c["name"])
+            shown_load = f"{load[0]}"
+            if z:
+                where = (f"`{path.name}` @ {z['commit'][:10]}{'+dirty' if z.get('dirty') else ''}")
+                before = [r["loadavg_before"][0] for r in c.get("runs", [])]
+                shown_load = f"{min(before)}..{max(before)}" if before else shown_load
             s.setdefault("dev_only", min(v["runs"] for v in s["sides"].values()) < 3)
             a, b = s["sides"][s["a"]], s["sides"][s["b"]]
             name = c["name"] + (" (DEVELOPMENT RUN, not a figure)" if s.get("dev_only") else "")
@@ -38,10 +47,10 @@ def rows(folder: Path):
             yield (name, f"{s['a']} / {s['b']}", a["runs"], fmt(s["ratios"]["total"]), work,
                    f"{fmt(a['fixed_s'], ' s', 1)} / {fmt(b['fixed_s'], ' s', 1)}",
                    f"{fmt(a['work_s'], ' s', 2)} / {fmt(b['work_s'], ' s', 2)}",
-                   f"{load[0]}", where)
+                   shown_load, where)
             for metric, r in (s.get("metric_ratios") or {}).items():
                 yield (f"{c['name']}: {metric}", f"{s['a']} / {s['b']}", a["runs"], fmt(r),
-                       "", "", "", f"{load[0]}", where)
+                       "", "", "", shown_load, where)
 
 
 def targets(folder: Path):
@@ -60,8 +69,12 @@ def targets(folder: Path):
             yield (f"no-change tfxkit run, wall with Python start-up (<= {d['target_s']:g} s)",
                    fmt(d["fast_wall_s"], " s") + f" over {d['fast_wall_s']['n']} runs",
                    d["target_met"], where)
+        sizes = {z["label"]: z for z in d.get("sizes") or () if z.get("commit")}
         for t in d.get("scale_targets") or ():
-            yield (t["target"], t["measured"], t["met"], where)
+            z = next((z for lab, z in sizes.items() if f": {lab} rows" in t["target"]), None)
+            at = (f"`{path.name}` @ {z['commit'][:10]}{'+dirty' if z.get('dirty') else ''}"
+                  if z else where)
+            yield (t["target"], t["measured"], t["met"], at)
         b = d.get("bandit_reads")
         for kind, res in ((b or {}).get("stores") or {}).items():
             yield (f"bandit recommendations by user id, p99 at {b['rate']}/s, {kind}, "
