@@ -60,7 +60,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once
-.PHONY: print-stack setup demo test test-unit test-integration test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-bandit bench-fast-path bench-imports bench-health bench-stacks lock clean
+.PHONY: print-stack setup demo test test-unit test-integration test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-bandit bench-fast-path bench-imports bench-health bench-stacks bench-scale lock clean
 
 setup: $(STAMP)
 
@@ -195,7 +195,7 @@ test-e2e: setup airflow-setup browser-setup services
 # bench-inference trains the template once (untimed) under BENCH_WORK; bench-serving
 # reuses that model when it is there.
 BENCH_WORK ?= .bench-work
-bench: bench-ingest bench-inference bench-serving bench-bandit bench-health bench-pipeline bench-fast-path bench-imports
+bench: bench-ingest bench-inference bench-serving bench-bandit bench-health bench-pipeline bench-fast-path bench-imports bench-scale
 	$(PY) tests/bench/summary.py
 
 bench-pipeline: setup
@@ -230,6 +230,13 @@ bench-imports: setup
 
 # /health/live p99 under load, alone and beside a 50 MB /predict and a SIGSTOPped Redis;
 # the before side is a git worktree of bb8fe4c (made when missing).
+# Scale (issue 18.4): the ETA template on generated data, 10k..3M rows, vs a hand-written stock
+# TFX pipeline up to 300k; per-component wall and peak RSS (bench-results/scale.json, .png).
+# SCALE_ARGS, e.g. "--sizes 10k,100k --runs 1" for a quick look (not a figure).
+SCALE_ARGS ?= --runs 3 --runs-at 1M=1,3M=1
+bench-scale: setup
+	$(PY) tests/bench/bench_scale.py --work $(BENCH_WORK)/scale $(SCALE_ARGS)
+
 bench-health: setup
 	$(PY) tests/bench/bench_health.py --work $(BENCH_WORK)/health
 

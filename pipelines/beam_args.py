@@ -3,7 +3,8 @@ for the training pipeline (``factory.py``) and the batch-inference one (``infere
 from __future__ import annotations
 
 import os
-from typing import List
+from dataclasses import dataclass
+from typing import List, Optional
 
 from tfxkit.pipelines.config import PipelineConfig
 
@@ -48,10 +49,78 @@ _DATAFLOW_OPTIONS = (("project", "project"), ("region", "region"),
                      ("network", "network"), ("subnetwork", "subnetwork"))
 
 
-def _direct_args(b, args: List[str]) -> None:
-    if b.mode != "in_memory" or b.workers:
-        args.append(f"--direct_running_mode={b.mode}")
-        args.append(f"--direct_num_workers={b.workers}")
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class DirectMode:
+    """How the direct runner runs: ``mode`` (in_memory, multi_processing,
+    multi_threading), ``workers`` (0: Beam's default, one per core) and why."""
+
+    mode: str
+    workers: int
+    reason: str
+
+    def text(self) -> str:
+        workers = f", {self.workers} workers" if self.mode != "in_memory" else ""
+        return f"{self.mode}{workers} ({self.reason})"
+
+
+def data_bytes(cfg: PipelineConfig, source=None) -> Optional[int]:
+    """Bytes in the files of ``source`` (default: the training source), or None when they
+    cannot be counted here (BigQuery, a remote path, nothing matched yet)."""
+    from tfxkit.pipelines.config import files_of, is_remote
+
+    src = source if source is not None else cfg.data.source
+    if src.kind == "bigquery" or not src.path or is_remote(src.path):
+        return None
+    files = files_of(cfg, src.path)
+    if not files:
+        return None
+    total = 0
+    for f in files:
+        try:
+            total += os.path.getsize(f)
+        except OSError:
+            pass
+    return total
+
+
+def direct_mode(cfg: PipelineConfig, nbytes: Optional[int] = None,
+                n_cores: Optional[int] = None) -> DirectMode:
+    """The direct runner's mode: the config's, or for ``mode: auto`` multi_processing with
+    one worker per core (``workers`` if set) when the data holds at least
+    ``beam.auto_min_mb`` MB and there are at least ``beam.auto_min_cores`` cores, else
+    in_memory. Beam's multi-process mode starts its worker processes anew in every Beam
+    component (15-30 s each on 2 busy cores, README "Big data"), so small data, and any
+    data on 2 cores, stays in this process.
+    ``nbytes``: the data's size (None: unknown, e.g. BigQuery or remote files)."""
+    b = cfg.beam
+    if b.mode != "auto":
+        return DirectMode(b.mode, b.workers, "beam.mode in the config")
+    limit = b.auto_min_mb
+    if nbytes is None:
+        return DirectMode("in_memory", 0, "auto: the data's size is not known here")
+    mb = nbytes / 1e6
+    if mb < limit:
+        return DirectMode("in_memory", 0, f"auto: {mb:.1f} MB of data < {limit:g} MB")
+    n = n_cores if n_cores is not None else cores()
+    if n < b.auto_min_cores:
+        return DirectMode("in_memory", 0, f"auto: {mb:.1f} MB of data >= {limit:g} MB, but "
+                          f"{n} core{'s' if n > 1 else ''} < {b.auto_min_cores}")
+    return DirectMode("multi_processing", b.workers or n,
+                      f"auto: {mb:.1f} MB of data >= {limit:g} MB, {n} cores")
+
+
+def _direct_args(m: DirectMode, args: List[str]) -> None:
+    if m.mode != "in_memory" or m.workers:
+        args.append(f"--direct_running_mode={m.mode}")
+        args.append(f"--direct_num_workers={m.workers}")
 
 
 def _dataflow_args(d, args: List[str]) -> None:
@@ -81,8 +150,18 @@ def _spark_args(s, args: List[str]) -> None:
     _portable_args(s, args)
 
 
-def beam_pipeline_args(cfg: PipelineConfig) -> List[str]:
-    """Beam arguments from ``cfg.beam``.
+def beam_text(cfg: PipelineConfig, source=None) -> str:
+    """What runs the Beam components, for the run's output: the runner, and for the direct
+    runner its mode and why (``mode: auto`` resolved from the data's size)."""
+    b = cfg.beam
+    if b.runner != "direct":
+        return f"{b.runner} runner (beam.runner)"
+    return "direct runner, " + direct_mode(cfg, data_bytes(cfg, source)).text()
+
+
+def beam_pipeline_args(cfg: PipelineConfig, source=None) -> List[str]:
+    """Beam arguments from ``cfg.beam``; ``source`` (default: the training source) is
+    the data whose size resolves ``beam.mode: auto`` (``direct_mode``).
 
     - direct, in_memory, nothing extra: no arguments at all (TFX's default in-process
       Beam; any argument would make TFX rebuild itself as an sdist per Beam component).
@@ -98,7 +177,7 @@ def beam_pipeline_args(cfg: PipelineConfig) -> List[str]:
     b = cfg.beam
     args: List[str] = []
     if b.runner == "direct":
-        _direct_args(b, args)
+        _direct_args(direct_mode(cfg, data_bytes(cfg, source)), args)
     elif b.runner == "dataflow":
         _dataflow_args(b.dataflow, args)
     elif b.runner == "flink":

@@ -290,7 +290,7 @@ def create_inference_pipeline(cfg: PipelineConfig,
         components=create_inference_components(cfg, models),
         enable_cache=True,
         metadata_connection_config=mlmd.connection_config(cfg, secrets=False),
-        beam_pipeline_args=beam_pipeline_args(cfg))
+        beam_pipeline_args=beam_pipeline_args(cfg, cfg.inference.source))
     pipeline.runtime_connection = mlmd.runtime_connection(cfg)  # with the password
     return pipeline
 

@@ -67,6 +67,9 @@ def predict(config, profile, sets, verbose, force=False):
     click.echo(f"tfxkit predict {cfg.name}: {info['rows']} rows, store "
                f"{cfg.inference.store.kind}, model(s) "
                + ", ".join(f"{n} {m.version}" for n, m in models.items()))
+    from tfxkit.pipelines.beam_args import beam_text
+
+    click.echo(f"  beam: {beam_text(cfg, cfg.inference.source)}")
     click.echo("  loading TFX ...", nl=False)
     lazy_imports.startup(cfg)  # stock components and Beam's GCP I/O when first used
     from tfxkit.infra.run.local_runner import RunCanceled, RunFailed, run_pipeline

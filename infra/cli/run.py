@@ -44,6 +44,7 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True, force
     quiet_logs(verbose)
     click.echo(header(cfg, info))
     from tfxkit.infra.run import fast_path
+    from tfxkit.pipelines.beam_args import beam_text
 
     try:
         fingerprint, hit = fast_path.decide(cfg, from_node, force)
@@ -54,6 +55,7 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True, force
     if hit is not None:  # before TensorFlow and TFX are imported
         click.echo(fast_path.text(hit))
         sys.exit(hit.status)
+    click.echo(f"  beam: {beam_text(cfg)}")
     click.echo("  loading TFX ...", nl=False)
     lazy_imports.startup(cfg)  # stock components and Beam's GCP I/O when first used
     from tfxkit.infra.run.properties import run_properties

@@ -8,7 +8,7 @@ import difflib
 import glob
 import os
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .base import SPAN_TOKENS, ConfigError, is_remote
 from .features import ConstantImpute
@@ -42,7 +42,11 @@ def files_of(cfg: PipelineConfig, path: str) -> List[str]:
     return [p] if os.path.isfile(p) else []
 
 
-def _columns_tabular(kind: str, files: List[str], query: Optional[str]) -> Dict[str, Any]:
+def _columns_tabular(kind: str, files: List[str], query: Optional[str],
+                     null_counts: Sequence[str] = ()) -> Dict[str, Any]:
+    """Columns, rows and (``null_counts``) the rows without a value in each of those
+    columns (``nulls``), counted in the same scan: every query re-reads the files (a CSV
+    is parsed again), which is what the checks cost on large data."""
     import duckdb
 
     from tfxkit.components.example_gen.ingest import reader_sql
@@ -52,8 +56,12 @@ def _columns_tabular(kind: str, files: List[str], query: Optional[str]) -> Dict[
     con.execute(f"CREATE TEMP VIEW data AS {query or 'SELECT * FROM source'}")
     rel = con.sql("SELECT * FROM data")
     cols = dict(zip(rel.columns, [str(t) for t in rel.types]))
-    n_rows = con.sql("SELECT count(*) FROM data").fetchone()[0]
-    return {"columns": cols, "rows": n_rows, "con": con, "reader": "data"}
+    nulls = [c for c in dict.fromkeys(null_counts) if c in cols]
+    counts = con.sql("SELECT " + ", ".join(
+        ["count(*)"] + [f"count(*) FILTER (WHERE {q(c)} IS NULL)" for c in nulls])
+        + " FROM data").fetchone()
+    return {"columns": cols, "rows": counts[0], "con": con, "reader": "data",
+            "nulls": dict(zip(nulls, counts[1:]))}
 
 
 def _columns_tfrecord(files: List[str]) -> Dict[str, Any]:
@@ -134,7 +142,8 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
     kind = cfg.data.source.kind
     try:
         info = (_columns_tfrecord(files) if kind == "tfrecord"
-                else _columns_tabular(kind, files, cfg.data.source.query))
+                else _columns_tabular(kind, files, cfg.data.source.query,
+                                      [c for c in (cfg.data.split.key, cfg.label) if c]))
     except Exception as e:  # duckdb / tf parse errors
         what = "data.source.query" if cfg.data.source.query else src_field
         msg = str(e).strip().splitlines()[0]
@@ -183,8 +192,7 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
                     f"{imp_name!r} is {cols[imp_name]}")
     key = cfg.data.split.key
     if key in cols and "con" in info and cfg.data.split.on_null_key == "fail":
-        nulls = info["con"].sql(f'SELECT count(*) FROM data WHERE {q(key)} IS NULL'
-                                ).fetchone()[0]
+        nulls = _nulls(info, key)
         if nulls:
             problem("data.split.key", f"{nulls} row(s) have no {key!r} value; fill them or "
                     "set data.split.on_null_key: reject")
@@ -221,11 +229,18 @@ def check_data(cfg: PipelineConfig) -> Dict[str, Any]:
     return out
 
 
+def _nulls(info: Dict[str, Any], column: str) -> int:
+    """Rows of the data without a value in ``column`` (counted with the rows where asked)."""
+    if column in info.get("nulls", {}):
+        return info["nulls"][column]
+    return info["con"].sql(f'SELECT count(*) FROM {info["reader"]} WHERE {q(column)} IS NULL'
+                           ).fetchone()[0]
+
+
 def _check_labels(cfg: PipelineConfig, file: str, info: Dict[str, Any]) -> List[ConfigError]:
     """Missing labels; a classification label's type and values."""
     con, reader, cols, rows = info["con"], info["reader"], info["columns"], info["rows"]
-    missing = con.sql(f'SELECT count(*) FROM {reader} WHERE {q(cfg.label)} IS NULL'
-                      ).fetchone()[0]
+    missing = _nulls(info, cfg.label)
     if missing:
         return [ConfigError(file, "label", f"{missing} of {rows} rows have no {cfg.label!r} "
                             "value; drop or fill them first")]
@@ -234,6 +249,8 @@ def _check_labels(cfg: PipelineConfig, file: str, info: Dict[str, Any]) -> List[
             or label_type.startswith("DECIMAL") and cfg.task in ("binary", "multiclass"):
         return [ConfigError(file, "label", f"a {cfg.task} label must be text or integer, "
                             f"{cfg.label!r} is {label_type}")]
+    if cfg.label_classes is None and cfg.task not in ("binary", "multiclass"):
+        return []  # a regression (or bandit) label's values are checked as numbers
     seen = {str(r[0]) for r in con.sql(
         f'SELECT DISTINCT {q(cfg.label)} FROM {reader} LIMIT 1001').fetchall()}
     if cfg.label_classes is not None:

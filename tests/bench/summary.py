@@ -27,8 +27,17 @@ def rows(folder: Path):
         load = m.get("loadavg_start") or ["?"]
         where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
                  f"{d.get('commit', 'unknown')[:10]}{'+dirty' if d.get('dirty') else ''}")
+        # a scale.json merged from several runs (bench_scale.py --merge): each size
+        # names the commit it was measured at
+        at = {f"scale {z['label']}": z for z in d.get("sizes") or () if z.get("commit")}
         for c in d["comparisons"]:
             s = c["summary"]
+            z = at.get(c["name"])
+            shown_load = f"{load[0]}"
+            if z:
+                where = (f"`{path.name}` @ {z['commit'][:10]}{'+dirty' if z.get('dirty') else ''}")
+                before = [r["loadavg_before"][0] for r in c.get("runs", [])]
+                shown_load = f"{min(before)}..{max(before)}" if before else shown_load
             s.setdefault("dev_only", min(v["runs"] for v in s["sides"].values()) < 3)
             a, b = s["sides"][s["a"]], s["sides"][s["b"]]
             name = c["name"] + (" (DEVELOPMENT RUN, not a figure)" if s.get("dev_only") else "")
@@ -38,10 +47,10 @@ def rows(folder: Path):
             yield (name, f"{s['a']} / {s['b']}", a["runs"], fmt(s["ratios"]["total"]), work,
                    f"{fmt(a['fixed_s'], ' s', 1)} / {fmt(b['fixed_s'], ' s', 1)}",
                    f"{fmt(a['work_s'], ' s', 2)} / {fmt(b['work_s'], ' s', 2)}",
-                   f"{load[0]}", where)
+                   shown_load, where)
             for metric, r in (s.get("metric_ratios") or {}).items():
                 yield (f"{c['name']}: {metric}", f"{s['a']} / {s['b']}", a["runs"], fmt(r),
-                       "", "", "", f"{load[0]}", where)
+                       "", "", "", shown_load, where)
 
 
 def targets(folder: Path):
@@ -49,7 +58,8 @@ def targets(folder: Path):
     GET /predictions p99 at 200/s (serving.json's sweep), a bandit's recommendations
     by user id (bandit-reads.json), batch inference against a plain loop
     (inference.json), the no-change run (fast-path.json), each command's imports
-    (imports.json) and the targets a benchmark records itself (pipeline.json)."""
+    (imports.json), the scale targets (scale.json: 300k rows tfxkit/stock, 3M rows
+    wall and peak RSS) and the targets a benchmark records itself (pipeline.json)."""
     for path in sorted(folder.glob("*.json")):
         d = json.loads(path.read_text())
         where = (f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` @ "
@@ -81,6 +91,12 @@ def targets(folder: Path):
             if c.get("dev_only"):
                 measured += " (DEVELOPMENT RUN, not a figure)"
             yield what, measured, c["target_met"], where
+        sizes = {z["label"]: z for z in d.get("sizes") or () if z.get("commit")}
+        for t in d.get("scale_targets") or ():
+            z = next((z for lab, z in sizes.items() if f": {lab} rows" in t["target"]), None)
+            at = (f"`{path.name}` @ {z['commit'][:10]}{'+dirty' if z.get('dirty') else ''}"
+                  if z else where)
+            yield (t["target"], t["measured"], t["met"], at)
         b = d.get("bandit_reads")
         for kind, res in ((b or {}).get("stores") or {}).items():
             yield (f"bandit recommendations by user id, p99 at {b['rate']}/s, {kind}, "

@@ -139,3 +139,89 @@ def test_beam_args(cfg):
     assert beam_args.beam_pipeline_args(c) == ["--direct_running_mode=multi_processing",
                                              "--direct_num_workers=2",
                                              f"--setup_file={beam_args.tfxkit_setup_file()}"]
+
+
+# -- beam.mode: auto (the default): the direct runner's mode from the data's size ---------
+
+def _cfg(*sets):
+    return load_config(TEMPLATE, overrides=list(sets))
+
+
+def test_auto_is_the_default_and_small_data_stays_in_memory():
+    c = _cfg()
+    assert c.beam.mode == "auto"
+    n = beam_args.data_bytes(c)
+    assert 0 < n < c.beam.auto_min_mb * 1e6  # the penguins CSV
+    m = beam_args.direct_mode(c, n, n_cores=2)
+    assert (m.mode, m.workers) == ("in_memory", 0)
+    assert "MB of data <" in m.reason
+    assert beam_args.beam_pipeline_args(c) == []  # no Beam arguments at all
+
+
+def test_auto_on_both_sides_of_the_threshold():
+    c = _cfg("beam.auto_min_mb=10")
+    below = beam_args.direct_mode(c, 9_999_999, n_cores=4)
+    at = beam_args.direct_mode(c, 10_000_000, n_cores=4)
+    assert below.mode == "in_memory"
+    assert (at.mode, at.workers) == ("multi_processing", 4)
+    assert at.text().startswith("multi_processing, 4 workers (auto: 10.0 MB of data >= 10 MB")
+    # workers = cores, unless beam.workers says otherwise
+    assert beam_args.direct_mode(c, 10**9, n_cores=16).workers == 16
+    assert beam_args.direct_mode(_cfg("beam.auto_min_mb=10", "beam.workers=3"), 10**9,
+                                 n_cores=4).workers == 3
+    assert beam_args.direct_mode(c, None, n_cores=4).mode == "in_memory"  # size unknown
+
+
+def test_auto_stays_in_memory_below_the_core_count():
+    # measured: on 2 cores Beam's worker processes cost more than they save (README)
+    c = _cfg("beam.auto_min_mb=10")
+    two = beam_args.direct_mode(c, 10**10, n_cores=2)
+    assert two.mode == "in_memory" and "2 cores < 4" in two.reason
+    assert beam_args.direct_mode(c, 10**10, n_cores=1).mode == "in_memory"
+    m = beam_args.direct_mode(_cfg("beam.auto_min_mb=10", "beam.auto_min_cores=2"), 10**10,
+                              n_cores=2)
+    assert (m.mode, m.workers) == ("multi_processing", 2)
+
+
+def test_auto_resolved_from_the_source_files_in_the_args():
+    # the template's data (~13 kB) over a threshold of 1 kB: multi_processing, a worker
+    # per core, and the setup file that keeps TFX from rebuilding itself
+    args = args_of("beam.auto_min_mb=0.001", "beam.auto_min_cores=2")
+    n = beam_args.cores()
+    if n < 2:
+        assert args == []
+    else:
+        assert args == ["--direct_running_mode=multi_processing",
+                        f"--direct_num_workers={n}", SETUP]
+        assert beam_options(args)["direct_running_mode"] == "multi_processing"
+    # the inference pipeline sizes its own source
+    c = _cfg("beam.auto_min_mb=0.001")
+    assert beam_args.data_bytes(c, c.inference.source) > 0
+    # a machine below auto_min_cores (4 by default) keeps Beam in this process
+    if n < 4:
+        assert args_of("beam.auto_min_mb=0.001") == []
+
+
+def test_an_explicit_mode_wins_over_the_size():
+    assert args_of("beam.mode=in_memory", "beam.auto_min_mb=0.001") == []
+    c = _cfg("beam.mode=in_memory")
+    m = beam_args.direct_mode(c, 10**12, n_cores=16)
+    assert (m.mode, m.reason) == ("in_memory", "beam.mode in the config")
+    assert args_of("beam.mode=multi_threading", "beam.workers=2",
+                   "beam.auto_min_mb=1000")[:2] == [
+        "--direct_running_mode=multi_threading", "--direct_num_workers=2"]
+
+
+def test_non_direct_runners_are_untouched_by_auto():
+    args = args_of("beam.runner=dataflow", "beam.auto_min_mb=0.001", "beam.auto_min_cores=2",
+                   "beam.dataflow={project: p, region: r, temp_location: gs://b/t}")
+    assert not any(a.startswith("--direct_") for a in args)
+    assert args[0] == "--runner=DataflowRunner"
+    c = _cfg("beam.runner=flink", "beam.flink={flink_master: 'f:8081'}")
+    assert beam_args.beam_text(c) == "flink runner (beam.runner)"
+
+
+def test_remote_or_bigquery_data_has_no_size_here():
+    c = _cfg("data.source={csv: 'gs://bucket/penguins/*.csv'}")
+    assert beam_args.data_bytes(c) is None
+    assert "not known" in beam_args.beam_text(c)

@@ -18,7 +18,9 @@ TEMPLATE = Path(__file__).resolve().parents[4] / "templates" / "multiclass" / "c
      "beam.spark", "EXTERNAL needs one"),
     (["beam.runner=flink", "beam.flink={job_endpoint: 'j:1', environment_type: DOCKER, "
       "environment_config: img}"], "beam.flink", "sdk_container_image"),
-    (["beam.workers=2"], "beam", "multi_processing"),
+    (["beam.mode=in_memory", "beam.workers=2"], "beam", "multi_processing"),
+    (["beam.auto_min_mb=0"], "beam.auto_min_mb", "greater than 0"),
+    (["beam.auto_min_cores=1"], "beam.auto_min_cores", "greater than or equal to 2"),
     (["beam.runner=storm"], "beam.runner", "got 'storm'"),
     (["beam.dataflow={project: p}"], "beam.dataflow.region", "required"),
 ])
