@@ -247,13 +247,16 @@ def side_tfxkit(args):
     local_runner.run_pipeline = timed_run_pipeline
     cfg = load_config(args.config)
     before = versions(cfg.registry_path)
-    cli.main(["run", args.config, "--set", FIXED_EPOCHS], standalone_mode=False)
+    try:  # tfxkit run ends with the run's exit status (0, or 3: not blessed)
+        status = cli.main(["run", args.config, "--set", FIXED_EPOCHS], standalone_mode=False)
+    except SystemExit as e:
+        status = e.code
     ph.mark("report")
     res = outcome(cfg.pipeline_root, "ExampleGen", cfg.metadata_path, cfg.name, ph.started)
     after = versions(cfg.registry_path)
     ph.mark("check")
     ph.emit(**res, versions_before=len(before), versions_after=len(after),
-            pushed=len(set(after) - set(before)))
+            pushed=len(set(after) - set(before)), exit_status=status)
 
 
 # -- the parent -------------------------------------------------------------------------
