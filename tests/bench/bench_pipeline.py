@@ -148,7 +148,8 @@ def outcome(root, example_gen, db, pipeline_name, since):
 
     res = {"components": mlmd_executions(db, pipeline_name, since)}
     ex = _latest(os.path.join(root, example_gen, "examples", "*"))
-    if ex:
+    if ex and res["components"]:  # (nothing ran: tfxkit's fast path imported no
+        # TensorFlow, and this check would import it into the side's wall)
         res["rows"] = {
             os.path.basename(d)[len("Split-"):]: sum(
                 1 for f in glob.glob(os.path.join(d, "*"))
