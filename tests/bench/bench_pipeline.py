@@ -143,13 +143,15 @@ def versions(path):
 
 
 def outcome(root, example_gen, db, pipeline_name, since):
-    """What a run did, from MLMD and its outputs."""
-    import tensorflow as tf
-
+    """What a run did, from MLMD and its outputs (TensorFlow and TFMA read them only when
+    the run executed something)."""
     res = {"components": mlmd_executions(db, pipeline_name, since)}
+    if not res["components"]:
+        return res
     ex = _latest(os.path.join(root, example_gen, "examples", "*"))
-    if ex and res["components"]:  # (nothing ran: tfxkit's fast path imported no
-        # TensorFlow, and this check would import it into the side's wall)
+    if ex:
+        import tensorflow as tf
+
         res["rows"] = {
             os.path.basename(d)[len("Split-"):]: sum(
                 1 for f in glob.glob(os.path.join(d, "*"))
