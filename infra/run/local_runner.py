@@ -1,5 +1,7 @@
 """The local runner: runs a tfx.dsl.Pipeline in this process, component by component,
-reporting each one (ran, cached or failed, elapsed) as it finishes.
+reporting each one (ran, cached or failed, elapsed) as it finishes. One exception: a
+component marked ``RUNS_BESIDE`` (tfxkit's InfraValidator) runs in a second thread beside
+the next one in order (the Evaluator) and is waited for before what reads its outputs.
 
 It is TFX's LocalDagRunner loop with a progress callback, and without its INFO log of
 the whole MLMD connection config (which holds a MySQL password when there is one).
