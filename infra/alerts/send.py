@@ -59,6 +59,8 @@ def send(alert: Alert, targets, timeout_s: float, env: Mapping[str, str],
         return []
     capture = _Capture()
     log = logging.getLogger("apprise")
+    redact = _Redact([s for t in targets for s in secrets_of(t, env)])
+    log.addFilter(redact)  # apprise's own log lines (any level) lose the URLs' secrets
     log.addHandler(capture)
     outcomes: Dict[int, Result] = {}
     threads = []
@@ -74,6 +76,7 @@ def send(alert: Alert, targets, timeout_s: float, env: Mapping[str, str],
             t.join(max(0.0, deadline - time.monotonic()))
     finally:
         log.removeHandler(capture)
+        log.removeFilter(redact)
     results = []
     for i, target in enumerate(targets):
         r = outcomes.get(i) or (target.label(), False, f"no answer within {timeout_s:g} s")
@@ -86,9 +89,9 @@ def send(alert: Alert, targets, timeout_s: float, env: Mapping[str, str],
 def _send_one(alert: Alert, target, timeout_s: float, env: Mapping[str, str],
               capture: "_Capture") -> Result:
     label = target.label()
-    secrets: List[str] = []
+    secrets = secrets_of(target, env)
     try:
-        notifier, secrets = notifier_for(alert, target, timeout_s, env)
+        notifier, _ = notifier_for(alert, target, timeout_s, env)
         ok = notifier.notify(body=alert.body(), title=alert.full_title(),
                              notify_type=alert.severity)
         if ok:
@@ -149,6 +152,15 @@ def webhook_url(url: str) -> str:
     return f"{schema}://{u.netloc}{u.path or '/'}" + (f"?{query}" if query else "")
 
 
+def secrets_of(target, env: Mapping[str, str]) -> List[str]:
+    """What of ``target``'s URL must never be printed."""
+    if target.webhook is not None:
+        return _url_secrets(target.webhook)
+    name = target.slack.webhook_url_env if target.slack is not None else target.apprise
+    value = env.get(name) or ""
+    return ([value] if value else []) + _url_secrets(value)
+
+
 def _url_secrets(url: str) -> List[str]:
     """The parts of a URL that may be secrets: its path segments, query values, user and
     password (longer than 3 characters: short ones are words, not tokens)."""
@@ -172,6 +184,24 @@ def _say(stderr, line: str):
         print(f"tfxkit: {line}", file=stderr, flush=True)
     except Exception:  # pylint: disable=broad-except  (a closed stderr loses the line)
         pass
+
+
+class _Redact(logging.Filter):
+    """Masks secrets in the records of apprise's logger while alerts are sent."""
+
+    def __init__(self, secrets: List[str]):
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record):
+        try:
+            text = record.getMessage()
+            masked = _redact(text, self.secrets)
+            if masked != text:
+                record.msg, record.args = masked, ()
+        except Exception:  # pylint: disable=broad-except
+            pass
+        return True
 
 
 class _Capture(logging.Handler):

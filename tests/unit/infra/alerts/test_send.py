@@ -114,3 +114,27 @@ def test_the_decision_alerter_fires_on_rollbacks_only():
     assert "error rate 0.2 > 0.01" in message
     assert kw["use_case"] == "penguin" and kw["model_version"] == "2"
     assert kw["details"]["evidence"] == {"canary": {"errors": 20}}
+
+
+def test_apprise_log_lines_lose_the_secrets_at_any_level(monkeypatch, caplog):
+    import logging
+
+    from apprise.plugins.custom_json import NotifyJSON
+
+    def leaky(self, **kw):
+        self.logger.debug("JSON POST URL: http://127.0.0.1:9/hook/abcdef123?token=zyxw9876")
+        self.logger.warning("Failed to send JSON notification to /hook/abcdef123")
+        return False
+
+    monkeypatch.setattr(NotifyJSON, "notify", leaky)
+    caplog.set_level(logging.DEBUG, logger="apprise")
+    err = io.StringIO()
+    out = s.fire(_cfg({"webhook": "http://127.0.0.1:9/hook/abcdef123?token=zyxw9876"}),
+                 "failed_run", "t", "m", stderr=err)
+    assert out == [("webhook http://127.0.0.1:9", False,
+                    "Failed to send JSON notification to /***/***")]
+    logged = caplog.text
+    assert "JSON POST URL" in logged and "Failed to send" in logged
+    assert "abcdef123" not in logged and "zyxw9876" not in logged
+    assert "abcdef123" not in err.getvalue()
+    assert not logging.getLogger("apprise").filters  # removed after the send
