@@ -43,11 +43,11 @@ def fire(alerts_cfg, kind: str, title: str, message: str,
     try:
         alert = build(kind, title, message, details, use_case, run_id, model_version)
         targets = alerts_cfg.targets_for(kind)
+        return send(alert, targets, alerts_cfg.timeout_s,
+                    env=os.environ if env is None else env, stderr=stderr)
     except Exception as e:  # pylint: disable=broad-except
-        _say(stderr, f"alert {kind!r} not sent: {e}")
-        return [("alerts", False, str(e))]
-    return send(alert, targets, alerts_cfg.timeout_s, env=os.environ if env is None else env,
-                stderr=stderr)
+        _say(stderr, f"alert {kind!r} not sent: {type(e).__name__}: {e}")
+        return [("alerts", False, f"{type(e).__name__}: {e}")]
 
 
 def send(alert: Alert, targets, timeout_s: float, env: Mapping[str, str],

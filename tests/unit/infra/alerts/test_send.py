@@ -138,3 +138,14 @@ def test_apprise_log_lines_lose_the_secrets_at_any_level(monkeypatch, caplog):
     assert "abcdef123" not in logged and "zyxw9876" not in logged
     assert "abcdef123" not in err.getvalue()
     assert not logging.getLogger("apprise").filters  # removed after the send
+
+
+def test_fire_catches_what_sending_raises(monkeypatch):
+    def broken(*a, **k):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(s, "send", broken)
+    err = io.StringIO()
+    out = s.fire(_cfg({"webhook": "http://127.0.0.1:9/a"}), "drift", "t", "m", stderr=err)
+    assert out == [("alerts", False, "RuntimeError: can't start new thread")]
+    assert "alert 'drift' not sent: RuntimeError" in err.getvalue()
