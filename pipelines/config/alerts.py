@@ -71,6 +71,14 @@ class AlertTarget(_Strict):
     apprise: Optional[str] = None
     on: List[AlertKind] = list(KINDS)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, v):
+        # YAML 1.1 (PyYAML) reads an unquoted `on:` key as the boolean True
+        if isinstance(v, dict) and True in v and "on" not in v:
+            v = {("on" if k is True else k): x for k, x in v.items()}
+        return v
+
     @field_validator("webhook")
     @classmethod
     def _webhook(cls, v):

@@ -1,5 +1,7 @@
 """The ``alerts:`` section (``config/alerts.py``): targets, kinds, timeouts, and the
 secrets the YAML may not hold."""
+import os
+
 import pytest
 
 from tests.unit.infra.serving.test_online_service import TEMPLATE_CONFIG
@@ -58,3 +60,24 @@ def test_timeout_is_bounded(timeout):
     with pytest.raises(ConfigError, match="timeout_s"):
         load_config(TEMPLATE_CONFIG, overrides=[
             f'alerts={{"timeout_s": {timeout}, "targets": [{{"apprise": "A"}}]}}'])
+
+
+def test_on_written_plainly_in_yaml_is_the_kinds(tmp_path):
+    """PyYAML reads an unquoted ``on:`` key as True: it still means the kinds."""
+    import shutil
+
+    from tfxkit.pipelines.config import load_config
+
+    case = tmp_path / "case"
+    shutil.copytree(os.path.dirname(TEMPLATE_CONFIG), case,
+                    ignore=shutil.ignore_patterns(".tfxkit", "models", "__pycache__"))
+    cfg_file = case / "config.yaml"
+    cfg_file.write_text(cfg_file.read_text() + (
+        "\nalerts:\n"
+        "  targets:\n"
+        "    - slack: {webhook_url_env: SLACK_URL}\n"
+        "      on: [failed_run, canary_rollback]\n"
+        "    - webhook: http://127.0.0.1:8080/hook\n"))
+    a = load_config(cfg_file).alerts
+    assert a.targets[0].on == ["failed_run", "canary_rollback"]
+    assert a.targets[1].on == ["failed_run", "not_blessed", "canary_rollback", "skew", "drift"]
