@@ -1,5 +1,4 @@
 """Canary rollout of newly pushed model versions, in plain Python (no server, no
-TensorFlow): the policy that decides from both versions' live signals (``policy``), the
-log of every decision with its evidence (``decision_log``), and the same decisions as
-Vertex AI endpoint traffic splits (``vertex_traffic``). The controller that applies
+TensorFlow): the policy that decides from both versions' live signals (``policy``) and the
+log of every decision with its evidence (``decision_log``). The controller that applies
 them to a running server is ``infra/serving``'s online service."""

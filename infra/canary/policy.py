@@ -20,7 +20,8 @@ for its choices (higher is better: the on-policy value of what each arm served).
 ``max_quality_drop`` is an absolute drop of accuracy or mean reward, and a relative
 increase of MAE/MSE (0.02 = 2% worse).
 
-The same decisions map to Vertex AI endpoint traffic splits: ``vertex_traffic.py``.
+The decisions are carried out by ``tfxkit serve`` only (``infra/serving/canary_controller.py``);
+a Vertex AI endpoint's canary is Vertex's own traffic split (README, Online serving).
 """
 from __future__ import annotations
 

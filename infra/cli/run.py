@@ -96,6 +96,8 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True, force
         click.secho(f"Run failed in {e.node.node_id}: {e.node.error}", fg="red", err=True)
         if with_report:
             write_run_report(cfg, cfg.name, e.result, [c.id for c in pipeline.components])
+        outcome.run_alert(cfg, 1, run_id=getattr(e.result, "run_id", None),
+                          failed_node=e.node.node_id, error=str(e.node.error))
         sys.exit(1)
     except RunCanceled as e:
         where = f" in {e.node.node_id}" if e.node else ""
@@ -131,6 +133,8 @@ def run(config, profile, sets, verbose, from_node, span, with_report=True, force
         click.secho(f"exit {status}: the run completed but nothing was pushed (the model "
                     f"{'failed infra validation' if summary.blessed else 'was not blessed'})",
                     fg="yellow", err=True)
+    outcome.run_alert(cfg, status, run_id=result.run_id, summary=summary,
+                      error=f"the run ended {summary.status}")
     sys.exit(status)
 
 

@@ -8,7 +8,8 @@ serving pointer. With one, a version newer than the stable one becomes a canary
 compares its live signals with the stable version's: hold, ramp to the next share,
 promote it (the registry serves it) or roll it back (the registry's pointer returns to the
 stable version). Every decision goes to the decision log with its evidence
-(``infra/canary/decision_log.py``) and to ``decisions``.
+(``infra/canary/decision_log.py``), to ``decisions`` and to ``on_decision`` when set (the
+config's alerts: ``infra/alerts``' ``decision_alerter`` fires ``canary_rollback``).
 """
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ class CanaryController:
     ``load(version, path)``: a coroutine that loads a version as an ``Arm``. ``registry``:
     what is followed (None: the service serves one SavedModel from a path, loaded once
     into ``stable``). ``policy``: canary rollout (None: the serving pointer is followed);
-    ``log``: the decision log. ``seed``: of the draw that routes a request to the canary."""
+    ``log``: the decision log. ``seed``: of the draw that routes a request to the canary.
+    ``on_decision(record)``: called with each decision recorded; it must not block (an
+    alert sends in a thread of its own), and what it raises is ignored."""
 
     def __init__(self, name: str, load: Callable[[str, str], Awaitable[Arm]], registry=None,
                  policy: Optional[policy_mod.Policy] = None, log: Optional[DecisionLog] = None,
@@ -47,6 +50,7 @@ class CanaryController:
         self.error: Optional[str] = None
         self.decisions: List[Dict[str, Any]] = []
         self.lock: Optional[asyncio.Lock] = None  # one round at a time; set by the service
+        self.on_decision: Optional[Callable[[Dict[str, Any]], Any]] = None
         self._rng = random.Random(seed)
 
     def arms(self) -> List[Arm]:
@@ -133,6 +137,11 @@ class CanaryController:
             record = self.log.append(record)
         self.decisions.append(record)
         del self.decisions[:-1000]
+        if self.on_decision is not None:
+            try:
+                self.on_decision(record)
+            except Exception:  # pylint: disable=broad-except  (an alert never stops a rollout)
+                pass
         return record
 
     async def _swap(self, version: str, reason: str):

@@ -1,7 +1,8 @@
 """The ``OnlineService`` a config describes (``tfxkit serve``): its ``serving`` section
 (batching, limits, polling), the inference key, the scalar raw columns of the config's
 own transform, the registry with the canary policy and decision log, or one SavedModel
-from a path; and a bandit's choice log."""
+from a path; and a bandit's choice log. With ``alerts:``, a canary rollback fires
+``canary_rollback`` (``infra/alerts``)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -28,7 +29,12 @@ def service_from_config(cfg, model_dir: Optional[str] = None) -> OnlineService:
                              max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms,
                              **limits)
     policy = policy_from_config(cfg)
-    return OnlineService(cfg.name, registry=Registry(cfg.registry_path, name=cfg.name),
-                         policy=policy, log=DecisionLog(decision_log_path(cfg)),
-                         key_field=key, max_batch_size=s.max_batch_size,
-                         max_wait_ms=s.max_wait_ms, poll_s=s.poll_s, **limits)
+    service = OnlineService(cfg.name, registry=Registry(cfg.registry_path, name=cfg.name),
+                            policy=policy, log=DecisionLog(decision_log_path(cfg)),
+                            key_field=key, max_batch_size=s.max_batch_size,
+                            max_wait_ms=s.max_wait_ms, poll_s=s.poll_s, **limits)
+    if getattr(cfg, "alerts", None) is not None:  # a rollback fires canary_rollback
+        from tfxkit.infra.alerts import decision_alerter
+
+        service.controller.on_decision = decision_alerter(cfg.alerts, cfg.name)
+    return service

@@ -19,6 +19,7 @@ Where things are (one module per group of YAML sections):
   deploy.py      ``deploy:`` and ``cron_of``
   inference.py   ``inference:`` (batch inference and its prediction store)
   bandit.py      ``bandit:`` (task bandit: action, propensity, policy, OPE bootstrap)
+  alerts.py      ``alerts:`` (webhook, Slack, apprise targets; the kinds each receives)
   pipeline.py    ``PipelineConfig``: every section, the cross-checks, paths
   loader.py      ``load_config``: YAML, profiles (deep merge), ``--set``, error messages
   checks.py      ``check_data`` and the file helpers: the data itself (DuckDB, TFRecord)
@@ -28,6 +29,7 @@ Importing this package needs only pydantic and PyYAML: neither DuckDB, TensorFlo
 TFX (checks.py imports them inside the functions that read data), so the CLI's
 ``validate`` path, ``--help`` and the Airflow DAG factory stay light.
 """
+from .alerts import AlertTarget, Alerts
 from .bandit import BANDIT_METRICS, OPE_METRICS, Bandit, Bootstrap, Exploration
 from .base import SPAN_TOKENS, ConfigError, is_remote
 from .beam import Beam, DataflowRunner, FlinkRunner, SparkRunner
@@ -51,7 +53,8 @@ __all__ = [
     "ModelConfig", "SliceThreshold", "MetricThreshold", "FAIRNESS_METRICS", "FairnessGate",
     "Fairness", "Eval", "InfraValidation", "Push", "DataflowRunner", "FlinkRunner",
     "SparkRunner", "Beam", "MySQL", "Metadata", "Validation", "is_remote", "Deploy",
-    "cron_of", "Store", "InferenceModel", "Inference", "Canary", "Serving",
+    "cron_of", "Alerts", "AlertTarget", "Store", "InferenceModel", "Inference", "Canary",
+    "Serving",
     "PipelineConfig", "metric_names", "load_config", "source_files", "reader_columns",
     "files_of", "check_data", "Bandit", "Bootstrap", "Exploration", "OPE_METRICS",
     "BANDIT_METRICS", "numeric_columns", "closest", "column_refs",

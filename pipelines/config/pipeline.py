@@ -11,6 +11,7 @@ from typing import Dict, List, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from .alerts import Alerts
 from .bandit import OPE_METRICS, Bandit
 from .base import _Strict, is_remote
 from .beam import Beam
@@ -50,6 +51,7 @@ class PipelineConfig(_Strict):
     bandit: Optional[Bandit] = None  # task: bandit (action, propensity, policy)
     serving: Serving = Serving()  # tfxkit serve: POST /predict, canary rollout
     deploy: Optional[Deploy] = None  # tfxkit compile / deploy (Kubeflow, Vertex)
+    alerts: Optional[Alerts] = None  # failed run, not blessed, canary rollback, skew, drift
     root: str = ".tfxkit"  # pipeline outputs live here (relative to the config)
 
     # Filled by the loader, not by the YAML.

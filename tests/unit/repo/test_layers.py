@@ -12,14 +12,16 @@ from tests.unit.repo.test_imports import ROOT, _module_name, _sources
 ALLOWED = {
     "components": set(),
     "pipelines": {"components"},
-    "infra.run": {"pipelines", "components"},
+    # alerts rest on pipelines alone; run, serving, cli (and monitoring) may import them
+    "infra.alerts": {"pipelines", "components"},
+    "infra.run": {"pipelines", "components", "infra.alerts"},
     "infra.deploy": {"pipelines", "components"},
     "infra.canary": {"pipelines", "components"},
     "infra.airflow": {"pipelines", "components"},
     "infra.metadata": {"pipelines", "components", "infra.run"},
-    "infra.serving": {"pipelines", "components", "infra.canary"},
+    "infra.serving": {"pipelines", "components", "infra.canary", "infra.alerts"},
     "infra.cli": {"pipelines", "components", "infra.run", "infra.deploy", "infra.canary",
-                  "infra.metadata", "infra.serving"},
+                  "infra.metadata", "infra.serving", "infra.alerts"},
 }
 
 
@@ -79,6 +81,8 @@ def test_every_module_keeps_to_the_contract():
     ("from tfxkit.components.common import records", "tfxkit.pipelines.inference", False),
     ("from tfxkit.infra.canary.policy import x", "tfxkit.infra.serving.app", False),
     ("from . import summary", "tfxkit.infra.run.local_runner", False),
+    ("from tfxkit.infra.alerts import fire", "tfxkit.infra.serving.service_config", False),
+    ("from tfxkit.infra.serving import app", "tfxkit.infra.alerts.send", True),
     ("from tfxkit.infra.run.summary import x", "tfxkit.infra.metadata.lineage", False),
 ])
 def test_the_scan_finds_what_breaks_the_contract(source, module, bad):

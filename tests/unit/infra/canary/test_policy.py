@@ -1,5 +1,5 @@
 """The canary policy (infra/canary/policy.py): plain functions, no server, no TensorFlow.
-(Its decision log and its Vertex mapping: test_decision_log.py, test_vertex_traffic.py.)"""
+(Its decision log: test_decision_log.py.)"""
 import json
 import os
 import sys
@@ -164,8 +164,7 @@ def test_window_samples_latencies_when_full():
 def test_policy_module_imports_no_tensorflow():
     import subprocess
 
-    code = ("import sys, tfxkit.infra.canary.policy, tfxkit.infra.canary.decision_log, "
-            "tfxkit.infra.canary.vertex_traffic; "
+    code = ("import sys, tfxkit.infra.canary.policy, tfxkit.infra.canary.decision_log; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
 

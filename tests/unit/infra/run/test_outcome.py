@@ -79,3 +79,69 @@ def test_the_earlier_run_is_the_producers(tmp_path):
                  for c in [cids[0], node[0].id]])
     assert outcome.earlier_run(conn, "p", eids[1]) == "run-1"
     assert outcome.earlier_run(conn, "p", eids[0]) is None  # its own output: no earlier run
+
+
+class _Cfg:
+    name = "penguin"
+
+    def __init__(self, alerts):
+        self.alerts = alerts
+
+
+def _alerts():
+    from tfxkit.pipelines.config.alerts import Alerts
+    return Alerts(targets=[{"webhook": "http://127.0.0.1:9/hook"}])
+
+
+def test_a_run_not_blessed_fires_not_blessed():
+    from tfxkit.infra.run.summary import MetricLine
+
+    calls = []
+    fake = lambda *a, **k: calls.append((a, k)) or [("webhook", True, None)]  # noqa: E731
+    s = Summary(blessed=False, pushed=False, reasons=["accuracy 0.41 < lower bound 0.99"],
+                metrics=[MetricLine("accuracy", 0.41, ">= 0.99", ok=False),
+                         MetricLine("auc", 0.9, "", ok=True)])
+    cfg = _Cfg(_alerts())
+    status = outcome.exit_status(s)
+    assert outcome.run_alert(cfg, status, run_id="r2", summary=s, fire=fake) == [
+        ("webhook", True, None)]
+    [((alerts, kind, title, message, details), kw)] = calls
+    assert alerts is cfg.alerts and kind == "not_blessed" and title == "model not blessed"
+    assert message == "Nothing was pushed. accuracy 0.41 < lower bound 0.99"
+    assert details["failed_metrics"] == {
+        "accuracy": {"value": 0.41, "threshold": ">= 0.99", "baseline": None}}
+    assert details["exit_status"] == 3 and details["pushed"] is False
+    assert kw == {"use_case": "penguin", "run_id": "r2"}
+
+
+def test_infra_validation_and_failed_runs_fire_their_kinds():
+    calls = []
+    fake = lambda *a, **k: calls.append((a, k)) or []  # noqa: E731
+    cfg = _Cfg(_alerts())
+    s = Summary(blessed=True, infra_blessed=False, infra_reason="the model did not load")
+    outcome.run_alert(cfg, outcome.exit_status(s), run_id="r3", summary=s, fire=fake)
+    assert calls[-1][0][1:4] == ("not_blessed", "model failed infra validation",
+                                 "Nothing was pushed. the model did not load")
+    outcome.run_alert(cfg, 1, run_id="r4", failed_node="Trainer", error="x" * 5000, fire=fake)
+    (_, kind, title, message, details), kw = calls[-1]
+    assert (kind, title, len(message)) == ("failed_run", "run failed in Trainer", 2000)
+    assert details == {"component": "Trainer", "exit_status": 1} and kw["run_id"] == "r4"
+
+
+@pytest.mark.parametrize("status", [0, 2, 130, 143])
+def test_other_statuses_and_configs_without_alerts_fire_nothing(status):
+    def fake(*a, **k):
+        raise AssertionError("fired")
+
+    assert outcome.run_alert(_Cfg(_alerts()), status, fire=fake) is None
+    assert outcome.run_alert(_Cfg(None), 1, fire=fake) is None
+    assert outcome.run_alert(_Cfg(None), outcome.NOT_BLESSED, fire=fake) is None
+
+
+def test_a_broken_alert_does_not_raise(capsys):
+    def fake(*a, **k):
+        raise RuntimeError("no")
+
+    out = outcome.run_alert(_Cfg(_alerts()), 1, failed_node="Trainer", fire=fake)
+    assert out == [("alerts", False, "RuntimeError: no")]
+    assert "the run's alert was not sent: RuntimeError: no" in capsys.readouterr().err

@@ -172,3 +172,23 @@ def test_run_keeps_going_after_a_failed_round():
         await close(c)
 
     asyncio.run(main())
+
+
+def test_each_decision_goes_to_on_decision_and_a_failing_one_changes_nothing(tmp_path):
+    async def main():
+        reg = Registry(["1", "2"], "1")
+        c = controller(reg, POLICY, DecisionLog(str(tmp_path / "decisions.jsonl")))
+        seen = []
+        c.on_decision = seen.append
+        await c.tick()  # start
+        traffic(c.stable)
+        traffic(c.rollout.canary, ok=False)
+        c.on_decision = lambda rec: seen.append(rec) or 1 / 0  # raises: ignored
+        rec = await c.tick()
+        assert rec["action"] == "rollback" and reg.moves == [("1", "rollback")]
+        assert [r["action"] for r in seen] == ["start", "rollback"]
+        assert seen[-1] is rec and (rec["stable"], rec["canary"]) == ("1", "2")
+        assert c.rollout is None and c.stable.version == "1"
+        await close(c)
+
+    asyncio.run(main())
