@@ -18,8 +18,9 @@ ALLOWED = {
     "infra.airflow": {"pipelines", "components"},
     "infra.metadata": {"pipelines", "components", "infra.run"},
     "infra.serving": {"pipelines", "components", "infra.canary"},
+    "infra.monitoring": {"pipelines", "components"},
     "infra.cli": {"pipelines", "components", "infra.run", "infra.deploy", "infra.canary",
-                  "infra.metadata", "infra.serving"},
+                  "infra.metadata", "infra.serving", "infra.monitoring"},
 }
 
 
