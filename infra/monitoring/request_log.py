@@ -102,17 +102,16 @@ def read_window(folder: str, start: float, end: float) -> Window:
 
 def window_ends(folder: str, window_s: int, until: Optional[float] = None) -> List[float]:
     """The end of every window (aligned on multiples of ``window_s`` since the epoch)
-    that the log's hour files may hold records for, up to ``until``; oldest first."""
+    that the log's hour files may hold records for, oldest first; with ``until``, only
+    the windows complete by then (``end <= until``)."""
     hours = log_hours(folder)
     if not hours:
         return []
     first = hours[0] // window_s * window_s
-    last = hours[-1] + 3600
-    if until is not None:
-        last = min(last, until)
+    last = hours[-1] + 3600            # the log holds nothing from here on
     ends = []
     end = first + window_s
-    while end - window_s < last:
+    while end - window_s < last and (until is None or end <= until):
         ends.append(float(end))
         end += window_s
     return ends

@@ -62,6 +62,8 @@ def test_window_ends_cover_the_logged_hours(tmp_path):
     write(folder, [line(H + 10), line(H + 7200 + 10)])
     assert request_log.window_ends(folder, 3600) == [H + 3600, H + 7200, H + 10800]
     assert request_log.window_ends(folder, 1800, until=H + 3600) == [H + 1800, H + 3600]
+    # the window still open at ``until`` is not judged
+    assert request_log.window_ends(folder, 3600, until=H + 7300) == [H + 3600, H + 7200]
     assert request_log.window_ends(str(tmp_path / "none"), 3600) == []
 
 
