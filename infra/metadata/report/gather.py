@@ -260,14 +260,15 @@ def _lineage_svg(rep: Report, store) -> None:
 
 
 def _monitoring(rep: Report, r: Reader, comps: List[ComponentRun]) -> None:
-    """The windows ``tfxkit monitor`` judged for the models of this run (a Model artifact
-    this run's components wrote or read: the Trainer's, the one it pushed or scored with),
-    the latest record of each window end, oldest first."""
+    """The windows ``tfxkit monitor`` judged for the model of this run (the Model artifact
+    under the key ``model``: the Trainer's, the one pushed, the one batch inference scored
+    with; not the Evaluator's baseline), the latest record of each window end, oldest
+    first."""
     from tfxkit.pipelines.mlmd_reader import monitoring_results
 
     model_ids = []
     for c in comps:
-        for aid in sum(list(c.inputs.values()) + list(c.outputs.values()), []):
+        for aid in (c.inputs.get("model") or []) + (c.outputs.get("model") or []):
             if aid not in model_ids and r.artifact_type(r.artifact(aid)) == "Model":
                 model_ids.append(aid)
     if not model_ids:

@@ -27,7 +27,10 @@ def _record(rec, tmp_path, model_id, end, flagged):
 
 def test_the_run_models_monitored_windows(tmp_path):
     rec = Records()
-    _run(rec, tmp_path)
+    run = _run(rec, tmp_path)
+    baseline = rec.artifact("Model", "/baseline")   # the Evaluator's: not this run's model
+    rec.execute(run, "Evaluator", {"baseline_model": baseline}, {})
+    _record(rec, tmp_path, baseline, 14400.0, [{"feature": "x", "kind": "skew"}])
     rep = gather(rec.store, PIPELINE)
     assert rep.monitoring == [] and rep.monitored_models == [str(tmp_path / "model")]
     [model] = [a.id for a in rec.store.get_artifacts_by_uri(str(tmp_path / "model"))]
