@@ -161,9 +161,8 @@ def _prediction_drift(cfg, win, prev, version: str) -> List[Distance]:
     from tfxkit.infra.monitoring.compare import compare, output_schema
     from tfxkit.infra.monitoring.statistics import statistics_of
 
-    def outputs(w):
-        rows = [r for r in w.records if str(r.get("model_version", version)) == version]
-        return rows
+    def outputs(w):  # the answers of the serving version only
+        return [r for r in w.records if str(r.get("model_version", version)) == version]
 
     cur, before = outputs(win), outputs(prev)
     name = _output_column(cur)
@@ -172,10 +171,11 @@ def _prediction_drift(cfg, win, prev, version: str) -> List[Distance]:
     kind = "bytes" if name == "class" else "float"
     threshold = {name: cfg.monitoring.prediction_drift}
     measure = "L_INFTY" if kind == "bytes" else "JENSEN_SHANNON_DIVERGENCE"
-    if len(before) < cfg.monitoring.min_rows:
-        return [Distance(name, "prediction_drift", measure, threshold[name],
-                         note=f"previous window: {len(before)} rows of version {version} "
-                              f"(< min_rows {cfg.monitoring.min_rows})")]
+    for rows, which in ((cur, "this window"), (before, "previous window")):
+        if len(rows) < cfg.monitoring.min_rows:
+            return [Distance(name, "prediction_drift", measure, threshold[name],
+                             note=f"{which}: {len(rows)} answers of version {version} "
+                                  f"(< min_rows {cfg.monitoring.min_rows})")]
     a = statistics_of([{name: (r.get("outputs") or {}).get(name)} for r in cur], {name: kind})
     b = statistics_of([{name: (r.get("outputs") or {}).get(name)} for r in before],
                       {name: kind})

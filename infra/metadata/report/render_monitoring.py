@@ -5,7 +5,7 @@ a plot of the distances over the windows."""
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from tfxkit.infra.metadata.report import plots
 from tfxkit.infra.metadata.report.html import e, figure_html, fmt_num, table_html

@@ -156,3 +156,30 @@ def test_a_model_without_statistics_in_mlmd_is_a_clear_error(setup, tmp_path):
                                                        meta={"model_uri": "/nowhere/model"})
     with pytest.raises(MonitorError, match="is not in ML Metadata"):
         monitor(cfg, store=store)
+
+
+def test_prediction_drift_of_a_regression_value_and_of_the_serving_version_only():
+    from types import SimpleNamespace
+
+    from tfxkit.infra.monitoring.monitor import _prediction_drift
+    from tfxkit.infra.monitoring.request_log import Window
+    from tfxkit.pipelines.config.monitoring import Monitoring
+
+    cfg = SimpleNamespace(monitoring=Monitoring(min_rows=50))
+    rnd = random.Random(7)
+
+    def window(mean, n=200, version="7"):
+        return Window(0, 1, [{"ts": 0, "model_version": version,
+                              "outputs": {"prediction": rnd.gauss(mean, 1.0)}}
+                             for _ in range(n)])
+
+    [same] = _prediction_drift(cfg, window(10), window(10), "7")
+    assert same.feature == "prediction" and same.measure == "JENSEN_SHANNON_DIVERGENCE"
+    assert same.value is not None and not same.flagged
+    [moved] = _prediction_drift(cfg, window(14), window(10), "7")
+    assert moved.flagged and moved.value > 0.1
+    # another version's answers (a canary) are not the serving version's distribution
+    [other] = _prediction_drift(cfg, window(10, n=40), window(10, version="8"), "7")
+    assert other.value is None and "this window: 40 answers" in other.note
+    [other] = _prediction_drift(cfg, window(14), window(10, version="8"), "7")
+    assert other.value is None and "previous window: 0 answers of version 7" in other.note
