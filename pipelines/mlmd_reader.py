@@ -199,3 +199,99 @@ class Reader:
             if node is not None:
                 out.append((node, e))
         return out
+
+
+# monitoring (infra/monitoring) ----------------------------------------------------------
+MONITOR_EXECUTION = "tfxkit.Monitor"          # one execution per monitored window
+MONITORING_RESULT = "MonitoringResult"        # its output: the result JSON (uri)
+
+
+def _first(ids: Optional[List[int]]) -> Optional[int]:
+    return (ids or [None])[0]
+
+
+def model_artifact(store, pipeline_name: str, model_uri: Optional[str] = None,
+                   pushed_version: Optional[str] = None):
+    """The Trainer's ``Model`` artifact: by its uri (the registry records it per version),
+    else through the PushedModel of ``pushed_version`` and the Pusher that read it. None
+    when MLMD has neither."""
+    r = Reader(store, pipeline_name)
+    if model_uri:
+        found = [a for a in store.get_artifacts_by_uri(model_uri)
+                 if r.artifact_type(a) == "Model"]
+        if found:
+            return sorted(found, key=lambda a: a.id)[-1]
+    if pushed_version:
+        ctx = store.get_context_by_type_and_name("pipeline", pipeline_name)
+        pushed = [a for a in (store.get_artifacts_by_context(ctx.id) if ctx else [])
+                  if "pushed_version" in a.custom_properties
+                  and a.custom_properties["pushed_version"].string_value == str(pushed_version)]
+        for a in sorted(pushed, key=lambda a: -a.id):
+            pusher = r.producer(a.id)
+            model_id = _first(r.io(pusher)[0].get("model")) if pusher is not None else None
+            if model_id is not None:
+                return r.artifact(model_id)
+    return None
+
+
+def training_data_of_model(store, pipeline_name: str, model_id: int) -> Dict[str, Any]:
+    """What the Trainer that wrote Model ``model_id`` learned from: {"trainer_execution",
+    "examples_id", "statistics_uri" (StatisticsGen's output on those examples),
+    "schema_uri"}; a value is None where MLMD has no record of it. The walk: Model <-
+    Trainer <- transform graph <- Transform <- Examples -> StatisticsGen (as lineage)."""
+    r = Reader(store, pipeline_name)
+    out: Dict[str, Any] = {"trainer_execution": None, "examples_id": None,
+                           "statistics_uri": None, "schema_uri": None}
+    trainer = r.producer(model_id)
+    if trainer is None:
+        return out
+    out["trainer_execution"] = trainer
+    t_ins = r.io(trainer)[0]
+    examples_id = schema_id = None
+    transform = r.producer(_first(t_ins.get("transform_graph"))) \
+        if t_ins.get("transform_graph") else None
+    if transform is not None:
+        x_ins = r.io(transform)[0]
+        examples_id = _first(x_ins.get("examples"))
+        schema_id = _first(x_ins.get("schema"))
+    if examples_id is None:  # a Trainer on raw examples
+        examples_id = _first(t_ins.get("examples"))
+    schema_id = schema_id or _first(t_ins.get("schema"))
+    out["examples_id"] = examples_id
+    if schema_id is not None:
+        out["schema_uri"] = r.artifact(schema_id).uri
+    if examples_id is not None:
+        stats_eid = r.consumer(examples_id, "StatisticsGen")
+        if stats_eid is not None:
+            stats_id = _first(r.io(stats_eid)[1].get("statistics"))
+            if stats_id is not None:
+                out["statistics_uri"] = r.artifact(stats_id).uri
+    return out
+
+
+def monitoring_results(store, model_ids: Sequence[int]) -> List[Dict[str, Any]]:
+    """The monitoring windows recorded for the Model artifacts ``model_ids`` (a
+    ``tfxkit.Monitor`` execution with the model as an INPUT), oldest window first: the
+    execution's properties (window_start, window_end, rows, flagged, crossed, ...) and
+    {"execution_id", "model_id", "result_uri"}."""
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    E = pb.Event
+    types = {t.id: t.name for t in store.get_execution_types()}
+    eids: Dict[int, int] = {}
+    for ev in store.get_events_by_artifact_ids(list(model_ids)):
+        if ev.type == E.INPUT:
+            eids.setdefault(ev.execution_id, ev.artifact_id)
+    if not eids:
+        return []
+    out = []
+    for e in store.get_executions_by_id(list(eids)):
+        if types.get(e.type_id) != MONITOR_EXECUTION:
+            continue
+        rec = decoded_properties(e)
+        rec.update({"execution_id": e.id, "model_id": eids[e.id], "result_uri": None})
+        for ev in store.get_events_by_execution_ids([e.id]):
+            if ev.type == E.OUTPUT:
+                rec["result_uri"] = store.get_artifacts_by_id([ev.artifact_id])[0].uri
+        out.append(rec)
+    return sorted(out, key=lambda d: (d.get("window_end") or 0, d["execution_id"]))

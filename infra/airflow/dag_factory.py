@@ -4,7 +4,11 @@ For every config in the configs folder (``configs/*.yaml``, or a use-case folder
 ``configs/NAME/config.yaml`` as ``tfxkit new`` creates it) the factory builds a DAG
 named after the config's ``name``, scheduled by its ``schedule``, with a ``train`` task
 (``tfxkit run``, or a Vertex submission) and, where the config has an ``inference:``
-section, a ``predict`` task after it (``tfxkit predict``).
+section, a ``predict`` task after it (``tfxkit predict``). A config with
+``monitoring.schedule`` gets a second DAG, ``<name>-monitor``, on that schedule: a
+``monitor`` task (``tfxkit monitor``: skew and drift of the served traffic; a crossed
+threshold fails it without retries) and, with ``monitoring.retrain_on_drift``, a
+``retrain`` task after it (``tfxkit run``) that runs only when a threshold was crossed.
 
 Configs are read by tfxkit's own loader, ``load_config`` (the profile merged deeply, the
 same validation as ``tfxkit run``), so the DAG and the run cannot read a config
@@ -72,6 +76,11 @@ class UseCase:
     schedule: Optional[str]
     has_inference: bool
     description: str = ""
+    monitor_schedule: Optional[str] = None    # monitoring.schedule: the <name>-monitor DAG
+    retrain_on_drift: bool = False
+
+
+MONITOR_SUFFIX = "-monitor"
 
 
 def configs_dir(explicit: Optional[str | os.PathLike] = None) -> Path:
@@ -115,7 +124,9 @@ def read_use_case(path: Path, profile: Optional[str] = None) -> UseCase:
     first = (path.read_text().lstrip().splitlines() or [""])[0]
     desc = first.lstrip("# ").strip() if first.startswith("#") else ""
     return UseCase(path=path, name=cfg.name, task=cfg.task, schedule=cfg.schedule,
-                   has_inference=cfg.inference is not None, description=desc)
+                   has_inference=cfg.inference is not None, description=desc,
+                   monitor_schedule=cfg.monitoring.schedule,
+                   retrain_on_drift=cfg.monitoring.retrain_on_drift)
 
 
 def build_dag(uc: UseCase, target: str = "local", profile: Optional[str] = None,
@@ -154,6 +165,44 @@ def build_dag(uc: UseCase, target: str = "local", profile: Optional[str] = None,
     except Exception as e:
         what = "schedule" if "imetable" in type(e).__name__ or "cron" in str(e).lower() else "dag"
         raise ConfigRejected(uc.path, f"{what}: {e}") from None
+    return dag
+
+
+def build_monitor_dag(uc: UseCase, profile: Optional[str] = None,
+                      tfxkit_bin: Optional[str] = None) -> DAG:
+    """The ``<name>-monitor`` DAG of a config with ``monitoring.schedule``: ``monitor``
+    (``tfxkit monitor``, the last complete window) and, with
+    ``monitoring.retrain_on_drift``, ``retrain`` (``tfxkit run``) after it, which runs only
+    when a threshold was crossed."""
+    try:
+        dag = DAG(
+            dag_id=uc.name + MONITOR_SUFFIX,
+            schedule=uc.monitor_schedule,
+            start_date=START_DATE,
+            catchup=False,
+            max_active_runs=1,
+            description=f"tfxkit monitoring (skew, drift) of {uc.name}",
+            tags=["tfxkit", "monitor"],
+            default_args={"owner": "tfxkit", "retries": 0},
+            auto_register=False,
+            doc_md=(f"`tfxkit monitor` of **{uc.name}** from `{uc.path}`"
+                    f"{' (profile ' + profile + ')' if profile else ''}: the served "
+                    "traffic against the serving model's training statistics."),
+        )
+    except Exception as e:
+        raise ConfigRejected(uc.path, f"monitoring.schedule: {e}") from None
+    with dag:
+        monitor = TfxkitRunOperator(task_id="monitor", config=str(uc.path), command="monitor",
+                                    profile=profile, tfxkit_bin=tfxkit_bin,
+                                    on_crossed="retrain" if uc.retrain_on_drift else "fail")
+        if uc.retrain_on_drift:
+            retrain = TfxkitRunOperator(task_id="retrain", config=str(uc.path), command="run",
+                                        profile=profile, tfxkit_bin=tfxkit_bin)
+            monitor >> retrain
+    try:
+        dag.validate()
+    except Exception as e:
+        raise ConfigRejected(uc.path, f"monitoring.schedule: {e}") from None
     return dag
 
 
@@ -209,9 +258,17 @@ def create_dags(folder: Optional[str | os.PathLike] = None, target: Optional[str
             if uc.name in owner:
                 raise ConfigRejected(path, f"name: {uc.name!r} is already the DAG of "
                                            f"{owner[uc.name]}")
-            dags[uc.name] = build_dag(uc, target=target, profile=profile,
-                                      tfxkit_bin=tfxkit_bin, not_blessed=not_blessed)
-            owner[uc.name] = path
+            ids = [uc.name] + ([uc.name + MONITOR_SUFFIX] if uc.monitor_schedule else [])
+            for dag_id in ids:
+                if dag_id in owner:
+                    raise ConfigRejected(path, f"name: {dag_id!r} is already the DAG of "
+                                               f"{owner[dag_id]}")
+            built = {uc.name: build_dag(uc, target=target, profile=profile,
+                                        tfxkit_bin=tfxkit_bin, not_blessed=not_blessed)}
+            if uc.monitor_schedule:
+                built[uc.name + MONITOR_SUFFIX] = build_monitor_dag(uc, profile, tfxkit_bin)
+            dags.update(built)
+            owner.update({dag_id: path for dag_id in ids})
         except ConfigRejected as e:
             log.error("tfxkit config rejected: %s", e)
             errors.append(e)

@@ -1,7 +1,8 @@
 """TfxkitRunOperator: runs a tfxkit command as a subprocess in the TFX environment.
 
 Airflow never imports TFX (the Waze pattern): the task starts `tfxkit run CONFIG`
-(or `tfxkit predict CONFIG`, or `tfxkit deploy CONFIG --target vertex --wait`) with the
+(or `tfxkit predict CONFIG`, `tfxkit monitor CONFIG`, or `tfxkit deploy CONFIG --target
+vertex --wait`) with the
 tfxkit executable of the TFX environment, streams every output line into the task log
 and fails the task with the pipeline's own error ("Run failed in Trainer: ...").
 A run that completed but whose model was not blessed (or failed infra validation), exit
@@ -25,10 +26,12 @@ from airflow.sdk.exceptions import (AirflowException, AirflowFailException,
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / ".venv" / "bin" / "tfxkit"
-COMMANDS = ("run", "predict")
+COMMANDS = ("run", "predict", "monitor")
 TARGETS = ("local", "vertex")
 NOT_BLESSED_EXIT = 3  # tfxkit run: completed, the model not blessed (infra/run/outcome.py)
 NOT_BLESSED_CHOICES = ("skip", "fail")
+CROSSED_EXIT = 4  # tfxkit monitor: a skew or drift threshold was crossed (infra/cli/monitor.py)
+ON_CROSSED_CHOICES = ("fail", "retrain")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FAILED = re.compile(r"^(Run failed in \S+: .*)$")
 _CONFIG_ERROR = re.compile(r"^(config error: .*)$")
@@ -43,6 +46,12 @@ class TfxkitRunFailed(AirflowException):
 
 class TfxkitConfigError(AirflowFailException):
     """The config was rejected before anything ran (exit 2): retrying cannot help."""
+
+
+class TfxkitThresholdCrossed(AirflowFailException):
+    """``tfxkit monitor`` found skew or drift above a threshold (exit 4): the task fails,
+    without retries (the same window gives the same answer), and Airflow's failure
+    notifications fire; the message lists the crossings."""
 
 
 class TfxkitNotBlessed(AirflowFailException):
@@ -63,6 +72,13 @@ def not_blessed_reason(lines: Sequence[str]) -> str:
     found = [ln for ln in clean if _VERDICT.match(ln)]
     pushed = [ln for ln in found if ln.startswith("Not pushed")]
     return (pushed or found or ["the model was not blessed"])[-1]
+
+
+def crossed_reason(lines: Sequence[str]) -> str:
+    """``tfxkit monitor``'s "Threshold crossed: ..." line (the crossings listed)."""
+    clean = [_ANSI.sub("", ln).strip() for ln in lines]
+    found = [ln for ln in clean if ln.startswith("Threshold crossed")]
+    return found[-1] if found else "a threshold was crossed"
 
 
 def failure_reason(lines: Sequence[str], n_tail: int = 10) -> str:
@@ -99,6 +115,10 @@ class TfxkitRunOperator(BaseOperator):
     :param not_blessed: a ``run`` that completed without a blessed model (exit 3):
         ``skip`` (the default: the task is skipped, and so are tasks that need it) or
         ``fail`` (the task fails, without retries).
+    :param on_crossed: a ``monitor`` that found a threshold crossed (exit 4): ``fail``
+        (the default: the task fails without retries) or ``retrain`` (the task succeeds,
+        so the retraining task after it runs; with nothing crossed it is skipped, and the
+        retraining with it): ``monitoring.retrain_on_drift``.
     """
 
     template_fields: Sequence[str] = ("config", "profile", "sets", "env")
@@ -107,8 +127,13 @@ class TfxkitRunOperator(BaseOperator):
     def __init__(self, *, config: str, command: str = "run", target: str = "local",
                  profile: Optional[str] = None, sets: Sequence[str] = (),
                  tfxkit_bin: Optional[str] = None, env: Optional[dict] = None,
-                 not_blessed: str = "skip", **kwargs: Any) -> None:
+                 not_blessed: str = "skip", on_crossed: str = "fail",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if on_crossed not in ON_CROSSED_CHOICES:
+            raise ValueError(f"on_crossed must be one of {ON_CROSSED_CHOICES}, got "
+                             f"{on_crossed!r}")
+        self.on_crossed = on_crossed
         if not_blessed not in NOT_BLESSED_CHOICES:
             raise ValueError(f"not_blessed must be one of {NOT_BLESSED_CHOICES}, got "
                              f"{not_blessed!r}")
@@ -175,6 +200,15 @@ class TfxkitRunOperator(BaseOperator):
             if self.not_blessed == "fail":
                 raise TfxkitNotBlessed(msg)
             raise AirflowSkipException(msg)
+        if argv[1] == "monitor" and rc in (0, CROSSED_EXIT):
+            crossed = crossed_reason(list(tail))
+            if rc == CROSSED_EXIT and self.on_crossed == "fail":
+                raise TfxkitThresholdCrossed(f"tfxkit monitor {self.config}: {crossed}")
+            if rc == 0 and self.on_crossed == "retrain":
+                raise AirflowSkipException(f"tfxkit monitor {self.config}: no threshold "
+                                           "crossed, no retraining")
+            return {"command": "monitor", "config": self.config, "returncode": rc,
+                    "crossed": rc == CROSSED_EXIT}
         if rc != 0:
             reason = failure_reason(list(tail))
             what = "deploy --target vertex" if argv[1] == "deploy" else self.command

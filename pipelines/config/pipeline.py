@@ -23,6 +23,7 @@ from .hyperparameters import Hyperparameters
 from .inference import Inference, InferenceModel
 from .metadata import Metadata
 from .model import ModelConfig
+from .monitoring import Monitoring
 from .serving import Push, Serving
 
 
@@ -50,6 +51,7 @@ class PipelineConfig(_Strict):
     inference: Optional[Inference] = None
     bandit: Optional[Bandit] = None  # task: bandit (action, propensity, policy)
     serving: Serving = Serving()  # tfxkit serve: POST /predict, canary rollout
+    monitoring: Monitoring = Monitoring()  # tfxkit monitor: skew and drift of the traffic
     deploy: Optional[Deploy] = None  # tfxkit compile / deploy (Kubeflow, Vertex)
     alerts: Optional[Alerts] = None  # failed run, not blessed, canary rollback, skew, drift
     root: str = ".tfxkit"  # pipeline outputs live here (relative to the config)
@@ -185,6 +187,19 @@ class PipelineConfig(_Strict):
             if m.slices:
                 raise ValueError(f"eval.metrics[{i}].slices: {m.name} is estimated on the "
                                  "whole eval split only, not per slice")
+        return self
+
+    @model_validator(mode="after")
+    def _monitored_features(self):
+        import difflib
+
+        columns = self.features.raw_columns()
+        for name in self.monitoring.features:
+            if columns and name not in columns:
+                close = difflib.get_close_matches(name, columns, n=1, cutoff=0.0)
+                hint = f"; the closest column is {close[0]!r}" if close else ""
+                raise ValueError(f"monitoring.features.{name}: {name!r} is not a raw feature "
+                                 f"column (features: {', '.join(columns)}){hint}")
         return self
 
     @model_validator(mode="after")

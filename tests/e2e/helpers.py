@@ -51,3 +51,41 @@ def registry_versions(path):
 
 def artifacts_of_type(s, type_name):
     return s.get_artifacts_by_type(type_name)
+
+
+def write_request_log(folder, rows, start, end, version, model="penguin-species",
+                      label="species", **replace):
+    """Appends ``rows`` (CSV dicts of the template's data) to a request log in the
+    serving contract's format (``requests-YYYY-MM-DDTHH.jsonl`` per UTC hour, one line per
+    instance), spread evenly over ``[start, end)``: the features as a client sends them
+    (numbers as numbers, empty cells left out, ``replace`` overriding a feature's value),
+    the label as the answered class."""
+    import json
+    import os
+    import time
+    import uuid
+
+    os.makedirs(folder, exist_ok=True)
+    step = (end - start) / max(len(rows), 1)
+    for i, row in enumerate(rows):
+        ts = start + i * step
+        features = {}
+        for k, v in row.items():
+            if k == label or v == "":
+                continue
+            try:
+                features[k] = int(v)
+            except ValueError:
+                try:
+                    features[k] = float(v)
+                except ValueError:
+                    features[k] = v
+        features.update(replace)
+        line = {"ts": ts, "request_id": uuid.uuid4().hex, "model": model,
+                "model_version": str(version), "arm": "stable", "route": "/predict",
+                "latency_ms": 1.2, "features": features,
+                "outputs": {"class": row[label], "class_id": 0,
+                            "probabilities": [1.0, 0.0, 0.0]}}
+        name = time.strftime("requests-%Y-%m-%dT%H.jsonl", time.gmtime(ts))
+        with open(os.path.join(folder, name), "a") as f:
+            f.write(json.dumps(line) + "\n")

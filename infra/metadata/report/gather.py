@@ -25,8 +25,9 @@ from tfxkit.infra.metadata.report.components import (component_runs, find, out_a
 from tfxkit.infra.metadata.report.drift import attach_previous, prediction_drift
 from tfxkit.infra.metadata import ope
 from tfxkit.infra.metadata.report.evaluation import read_evaluation, read_policy_evaluation
-from tfxkit.infra.metadata.report.model import (ComponentRun, Evaluation, PredictionOutput,
-                                                Predictions, Report, ReportError, Training)
+from tfxkit.infra.metadata.report.model import (ComponentRun, Evaluation, MonitoringWindow,
+                                                PredictionOutput, Predictions, Report,
+                                                ReportError, Training)
 
 
 def _run_context(runs: List[Any], pipeline_name: str, run_id: Optional[str]):
@@ -258,6 +259,41 @@ def _lineage_svg(rep: Report, store) -> None:
                          "showing the run's own graph")
 
 
+def _monitoring(rep: Report, r: Reader, comps: List[ComponentRun]) -> None:
+    """The windows ``tfxkit monitor`` judged for the model of this run (the Model artifact
+    under the key ``model``: the Trainer's, the one pushed, the one batch inference scored
+    with; not the Evaluator's baseline), the latest record of each window end, oldest
+    first."""
+    from tfxkit.pipelines.mlmd_reader import monitoring_results
+
+    model_ids = []
+    for c in comps:
+        for aid in (c.inputs.get("model") or []) + (c.outputs.get("model") or []):
+            if aid not in model_ids and r.artifact_type(r.artifact(aid)) == "Model":
+                model_ids.append(aid)
+    if not model_ids:
+        return
+    rep.monitored_models = [r.artifact(a).uri for a in model_ids]
+    latest: Dict[Any, Dict[str, Any]] = {}
+    for rec in monitoring_results(r.store, model_ids):
+        latest[rec.get("window_end")] = rec  # a window judged again: the newest record
+    for rec in sorted(latest.values(), key=lambda d: (d.get("window_end") or 0)):
+        flagged = rec.get("flagged") if isinstance(rec.get("flagged"), list) else []
+        w = MonitoringWindow(start=rec.get("window_start"), end=rec.get("window_end"),
+                             rows=rec.get("rows"), model_version=rec.get("model_version"),
+                             crossed=bool(rec.get("crossed")), flagged=flagged,
+                             result_uri=rec.get("result_uri"),
+                             execution_id=rec.get("execution_id"))
+        try:
+            with open(w.result_uri) as f:
+                data = json.load(f)
+            w.features = list(data.get("features") or [])
+            w.predictions = list(data.get("predictions") or [])
+        except (OSError, TypeError, ValueError) as e:
+            w.error = f"result {w.result_uri} unreadable: {e}"
+        rep.monitoring.append(w)
+
+
 def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=None,
            planned: Optional[List[str]] = None, thresholds: Optional[Dict[str, Any]] = None
            ) -> Report:
@@ -293,6 +329,7 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
     _evaluation(rep, r, comps, thresholds)
     _push(rep, r, comps)
     _lineage_svg(rep, store)
+    _monitoring(rep, r, comps)
     if kind == "inference":
         rep.predictions = _predictions(r, comps, earlier)
     return rep

@@ -159,6 +159,23 @@ class Predictions:
 
 
 @dataclass
+class MonitoringWindow:
+    """One window ``tfxkit monitor`` judged for a model of this run (ML Metadata's
+    ``tfxkit.Monitor`` execution and its result JSON)."""
+    start: Optional[float]
+    end: Optional[float]
+    rows: Optional[int] = None
+    model_version: Optional[str] = None
+    crossed: bool = False
+    flagged: List[Dict[str, Any]] = field(default_factory=list)
+    features: List[Dict[str, Any]] = field(default_factory=list)     # skew and drift
+    predictions: List[Dict[str, Any]] = field(default_factory=list)  # prediction drift
+    result_uri: Optional[str] = None
+    execution_id: Optional[int] = None
+    error: Optional[str] = None      # the result JSON could not be read
+
+
+@dataclass
 class Report:
     pipeline: str
     run_id: str
@@ -193,6 +210,8 @@ class Report:
     lineage_svg: Optional[str] = None           # from infra.metadata.lineage, when a model was pushed
     edges: List[Tuple[str, str, str]] = field(default_factory=list)  # from, to, artifact key
     predictions: Optional[Predictions] = None
+    monitoring: List[MonitoringWindow] = field(default_factory=list)  # tfxkit monitor
+    monitored_models: List[str] = field(default_factory=list)          # their Model uris
     notes: List[str] = field(default_factory=list)
 
     def component(self, node_id: str) -> Optional[ComponentRun]:

@@ -281,3 +281,36 @@ def ope_plot(ope: Dict[str, Any]) -> Optional[str]:
         _forest(ax, [("change vs baseline", "#7c3aed", [(n, change.get(n)) for n in names])],
                 bounds["change"], "change vs baseline")
     return to_svg(fig)
+
+
+def monitoring_plot(windows: Sequence[Any], kind: str = "skew") -> Optional[str]:
+    """Each feature's ``kind`` (skew or drift) distance over the monitored windows, as a
+    multiple of its threshold (1 = the threshold, dashed): a line per feature, the flagged
+    points in red."""
+    series: Dict[str, List[Tuple[float, float, bool]]] = {}
+    for w in windows:
+        if w.end is None:
+            continue
+        for d in w.features:
+            if d.get("kind") != kind or d.get("value") is None or not d.get("threshold"):
+                continue
+            series.setdefault(d["feature"], []).append(
+                (w.end / 3600.0, d["value"] / d["threshold"], bool(d.get("flagged"))))
+    if not series:
+        return None
+    plt = _plt()
+    t0 = min(x for pts in series.values() for x, _, _ in pts)
+    fig, ax = plt.subplots(figsize=(7.0, 2.2))
+    for name, pts in sorted(series.items()):
+        ax.plot([x - t0 for x, _, _ in pts], [y for _, y, _ in pts], marker="o", ms=3,
+                lw=1.2, label=name)
+        bad = [(x - t0, y) for x, y, flagged in pts if flagged]
+        if bad:
+            ax.scatter([x for x, _ in bad], [y for _, y in bad], color="#dc2626", s=28,
+                       zorder=4)
+    ax.axhline(1.0, color="#6b7280", ls="--", lw=1)
+    ax.set_xlabel("window end (hours after the first window)", fontsize=7)
+    ax.set_ylabel(f"{kind} / threshold", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return to_svg(fig)

@@ -14,6 +14,7 @@ from tfxkit.infra.metadata.report.html import (CSS, e, figure_html, shorten, sta
                                                table_html)
 from tfxkit.infra.metadata.report.model import Report
 from tfxkit.infra.metadata.report.render_data import data_section, schema_section
+from tfxkit.infra.metadata.report.render_monitoring import monitoring_section
 from tfxkit.infra.metadata.report.render_model import (evaluation_section, predictions_section,
                                                        training_section)
 
@@ -81,6 +82,8 @@ def _header(rep: Report) -> str:
         sections += [("training", "Training"), ("evaluation", "Evaluation")]
     else:
         sections += [("predictions", "Predictions")]
+    if rep.kind == "training" or rep.monitoring:
+        sections += [("monitoring", "Monitoring")]
     sections += [("lineage", "Lineage")]
     nav = "".join(f"<a href='#{k}'>{e(v)}</a>" for k, v in sections)
     return (f"<header><h1>{e(rep.pipeline)}: run report</h1><div>{status}</div>"
@@ -137,6 +140,8 @@ def render_html(rep: Report) -> str:
         body += [training_section(rep), evaluation_section(rep)]
     else:
         body.append(predictions_section(rep))
+    if rep.kind == "training" or rep.monitoring:
+        body.append(monitoring_section(rep))
     body.append(_lineage_section(rep))
     if rep.notes:
         body.append("<section id='notes'><h2>Notes</h2><ul>"

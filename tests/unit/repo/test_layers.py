@@ -20,8 +20,9 @@ ALLOWED = {
     "infra.airflow": {"pipelines", "components"},
     "infra.metadata": {"pipelines", "components", "infra.run"},
     "infra.serving": {"pipelines", "components", "infra.canary", "infra.alerts"},
+    "infra.monitoring": {"pipelines", "components", "infra.alerts"},
     "infra.cli": {"pipelines", "components", "infra.run", "infra.deploy", "infra.canary",
-                  "infra.metadata", "infra.serving", "infra.alerts"},
+                  "infra.metadata", "infra.serving", "infra.alerts", "infra.monitoring"},
 }
 
 
