@@ -200,3 +200,40 @@ def test_the_config_turns_it_on_beside_the_registry(tmp_path):
     assert service_from_config(cfg).requests.folder == f"{tmp_path}/rl"
     with pytest.raises(Exception, match="sample_rate"):
         load_config(TEMPLATE_CONFIG, overrides=sets + ["serving.request_log.sample_rate=2"])
+
+
+def test_a_canary_rollout_logs_which_arm_answered_and_metrics_show_both(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tfxkit.infra.serving.metrics import ServerMetrics
+    from tests.unit.infra.serving.test_online_service import service
+
+    reg = Registry(str(tmp_path / "models"))
+    v1 = push(reg, tmp_path, "v1", {"class": "A"})
+    log = RequestLog(str(tmp_path / "requests"))
+
+    async def main():
+        svc = service(reg, tmp_path)  # canary steps 0.5, 1.0
+        svc.requests = log
+        metrics = ServerMetrics(svc)
+        await svc.start(wait=True)
+        v2 = push(reg, tmp_path, "v2", {"class": "B"})
+        assert (await svc.tick())["action"] == "start"
+        answers = [await svc.predict({"instances": [{"island": "Dream"}]})
+                   for _ in range(60)]
+        text = metrics.exposition().decode()
+        await svc.stop()
+        return v2, answers, text
+
+    v2, answers, text = asyncio.run(main())
+    lines = list(read_request_log(str(tmp_path / "requests")))
+    assert [(x["request_id"], x["model_version"]) for x in lines] == \
+        [(a["request_id"], a["model_version"]) for a in answers]
+    arms = {(x["arm"], x["model_version"], x["outputs"]["class"]) for x in lines}
+    assert arms == {("stable", v1, "A"), ("canary", v2, "B")}
+    fam = {f.name: f for f in text_string_to_metric_families(text)}
+    assert {(s.labels["arm"], s.labels["version"])
+            for s in fam["tfxkit_model_version_info"].samples} == {("stable", v1),
+                                                                  ("canary", v2)}
+    batches = {s.name: s.value for s in fam["tfxkit_batch_size"].samples}
+    assert batches["tfxkit_batch_size_count"] == 60 and batches["tfxkit_batch_size_sum"] == 60
