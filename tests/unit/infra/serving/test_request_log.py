@@ -237,3 +237,15 @@ def test_a_canary_rollout_logs_which_arm_answered_and_metrics_show_both(tmp_path
                                                                   ("canary", v2)}
     batches = {s.name: s.value for s in fam["tfxkit_batch_size"].samples}
     assert batches["tfxkit_batch_size_count"] == 60 and batches["tfxkit_batch_size_sum"] == 60
+
+
+def test_lines_reach_the_file_within_a_second_without_flush_or_close(tmp_path):
+    import time
+
+    log = RequestLog(str(tmp_path))
+    log.log("r", "m", "1", "stable", "/predict", 1.0, [{"a": 1}], [{"y": 2}])
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline and not list(read_request_log(str(tmp_path))):
+        time.sleep(0.02)
+    assert [x["request_id"] for x in read_request_log(str(tmp_path))] == ["r"]
+    log.close()
