@@ -26,12 +26,14 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.abspath(__file__)
@@ -155,6 +157,7 @@ def post_ok(port, body, timeout=5.0):
 def one_run(side, model_dir, work, args, index):
     port = free_port()
     log_dir = os.path.join(work, f"log-{index}-{side}")
+    shutil.rmtree(log_dir, ignore_errors=True)  # a fresh folder: its lines are this run's
     out = open(os.path.join(work, f"server-{index}-{side}.log"), "w")
     proc = subprocess.Popen([sys.executable, HERE, "--serve", "--port", str(port),
                              "--model-dir", model_dir, "--log", side, "--log-dir", log_dir],
@@ -203,6 +206,38 @@ def one_run(side, model_dir, work, args, index):
     return r
 
 
+def cpu_cost(n=20_000):
+    """The request log's own CPU cost per logged single-instance request, in this process
+    (no server, no HTTP): ``log()`` as the request path calls it, and the writer thread's
+    serializing and appending (the process's CPU time while it drains ``n`` requests)."""
+    sys.path.insert(0, str(harness.ROOT))
+    from tfxkit.infra.serving.request_log import RequestLog
+
+    d = tempfile.mkdtemp(prefix="bench-request-log-cpu-")
+    try:
+        log = RequestLog(d, max_queue=n + 1)
+        log._start()
+        log._wake.set()
+        log._q.join()
+        inst = json.loads(bodies(1)[0])["instances"]
+        out = [{"probabilities": [0.3, 0.7], "class_id": 1, "class": "b"}]
+        paused = threading.Event()
+        log._wake.wait = lambda timeout=None: paused.wait()  # hold the writer
+        t = time.perf_counter()
+        for i in range(n):
+            log.log(f"r{i}", "bench", "1", "stable", "/predict", 1.0, inst, out, ("id",))
+        inline = (time.perf_counter() - t) / n
+        c = time.process_time()
+        paused.set()
+        log.flush()
+        writer = (time.process_time() - c) / n
+        log.close()
+        assert log.written == n, log.stats()
+        return {"log_call_us": round(inline * 1e6, 2), "writer_cpu_us": round(writer * 1e6, 2)}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def spread(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
@@ -236,6 +271,10 @@ def main():
         subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}"
                         f".rsplit('/', 1)[0]); import bench_request_log as b; "
                         f"b.make_model({model_dir!r})"], check=True)
+    cost = cpu_cost()
+    print(f"  the log's own CPU per logged request (in-process, 20,000 requests): "
+          f"{cost['log_call_us']:.1f} us on the request path (log()), "
+          f"{cost['writer_cpu_us']:.1f} us in the writer thread", flush=True)
     runs = []
     for i, s in enumerate(harness.order(args.runs)):
         runs.append(one_run(SIDES[s], model_dir, work, args, i))
@@ -284,7 +323,7 @@ def main():
                "params": {**params, "quick": dev},
                "latency_includes": "scheduled send to the answer's last byte (open loop), "
                                    "loopback, client on the same cores",
-               "summary": summary, "p99_diff_ms": diff, "p99_diff_pairs_ms": paired,
+               "cpu_per_logged_request": cost, "summary": summary, "p99_diff_ms": diff, "p99_diff_pairs_ms": paired,
                "target_ms": TARGET_MS, "target_met": met, "runs": runs,
                "targets": [{"target": f"request log on (sample_rate 1.0): POST /predict p99 "
                                       f"at {args.rate:g}/s at most +{TARGET_MS:g} ms over off",
