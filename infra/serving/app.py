@@ -12,6 +12,11 @@
                                      another model of the inference job
     GET /models                      the models served, with their current run
     GET /docs, /openapi.json         the API (a self-contained page: no external assets)
+    GET /metrics                     Prometheus text format (metrics.py; always open)
+
+With a bearer token (``serving.auth_token_env``, ``auth.py``), every route but GET/HEAD/
+OPTIONS answers 401 without it (also the reads with ``auth_reads``, but /health* and
+/metrics).
 
 A prediction is ``{"key", "model", "prediction": {...}, "model_version", "run_id",
 "created_at"}``; an unknown key is a 404 naming it, an unreachable store a 503.
