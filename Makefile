@@ -60,7 +60,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .NOTPARALLEL:  # benchmarks and test tiers each use both cores; never two at once
-.PHONY: print-stack setup demo test test-unit test-integration test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-bandit bench-fast-path bench-imports bench-health bench-stacks bench-scale lock clean
+.PHONY: print-stack setup demo test test-unit test-integration test-e2e services bench bench-pipeline bench-ingest bench-inference bench-serving bench-bandit bench-fast-path bench-imports bench-health bench-stacks bench-scale bench-request-log lock clean
 
 setup: $(STAMP)
 
@@ -195,7 +195,7 @@ test-e2e: setup airflow-setup browser-setup services
 # bench-inference trains the template once (untimed) under BENCH_WORK; bench-serving
 # reuses that model when it is there.
 BENCH_WORK ?= .bench-work
-bench: bench-ingest bench-inference bench-serving bench-bandit bench-health bench-pipeline bench-fast-path bench-imports bench-scale
+bench: bench-ingest bench-inference bench-serving bench-bandit bench-health bench-pipeline bench-fast-path bench-imports bench-scale bench-request-log
 	$(PY) tests/bench/summary.py
 
 bench-pipeline: setup
@@ -236,6 +236,12 @@ bench-imports: setup
 SCALE_ARGS ?= --runs 3 --runs-at 1M=1,3M=1
 bench-scale: setup
 	$(PY) tests/bench/bench_scale.py --work $(BENCH_WORK)/scale $(SCALE_ARGS)
+
+# POST /predict at 200 requests/s (open loop), the request log off vs on (sample_rate 1.0),
+# separate server processes, off on on off off on; target: p99 on - off <= 1 ms
+# (bench-results/request-log.json).
+bench-request-log: setup
+	$(PY) tests/bench/bench_request_log.py --work $(BENCH_WORK)/request-log
 
 bench-health: setup
 	$(PY) tests/bench/bench_health.py --work $(BENCH_WORK)/health

@@ -18,7 +18,11 @@ from tfxkit.infra.cli.common import config_options, config_or_exit
                    "version, with a canary rollout of new versions when serving.canary is set.")
 @click.option("--model-dir", default=None, type=click.Path(file_okay=False, exists=True),
               help="Serve POST /predict from this SavedModel instead of the registry.")
-def serve(config, profile, sets, host, port, online, model_dir):
+@click.option("--token-env", default=None, metavar="NAME",
+              help="Require 'Authorization: Bearer <token>' on POST /predict, /feedback "
+                   "and every write route, the token read from the environment variable "
+                   "NAME (as serving.auth_token_env; never the token itself in the config).")
+def serve(config, profile, sets, host, port, online, model_dir, token_env):
     """Serve CONFIG over HTTP: stored batch predictions by key (GET /predictions/KEY) and
     online predictions (POST /predict, POST /feedback, GET /canary); GET /health/live
     and /health/ready for probes. Limits (body size, instances, requests in flight,
@@ -29,6 +33,17 @@ def serve(config, profile, sets, host, port, online, model_dir):
         click.secho(f"config error: {config}: inference: this config has no inference "
                     "section (nothing to serve with --no-online)", fg="red", err=True)
         sys.exit(2)
+    if token_env:
+        cfg.serving.auth_token_env = token_env
+    if cfg.serving.auth_token_env:
+        from tfxkit.infra.serving.auth import TokenMissing, token_from_env
+
+        try:
+            token_from_env(cfg.serving.auth_token_env)
+        except TokenMissing as e:
+            click.secho(f"config error: {config}: serving.auth_token_env: {e}", fg="red",
+                        err=True)
+            sys.exit(2)
     from tfxkit.infra.serving.http_server import serve as run_server
 
     if cfg.inference is not None:
@@ -44,6 +59,11 @@ def serve(config, profile, sets, host, port, online, model_dir):
     click.echo(f"limits: body {s.max_body_mb:g} MB, {s.max_instances} instances a request, "
                f"{s.max_inflight} requests in flight, {s.max_connections} connections, "
                f"headers within {s.header_timeout_s:g} s  (GET /health/live, /health/ready)")
+    click.echo("auth: " + (f"bearer token from ${s.auth_token_env} on POST/PUT/DELETE"
+                           + (" and reads" if s.auth_reads else "")
+                           + " (health and /metrics open)" if s.auth_token_env else
+                           "none (serving.auth_token_env or --token-env to require one)")
+               + f"; GET http://{host}:{port}/metrics (Prometheus)")
     run_server(cfg, host, port, online=online, model_dir=model_dir)
 
 

@@ -12,6 +12,11 @@
                                      another model of the inference job
     GET /models                      the models served, with their current run
     GET /docs, /openapi.json         the API (a self-contained page: no external assets)
+    GET /metrics                     Prometheus text format (metrics.py; always open)
+
+With a bearer token (``serving.auth_token_env``, ``auth.py``), every route but GET/HEAD/
+OPTIONS answers 401 without it (also the reads with ``auth_reads``, but /health* and
+/metrics).
 
 A prediction is ``{"key", "model", "prediction": {...}, "model_version", "run_id",
 "created_at"}``; an unknown key is a 404 naming it, an unreachable store a 503.
@@ -42,6 +47,7 @@ import contextlib
 from typing import Callable, List, Optional
 
 from tfxkit.infra.serving.limits import LARGE_BODY, Limits
+from tfxkit.infra.serving.metrics import install as metrics_install
 from tfxkit.infra.serving.store_gate import StoreGate, StoreUnavailableNow
 
 
@@ -68,7 +74,8 @@ def _docs_page(app) -> str:
 
 
 def create_app(open_store: Optional[Callable] = None, models: List[str] = (),
-               title: str = "tfxkit", online=None, limits: Optional[Limits] = None):
+               title: str = "tfxkit", online=None, limits: Optional[Limits] = None,
+               token: Optional[str] = None, auth_reads: bool = False):
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -97,6 +104,9 @@ def create_app(open_store: Optional[Callable] = None, models: List[str] = (),
     app = FastAPI(title=f"{title} predictions", docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.limits, app.state.gate = limits, gate
+    # GET /metrics (Prometheus) and, with ``token``, the bearer-token check of every
+    # write route (metrics.py, auth.py): middlewares, so they cover every route
+    metrics_install(app, online, token=token, auth_reads=auth_reads)
     models = list(models)
 
     @app.get("/docs", include_in_schema=False)
@@ -278,7 +288,8 @@ def _online_routes(app, online, limits: Limits):
         async with admitted(request):
             body = await read_body(request)
             try:
-                return json_response(await online.predict_json(body))
+                route = getattr(request.scope.get("route"), "path", "/predict")
+                return json_response(await online.predict_json(body, route))
             except TooLarge as e:
                 raise HTTPException(413, str(e)) from None
             except InstanceError as e:
@@ -334,5 +345,11 @@ def build_app(cfg, online: bool = True, batch: bool = True, model_dir: Optional[
         from tfxkit.infra.serving.service_config import service_from_config
 
         service = service_from_config(cfg, model_dir=model_dir)
+    token = None
+    if cfg.serving.auth_token_env:  # tfxkit serve checked it is set (auth.TokenMissing)
+        from tfxkit.infra.serving.auth import token_from_env
+
+        token = token_from_env(cfg.serving.auth_token_env)
     return create_app(open_store, models, cfg.name, online=service,
-                      limits=Limits.from_config(cfg))
+                      limits=Limits.from_config(cfg), token=token,
+                      auth_reads=cfg.serving.auth_reads)

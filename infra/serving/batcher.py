@@ -45,6 +45,13 @@ class MicroBatcher:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"tfxkit-batch-{name}")
         self._closed = False
         self._inflight: List[_Pending] = []
+        # called with each call's batch size (e.g. a /metrics histogram); must not raise
+        self.on_batch: Optional[Callable[[int], None]] = None
+
+    @property
+    def queued(self) -> int:
+        """Items waiting for a model call (not counting the call running)."""
+        return self._count
 
     def _start(self):
         if self._task is None:
@@ -102,6 +109,8 @@ class MicroBatcher:
             self.calls += 1
             self.items += len(items)
             self.batch_sizes.append(len(items))
+            if self.on_batch is not None:
+                self.on_batch(len(items))
             try:
                 outputs = await loop.run_in_executor(self._pool, self.fn, items)
             except Exception as e:  # pylint: disable=broad-except

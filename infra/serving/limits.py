@@ -1,4 +1,18 @@
-"""What one request or client of ``tfxkit serve`` may take (``serving:`` in the config)."""
+"""What one request or client of ``tfxkit serve`` may take (``serving:`` in the config).
+
+Where each limit is enforced, so that it covers every route, also ones added later (the
+TF Serving and KServe protocol routes):
+
+- ``max_body_mb`` (413): in the HTTP protocol (``http_server.py``), before any routing:
+  from the Content-Length before the body is read, or as a chunked body passes it; the
+  online routes check it again while reading (``app.py``);
+- ``max_instances`` (413), the per-request batch size: in ``OnlineService`` (``predict``
+  and, for a big body, while its instances are parsed one at a time), whatever route calls
+  it; a request within it is scored in model calls of at most ``serving.max_batch_size``
+  instances (the micro-batcher), so the model never sees a bigger batch;
+- ``max_inflight`` / ``max_large_inflight`` (429): the online routes' admission
+  (``app.py``); ``max_connections`` and the header and body timeouts: the protocol.
+"""
 import dataclasses
 
 LARGE_BODY = 1 << 20  # a body over 1 MB takes one of max_large_inflight's slots

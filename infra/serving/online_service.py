@@ -41,6 +41,7 @@ from tfxkit.infra.serving.examples import FeatureSpec, encode_instances
 from tfxkit.infra.serving.choice_log import ChoiceLog
 from tfxkit.infra.serving.feedback import FeedbackBook, score_feedback
 from tfxkit.infra.serving.json_body import SHAPE, dumps, iter_instances, loads
+from tfxkit.infra.serving.request_log import RequestLog
 
 # Requests up to these sizes are parsed, encoded and answered on the event loop (cheaper
 # than a thread hop); bigger ones in the service's CPU threads, a little at a time.
@@ -62,7 +63,8 @@ class OnlineService:
                  loader: Callable[..., Arm] = load_arm, seed: Optional[int] = None,
                  max_instances: Optional[int] = None, feedback_instances: int = 200_000,
                  cpu_threads: int = 2, scalar_features: Sequence[str] = (),
-                 choices: Optional[ChoiceLog] = None):
+                 choices: Optional[ChoiceLog] = None,
+                 requests: Optional[RequestLog] = None):
         if (registry is None) == (model_dir is None):
             raise ValueError("give a registry or a model_dir")
         self.max_instances = max_instances
@@ -80,6 +82,10 @@ class OnlineService:
         self.book = FeedbackBook(max_instances=feedback_instances)
         # a bandit policy's answered choices and their rewards, for the next round
         self.choices = choices
+        # every answered request (sampled), for monitoring: request_log.py
+        self.requests = requests
+        # called with each model call's batch size (the /metrics histogram)
+        self.on_batch: Optional[Callable[[int], None]] = None
         self._task: Optional[asyncio.Task] = None
         self._booted: Optional[asyncio.Event] = None  # set once start-up is over
 
@@ -116,6 +122,7 @@ class OnlineService:
                 if name in spec:
                     spec.sizes.setdefault(name, 1)
             arm.spec = spec
+        arm.batcher.on_batch = self._batched
         # What is loaded by now (TensorFlow, the model: hundreds of thousands of objects)
         # lives as long as the process: out of the collector's sight, so that a full
         # collection, which a big request's objects set off, does not walk it all while
@@ -124,6 +131,10 @@ class OnlineService:
 
         gc.freeze()
         return arm
+
+    def _batched(self, n: int) -> None:
+        if self.on_batch is not None:
+            self.on_batch(n)
 
     async def start(self, wait: bool = False):
         """Loads the model and starts the controller in the background (the server
@@ -176,6 +187,8 @@ class OnlineService:
             await arm.batcher.close()
         if self.choices is not None:
             await asyncio.to_thread(self.choices.close)  # what is queued gets written
+        if self.requests is not None:
+            await asyncio.to_thread(self.requests.close)
         self.cpu.shutdown()
 
     async def _loop(self):
@@ -218,9 +231,14 @@ class OnlineService:
         """Instance fields that are no model feature (the key)."""
         return (self.key_field,) if self.key_field else ()
 
-    async def predict(self, body: Any) -> Dict[str, Any]:
+    def arm_name(self, arm: Arm) -> str:
+        """``stable`` or ``canary``: which of the rollout's versions ``arm`` is."""
+        return "stable" if arm is self.stable else "canary"
+
+    async def predict(self, body: Any, route: str = "/predict") -> Dict[str, Any]:
         """A /predict answer; raises InstanceError (400), TooLarge (413), ModelError (500)
-        or LookupError (503: nothing to serve)."""
+        or LookupError (503: nothing to serve). ``route``: the route template that asked,
+        for the request log."""
         t0 = time.perf_counter()
         if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
             raise InstanceError(SHAPE)
@@ -237,9 +255,14 @@ class OnlineService:
         else:
             examples, keys = await self.cpu.call(encode_instances, instances, arm.spec,
                                                  self._ignored, self.key_field)
-        return await self._score(arm, examples, keys, t0, as_bytes=False)
+        logged = instances if self._sampled() else None
+        return await self._score(arm, examples, keys, t0, as_bytes=False, route=route,
+                                 logged_instances=logged)
 
-    async def predict_json(self, raw) -> bytes:
+    def _sampled(self) -> bool:
+        return self.requests is not None and self.requests.sampled()
+
+    async def predict_json(self, raw, route: str = "/predict") -> bytes:
         """``predict`` of a raw JSON body (bytes or bytearray), answered as JSON bytes. A
         small body is handled on the event loop; a big one is parsed and encoded one
         instance at a time in a CPU thread (never the whole document as Python objects),
@@ -247,16 +270,19 @@ class OnlineService:
         in between) and its answer serialized a chunk at a time."""
         if len(raw) <= INLINE_BYTES:
             body = loads(raw)
-            return await self.predict_bytes(body)
+            return await self.predict_bytes(body, route)
         t0 = time.perf_counter()
         arm = self._arm()
         examples, keys = await self.cpu.call(_encode_raw, raw, arm.spec, self._ignored,
                                              self.key_field, self.max_instances)
+        # a sampled big request: its instances are parsed again in the log's writer thread
+        logged = raw if self._sampled() else None
         del raw
-        return await self._score(arm, examples, keys, t0, as_bytes=True)
+        return await self._score(arm, examples, keys, t0, as_bytes=True, route=route,
+                                 logged_instances=logged)
 
-    async def predict_bytes(self, body: Any) -> bytes:
-        return dumps(await self.predict(body))
+    async def predict_bytes(self, body: Any, route: str = "/predict") -> bytes:
+        return dumps(await self.predict(body, route))
 
     async def _call_model(self, arm: Arm, examples: List[bytes], t0: float) -> list:
         """The model's outputs for ``examples``, in chunks of the batcher's size; a failure
@@ -275,14 +301,15 @@ class OnlineService:
         return outs
 
     async def _score(self, arm: Arm, examples: List[bytes], keys: Optional[list], t0: float,
-                     as_bytes: bool):
+                     as_bytes: bool, route: str = "/predict", logged_instances: Any = None):
         outs = await self._call_model(arm, examples, t0)
         n = len(examples)
         logged = examples if self.choices is not None and arm.task == "bandit" else None
         del examples
         rid = uuid.uuid4().hex
         meta = {"model_version": arm.version, "request_id": rid, "model": self.name}
-        args = (arm, outs, keys, rid, meta, as_bytes, logged)
+        answered: Optional[list] = [] if logged_instances is not None else None
+        args = (arm, outs, keys, rid, meta, as_bytes, logged, answered)
         if n <= INLINE_INSTANCES:
             out = self._answer(*args)
         else:
@@ -292,12 +319,16 @@ class OnlineService:
             loop = asyncio.get_running_loop()
             for delay in (0.0, 2.0):
                 loop.call_later(delay, self.cpu.release_memory)
-        arm.window.record((time.perf_counter() - t0) * 1000.0, ok=True)
+        latency_ms = (time.perf_counter() - t0) * 1000.0
+        arm.window.record(latency_ms, ok=True)
+        if answered is not None:  # the writer thread serializes them
+            self.requests.log(rid, self.name, arm.version, self.arm_name(arm), route,
+                              latency_ms, logged_instances, answered, self._ignored)
         return out
 
     def _answer(self, arm: Arm, outs: List[Dict[str, np.ndarray]], keys: Optional[list],
                 rid: str, meta: Dict[str, Any], as_bytes: bool,
-                logged: Optional[List[bytes]] = None):
+                logged: Optional[List[bytes]] = None, answered: Optional[list] = None):
         """The answer of a scored request (a dict, or JSON bytes serialized a chunk at a
         time), and its instances remembered for feedback (and, ``logged``: a bandit's
         choices written to the choice log with the examples they were made for)."""
@@ -308,6 +339,8 @@ class OnlineService:
             answers.extend(arm.answer_of(p) for p in chunk)
             if logged is not None:
                 chosen.extend(chunk)
+            if answered is not None:
+                answered.extend(chunk)
             if as_bytes:
                 parts.append(dumps(chunk)[1:-1])
             else:
@@ -331,6 +364,8 @@ class OnlineService:
                                "stable": None, "canary": None, "feedback_book": self.book.stats()}
         if self.choices is not None:
             out["choice_log"] = self.choices.stats()
+        if self.requests is not None:
+            out["request_log"] = self.requests.stats()
         out.update(self.controller.status())
         return out
 

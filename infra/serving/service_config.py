@@ -1,8 +1,8 @@
 """The ``OnlineService`` a config describes (``tfxkit serve``): its ``serving`` section
 (batching, limits, polling), the inference key, the scalar raw columns of the config's
 own transform, the registry with the canary policy and decision log, or one SavedModel
-from a path; and a bandit's choice log. With ``alerts:``, a canary rollback fires
-``canary_rollback`` (``infra/alerts``)."""
+from a path; a bandit's choice log, and the request log. With ``alerts:``, a canary
+rollback fires ``canary_rollback`` (``infra/alerts``)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -12,6 +12,7 @@ from tfxkit.infra.canary.policy import policy_from_config
 from tfxkit.infra.serving.choice_export import choice_log_path
 from tfxkit.infra.serving.choice_log import ChoiceLog
 from tfxkit.infra.serving.online_service import OnlineService
+from tfxkit.infra.serving.request_log import RequestLog, request_log_path
 
 
 def service_from_config(cfg, model_dir: Optional[str] = None) -> OnlineService:
@@ -24,6 +25,9 @@ def service_from_config(cfg, model_dir: Optional[str] = None) -> OnlineService:
         limits["scalar_features"] = cfg.features.raw_columns()
     if cfg.task == "bandit":  # the served choices and their rewards, for the next round
         limits["choices"] = ChoiceLog(choice_log_path(cfg))
+    rl = s.request_log
+    if rl.enabled:  # every online prediction, sampled (request_log.py)
+        limits["requests"] = RequestLog(request_log_path(cfg), rl.sample_rate, rl.max_queue)
     if model_dir:
         return OnlineService(cfg.name, model_dir=model_dir, key_field=key,
                              max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms,

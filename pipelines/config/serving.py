@@ -54,6 +54,19 @@ class Canary(_Strict):
         return v
 
 
+class RequestLog(_Strict):
+    """Every online prediction appended to hourly JSON-lines files (infra/serving/
+    request_log.py): ``requests-YYYY-MM-DDTHH.jsonl`` in ``path`` (default: ``requests/``
+    beside a local registry, else in the pipeline root), one line per instance. A request
+    is logged with probability ``sample_rate``; at most ``max_queue`` requests wait for
+    the writer thread, more are dropped and counted (the request path never waits)."""
+
+    enabled: bool = False
+    sample_rate: float = Field(1.0, ge=0, le=1)
+    path: Optional[str] = None
+    max_queue: int = Field(10_000, ge=1)
+
+
 class Serving(_Strict):
     """Online predictions (``tfxkit serve``: POST /predict) from the registry."""
 
@@ -76,3 +89,10 @@ class Serving(_Strict):
     # a bandit's choices and rewards, for the next round (tfxkit choices export); default:
     # choices/ beside a local registry (infra/serving/choice_log.py)
     choice_log: Optional[str] = None
+    # every online prediction, sampled, for monitoring (tfxkit monitor reads it)
+    request_log: RequestLog = RequestLog()
+    # the NAME of an environment variable holding a bearer token (never the token itself):
+    # when set, POST/PUT/DELETE routes (predict, feedback, every write) answer 401 without
+    # "Authorization: Bearer <token>"; auth_reads: also the GET routes but health and /metrics
+    auth_token_env: Optional[str] = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    auth_reads: bool = False

@@ -588,3 +588,39 @@ def test_readiness_reports_a_deleted_model_folder(tmp_path):
 
 if __name__ == "__main__":
     _serve_main(sys.argv[1:])
+
+
+def test_body_limit_covers_every_post_route(server):
+    """The body limit is the HTTP protocol's (http_server.py), before any routing: a route
+    added later (TF Serving's /v1/models/M:predict, KServe's /v2/models/M/infer) gets the
+    413 as /predict does; the instances limit is OnlineService's, whatever route calls it."""
+    for path in (b"/v1/models/m:predict", b"/v2/models/m/infer", b"/feedback"):
+        with socket.create_connection(("127.0.0.1", server["port"])) as s:
+            s.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: a\r\nContent-Type: "
+                      b"application/json\r\nContent-Length: %d\r\n\r\n" % (17 << 20))
+            head, rest = _read_response(s, timeout=10)
+        assert head.startswith(b"HTTP/1.1 413"), (path, head, rest[:300])
+        assert b"max_body_mb" in rest
+
+
+def test_metrics_parse_with_the_prometheus_text_parser(server):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def count():
+        st, text, _ = request(server["port"], "GET", "/metrics")
+        assert st == 200
+        fams = {f.name: f for f in text_string_to_metric_families(text)}
+        ok = [s.value for s in fams["tfxkit_http_requests"].samples
+              if s.name == "tfxkit_http_requests_total" and s.labels["route"] == "/predict"
+              and s.labels["status"] == "200"]
+        return (ok[0] if ok else 0), fams
+
+    before, _ = count()
+    for _ in range(5):
+        assert request(server["port"], "POST", "/predict", one())[0] == 200
+    after, fams = count()
+    assert after - before == 5
+    assert {"tfxkit_http_request_duration_seconds", "tfxkit_batch_size",
+            "tfxkit_model_version_info", "tfxkit_batcher_queue_items",
+            "tfxkit_http_requests_in_flight"} <= set(fams)
+    assert [s.labels["arm"] for s in fams["tfxkit_model_version_info"].samples] == ["stable"]

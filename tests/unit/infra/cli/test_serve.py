@@ -44,3 +44,35 @@ def test_cli_canary_status_and_history(tmp_path):
         ["start", "ramp", "rollback"]
     r = run(main, ["canary", TEMPLATE_CONFIG, "--set", "serving.canary.steps=[2]"])
     assert r.exit_code == 2 and "steps" in r.output
+
+
+def test_cli_serve_binds_loopback_and_refuses_an_unset_token_variable(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tfxkit.infra.cli import main
+    from tfxkit.infra.serving import http_server
+
+    ran = []
+    monkeypatch.setattr(http_server, "serve", lambda cfg, host, port, **kw: ran.append(
+        (host, port, cfg.serving.auth_token_env)))
+    monkeypatch.delenv("TFXKIT_NO_SUCH_TOKEN", raising=False)
+    sets = ["--set", f"push.registry={tmp_path}/models"]
+    run = CliRunner().invoke
+    r = run(main, ["serve", TEMPLATE_CONFIG, *sets])
+    assert r.exit_code == 0, r.output
+    assert ran == [("127.0.0.1", 8080, None)]  # loopback unless told otherwise
+    assert "auth: none" in r.output and "/metrics" in r.output
+    r = run(main, ["serve", TEMPLATE_CONFIG, *sets, "--token-env", "TFXKIT_NO_SUCH_TOKEN"])
+    assert r.exit_code == 2 and "TFXKIT_NO_SUCH_TOKEN" in r.output
+    assert "not set" in r.output and len(ran) == 1
+    monkeypatch.setenv("TFXKIT_NO_SUCH_TOKEN", "")
+    r = run(main, ["serve", TEMPLATE_CONFIG, *sets, "--token-env", "TFXKIT_NO_SUCH_TOKEN"])
+    assert r.exit_code == 2 and "empty" in r.output
+    monkeypatch.setenv("TFXKIT_NO_SUCH_TOKEN", "t0k")
+    r = run(main, ["serve", TEMPLATE_CONFIG, *sets, "--token-env", "TFXKIT_NO_SUCH_TOKEN",
+                   "--host", "0.0.0.0"])
+    assert r.exit_code == 0, r.output
+    assert ran[-1] == ("0.0.0.0", 8080, "TFXKIT_NO_SUCH_TOKEN") and "t0k" not in r.output
+    r = run(main, ["serve", TEMPLATE_CONFIG, *sets, "--set",
+                   "serving.auth_token_env=TFXKIT_UNSET_TOO"])
+    assert r.exit_code == 2 and "serving.auth_token_env" in r.output

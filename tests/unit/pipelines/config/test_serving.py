@@ -44,3 +44,21 @@ def test_serving_config(tmp_path):
         with pytest.raises(ConfigError) as e:
             load_config(TEMPLATE_CONFIG, overrides=[bad])
         assert field in str(e.value), (bad, str(e.value))
+
+
+def test_request_log_and_auth_fields(tmp_path):
+    from tfxkit.infra.serving.request_log import request_log_path
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    cfg = load_config(TEMPLATE_CONFIG, overrides=[f"push.registry={tmp_path}/models"])
+    rl = cfg.serving.request_log
+    assert (rl.enabled, rl.sample_rate, rl.path, rl.max_queue) == (False, 1.0, None, 10_000)
+    assert request_log_path(cfg) == f"{tmp_path}/models/requests"
+    assert cfg.serving.auth_token_env is None and cfg.serving.auth_reads is False
+    for bad, field in (("serving.request_log.sample_rate=-0.1", "sample_rate"),
+                       ("serving.request_log.max_queue=0", "max_queue"),
+                       ("serving.request_log.tokens=1", "tokens"),
+                       ("serving.auth_token=abc", "auth_token"),
+                       ("serving.auth_token_env=1BAD", "auth_token_env")):
+        with pytest.raises(ConfigError, match=field):
+            load_config(TEMPLATE_CONFIG, overrides=[bad])
