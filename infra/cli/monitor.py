@@ -34,10 +34,24 @@ def parse_time(text: str) -> float:
 
 
 def _alert(cfg, result) -> None:
-    """The alert hook: called after every monitoring run whose result has
-    ``result.crossed``. It does nothing yet; it is where ``tfxkit.infra.alerts.fire(cfg,
-    kind, title, message, details)`` is to be called once that package is merged."""
-    return None
+    """Called after a monitoring run whose result ``crossed`` a threshold: one ``skew``
+    alert naming the features over their skew threshold and one ``drift`` alert for drift
+    and prediction drift (``alerts:`` in the config; ``infra/alerts``: never raises, a
+    target that fails is one line on stderr)."""
+    from tfxkit.infra.alerts import fire
+
+    flagged = [dict(f, window_end=w.as_dict()["end_utc"], model_version=w.model_version)
+               for w in result.windows for f in w.flagged]
+    for kind, kinds in (("skew", {"skew"}), ("drift", {"drift", "prediction_drift"})):
+        mine = [f for f in flagged if f["kind"] in kinds]
+        if not mine:
+            continue
+        names = sorted({f["feature"] for f in mine})
+        lines = [f"{f['feature']} ({f['kind']}): {f['value']:.4f} > {f['threshold']:g} "
+                 f"in the window ending {f['window_end']}" for f in mine]
+        fire(cfg.alerts, kind, f"{kind} on {len(names)} feature(s): {', '.join(names)}",
+             "\n".join(lines), details={"flagged": mine, "log": result.log_path},
+             use_case=cfg.name, model_version=result.model_version)
 
 
 def _fmt(v) -> str:

@@ -12,30 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
+# where the log is and what its files are called: the writer's own (one definition)
+from tfxkit.infra.serving.request_log import file_name, request_log_path  # noqa: E402,F401
+
 _FILE = re.compile(r"^requests-(\d{4})-(\d{2})-(\d{2})T(\d{2})\.jsonl$")
-
-
-def request_log_path(cfg) -> str:
-    """``serving.request_log.path``, else ``requests/`` beside a local registry, else in
-    the pipeline root (as the choice log and the canary decision log)."""
-    from tfxkit.pipelines.config import is_remote
-
-    section = getattr(cfg.serving, "request_log", None)  # the server's section
-    path = getattr(section, "path", None) if section is not None else None
-    if path:
-        return cfg.resolve(path)
-    if not is_remote(cfg.registry_path):
-        return os.path.join(cfg.registry_path, "requests")
-    return os.path.join(cfg.resolve(cfg.root), cfg.name, "requests")
-
-
-def file_name(t: float) -> str:
-    """The log file of the UTC hour holding epoch second ``t``."""
-    return time.strftime("requests-%Y-%m-%dT%H.jsonl", time.gmtime(t))
 
 
 def hour_of(name: str) -> Optional[int]:

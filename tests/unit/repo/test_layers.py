@@ -20,7 +20,7 @@ ALLOWED = {
     "infra.airflow": {"pipelines", "components"},
     "infra.metadata": {"pipelines", "components", "infra.run"},
     "infra.serving": {"pipelines", "components", "infra.canary", "infra.alerts"},
-    "infra.monitoring": {"pipelines", "components", "infra.alerts"},
+    "infra.monitoring": {"pipelines", "components", "infra.alerts", "infra.serving"},
     "infra.cli": {"pipelines", "components", "infra.run", "infra.deploy", "infra.canary",
                   "infra.metadata", "infra.serving", "infra.alerts", "infra.monitoring"},
 }

@@ -113,3 +113,30 @@ def test_parse_time():
     assert cli.parse_time("2026-12-01T01:00:00Z") == H + 3600
     assert cli.parse_time(str(H)) == H
 
+
+
+def test_the_alert_hook_fires_skew_and_drift_apart(monkeypatch):
+    """A window with skew on island and prediction drift: one ``skew`` alert naming island
+    and one ``drift`` alert naming the answered class, through ``infra.alerts.fire``."""
+    from types import SimpleNamespace
+
+    from tfxkit.infra.monitoring.compare import Distance
+    from tfxkit.infra.monitoring.monitor import MonitorResult, WindowResult
+
+    sent = []
+    monkeypatch.setattr("tfxkit.infra.alerts.fire",
+                        lambda alerts, kind, title, message, **kw: sent.append(
+                            (kind, title, message, kw)))
+    w = WindowResult(start=0.0, end=3600.0, rows=100, status="judged", model_version="7")
+    w.features = [Distance(feature="island", kind="skew", measure="infinity_norm",
+                           value=0.6, threshold=0.1),
+                  Distance(feature="bill_length_mm", kind="skew",
+                           measure="jensen_shannon_divergence", value=0.01, threshold=0.1)]
+    w.predictions = [Distance(feature="class", kind="prediction_drift",
+                              measure="infinity_norm", value=0.3, threshold=0.1)]
+    result = MonitorResult(pipeline="p", model_version="7", log_path="/log", windows=[w])
+    cfg = SimpleNamespace(alerts=object(), name="p")
+    cli._alert(cfg, result)
+    assert [k for k, *_ in sent] == ["skew", "drift"]
+    assert "island" in sent[0][1] and "bill_length_mm" not in sent[0][1] + sent[0][2]
+    assert "class" in sent[1][1] and sent[1][3]["model_version"] == "7"
