@@ -137,7 +137,7 @@ tfx121-shell: tfx121-root
 TFX121_E2E := "tests/e2e/test_templates.py::test_template_end_to_end[multiclass]" \
 	"tests/e2e/test_templates.py::test_template_end_to_end[regression]" \
 	tests/e2e/test_inference.py tests/e2e/test_report.py tests/e2e/test_canary.py \
-	tests/e2e/test_bandit.py
+	tests/e2e/test_bandit.py tests/e2e/test_monitoring_loop.py
 test-tfx121: tfx121-root airflow-setup
 	$(TFX121) run python tests/services.py
 	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit tests/integration
