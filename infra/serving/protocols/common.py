@@ -45,25 +45,31 @@ def as_protocol_error(e: Exception) -> ProtocolError:
 
 @dataclass
 class ModelInfo:
-    """A SavedModel's signature defs (``SignatureDef`` protos by name) and, for a
-    classifier, its class names (the string constant of the classes' width that
-    ``serving_default`` gathers its ``class`` output from; None when not found)."""
+    """A SavedModel's signature defs (``SignatureDef`` protos by name), ``serving_default``'s
+    outputs (TensorInfos) and its captured rank-1 string constants (where tfxkit's export
+    keeps a classifier's class names: ``serving_default`` gathers its ``class`` output
+    from them)."""
     signature_defs: Dict[str, Any]
-    class_names: Optional[List[str]] = None
-    outputs: Dict[str, Any] = field(default_factory=dict)  # serving_default's TensorInfos
+    outputs: Dict[str, Any] = field(default_factory=dict)
+    string_constants: List[List[str]] = field(default_factory=list)
+
+    def class_names(self, width: int) -> Optional[List[str]]:
+        """The class names of a ``probabilities`` output ``width`` wide (2 for a sigmoid's
+        single probability): the one captured string constant of that many values; None
+        if there is none or more than one."""
+        want = 2 if width == 1 else width
+        found = [c for c in self.string_constants if len(c) == want]
+        return found[0] if len(found) == 1 else None
 
 
 _INFO: Dict[str, ModelInfo] = {}
 
 
-def _class_names(meta_graph, width: Optional[int]) -> Optional[List[str]]:
-    """The one captured string constant of ``width`` values (2 for a sigmoid's single
-    probability), among the SavedModel's constants; None if none or several."""
+def _string_constants(meta_graph) -> List[List[str]]:
+    """The SavedModel's captured constants (object graph ``constant`` nodes) that are
+    rank-1 string tensors, as text."""
     from tensorflow.core.framework import types_pb2
 
-    if not width:
-        return None
-    want = 2 if width == 1 else width
     consts = {n.constant.operation for n in meta_graph.object_graph_def.nodes
               if n.WhichOneof("kind") == "constant"}
     found = []
@@ -71,10 +77,10 @@ def _class_names(meta_graph, width: Optional[int]) -> Optional[List[str]]:
         if n.name not in consts or n.op != "Const":
             continue
         t = n.attr["value"].tensor
-        dims = [d.size for d in t.tensor_shape.dim]
-        if t.dtype == types_pb2.DT_STRING and dims == [want]:
+        if t.dtype == types_pb2.DT_STRING and len(t.tensor_shape.dim) == 1 and \
+                len(t.string_val) == t.tensor_shape.dim[0].size:
             found.append([v.decode("utf-8", "replace") for v in t.string_val])
-    return found[0] if len(found) == 1 and len(found[0]) == want else None
+    return found
 
 
 def model_info(path: str) -> ModelInfo:
@@ -92,11 +98,7 @@ def model_info(path: str) -> ModelInfo:
     mg = sm.meta_graphs[0]
     sigs = dict(mg.signature_def)
     outputs = dict(sigs["serving_default"].outputs) if "serving_default" in sigs else {}
-    width = None
-    if "probabilities" in outputs:
-        dims = [d.size for d in outputs["probabilities"].tensor_shape.dim]
-        width = dims[-1] if len(dims) == 2 and dims[-1] > 0 else None
-    info = ModelInfo(sigs, _class_names(mg, width), outputs)
+    info = ModelInfo(sigs, outputs, _string_constants(mg))
     _INFO[path] = info
     return info
 

@@ -245,9 +245,11 @@ def predict_response(outputs: Dict[str, np.ndarray], row: bool) -> Dict[str, Any
     return {"predictions": [{k: v[i] for k, v in cols.items()} for i in range(n)]}
 
 
-def classify_response(outputs: Dict[str, np.ndarray], class_names: Optional[List[str]],
-                      version: str) -> Dict[str, Any]:
-    """``{"result": [[[label, score], ...] per example]}`` from the ``probabilities``."""
+def classify_response(outputs: Dict[str, np.ndarray], class_names, version: str
+                      ) -> Dict[str, Any]:
+    """``{"result": [[[label, score], ...] per example]}`` from the ``probabilities``;
+    ``class_names``: a list, or a function of the probabilities' width
+    (``ModelInfo.class_names``); the class index when unknown."""
     if "probabilities" not in outputs:
         raise ProtocolError(400, f"model version {version} does not classify: its "
                                  f"{SIGNATURE} outputs ({', '.join(sorted(outputs))}) have no "
@@ -256,6 +258,8 @@ def classify_response(outputs: Dict[str, np.ndarray], class_names: Optional[List
     p = np.asarray(outputs["probabilities"], dtype=np.float64)
     if p.ndim == 1:
         p = p[:, None]
+    if callable(class_names):
+        class_names = class_names(p.shape[1])
     if p.shape[1] == 1:  # a sigmoid: the positive class's probability
         p = np.concatenate([1.0 - p, p], axis=1)
     labels = class_names if class_names and len(class_names) == p.shape[1] else \
