@@ -13,9 +13,12 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from tfxkit.infra.serving.errors import InstanceError, ModelError, TooLarge
+from tfxkit.infra.serving.online_service import INLINE_BYTES as ONLINE_INLINE_BYTES
 
 # the label that names the serving pointer's version (also written in serving.config)
 SERVING_LABEL = "serving"
+# bodies up to this size are converted on the event loop, bigger ones in CPU threads
+INLINE_BYTES = ONLINE_INLINE_BYTES
 
 
 class ProtocolError(Exception):

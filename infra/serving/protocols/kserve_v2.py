@@ -388,14 +388,21 @@ def add_routes(app, online, limits) -> None:
         try:
             arm = pick(name, version)
             raw = await common.read_body(request, limits)
-            body, binary = split_body(raw, request.headers.get("inference-header-content-length"))
+            header = request.headers.get("inference-header-content-length")
+
+            def convert():
+                body, binary = split_body(raw, header)
+                tensors = request_tensors(body, binary)
+                dts = {t["name"]: t["datatype"] for t in body["inputs"]}
+                return body, tensors_to_examples(
+                    tensors, dts, arm.spec, online._ignored)  # pylint: disable=protected-access
+
+            # a big body is parsed and encoded in the service's CPU threads, as /predict's
+            body, examples = (convert() if len(raw) <= common.INLINE_BYTES
+                              else await online.cpu.call(convert))
             rid = body.get("id")
             if rid is not None and not isinstance(rid, str):
                 raise ProtocolError(400, "'id' must be a string")
-            tensors = request_tensors(body, binary)
-            dts = {t["name"]: t["datatype"] for t in body["inputs"]}
-            examples = tensors_to_examples(tensors, dts, arm.spec,
-                                           online._ignored)  # pylint: disable=protected-access
             common.check_count(online, len(examples))
             wanted = requested_outputs(body, arm.outputs)
             outputs = await common.score(online, arm, examples)

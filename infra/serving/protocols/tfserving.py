@@ -340,13 +340,19 @@ def add_routes(app, online, limits) -> None:
             info = await asyncio.to_thread(common.model_info, arm.path)
             if verb == "metadata":
                 return answer(metadata_response(name, arm.version, info.signature_defs))
-            body = loads(await common.read_body(request, limits))
+            raw = await common.read_body(request, limits)
             ignore = online._ignored  # pylint: disable=protected-access - the key field
-            if verb == "predict":
-                examples, row = predict_examples(body, arm.spec, list(info.signature_defs),
-                                                 ignore)
-            else:
-                examples = example_list(body, arm.spec, list(info.signature_defs), ignore)
+            sigs = list(info.signature_defs)
+
+            def convert():
+                body = loads(raw)
+                if verb == "predict":
+                    return predict_examples(body, arm.spec, sigs, ignore)
+                return example_list(body, arm.spec, sigs, ignore), True
+
+            # a big body is parsed and encoded in the service's CPU threads, as /predict's
+            examples, row = (convert() if len(raw) <= common.INLINE_BYTES
+                             else await online.cpu.call(convert))
             common.check_count(online, len(examples))
             outputs = await common.score(online, arm, examples)
             if verb == "predict":

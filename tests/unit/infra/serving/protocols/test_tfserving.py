@@ -173,6 +173,13 @@ def test_routes_answer_as_the_saved_model(classifier):
                                    rtol=1e-6)
         r = c.post("/v1/models/m:regress", json={"examples": ROWS})
         assert r.status_code == 400 and "use :classify" in r.json()["error"]
+        # a big body (over 256 KB): parsed and encoded in the service's CPU threads
+        many = [{"x": float(i % 7), "n": i % 3, "s": ["ab"]} for i in range(12_000)]
+        r = c.post("/v1/models/m:predict", json={"instances": many})
+        assert r.status_code == 200, r.text
+        big = direct(classifier, [encode_example(x, spec) for x in many])
+        np.testing.assert_allclose([p["probabilities"] for p in r.json()["predictions"]],
+                                   big["probabilities"], rtol=1e-6)
         # what TF Serving answers for what it does not have
         r = c.post("/v1/models/m/versions/42:predict", json={"instances": ROWS})
         assert r.status_code == 404
