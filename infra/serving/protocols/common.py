@@ -137,6 +137,14 @@ def find_loaded(online, version: str):
     return next((a for a in loaded_versions(online) if a.version == str(version)), None)
 
 
+def stable_arm(online):
+    """The stable version (what status and metadata describe when no version is named); a
+    LookupError (503) when nothing is loaded."""
+    if online.stable is None:
+        raise LookupError(online.error or "no model loaded yet")
+    return online.stable
+
+
 def default_arm(online):
     """The version a request that names none gets: as ``POST /predict`` routes it (the
     canary for its share); a LookupError (503) when nothing is loaded."""

@@ -337,11 +337,11 @@ def add_routes(app, online, limits) -> None:
         err = common.as_protocol_error(e)
         return answer({"error": err.message}, err.status)
 
-    def pick(name: str, version: Optional[str]):
+    def pick(name: str, version: Optional[str], infer: bool = False):
         if name != online.name:
             raise ProtocolError(404, f"unknown model {name!r} (served: {online.name})")
-        if version is None:
-            return common.default_arm(online)
+        if version is None:  # inference routed as /predict; metadata: the stable version
+            return common.default_arm(online) if infer else common.stable_arm(online)
         arm = common.find_loaded(online, version)
         if arm is None:
             loaded = ", ".join(a.version for a in common.loaded_versions(online))
@@ -386,7 +386,7 @@ def add_routes(app, online, limits) -> None:
 
     async def infer(name: str, version: Optional[str], request: Request):
         try:
-            arm = pick(name, version)
+            arm = pick(name, version, infer=True)
             raw = await common.read_body(request, limits)
             header = request.headers.get("inference-header-content-length")
 

@@ -10,7 +10,7 @@
 canary during a rollout), else 404 as TF Serving answers for a servable it does not
 have; a label is a registry alias (``tfxkit models alias``) or ``serving`` (the stable
 version), and must name a loaded version too. No version: the version ``POST /predict``
-would route to (the canary for its share).
+would route to (the canary for its share); metadata without a version is the stable version's.
 
 ``:predict`` takes what TF Serving takes for the exported ``serving_default`` signature
 (one string input ``examples`` of serialized ``tf.Example``s): ``{"instances":
@@ -314,7 +314,9 @@ def add_routes(app, online, limits) -> None:
                                          f"Specific({name}, {version}) (loaded here: "
                                          f"{loaded or 'none'})")
             return arm
-        return common.default_arm(online)
+        if verb in VERBS:
+            return common.default_arm(online)
+        return common.stable_arm(online)  # metadata: the stable version, not a draw
 
     @app.api_route("/v1/models/{rest:path}", methods=["GET", "POST"],
                    summary="TensorFlow Serving REST API (status, metadata, :predict, "

@@ -273,14 +273,16 @@ def test_aliases_survive_repair(tmp_path):
     r.set_alias("challenger", v2)
     r.set_alias("gone", v2)
     r.remove_alias("gone")
+    r.set_alias("late", v1)  # the latest event names v1: still no serving event
     (tmp_path / "models" / "registry.json").write_text("{not json")
     done = r.repair(by="t")
-    assert done["was"] and r.aliases() == {"champion": v1, "challenger": v2}
+    assert done["was"] and r.aliases() == {"champion": v1, "challenger": v2, "late": v1}
     assert r.serving().version == v2  # alias events never move the serving pointer
     # a missing index is rebuilt by the next writer, aliases included
     (tmp_path / "models" / "registry.json").unlink()
     r.set_alias("third", v2)
-    assert r.aliases() == {"champion": v1, "challenger": v2, "third": v2}
+    assert r.aliases() == {"champion": v1, "challenger": v2, "late": v1, "third": v2}
+    assert r.serving().version == v2
 
 
 def test_broken_aliases_in_index_are_reported(tmp_path):
