@@ -122,6 +122,10 @@ class Registry(RegistryIndex):
         aliases = index.get("aliases") or {}
         if ref not in aliases:
             raise UnknownAlias(ref, aliases, versions)
+        if aliases[ref] not in index["versions"]:  # an index edited by hand
+            raise RegistryError(f"alias {ref!r} names version {aliases[ref]}, which the "
+                                f"registry does not have (it has "
+                                f"{', '.join(versions) or 'no versions'})")
         return aliases[ref]
 
     def set_alias(self, alias: str, version: str, reason: str = "",

@@ -7,7 +7,9 @@ answer compared with the SavedModel's ``serving_default`` called directly
 
 The registry has two versions: v1 (aliased ``champion`` with ``tfxkit models alias``)
 and v2 (the serving pointer). The server serves the alias, so v1 answers; v2 is not
-loaded there (404, as TF Serving answers for a version it does not have).
+loaded there (404, as TF Serving answers for a version it does not have). ``tfxkit
+predict --model-ref champion`` stores predictions made by v1, and the GET
+/predictions/KEY of the same server returns them.
 """
 import base64
 import csv
@@ -125,7 +127,8 @@ def server(tmp_path_factory, trained_multiclass):
         assert time.monotonic() < deadline, (tmp / "serve.log").read_text()
         time.sleep(0.3)
     examples = [_example(r) for r in ROWS]
-    yield {"url": url, "port": port, "v1": v1, "v2": v2, "registry": reg,
+    yield {"url": url, "port": port, "v1": v1, "v2": v2, "registry": reg, "config": config,
+           "tmp": tmp,
            "examples": examples, "want": _direct(reg.version_path(v1), examples)}
     proc.send_signal(signal.SIGINT)
     try:
@@ -234,3 +237,32 @@ def test_tf_serving_rest_and_vertex_bodies(server):
     # the plain route answers from the same version
     r = httpx.post(f"{url}/predict", json={"instances": ROWS[:2]})
     assert r.status_code == 200 and r.json()["model_version"] == v1
+
+
+def test_predict_with_model_ref(server):
+    """Batch inference with the aliased version, not the serving pointer's; its stored
+    predictions equal the SavedModel's own on the same rows."""
+    from tfxkit.components.prediction_store.store import open_store
+
+    r = subprocess.run([str(BIN), "predict", str(server["config"]), "--model-ref",
+                        "champion"], capture_output=True, text=True, timeout=900,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert f"model(s) {NAME} {server['v1']}" in r.stdout
+    store = open_store("sqlite", str(server["tmp"] / ".tfxkit" / "predictions.sqlite"))
+    try:
+        [run] = [x for x in store.runs(NAME) if x.current]
+        assert run.model_version == server["v1"]
+        row = store.get(NAME, "penguin-001")
+    finally:
+        store.close()
+    with open(TEMPLATE / "data" / "inference" / "penguins.csv") as f:
+        first = next(csv.DictReader(f))
+    inst = {k: (v if k in ("island", "sex") else int(float(v)) if k in INTS else float(v))
+            for k, v in first.items() if k != "penguin_id" and v not in ("", "NA")}
+    want = _direct(server["registry"].version_path(server["v1"]), [_example(inst)])
+    np.testing.assert_allclose(row["prediction"]["probabilities"], want["probabilities"][0],
+                               rtol=1e-5, atol=1e-7)
+    bad = subprocess.run([str(BIN), "predict", str(server["config"]), "--model-ref",
+                          "nobody"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "unknown model alias 'nobody'" in bad.stderr

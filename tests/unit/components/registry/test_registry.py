@@ -297,3 +297,18 @@ def test_broken_aliases_in_index_are_reported(tmp_path):
     with pytest.raises(IndexBroken) as e:
         r.aliases()
     assert '"aliases"."champion"' in str(e.value)
+
+
+def test_alias_naming_a_version_the_index_lacks(tmp_path):
+    from tfxkit.components.registry.errors import RegistryError
+
+    r = Registry(str(tmp_path / "models"))
+    v1, _ = r.publish(model(tmp_path, "a", b"1"), {})
+    p = tmp_path / "models" / "registry.json"
+    index = json.loads(p.read_text())
+    index["aliases"] = {"champion": "42"}
+    p.write_text(json.dumps(index))
+    with pytest.raises(RegistryError) as e:
+        r.resolve("champion")
+    assert str(e.value) == f"alias 'champion' names version 42, which the registry does " \
+                           f"not have (it has {v1})"
