@@ -73,6 +73,23 @@ def test_binary_tensors_both_ways():
         {"name": "probabilities", "datatype": "FP32", "shape": [1, 2], "data": [0.25, 0.75]}]
 
 
+def test_other_datatypes():
+    """FP64 (binary), INT32 and BOOL into the features' own kinds."""
+    x = triton.InferInput("x", [2], "FP64")
+    x.set_data_from_numpy(np.array([0.25, -1.5], np.float64))
+    n = triton.InferInput("n", [2, 1], "INT32")
+    n.set_data_from_numpy(np.array([[7], [-3]], np.int32))
+    raw, size = triton.InferenceServerClient.generate_request_body([x, n])
+    body, rest = K.split_body(raw, str(size))
+    t = K.request_tensors(body, rest)
+    ex = K.tensors_to_examples(t, {"x": "FP64", "n": "INT32"}, SPEC)
+    assert ex == [encode_example({"x": 0.25, "n": 7}, SPEC),
+                  encode_example({"x": -1.5, "n": -3}, SPEC)]
+    body = {"inputs": [{"name": "n", "datatype": "BOOL", "shape": [2], "data": [True, False]}]}
+    ex = K.tensors_to_examples(K.request_tensors(body, b""), {"n": "BOOL"}, SPEC)
+    assert ex == [encode_example({"n": 1}, SPEC), encode_example({"n": 0}, SPEC)]
+
+
 def test_serialized_examples_input():
     ex = [encode_example({"x": 1.0}, SPEC)]
     t = {"examples": np.array(ex, dtype=object)}

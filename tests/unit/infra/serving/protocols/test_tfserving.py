@@ -34,7 +34,9 @@ def test_parse_path():
     with pytest.raises(ProtocolError) as e:
         T.parse_path("m:explain")
     assert e.value.status == 400 and ":explain" in e.value.message
-    assert T.parse_path.__doc__ and pytest.raises(ProtocolError, T.parse_path, "m/x/y")
+    with pytest.raises(ProtocolError) as e:
+        T.parse_path("m/x/y")
+    assert e.value.status == 404 and "Malformed request: /v1/models/m/x/y" in e.value.message
 
 
 def test_predict_bodies_row_columnar_and_serialized():
