@@ -88,16 +88,22 @@ def _string_constants(meta_graph) -> List[List[str]]:
 
 def model_info(path: str) -> ModelInfo:
     """What the SavedModel at ``path`` declares (read from its ``saved_model.pb`` once per
-    path; blocking: call it in a thread)."""
+    path; blocking: call it in a thread). A file that cannot be read or parsed is a 503
+    naming it (the version's folder changed under the server)."""
     if path in _INFO:
         return _INFO[path]
     import os
 
+    from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
     sm = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        sm.ParseFromString(f.read())
+    pb = os.path.join(path, "saved_model.pb")
+    try:
+        with open(pb, "rb") as f:
+            sm.ParseFromString(f.read())
+    except (OSError, DecodeError) as e:
+        raise ProtocolError(503, f"cannot read the served model's {pb}: {e}") from None
     mg = sm.meta_graphs[0]
     sigs = dict(mg.signature_def)
     outputs = dict(sigs["serving_default"].outputs) if "serving_default" in sigs else {}

@@ -244,3 +244,27 @@ def build_copy(tmp_path, path):
     (dest / "assets").mkdir(exist_ok=True)
     (dest / "assets" / "note.txt").write_text("v2")
     return str(dest)
+
+
+def test_canary_version_is_addressable(tmp_path, classifier):
+    """During a rollout both loaded versions are listed, and each answers by version."""
+    from tfxkit.components.registry.registry import Registry
+    from tfxkit.infra.canary import policy as c
+
+    reg = Registry(str(tmp_path / "models"), name="m")
+    v1, _ = reg.publish(classifier, {})
+    policy = c.Policy(steps=(0.5, 1.0), min_requests=10_000, interval_s=3600)
+    with served(registry=reg, policy=policy, poll_s=3600) as (cl, svc):
+        v2, _ = reg.publish(build_copy(tmp_path, classifier), {})
+        cl.portal.call(svc.tick)  # one controller round, on the app's event loop
+        assert svc.rollout is not None and svc.rollout.canary.version == v2
+        st = cl.get("/v1/models/m").json()["model_version_status"]
+        assert [s["version"] for s in st] == [v1, v2]
+        for v in (v1, v2):
+            r = cl.post(f"/v1/models/m/versions/{v}:predict", json={"instances": ROWS})
+            assert r.status_code == 200, r.text
+        md = cl.get("/v1/models/m/metadata").json()
+        assert md["model_spec"]["version"] == v1  # the stable one, not a draw
+        # the v2 routes too
+        assert cl.get("/v2/models/m").json()["versions"] == [v1, v2]
+        assert cl.get(f"/v2/models/m/versions/{v2}/ready").json()["ready"] is True
