@@ -1,7 +1,7 @@
 """The registry's errors: each names the version or the path it is about."""
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List
 
 
 class RegistryError(RuntimeError):
@@ -25,3 +25,18 @@ class IndexBroken(RegistryError):
         self.path, self.reason = path, reason
         super().__init__(f"{path}: {reason}; `tfxkit models CONFIG --repair` rebuilds it "
                          "from the version folders' records (keeping this file)")
+
+
+class UnknownAlias(RegistryError, KeyError):
+    """A reference that is neither a version of the registry nor one of its aliases."""
+
+    def __init__(self, ref: str, aliases: Dict[str, str], versions: List[str]):
+        self.ref, self.aliases, self.versions = str(ref), dict(aliases), list(versions)
+        known = (", ".join(f"{a} -> {v}" for a, v in sorted(aliases.items()))
+                 if aliases else "none")
+        RuntimeError.__init__(self, f"unknown model alias {ref!r}; the registry's aliases: "
+                              f"{known}; its versions: "
+                              f"{', '.join(versions) if versions else 'none'}")
+
+    def __str__(self):
+        return self.args[0]

@@ -9,8 +9,10 @@ import socket
 from typing import Any, Dict, List, Optional
 
 # history actions that do not change the serving pointer (every other one points it at
-# the event's version: push, restore, rollback, promote, canary, rebuild, repair)
-NOT_SERVING_ACTIONS = ("trim", "adopt")
+# the event's version: push, restore, rollback, promote, canary, rebuild, repair); alias
+# and unalias set and remove an alias (the event's ``alias``) on the event's version
+NOT_SERVING_ACTIONS = ("trim", "adopt", "alias", "unalias")
+ALIAS_ACTIONS = ("alias", "unalias")
 HISTORY_MAX = 1000  # history entries kept in the index
 
 

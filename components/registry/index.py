@@ -10,11 +10,13 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from tfxkit.components.registry.errors import IndexBroken, RegistryError
 from tfxkit.components.registry.hashing import content_hash
-from tfxkit.components.registry.history import (HISTORY_MAX, NOT_SERVING_ACTIONS,
-                                                add_event, default_by, merge_events)
+from tfxkit.components.registry.history import (ALIAS_ACTIONS, HISTORY_MAX,
+                                                NOT_SERVING_ACTIONS, add_event, default_by,
+                                                merge_events)
 from tfxkit.components.registry.layout import (INDEX, LOCK, META_NAME, META_SUFFIX,
                                                PARTIAL_WRITE, SERVING_CONFIG, TMP_PREFIX,
-                                               TRASH_PREFIX, is_version, stamp,
+                                               TRASH_PREFIX, alias_problem, is_version,
+                                               stamp,
                                                tf_serving_config, vkey)
 from tfxkit.components.registry.records import VersionRecords
 
@@ -41,6 +43,15 @@ def _index_problem(raw: Any) -> Optional[str]:
     serving = raw.get("serving")
     if serving is not None and not is_version(serving):
         return f'"serving" is {json.dumps(serving)[:40]}, not a version number or null'
+    aliases = raw.get("aliases", {})
+    if not isinstance(aliases, dict):
+        return f'"aliases" is {_jtype(aliases)}, not an object'
+    for a, v in aliases.items():
+        why = alias_problem(a)
+        if why:
+            return f'"aliases": {why}'
+        if not is_version(v):
+            return f'"aliases"."{a}" is {json.dumps(v)[:40]}, not a version number'
     history = raw.get("history", [])
     if not isinstance(history, list):
         return f'"history" is {_jtype(history)}, not an array'
@@ -93,6 +104,8 @@ class RegistryIndex(VersionRecords):
         index["versions"] = {str(v): rec for v, rec in index["versions"].items()}
         serving = index.get("serving")
         index["serving"] = str(serving) if serving is not None else None
+        if "aliases" in index:
+            index["aliases"] = {a: str(v) for a, v in index["aliases"].items()}
         return index
 
     def _read(self) -> Dict[str, Any]:
@@ -247,7 +260,34 @@ class RegistryIndex(VersionRecords):
                 how += (f"; version(s) {', '.join(skipped)}, served after it, have no "
                         "folder or a changed one")
         index["serving"] = serving
+        self._rebuild_aliases(index, old, notes)
         return index, notes, how
+
+    @staticmethod
+    def _rebuild_aliases(index: Dict[str, Any], old: Optional[Dict[str, Any]],
+                         notes: List[str]) -> None:
+        """The aliases of a rebuilt index: the old index's, else replayed from the alias
+        and unalias events of the history (kept in the version records too); an alias
+        whose version is not in the index is left out (a note says so)."""
+        if old is not None and old.get("aliases"):
+            aliases = dict(old["aliases"])
+        else:
+            aliases = {}
+            for e in index["history"]:
+                name, v = e.get("alias"), e.get("version")
+                if e.get("action") not in ALIAS_ACTIONS or alias_problem(name):
+                    continue
+                if e["action"] == "alias" and is_version(v):
+                    aliases[name] = str(v)
+                elif e["action"] == "unalias" and aliases.get(name) == str(v):
+                    del aliases[name]
+        lost = {a: v for a, v in aliases.items() if v not in index["versions"]}
+        for a, v in sorted(lost.items()):
+            del aliases[a]
+            notes.append(f"alias {a!r} named version {v}, which is not in the index: "
+                         "left out")
+        if aliases:
+            index["aliases"] = aliases
 
     def repair(self, by: Optional[str] = None) -> Dict[str, Any]:
         """Rebuilds the index from the version folders and their records (and what can be
@@ -290,12 +330,14 @@ class RegistryIndex(VersionRecords):
         """The index (atomically), serving.config, then the records of the ``touched``
         versions and of any version that has none yet."""
         index["history"] = index["history"][-HISTORY_MAX:]
+        if not index.get("aliases"):
+            index.pop("aliases", None)
         data = json.dumps(index, indent=1, sort_keys=True).encode()
         self.fs.write_atomic(self.index_path, data)
         if index["serving"] is not None:
             self.fs.write_atomic(self.fs.join(self.path, SERVING_CONFIG),
-                                 tf_serving_config(self.name, self.path,
-                                                   index["serving"]).encode())
+                                 tf_serving_config(self.name, self.path, index["serving"],
+                                                   index.get("aliases")).encode())
         names = set(self.fs.listdir(self.path))
         lacking = {v for v in index["versions"] if f"{v}{META_SUFFIX}" not in names}
         for v in sorted((set(map(str, touched)) | lacking) & set(index["versions"]),

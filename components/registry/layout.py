@@ -15,9 +15,10 @@
 The index::
 
     {"serving": "<version>",
+     "aliases": {"<alias>": "<version>"},   (only when there are aliases)
      "versions": {"<version>": {"created_at", "sha256", "metrics", "config_hash",
                                 "git_commit", "data", "model_uri", "pipeline_run", ...}},
-     "history": [{"at", "n", "action": "push|rollback|restore|trim|adopt|repair|...",
+     "history": [{"at", "n", "action": "push|rollback|restore|trim|adopt|repair|alias|unalias|...",
                   "version", "by", ...}]}
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+from typing import Dict, Optional
 
 INDEX = "registry.json"
 LOCK = ".registry.lock"
@@ -52,10 +54,41 @@ def is_version(x) -> bool:
     return isinstance(x, (str, int)) and not isinstance(x, bool) and str(x).isdigit()
 
 
-def tf_serving_config(name: str, base_path: str, version: str) -> str:
-    """A TF Serving ``--model_config_file`` that serves exactly ``version``."""
-    return ("model_config_list {\n  config {\n"
-            f"    name: {json.dumps(name)}\n    base_path: {json.dumps(base_path)}\n"
-            "    model_platform: \"tensorflow\"\n"
-            f"    model_version_policy {{ specific {{ versions: {int(version)} }} }}\n"
-            "  }\n}\n")
+# an alias (a version label): lower case, starts with a letter; never all digits
+ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+def alias_problem(name) -> Optional[str]:
+    """Why ``name`` is not a valid alias (None: it is)."""
+    if not isinstance(name, str):
+        return f"an alias is a string, got {type(name).__name__}"
+    if not ALIAS.match(name):
+        return (f"alias {name!r} is not a valid name: lower-case letters, digits, '_' and "
+                "'-', starting with a letter, at most 63 characters (a version number "
+                "cannot be an alias)")
+    return None
+
+
+def tf_serving_config(name: str, base_path: str, version: str,
+                      labels: Optional[Dict[str, str]] = None) -> str:
+    """A TF Serving ``--model_config_file`` that serves exactly ``version`` or, with
+    ``labels`` (the registry's aliases), also each labelled version, with a
+    ``version_labels`` entry per alias (TF Serving accepts a label only for a version it
+    has loaded, so the labelled versions join the ``specific`` policy). A request that
+    names no version gets TF Serving's highest loaded version: with aliases, ask for
+    ``/labels/serving`` (always written) to get the serving pointer's version."""
+    labels = dict(labels or {})
+    versions = sorted({int(version), *(int(v) for v in labels.values())})
+    lines = ["model_config_list {", "  config {",
+             f"    name: {json.dumps(name)}", f"    base_path: {json.dumps(base_path)}",
+             '    model_platform: "tensorflow"']
+    if len(versions) == 1:
+        lines.append(f"    model_version_policy {{ specific {{ versions: {versions[0]} }} }}")
+        return "\n".join(lines + ["  }", "}", ""])
+    lines.append("    model_version_policy { specific { "
+                 + " ".join(f"versions: {v}" for v in versions) + " } }")
+    labels.setdefault("serving", str(version))
+    for alias in sorted(labels):
+        lines.append(f"    version_labels {{ key: {json.dumps(alias)} "
+                     f"value: {int(labels[alias])} }}")
+    return "\n".join(lines + ["  }", "}", ""])

@@ -20,7 +20,12 @@ Guarantees:
 - publishers on one machine are serialized by an ``fcntl`` lock (released by the kernel if a
   publisher dies); a folder left behind by a publisher that died (``.tmp-*``, or a version
   folder that neither the index nor a version record names) is removed by the next writer;
-- ``trim(keep)`` keeps the newest ``keep`` versions and never removes the serving one.
+- ``trim(keep)`` keeps the newest ``keep`` versions and never removes the serving one nor
+  an aliased one;
+- aliases (``set_alias``, ``remove_alias``, ``aliases``, ``resolve``): names such as
+  ``champion`` or ``challenger`` for versions, kept in the index under ``"aliases"`` and
+  recorded as ``alias``/``unalias`` history events (so ``repair`` replays them from the
+  version records); ``serving.config`` gives each one to TF Serving as a version label.
 
 The serving pointer is ours. TF Serving pointed at the base path serves the *highest*
 version unless given a version policy: start it with
@@ -38,11 +43,12 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from tfxkit.components.registry import filesystem
-from tfxkit.components.registry.errors import RegistryError, UnknownVersion
+from tfxkit.components.registry.errors import RegistryError, UnknownAlias, UnknownVersion
 from tfxkit.components.registry.hashing import content_hash
 from tfxkit.components.registry.history import add_event, now
 from tfxkit.components.registry.index import RegistryIndex, Txn
-from tfxkit.components.registry.layout import BROKEN_PREFIX, TRASH_PREFIX, URI, stamp, vkey
+from tfxkit.components.registry.layout import (BROKEN_PREFIX, TRASH_PREFIX, URI,
+                                               alias_problem, is_version, stamp, vkey)
 from tfxkit.components.registry.records import FOLDER_STATE
 
 
@@ -96,6 +102,67 @@ class Registry(RegistryIndex):
             raise UnknownVersion(v, sorted(index["versions"], key=vkey))
         return {**index["versions"][v], "version": v, "path": self.version_path(v),
                 "serving": v == index["serving"]}
+
+    # aliases ----------------------------------------------------------------------------
+    def aliases(self) -> Dict[str, str]:
+        """{alias: version}."""
+        return dict(self._read().get("aliases") or {})
+
+    def resolve(self, ref: str, index: Optional[Dict[str, Any]] = None) -> str:
+        """The version ``ref`` names: a version of the registry, or one of its aliases.
+        UnknownVersion (a number the registry does not have) or UnknownAlias (naming the
+        aliases and versions there are)."""
+        index = index if index is not None else self._read()
+        ref = str(ref).strip()
+        versions = sorted(index["versions"], key=vkey)
+        if is_version(ref):
+            if ref not in index["versions"]:
+                raise UnknownVersion(ref, versions)
+            return ref
+        aliases = index.get("aliases") or {}
+        if ref not in aliases:
+            raise UnknownAlias(ref, aliases, versions)
+        if aliases[ref] not in index["versions"]:  # an index edited by hand
+            raise RegistryError(f"alias {ref!r} names version {aliases[ref]}, which the "
+                                f"registry does not have (it has "
+                                f"{', '.join(versions) or 'no versions'})")
+        return aliases[ref]
+
+    def set_alias(self, alias: str, version: str, reason: str = "",
+                  by: Optional[str] = None) -> str:
+        """Points ``alias`` at ``version`` (a version, or another alias: its version);
+        returns the version. The version's folder must be there."""
+        why = alias_problem(alias)
+        if why:
+            raise RegistryError(why)
+        with self._locked(by) as t:
+            index = t.index
+            v = self.resolve(version, index)
+            if not self.fs.isdir(self.version_path(v)):
+                raise RegistryError(f"model version {v} is in the index but its folder "
+                                    f"{self.version_path(v)} is gone: not aliasing it")
+            aliases = index.setdefault("aliases", {})
+            previous = aliases.get(alias)
+            if previous == v:
+                if t.dirty:
+                    self._write(index)
+                return v
+            aliases[alias] = v
+            add_event(index, "alias", v, by, alias=alias, previous=previous, reason=reason)
+            self._write(index, touched=[v])
+        return v
+
+    def remove_alias(self, alias: str, reason: str = "", by: Optional[str] = None) -> str:
+        """Removes ``alias``; returns the version it named (UnknownAlias if none)."""
+        with self._locked(by) as t:
+            index = t.index
+            aliases = index.get("aliases") or {}
+            if alias not in aliases:
+                raise UnknownAlias(alias, aliases, sorted(index["versions"], key=vkey))
+            v = aliases.pop(alias)
+            add_event(index, "unalias", v, by, alias=alias, reason=reason)
+            self._write(index, touched=[v])
+        return v
 
     def check(self, verify: bool = True, index: Optional[Dict[str, Any]] = None
               ) -> List[Problem]:
@@ -214,7 +281,8 @@ class Registry(RegistryIndex):
         return Serving(v, self.version_path(v))
 
     def trim(self, keep: int, by: Optional[str] = None) -> List[str]:
-        """Keeps the newest ``keep`` versions (and always the serving one); returns the
+        """Keeps the newest ``keep`` versions (and always the serving one and the aliased
+        ones); returns the
         removed versions. Their records go first, then the index drops them, then their
         folders go (a folder without record or index entry is a leftover)."""
         if keep < 1:
@@ -225,6 +293,8 @@ class Registry(RegistryIndex):
             keep_set = set(ordered[-keep:])
             if index["serving"] is not None:
                 keep_set.add(index["serving"])
+            keep_set.update(v for v in (index.get("aliases") or {}).values()
+                            if v in index["versions"])
             removed = [v for v in ordered if v not in keep_set]
             if not removed:
                 if t.dirty:

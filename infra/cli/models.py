@@ -1,5 +1,5 @@
-"""The model registry: ``tfxkit models`` (its versions, checked; ``--repair``) and
-``tfxkit rollback``."""
+"""The model registry: ``tfxkit models`` (its versions, checked; ``--repair``; ``tfxkit
+models alias`` names versions) and ``tfxkit rollback``."""
 from __future__ import annotations
 
 import sys
@@ -43,7 +43,23 @@ def _open_registry(config, profile, sets, repair=False):
     return cfg, reg
 
 
-@click.command()
+class _WithAlias(click.Command):
+    """``tfxkit models CONFIG`` (the listing), with ``tfxkit models alias ...`` beside it:
+    a first argument ``alias`` runs that command instead."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        if args and args[0] == "alias":
+            return alias.make_context(f"{info_name} alias", list(args[1:]), parent=parent,
+                                      **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        if ctx.command is not self:
+            return ctx.command.invoke(ctx)
+        return super().invoke(ctx)
+
+
+@click.command(cls=_WithAlias)
 @config_options
 @click.option("--history", "show_history", default=5, show_default=True, metavar="N",
               help="Show the last N registry events (push, rollback, trim).")
@@ -55,8 +71,9 @@ def _open_registry(config, profile, sets, repair=False):
               help="Check only that each version's folder is there, not its content hash.")
 def models(config, profile, sets, show_history, repair, no_verify):
     """List the model versions in CONFIG's registry: metrics, config hash, git commit,
-    training data, and which one serves (*). Each version's folder is checked (there,
-    same content hash as at publish); exits 1 when the serving version cannot be served."""
+    training data, which one serves (*) and its aliases. Each version's folder is checked
+    (there, same content hash as at publish); exits 1 when the serving version cannot be
+    served. `tfxkit models alias CONFIG NAME VERSION` names a version (see its --help)."""
     from tfxkit.components.registry.errors import RegistryError
     from tfxkit.components.registry.history import default_by
 
@@ -82,7 +99,13 @@ def models(config, profile, sets, show_history, repair, no_verify):
     for p in problems:
         by_version.setdefault(p.version, []).append(p)
     serving = index["serving"]
+    named = {}
+    for a, v in sorted((index.get("aliases") or {}).items()):
+        named.setdefault(v, []).append(a)
     click.echo(f"{cfg.name}: registry {reg.path}, serving version {serving}")
+    if named:
+        click.echo("  aliases: " + ", ".join(f"{a} -> {v}" for a, v in
+                                             sorted((index.get("aliases") or {}).items())))
     for p in problems:
         if p.kind == "unknown-serving":
             click.secho(f"  WARNING: {p.message}: nothing is served from this registry; "
@@ -96,8 +119,9 @@ def models(config, profile, sets, show_history, repair, no_verify):
         rows = f"{data['rows']} rows" if data.get("rows") else ""
         spans = f"span {','.join(map(str, data['spans']))}" if data.get("spans") else ""
         commit = str(rec.get("git_commit") or "unknown")[:10]
+        tags = f"  [{', '.join(named[v])}]" if v in named else ""
         click.echo(f"  {'*' if v == serving else ' '} {v}  {rec.get('created_at') or '':<25} "
-                   f"{metrics or 'no metrics recorded'}")
+                   f"{metrics or 'no metrics recorded'}{tags}")
         click.echo(f"      config {rec.get('config_hash') or 'unknown'}  commit {commit}"
                    + (f"  {rows}" if rows else "") + (f"  {spans}" if spans else "")
                    + (f"  run {rec['pipeline_run']}" if rec.get("pipeline_run") else ""))
@@ -118,6 +142,8 @@ def models(config, profile, sets, show_history, repair, no_verify):
         click.echo("History:")
         for h in index["history"][-show_history:]:
             extra = f" from {h['previous']}" if h.get("previous") else ""
+            if h.get("alias"):
+                extra = f" as {h['alias']}" + extra
             why = f": {h['reason']}" if h.get("reason") else ""
             click.echo(f"  {h.get('at')}  {h.get('action'):<8} {h.get('version')}{extra} "
                        f"by {h.get('by')}{why}")
@@ -148,3 +174,43 @@ def rollback(config, profile, sets, to_version, reason):
         sys.exit(1)
     click.echo(f"{cfg.name}: now serving version {serving.version} (was "
                f"{before.version if before else 'none'}) from {serving.path}")
+
+
+@click.command()
+@config_options
+@click.argument("name", required=False)
+@click.argument("version", required=False)
+@click.option("--remove", "remove", default=None, metavar="NAME",
+              help="Remove the alias NAME instead.")
+@click.option("--reason", default="", help="Why (recorded in the registry's history).")
+def alias(config, profile, sets, name, version, remove, reason):
+    """Point the alias NAME (e.g. champion, challenger: lower case, starting with a letter)
+    at VERSION of CONFIG's registry (a version, or another alias). Aliases never move the
+    serving pointer; `tfxkit predict --model-ref NAME` scores with one, `tfxkit serve
+    --alias NAME` serves one, TF Serving gets them as version labels (serving.config and
+    /v1/models/NAME/labels/ALIAS), and trimming keeps aliased versions."""
+    from tfxkit.components.registry.errors import RegistryError, UnknownAlias, UnknownVersion
+
+    if remove is not None and (name or version):
+        click.secho("models alias: give NAME VERSION, or --remove NAME, not both",
+                    fg="red", err=True)
+        sys.exit(2)
+    if remove is None and not (name and version):
+        click.secho("models alias: give NAME VERSION (or --remove NAME)", fg="red", err=True)
+        sys.exit(2)
+    cfg, reg = _open_registry(config, profile, sets)
+    try:
+        if remove is not None:
+            was = reg.remove_alias(remove, reason=reason or "tfxkit models alias --remove")
+            click.echo(f"{cfg.name}: removed alias {remove} (was version {was})")
+            return
+        before = reg.aliases().get(name)
+        v = reg.set_alias(name, version, reason=reason or "tfxkit models alias")
+    except (UnknownAlias, UnknownVersion) as e:
+        click.secho(f"models alias: {e}", fg="red", err=True)
+        sys.exit(2)
+    except RegistryError as e:
+        click.secho(f"models alias: {e}", fg="red", err=True)
+        sys.exit(2 if "not a valid name" in str(e) else 1)
+    moved = f" (was {before})" if before and before != v else ""
+    click.echo(f"{cfg.name}: alias {name} -> version {v}{moved}")

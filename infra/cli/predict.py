@@ -53,7 +53,10 @@ def _load_inference(config, profile, sets, check_store=True):
 @click.option("--force", is_flag=True,
               help="Store the predictions again even when nothing changed (the storing "
                    "step re-runs without the cache; scoring stays cached).")
-def predict(config, profile, sets, verbose, force=False):
+@click.option("--model-ref", "model_ref", default=None, metavar="ALIAS|VERSION",
+              help="Score with this version of the registry (a version number, or an alias "
+                   "set by tfxkit models alias) instead of its serving version.")
+def predict(config, profile, sets, verbose, force=False, model_ref=None):
     """Run the batch-inference pipeline of CONFIG: score the inference data with the latest
     pushed model(s) and store the predictions by key.
 
@@ -64,6 +67,8 @@ def predict(config, profile, sets, verbose, force=False):
     cfg, info = _load_inference(config, profile, sets)
     quiet_logs(verbose)
     models = info["models"]
+    if model_ref is not None:
+        models = with_model_ref(cfg, models, model_ref)
     click.echo(f"tfxkit predict {cfg.name}: {info['rows']} rows, store "
                f"{cfg.inference.store.kind}, model(s) "
                + ", ".join(f"{n} {m.version}" for n, m in models.items()))
@@ -111,6 +116,50 @@ def predict(config, profile, sets, verbose, force=False):
         _stored_runs(cfg, result, force=False, check=False)
         write_run_report(cfg, cfg.inference_name, result, planned)
     click.echo(f"  serve them: tfxkit serve {config}")
+
+
+def pushed_ref(cfg, ref: str):
+    """The ``PushedModel`` of ``ref`` (a version or an alias) in ``cfg``'s registry; exit 2
+    naming the versions and aliases there are when it is neither, 1 when there is no
+    registry or the version's folder is gone."""
+    from tfxkit.components.registry.errors import RegistryError, UnknownAlias, UnknownVersion
+    from tfxkit.components.registry.registry import Registry
+    from tfxkit.pipelines.inference import PushedModel
+    from tfxkit.pipelines.inference import _model_id as model_id  # the MLMD id, for lineage
+
+    reg = Registry(cfg.registry_path, name=cfg.name)
+    if not reg.exists():
+        click.secho(f"--model-ref {ref}: {cfg.name} has no model registry at "
+                    f"{cfg.registry_path} yet", fg="red", err=True)
+        sys.exit(1)
+    try:
+        version = reg.resolve(ref)
+        rec = reg.get(version)
+    except (UnknownAlias, UnknownVersion) as e:
+        click.secho(f"--model-ref: {e}", fg="red", err=True)
+        sys.exit(2)
+    except RegistryError as e:
+        click.secho(f"--model-ref {ref}: {e}", fg="red", err=True)
+        sys.exit(1)
+    if not reg.fs.isdir(rec["path"]):
+        click.secho(f"--model-ref {ref}: version {version}'s folder {rec['path']} is gone from "
+                    "the registry", fg="red", err=True)
+        sys.exit(1)
+    uri = rec.get("model_uri") or ""
+    return PushedModel(cfg.name, rec["path"], version, uri, model_id(cfg, uri))
+
+
+def with_model_ref(cfg, models, ref: str):
+    """``models`` with this config's own model (the inference models that name no other
+    config) scored by ``ref``'s version."""
+    own = [m.name for m in cfg.inference_models if m.config is None]
+    if not own:
+        click.secho(f"--model-ref {ref}: every inference model of {cfg.name} comes from "
+                    "another config (inference.models[].config): set it there",
+                    fg="red", err=True)
+        sys.exit(2)
+    pushed = pushed_ref(cfg, ref)
+    return {name: (pushed if name in own else m) for name, m in models.items()}
 
 
 def _stored_runs(cfg, result, force, check=True):

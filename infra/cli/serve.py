@@ -22,13 +22,21 @@ from tfxkit.infra.cli.common import config_options, config_or_exit
               help="Require 'Authorization: Bearer <token>' on POST /predict, /feedback "
                    "and every write route, the token read from the environment variable "
                    "NAME (as serving.auth_token_env; never the token itself in the config).")
-def serve(config, profile, sets, host, port, online, model_dir, token_env):
+@click.option("--alias", "alias", default=None, metavar="NAME",
+              help="Serve the registry version the alias NAME names (tfxkit models alias), "
+                   "followed as it moves, instead of the serving pointer (no canary); "
+                   "the same as --set serving.alias=NAME.")
+def serve(config, profile, sets, host, port, online, model_dir, token_env, alias=None):
     """Serve CONFIG over HTTP: stored batch predictions by key (GET /predictions/KEY) and
     online predictions (POST /predict, POST /feedback, GET /canary); GET /health/live
     and /health/ready for probes. Limits (body size, instances, requests in flight,
     connections, header and body timeouts) are serving: fields of the config."""
 
+    if alias is not None:
+        sets = tuple(sets) + (f"serving.alias={alias}",)
     cfg = config_or_exit(config, profile, sets)
+    if cfg.serving.alias and online and not model_dir:
+        _check_alias(cfg)
     if cfg.inference is None and not online:
         click.secho(f"config error: {config}: inference: this config has no inference "
                     "section (nothing to serve with --no-online)", fg="red", err=True)
@@ -52,7 +60,10 @@ def serve(config, profile, sets, host, port, online, model_dir, token_env):
                    f"http://{host}:{port}  (GET /predictions/KEY, /health, /models)")
     if online:
         src = model_dir or f"registry {cfg.registry_path}"
-        canary = "canary rollout on" if cfg.serving.canary and not model_dir else "no canary"
+        if cfg.serving.alias and not model_dir:
+            src += f", alias {cfg.serving.alias}"
+        canary = ("canary rollout on" if cfg.serving.canary and not model_dir
+                  and not cfg.serving.alias else "no canary")
         click.echo(f"online: POST http://{host}:{port}/predict from {src} ({canary}; "
                    f"POST /feedback, GET /canary)")
     s = cfg.serving
@@ -65,6 +76,21 @@ def serve(config, profile, sets, host, port, online, model_dir, token_env):
                            "none (serving.auth_token_env or --token-env to require one)")
                + f"; GET http://{host}:{port}/metrics (Prometheus)")
     run_server(cfg, host, port, online=online, model_dir=model_dir)
+
+
+def _check_alias(cfg) -> None:
+    """Exit 2 when the registry has an index and ``serving.alias`` is none of its aliases
+    (naming the ones it has); a registry not written yet is waited for, as without it."""
+    from tfxkit.components.registry.errors import RegistryError
+    from tfxkit.components.registry.registry import Registry
+
+    reg = Registry(cfg.registry_path, name=cfg.name)
+    try:
+        if reg.exists():
+            reg.resolve(cfg.serving.alias)
+    except RegistryError as e:
+        click.secho(f"serve --alias: {e}", fg="red", err=True)
+        sys.exit(2)
 
 
 @click.command()

@@ -148,6 +148,9 @@ def create_app(open_store: Optional[Callable] = None, models: List[str] = (),
 
     if online is not None:
         _online_routes(app, online, limits)
+        from tfxkit.infra.serving import protocols
+
+        protocols.add_routes(app, online, limits)  # TF Serving REST and KServe v2
     if gate is None:
         @app.get("/health")
         async def online_health():

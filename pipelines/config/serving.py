@@ -74,6 +74,9 @@ class Serving(_Strict):
     max_wait_ms: float = Field(2.0, ge=0)     # how long a batch waits for more requests
     poll_s: float = Field(10.0, gt=0)         # how often the registry is checked
     canary: Optional[Canary] = None
+    # serve this registry alias (tfxkit models alias) instead of the serving pointer
+    # (followed as it moves; no canary); ``tfxkit serve --alias NAME`` sets it
+    alias: Optional[str] = Field(None, pattern=r"^[a-z][a-z0-9_-]{0,62}$")
     # Limits of the HTTP server (infra/serving/limits.py): what one request or client may take.
     max_body_mb: float = Field(32.0, gt=0, le=4096)   # request body; 413 above (also chunked)
     max_instances: int = Field(100_000, ge=1)         # instances per /predict; 413 above

@@ -196,3 +196,119 @@ def test_tf_serving_config():
     text = layout.tf_serving_config("penguin", "/srv/models", "17")
     assert 'name: "penguin"' in text and 'base_path: "/srv/models"' in text
     assert "specific { versions: 17 }" in text
+
+
+# -- aliases ---------------------------------------------------------------------------
+
+def test_aliases_set_move_resolve_remove(tmp_path):
+    from tfxkit.components.registry.errors import RegistryError, UnknownAlias
+
+    r = Registry(str(tmp_path / "models"), name="penguin")
+    v1, _ = r.publish(model(tmp_path, "a", b"1"), {})
+    v2, _ = r.publish(model(tmp_path, "b", b"2"), {})
+    assert r.aliases() == {} and "aliases" not in r.index()
+    assert r.set_alias("champion", v1, reason="best on slices", by="ops") == v1
+    assert r.set_alias("challenger", v2, by="ops") == v2
+    assert r.aliases() == {"champion": v1, "challenger": v2}
+    assert r.resolve("champion") == v1 and r.resolve(v2) == v2
+    # an alias may name another alias: it takes its version
+    assert r.set_alias("backup", "champion") == v1
+    # the serving pointer is not moved by aliases
+    assert r.serving().version == v2
+    ev = r.history()[-3]
+    assert ev["action"] == "alias" and ev["alias"] == "champion" and ev["version"] == v1
+    assert ev["reason"] == "best on slices" and ev["by"] == "ops"
+    # moved: the event says from where
+    r.set_alias("champion", v2)
+    assert r.aliases()["champion"] == v2 and r.history()[-1]["previous"] == v1
+    assert r.remove_alias("backup") == v1 and "backup" not in r.aliases()
+    assert r.history()[-1]["action"] == "unalias"
+    with pytest.raises(UnknownAlias) as e:
+        r.resolve("nobody")
+    assert "'nobody'" in str(e.value) and f"champion -> {v2}" in str(e.value)
+    assert v1 in str(e.value)
+    with pytest.raises(UnknownAlias):
+        r.remove_alias("nobody")
+    with pytest.raises(UnknownVersion) as e:
+        r.set_alias("x", "42")
+    assert "'42'" in str(e.value)
+    for bad in ("Champion", "1234", "9lives", "", "a b", "x" * 64):
+        with pytest.raises(RegistryError) as e:
+            r.set_alias(bad, v1)
+        assert repr(bad) in str(e.value)
+
+
+def test_aliases_in_serving_config_and_index_file(tmp_path):
+    r = Registry(str(tmp_path / "models"), name="penguin")
+    v1, _ = r.publish(model(tmp_path, "a", b"1"), {})
+    v2, _ = r.publish(model(tmp_path, "b", b"2"), {})
+    r.set_alias("champion", v1)
+    index = json.loads((tmp_path / "models" / "registry.json").read_text())
+    assert index["aliases"] == {"champion": v1}
+    text = (tmp_path / "models" / "serving.config").read_text()
+    assert f"specific {{ versions: {v1} versions: {v2} }}" in text
+    assert f'version_labels {{ key: "champion" value: {v1} }}' in text
+    assert f'version_labels {{ key: "serving" value: {v2} }}' in text
+    r.remove_alias("champion")
+    text = (tmp_path / "models" / "serving.config").read_text()
+    assert "version_labels" not in text and f"versions: {v1}" not in text
+    assert "aliases" not in json.loads((tmp_path / "models" / "registry.json").read_text())
+
+
+def test_trim_keeps_aliased_versions(tmp_path):
+    r = Registry(str(tmp_path / "models"))
+    vs = [r.publish(model(tmp_path, n, n.encode()), {})[0] for n in "abcd"]
+    r.set_alias("champion", vs[0])
+    removed = r.trim(1)
+    assert removed == vs[1:3]
+    assert r.versions() == [vs[0], vs[3]] and numeric(tmp_path / "models") == [vs[0], vs[3]]
+
+
+def test_aliases_survive_repair(tmp_path):
+    r = Registry(str(tmp_path / "models"))
+    v1, _ = r.publish(model(tmp_path, "a", b"1"), {})
+    v2, _ = r.publish(model(tmp_path, "b", b"2"), {})
+    r.set_alias("champion", v1)
+    r.set_alias("challenger", v1)
+    r.set_alias("challenger", v2)
+    r.set_alias("gone", v2)
+    r.remove_alias("gone")
+    r.set_alias("late", v1)  # the latest event names v1: still no serving event
+    (tmp_path / "models" / "registry.json").write_text("{not json")
+    done = r.repair(by="t")
+    assert done["was"] and r.aliases() == {"champion": v1, "challenger": v2, "late": v1}
+    assert r.serving().version == v2  # alias events never move the serving pointer
+    # a missing index is rebuilt by the next writer, aliases included
+    (tmp_path / "models" / "registry.json").unlink()
+    r.set_alias("third", v2)
+    assert r.aliases() == {"champion": v1, "challenger": v2, "late": v1, "third": v2}
+    assert r.serving().version == v2
+
+
+def test_broken_aliases_in_index_are_reported(tmp_path):
+    from tfxkit.components.registry.errors import IndexBroken
+
+    r = Registry(str(tmp_path / "models"))
+    v1, _ = r.publish(model(tmp_path, "a", b"1"), {})
+    p = tmp_path / "models" / "registry.json"
+    index = json.loads(p.read_text())
+    index["aliases"] = {"champion": "latest"}
+    p.write_text(json.dumps(index))
+    with pytest.raises(IndexBroken) as e:
+        r.aliases()
+    assert '"aliases"."champion"' in str(e.value)
+
+
+def test_alias_naming_a_version_the_index_lacks(tmp_path):
+    from tfxkit.components.registry.errors import RegistryError
+
+    r = Registry(str(tmp_path / "models"))
+    v1, _ = r.publish(model(tmp_path, "a", b"1"), {})
+    p = tmp_path / "models" / "registry.json"
+    index = json.loads(p.read_text())
+    index["aliases"] = {"champion": "42"}
+    p.write_text(json.dumps(index))
+    with pytest.raises(RegistryError) as e:
+        r.resolve("champion")
+    assert str(e.value) == f"alias 'champion' names version 42, which the registry does " \
+                           f"not have (it has {v1})"

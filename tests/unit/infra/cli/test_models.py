@@ -60,3 +60,41 @@ def test_rollback_refuses_a_changed_or_missing_folder(tmp_path):
     out = tfxkit(tmp_path, "rollback", "--to", v3)
     assert out.exit_code == 1 and "is gone" in out.stderr
     assert r.serving().version == v2
+
+
+def test_models_alias_set_list_remove(tmp_path):
+    r, (v1, v2, v3) = three_versions(tmp_path)
+    out = tfxkit(tmp_path, "models", "--help")
+    assert "models alias" in out.output
+    from click.testing import CliRunner
+
+    from tfxkit.infra.cli import main
+
+    def alias(*args):
+        return CliRunner().invoke(main, ["models", "alias", TEMPLATE_CONFIG, *args, "--set",
+                                         f"push.registry={tmp_path}/models"])
+
+    ok = alias("champion", v1, "--reason", "best on slices")
+    assert ok.exit_code == 0, ok.output
+    assert f"penguin-species: alias champion -> version {v1}" in ok.output
+    assert alias("challenger", v3).exit_code == 0
+    moved = alias("champion", v3)
+    assert f"alias champion -> version {v3} (was {v1})" in moved.output
+    assert r.aliases() == {"champion": v3, "challenger": v3}
+    assert r.serving().version == v2  # aliases never move the serving pointer
+    listing = tfxkit(tmp_path, "models")
+    assert listing.exit_code == 0, listing.output
+    assert f"aliases: challenger -> {v3}, champion -> {v3}" in listing.output
+    assert "[challenger, champion]" in listing.output.split(f"  {v3}")[1].split("\n")[0]
+    assert f"alias    {v3} as champion from {v1}" in listing.output
+    gone = alias("--remove", "challenger")
+    assert gone.exit_code == 0 and f"removed alias challenger (was version {v3})" in gone.output
+    assert r.aliases() == {"champion": v3}
+    bad = alias("Champion", v1)
+    assert bad.exit_code == 2 and "alias 'Champion' is not a valid name" in bad.output
+    unknown = alias("x", "42")
+    assert unknown.exit_code == 2 and "unknown model version '42'" in unknown.output
+    nobody = alias("--remove", "nobody")
+    assert nobody.exit_code == 2 and "unknown model alias 'nobody'" in nobody.output
+    assert f"champion -> {v3}" in nobody.output
+    assert alias("champion").exit_code == 2

@@ -76,3 +76,29 @@ def test_cli_serve_binds_loopback_and_refuses_an_unset_token_variable(tmp_path, 
     r = run(main, ["serve", TEMPLATE_CONFIG, *sets, "--set",
                    "serving.auth_token_env=TFXKIT_UNSET_TOO"])
     assert r.exit_code == 2 and "serving.auth_token_env" in r.output
+
+
+def test_serve_alias(tmp_path, monkeypatch):
+    """--alias NAME: an unknown alias exits 2 naming the ones there are; a known one is
+    passed on as serving.alias (the server itself is not started here)."""
+    from click.testing import CliRunner
+
+    from tfxkit.components.registry.registry import Registry
+    from tfxkit.infra.cli import main
+    from tests.unit.components.registry.test_registry import model
+
+    reg = Registry(str(tmp_path / "models"), name="penguin-species")
+    v1, _ = reg.publish(model(tmp_path, "a", b"1"), {})
+    reg.set_alias("champion", v1)
+    started = []
+    monkeypatch.setattr("tfxkit.infra.serving.http_server.serve",
+                        lambda cfg, *a, **kw: started.append(cfg))
+    args = ["serve", TEMPLATE_CONFIG, "--set", f"push.registry={tmp_path}/models"]
+    bad = CliRunner().invoke(main, args + ["--alias", "challenger"])
+    assert bad.exit_code == 2 and not started
+    assert "unknown model alias 'challenger'" in bad.output
+    assert f"champion -> {v1}" in bad.output
+    ok = CliRunner().invoke(main, args + ["--alias", "champion"])
+    assert ok.exit_code == 0, ok.output
+    assert started[0].serving.alias == "champion"
+    assert "alias champion (no canary" in ok.output
