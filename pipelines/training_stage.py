@@ -16,12 +16,13 @@ from typing import Any, Dict, List, Optional
 
 from tfxkit.pipelines import compat
 from tfxkit.pipelines.component_ids import (BASELINE_RESOLVER, HYPERPARAMETERS_GEN, LOCAL,
-                                           TRAINER, TRANSFORM)
+                                           TRAINER, TRANSFORM, TUNER)
 from tfxkit.pipelines.config import PipelineConfig
 from tfxkit.pipelines.data_stage import DataNodes, file_sha
 
 TRANSFORM_FN = "tfxkit.pipelines.transform.preprocessing_fn"
 RUN_FN = "tfxkit.pipelines.run_fn.run_fn"
+TUNER_FN = "tfxkit.pipelines.tuner_fn.tuner_fn"
 
 
 def _code_marker(paths: List[str]) -> Dict[str, str]:
@@ -71,6 +72,22 @@ def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str,
     return _custom_config(cfg, "model", model, cfg.model.module, target)
 
 
+def tuner_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:
+    """The Tuner's ``custom_config``: the model section without the Trainer's own settings
+    (``epochs``, ``steps``, ``early_stopping``: a change of them re-runs the Trainer only,
+    the Tuner is cached) and ``tune`` beside it."""
+    from tfxkit.pipelines.tuner_fn import TRAINER_ONLY
+
+    model = cfg.model.model_dump(mode="json")
+    tune = model.pop("tune")
+    for key in TRAINER_ONLY:
+        model.pop(key, None)
+    model["keras"] = compat.keras_version(cfg.model.keras)
+    out = _custom_config(cfg, "model", model, cfg.model.module, target)
+    out["tune"] = tune
+    return out
+
+
 def runtime_parameters(cfg: PipelineConfig) -> Dict[str, Any]:
     """The per-run parameters of a Kubeflow V2 / Vertex pipeline (defaults: the config's
     values; ``train_steps`` 0 = train ``epochs`` full epochs)."""
@@ -92,10 +109,11 @@ class TrainingNodes:
     trainer: Any
     baseline: Any  # the resolver of the model the Evaluator compares with
     hyperparameters: Optional[Any] = None  # HyperparametersGen (``hyperparameters:``)
+    tuner: Optional[Any] = None  # TFX's Tuner (``model.tune:``)
 
     def nodes(self) -> List[Any]:
-        return [n for n in (self.transform, self.hyperparameters, self.trainer, self.baseline)
-                if n is not None]
+        return [n for n in (self.transform, self.hyperparameters, self.tuner, self.trainer,
+                            self.baseline) if n is not None]
 
 
 def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) -> TrainingNodes:
@@ -125,11 +143,25 @@ def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) ->
             cfg.hyperparameters.values, cfg.hyperparameters.search,
             examples=data.training_examples).with_id(HYPERPARAMETERS_GEN)
         inputs["hyperparameters"] = hparams.outputs["hyperparameters"]
+    tuner = None
+    if cfg.model.tune is not None:  # model.tune: TFX's Tuner; its best values -> Trainer
+        tuner = _tuner(cfg, transform, target)
+        inputs["hyperparameters"] = tuner.outputs["best_hyperparameters"]
     if target == LOCAL:
         trainer, baseline = _local_trainer(inputs)
     else:
         trainer, baseline = _remote_trainer(cfg, inputs)
-    return TrainingNodes(transform, trainer, baseline, hparams)
+    return TrainingNodes(transform, trainer, baseline, hparams, tuner)
+
+
+def _tuner(cfg: PipelineConfig, transform: Any, target: str):
+    """TFX's Tuner on the transformed examples (train split; trials scored on eval)."""
+    from tfxkit.pipelines.compat import tfx_components
+
+    (Tuner,) = tfx_components("Tuner")
+    return Tuner(examples=transform.outputs["transformed_examples"],
+                 transform_graph=transform.outputs["transform_graph"], tuner_fn=TUNER_FN,
+                 custom_config=tuner_custom_config(cfg, target)).with_id(TUNER)
 
 
 def _local_trainer(inputs: Dict[str, Any]):

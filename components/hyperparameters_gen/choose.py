@@ -30,6 +30,7 @@ MAX_GRID = 10_000
 Scalar = (bool, int, float, str)
 # keys the model section knows: the checks a value of that name must pass
 _POSITIVE_INT = ("epochs", "batch_size", "steps", "embedding_dim")
+LIST_KEYS = ("hidden_units",)  # list values of the model section
 
 
 class HyperparametersError(ValueError):
@@ -184,8 +185,20 @@ def values_of(config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     if not config:
         return {}
     if isinstance(config.get("values"), dict) and "space" in config:
-        return dict(config["values"])
-    return dict(config)
+        config = config["values"]
+    return {k: _decoded(k, v) for k, v in config.items()}
+
+
+def _decoded(key: str, v: Any) -> Any:
+    """A list value KerasTuner held as a JSON string (the Tuner's ``hidden_units`` choice,
+    ``"[16, 8]"``) back as the list; anything else as it is."""
+    if key in LIST_KEYS and isinstance(v, str) and v.startswith("["):
+        try:
+            out = json.loads(v)
+        except ValueError:
+            return v
+        return out if isinstance(out, list) else v
+    return v
 
 
 def write(uri: str, values: Dict[str, Any],

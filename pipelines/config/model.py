@@ -6,6 +6,7 @@ from typing import List, Literal, Optional
 from pydantic import Field
 
 from .base import _Strict
+from .tune import Tune
 
 
 class EarlyStopping(_Strict):
@@ -28,3 +29,4 @@ class ModelConfig(_Strict):
     module: Optional[str] = None  # model.py with build_model(...)
     # Keras 3 or 2 (tf_keras) for the zoo; auto: 3 on TFX 1.21, 2 on TFX 1.16 (compat.py)
     keras: Literal["auto", 2, 3] = "auto"
+    tune: Optional[Tune] = None  # a KerasTuner search before the Trainer (config/tune.py)

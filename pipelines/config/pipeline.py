@@ -203,6 +203,20 @@ class PipelineConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _tune(self):
+        if self.model.tune is not None:
+            from .tune import check_objective
+
+            if self.task == "bandit":
+                raise ValueError("model.tune: tuning is for binary, multiclass and "
+                                 "regression tasks (a bandit's policy is gated off-policy)")
+            if self.hyperparameters is not None:
+                raise ValueError("model.tune: the Trainer takes one hyperparameters input; "
+                                 "give hyperparameters: or model.tune:, not both")
+            check_objective(self.model.tune, self.task, self.eval.metrics)
+        return self
+
+    @model_validator(mode="after")
     def _serving_metric(self):
         c = self.serving.canary
         if c is not None and c.quality_metric is not None:

@@ -114,3 +114,28 @@ def test_tf_compat_v1_takes_auto_or_a_boolean(tmp_path):
         "features:\n", "features:\n  tf_compat_v1: sometimes\n", 1))
     with pytest.raises(Exception, match=r"features\.tf_compat_v1"):
         load_config(bad)
+
+
+def test_model_tune_puts_the_tuner_before_the_trainer(cfg):
+    from tfxkit.pipelines.component_ids import TUNER
+    from tfxkit.pipelines.config.tune import Tune
+    from tfxkit.pipelines.data_stage import data_nodes
+
+    tune = Tune.model_validate({"space": {"learning_rate": [0.001, 0.03]}, "trials": 2,
+                                "objective": "accuracy"})
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"tune": tune})})
+    tc = training_stage.tuner_custom_config(cfg)
+    # the Trainer's own settings stay out: a change of them leaves the Tuner cached
+    assert not {"epochs", "steps", "early_stopping", "tune"} & set(tc["model"])
+    assert tc["model"]["learning_rate"] == cfg.model.learning_rate
+    assert tc["tune"]["space"] == {"learning_rate": [0.001, 0.03]}
+    longer = cfg.model_copy(update={"model": cfg.model.model_copy(update={"epochs": 99})})
+    assert training_stage.tuner_custom_config(longer) == tc
+    assert training_stage.trainer_custom_config(longer) != training_stage.trainer_custom_config(cfg)
+
+    nodes = training_stage.training_nodes(cfg, data_nodes(cfg))
+    assert nodes.tuner.id == TUNER
+    assert [n.id for n in nodes.nodes()].index(TUNER) < [n.id for n in nodes.nodes()].index(
+        nodes.trainer.id)
+    assert nodes.trainer.inputs["hyperparameters"] is nodes.tuner.outputs["best_hyperparameters"]
+    assert nodes.tuner.exec_properties["tuner_fn"] == training_stage.TUNER_FN

@@ -112,3 +112,11 @@ def test_values_of():
     assert C.values_of(None) == {}
     assert C.values_of({"space": [], "values": {"a": 1}}) == {"a": 1}
     assert C.values_of({"a": 1}) == {"a": 1}
+
+
+def test_values_of_decodes_a_list_the_tuner_held_as_json():
+    cfg = {"space": [], "values": {"hidden_units": "[64, 32]", "kind": "[not json",
+                                   "learning_rate": 0.03}}
+    assert C.values_of(cfg) == {"hidden_units": [64, 32], "kind": "[not json",
+                                "learning_rate": 0.03}
+    assert C.values_of({"hidden_units": "[bad"}) == {"hidden_units": "[bad"}
