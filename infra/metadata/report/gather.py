@@ -14,6 +14,7 @@ predictions) is read the same way, for drift (``drift.py``). MLMD is read throug
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Dict, List, Optional
 
 from tfxkit.pipelines.mlmd_reader import (Reader, decoded_properties, json_or, pipeline_runs,
@@ -23,11 +24,13 @@ from tfxkit.infra.metadata.report.artifacts import (prediction_values, read_anom
 from tfxkit.infra.metadata.report.components import (component_runs, find, out_artifact,
                                                      run_status)
 from tfxkit.infra.metadata.report.drift import attach_previous, prediction_drift
+from tfxkit.components.hyperparameters_gen.choose import read as read_hyperparameters
 from tfxkit.infra.metadata import ope
+from tfxkit.pipelines.config.tune import keras_objective
 from tfxkit.infra.metadata.report.evaluation import read_evaluation, read_policy_evaluation
 from tfxkit.infra.metadata.report.model import (ComponentRun, Evaluation, MonitoringWindow,
                                                 PredictionOutput, Predictions, Report,
-                                                ReportError, Training)
+                                                ReportError, Training, Tuning)
 
 
 def _run_context(runs: List[Any], pipeline_name: str, run_id: Optional[str]):
@@ -182,10 +185,41 @@ def _training(rep: Report, r: Reader, comps: List[ComponentRun]) -> None:
         custom = r.exec_props(tr.execution_id).get("custom_config") or {}
         if isinstance(custom, dict):
             t.hyperparameters = {k: v for k, v in (custom.get("model") or {}).items()
-                                 if v is not None}
+                                 if v is not None and k != "tune"}
+        hp_in = tr.inputs.get("hyperparameters") or []
+        if hp_in:  # the Tuner's (or HyperparametersGen's) values: run_fn merges them over
+            t.hyperparameters.update(read_hyperparameters(r.artifact(hp_in[0]).uri))
     except Exception:  # pylint: disable=broad-except
         pass
     rep.training = t
+
+
+def _tuning(rep: Report, r: Reader, comps: List[ComponentRun]) -> None:
+    """TFX's Tuner (``model.tune:``): its trials (``tuner_results.json``) and best values."""
+    c = find(comps, "Tuner")
+    if c is None or not c.execution_id:
+        return
+    t = Tuning(state=c.state)
+    try:
+        custom = r.exec_props(c.execution_id).get("custom_config") or {}
+        tune = custom.get("tune") or {}
+        t.objective, t.algorithm = tune.get("objective"), tune.get("algorithm")
+        t.epochs_per_trial = tune.get("epochs_per_trial")
+        if t.objective and custom.get("task"):
+            t.keras_metric, t.direction = keras_objective(custom["task"], t.objective)
+        results = out_artifact(r, c, "tuner_results")
+        if results is not None:
+            with open(os.path.join(results.uri, "tuner_results.json")) as f:
+                rows = json.load(f)
+            t.trials = sorted(({"trial_id": row.pop("trial_id", None),
+                                "score": row.pop("score", None), "values": row}
+                               for row in rows), key=lambda row: str(row["trial_id"]))
+        best = out_artifact(r, c, "best_hyperparameters")
+        if best is not None:
+            t.best_values = read_hyperparameters(best.uri)
+    except Exception as e:  # pylint: disable=broad-except
+        t.error = f"{type(e).__name__}: {e}"
+    rep.tuning = t
 
 
 def _recorded_thresholds(rep: Report, r: Reader, evc: ComponentRun) -> Dict[str, Any]:
@@ -326,6 +360,7 @@ def gather(store, pipeline_name: str, run_id: Optional[str] = None, run_result=N
     _validation(rep, r, comps)
     _schema(rep, r, comps)
     _training(rep, r, comps)
+    _tuning(rep, r, comps)
     _evaluation(rep, r, comps, thresholds)
     _push(rep, r, comps)
     _lineage_svg(rep, store)

@@ -138,6 +138,35 @@ class Training:
 
 
 @dataclass
+class Tuning:
+    """TFX's Tuner of this run (``model.tune:``): every completed trial (``trial_id``,
+    ``score``, ``values``), the values the Trainer got, and how trials were scored."""
+    trials: List[Dict[str, Any]] = field(default_factory=list)
+    best_values: Dict[str, Any] = field(default_factory=dict)
+    objective: Optional[str] = None      # the gated metric (eval.metrics)
+    keras_metric: Optional[str] = None   # what a trial was scored with (val_...)
+    direction: str = "max"
+    algorithm: Optional[str] = None
+    epochs_per_trial: Optional[int] = None
+    state: Optional[str] = None          # ran | cached
+    error: Optional[str] = None
+
+    @property
+    def best(self) -> Optional[Dict[str, Any]]:
+        scored = [t for t in self.trials if t.get("score") is not None]
+        if not scored:
+            return None
+        pick = max if self.direction == "max" else min
+        return pick(scored, key=lambda t: t["score"])
+
+    @property
+    def default(self) -> Optional[Dict[str, Any]]:
+        """Trial 0: the config's own settings (random and bayesian search run it first)."""
+        return next((t for t in self.trials if str(t.get("trial_id", "")).strip("0") == ""),
+                    None) if self.algorithm in ("random", "bayesian") else None
+
+
+@dataclass
 class PredictionOutput:
     """One output of one model in a batch-inference run, with the previous run's."""
     model: str                       # node suffix ("" for the use case's own model)
@@ -200,6 +229,7 @@ class Report:
     schema: List[SchemaFeature] = field(default_factory=list)
     schema_source: Optional[str] = None
     training: Optional[Training] = None
+    tuning: Optional[Tuning] = None             # model.tune: TFX's Tuner
     evaluation: Optional[Evaluation] = None
     pushed: Optional[bool] = None
     pushed_version: Optional[str] = None

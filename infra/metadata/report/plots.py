@@ -158,6 +158,34 @@ def training_curves(history: Dict[str, List[float]]) -> List[Tuple[str, str]]:
     return out
 
 
+def tuning_plot(trials: Sequence[Dict[str, Any]], direction: str = "max",
+                metric: str = "objective", default_id: Optional[str] = None) -> Optional[str]:
+    """The objective of each trial in trial order, the best so far as a step line, the
+    config's own settings (``default_id``) marked."""
+    scored = [(i, t) for i, t in enumerate(trials) if t.get("score") is not None]
+    if not scored:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 2.3))
+    xs = [i for i, _ in scored]
+    ys = [float(t["score"]) for _, t in scored]
+    ax.plot(xs, ys, "o", ms=4, color=CURRENT, label="trial")
+    best, run = [], None
+    for y in ys:
+        run = y if run is None else (max(run, y) if direction == "max" else min(run, y))
+        best.append(run)
+    ax.step(xs, best, where="post", color=CURRENT, alpha=0.5, label=f"best so far ({direction})")
+    for i, t in scored:
+        if default_id is not None and str(t.get("trial_id")) == str(default_id):
+            ax.plot([i], [float(t["score"])], "s", ms=7, mfc="none", color=PREVIOUS,
+                    label="config's settings")
+    ax.set_xticks(xs, [str(t.get("trial_id")) for _, t in scored])
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7, frameon=False)
+    return to_svg(fig)
+
+
 def slice_metric_plot(metric: str, rows: Sequence[Any], lower: Optional[float] = None,
                       upper: Optional[float] = None) -> Optional[str]:
     """A gated metric per slice: the candidate's value, the baseline's, the bound."""

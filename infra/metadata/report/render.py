@@ -16,7 +16,7 @@ from tfxkit.infra.metadata.report.model import Report
 from tfxkit.infra.metadata.report.render_data import data_section, schema_section
 from tfxkit.infra.metadata.report.render_monitoring import monitoring_section
 from tfxkit.infra.metadata.report.render_model import (evaluation_section, predictions_section,
-                                                       training_section)
+                                                       training_section, tuning_section)
 
 # -- the run's graph (when infra.metadata.lineage has none: nothing pushed) --------------------
 
@@ -79,7 +79,9 @@ def _header(rep: Report) -> str:
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>" for k, v in facts)
     sections = [("run", "Run"), ("data", "Data"), ("schema", "Schema")]
     if rep.kind == "training":
-        sections += [("training", "Training"), ("evaluation", "Evaluation")]
+        sections += [("training", "Training")]
+        sections += [("tuning", "Tuning")] if rep.tuning is not None else []
+        sections += [("evaluation", "Evaluation")]
     else:
         sections += [("predictions", "Predictions")]
     if rep.kind == "training" or rep.monitoring:
@@ -137,7 +139,7 @@ def _lineage_section(rep: Report) -> str:
 def render_html(rep: Report) -> str:
     body = [_header(rep), _run_section(rep), data_section(rep), schema_section(rep)]
     if rep.kind == "training":
-        body += [training_section(rep), evaluation_section(rep)]
+        body += [training_section(rep), tuning_section(rep), evaluation_section(rep)]
     else:
         body.append(predictions_section(rep))
     if rep.kind == "training" or rep.monitoring:

@@ -63,6 +63,53 @@ def training_section(rep: Report) -> str:
     return "".join(parts)
 
 
+def tuning_section(rep: Report) -> str:
+    """``model.tune:``: the trials table (values and objective per trial) and the plot of
+    objective vs trial; empty when the run has no Tuner."""
+    t = rep.tuning
+    if t is None:
+        return ""
+    parts = ["<section id='tuning' data-section='tuning'><h2>Tuning</h2>"]
+    note = " (cached: the trials of an earlier run with the same inputs)" \
+        if t.state == "cached" else ""
+    parts.append(f"<p data-trials='{len(t.trials)}'>{len(t.trials)} trial"
+                 f"{'s' if len(t.trials) != 1 else ''} ({e(t.algorithm or '?')} search, "
+                 f"{e(str(t.epochs_per_trial or '?'))} epochs each), scored on the eval split "
+                 f"by <b>{e(t.keras_metric or '?')}</b> (gated metric {e(t.objective or '?')}"
+                 f", {e(t.direction)}imized){e(note)}.</p>")
+    if t.error:
+        parts.append(f"<p class='verdict bad'>The Tuner's output could not be read: "
+                     f"{e(t.error)}</p>")
+    best, default = t.best, t.default
+    if best is not None and default is not None:
+        parts.append(f"<p data-best='{best['score']}' data-default='{default['score']}'>"
+                     f"Best trial {e(str(best['trial_id']))}: {fmt_metric(best['score'])}; "
+                     f"the config's own settings (trial {e(str(default['trial_id']))}): "
+                     f"{fmt_metric(default['score'])}.</p>")
+    if t.best_values:
+        parts.append("<p>The Trainer's hyperparameters input (best_hyperparameters):</p>"
+                     "<dl class='facts'>" + "".join(
+                         f"<dt>{e(k)}</dt><dd>{e(json.dumps(v))}</dd>"
+                         for k, v in t.best_values.items()) + "</dl>")
+    if t.trials:
+        names = sorted({k for tr in t.trials for k in tr["values"]})
+        rows = [{"attrs": f"data-trial='{e(str(tr['trial_id']))}'"
+                 + (" class='best'" if tr is best else ""),
+                 "cells": [e(str(tr["trial_id"])) + (" (config)" if tr is default else "")
+                           + (" (best)" if tr is best else "")]
+                 + [e(json.dumps(tr["values"].get(n))) for n in names]
+                 + [(fmt_metric(tr["score"]) if tr["score"] is not None else "-",
+                     "class='num'")]} for tr in t.trials]
+        parts.append(table_html(["trial"] + names + [t.keras_metric or "score"], rows,
+                                "class='trials'"))
+        svg = plots.tuning_plot(t.trials, t.direction, t.keras_metric or "objective",
+                                default["trial_id"] if default else None)
+        if svg:
+            parts.append(figure_html(svg))
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _verdicts(rep: Report) -> str:
     """The blessing and why, the baseline, infra validation and the push."""
     ev = rep.evaluation

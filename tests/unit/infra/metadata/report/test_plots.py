@@ -114,3 +114,13 @@ def test_empty_predictions_and_ids_never_clash():
     f = FeatureSummary("x", "numeric", "FLOAT", histogram=[(0.0, 1.0, 1.0)])
     a, b = plots.feature_plot(f), plots.feature_plot(f)
     assert _referenced_ids(a) and not _referenced_ids(a) & _referenced_ids(b)
+
+
+def test_tuning_plot_objective_per_trial_and_the_configs_settings():
+    trials = [{"trial_id": "0", "score": 0.4}, {"trial_id": "1", "score": 0.98},
+              {"trial_id": "2", "score": None}]
+    svg = plots.tuning_plot(trials, "max", "val_accuracy", default_id="0")
+    _, words = _parse(svg)
+    assert "val_accuracy" in words and "best so far (max)" in words
+    assert "config's settings" in words and "trial" in words
+    assert plots.tuning_plot([{"trial_id": "0", "score": None}]) is None

@@ -53,3 +53,26 @@ def test_predictions_summaries_and_drift():
     assert "a 66.7%, b 33.3%" in page and "mean 2, min 1, max 3" in page
     assert "0.250" in page and page.count("<svg") == 2
     assert "No predictions" in predictions_section(Report("p", "r", "inference"))
+
+
+def test_tuning_trials_table_plot_best_and_the_configs_own_trial():
+    from tfxkit.infra.metadata.report.model import Tuning
+    from tfxkit.infra.metadata.report.render_model import tuning_section
+
+    t = Tuning(trials=[{"trial_id": "0", "score": 0.4, "values": {"learning_rate": 0.0003}},
+                       {"trial_id": "1", "score": 0.98, "values": {"learning_rate": 0.03}},
+                       {"trial_id": "2", "score": 0.9, "values": {"learning_rate": 0.01}}],
+               best_values={"learning_rate": 0.03}, objective="accuracy",
+               keras_metric="val_sparse_categorical_accuracy", direction="max",
+               algorithm="random", epochs_per_trial=5, state="ran")
+    assert t.best["trial_id"] == "1" and t.default["trial_id"] == "0"
+    page = tuning_section(_trained(tuning=t))
+    assert "data-trials='3'" in page and "random search, 5 epochs each" in page
+    assert "Best trial 1: 0.9800; the config's own settings (trial 0): 0.4000" in page
+    assert "<tr data-trial='1' class='best'><td>1 (best)</td><td>0.03</td>" in page
+    assert "<td>0 (config)</td><td>0.0003</td>" in page
+    assert "<dt>learning_rate</dt><dd>0.03</dd>" in page and page.count("<svg") == 1
+    # minimized objectives pick the lowest; hyperband runs no trial of the config's own
+    low = Tuning(trials=t.trials, direction="min", algorithm="hyperband")
+    assert low.best["trial_id"] == "0" and low.default is None
+    assert tuning_section(_trained()) == ""
