@@ -71,3 +71,30 @@ def test_a_keras2_model_is_tuned_and_the_first_trial_is_the_config(tmp_path):
     best = tuner.get_best_hyperparameters()[0].values["learning_rate"]
     assert best != 0.0001  # 3 epochs at 1e-4 learn next to nothing
     assert trials[1].score > trials[0].score
+
+
+def test_bayesian_runs_the_config_first_and_hyperband_resumes_keras2_checkpoints(tmp_path):
+    import keras_tuner
+
+    space = {"learning_rate": {"min": 0.0001, "max": 0.1, "sampling": "log"}}
+    tuner, _ = _tuner(tmp_path / "b", keras_tuner.BayesianOptimization, 3, space,
+                      {"learning_rate": 0.0001})
+    _first_trial_is_the_config(tuner.oracle, {"learning_rate": 0.0001})
+    tuner.search(epochs=2, verbose=0)
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    assert len(trials) == 3 and trials[0].hyperparameters.values == {"learning_rate": 0.0001}
+    assert all(t.status == "COMPLETED" for t in trials)
+
+    # hyperband trains a bracket's survivors on from the weights a Keras 2 model saved
+    # through the forwarded checkpoint callback
+    hb = _any_keras(keras_tuner.Hyperband)
+    tuner, _ = _tuner(tmp_path / "h", keras_tuner.RandomSearch, 2, space,
+                      {"learning_rate": 0.0001})
+    tuner = hb(hypermodel=tuner.hypermodel, hyperparameters=tuner.oracle.hyperparameters,
+               objective=keras_tuner.Objective("val_sparse_categorical_accuracy", "max"),
+               max_epochs=3, factor=3, seed=3, directory=str(tmp_path / "h2"),
+               project_name="t", overwrite=True)
+    tuner.search(verbose=0)
+    done = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    assert any(t.hyperparameters.values.get("tuner/trial_id") for t in done), \
+        [t.hyperparameters.values for t in done]
