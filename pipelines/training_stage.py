@@ -158,10 +158,17 @@ def _tuner(cfg: PipelineConfig, transform: Any, target: str):
     """TFX's Tuner on the transformed examples (train split; trials scored on eval)."""
     from tfxkit.pipelines.compat import tfx_components
 
+    from tfx.dsl.components.base import executor_spec
+
+    from tfxkit.pipelines.tuner_executor import Executor
+
     (Tuner,) = tfx_components("Tuner")
-    return Tuner(examples=transform.outputs["transformed_examples"],
-                 transform_graph=transform.outputs["transform_graph"], tuner_fn=TUNER_FN,
-                 custom_config=tuner_custom_config(cfg, target)).with_id(TUNER)
+    tuner = Tuner(examples=transform.outputs["transformed_examples"],
+                  transform_graph=transform.outputs["transform_graph"], tuner_fn=TUNER_FN,
+                  custom_config=tuner_custom_config(cfg, target)).with_id(TUNER)
+    # TFX's executor, then the outcome as custom properties (tuner_executor.record)
+    tuner.executor_spec = executor_spec.ExecutorClassSpec(Executor)
+    return tuner
 
 
 def _local_trainer(inputs: Dict[str, Any]):

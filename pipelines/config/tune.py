@@ -222,3 +222,12 @@ def defaults_in_space(tune_space: Dict[str, Any], model: Dict[str, Any]) -> bool
         elif got != cur:
             return False
     return True
+
+
+def config_first(custom_config: Dict[str, Any]) -> bool:
+    """Whether the Tuner's trial 0 was the config's own settings (``tuner_fn``: random and
+    bayesian, when the space holds the model section's values)."""
+    tune = custom_config.get("tune") or {}
+    if tune.get("algorithm", "random") not in ("random", "bayesian"):
+        return False
+    return defaults_in_space(Tune.model_validate(tune).space, custom_config.get("model") or {})

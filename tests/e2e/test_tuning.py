@@ -67,6 +67,13 @@ def test_a_tuned_run_beats_the_default_and_the_trainer_uses_the_best_values(tmp_
     assert best["learning_rate"] == GOOD_LR
     assert best["score"] > default["score"] + 0.2
     assert chosen == {"learning_rate": best["learning_rate"]}
+    # the outcome as custom properties of the Tuner's outputs (pipelines/tuner_executor.py)
+    props = best_hp.custom_properties
+    assert props["chosen_by"].string_value == "tuner/random"
+    assert props["hp_learning_rate"].double_value == GOOD_LR
+    assert props["best_score"].double_value == pytest.approx(best["score"])
+    assert props["default_score"].double_value == pytest.approx(default["score"])
+    assert results.custom_properties["trials"].int_value == 2
 
     # the exported model was compiled with the tuned learning rate, not the config's
     [model_id] = trainer_out_model = reader.io(execs["Trainer"].id)[1]["model"]
@@ -79,7 +86,8 @@ def test_a_tuned_run_beats_the_default_and_the_trainer_uses_the_best_values(tmp_
     lin = tfxkit("lineage", case / "config.yaml", "--format", "json")
     assert lin.returncode == 0, lin.stderr[-3000:]
     steps = {st["component"]: st for st in json.loads(lin.stdout)["steps"]}
-    assert steps["Trainer"]["facts"]["hyperparameters_input"]["values"] == chosen
+    hp_input = steps["Trainer"]["facts"]["hyperparameters_input"]
+    assert hp_input["values"] == chosen and hp_input["chosen_by"] == "tuner/random"
     report = r.stdout.split("Report: ")[-1].strip().splitlines()[0]
     page = open(report).read()
     assert "data-section='tuning'" in page and "data-trials='2'" in page

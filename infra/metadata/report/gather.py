@@ -26,7 +26,7 @@ from tfxkit.infra.metadata.report.components import (component_runs, find, out_a
 from tfxkit.infra.metadata.report.drift import attach_previous, prediction_drift
 from tfxkit.components.hyperparameters_gen.choose import read as read_hyperparameters
 from tfxkit.infra.metadata import ope
-from tfxkit.pipelines.config.tune import keras_objective
+from tfxkit.pipelines.config.tune import config_first, keras_objective
 from tfxkit.infra.metadata.report.evaluation import read_evaluation, read_policy_evaluation
 from tfxkit.infra.metadata.report.model import (ComponentRun, Evaluation, MonitoringWindow,
                                                 PredictionOutput, Predictions, Report,
@@ -207,6 +207,7 @@ def _tuning(rep: Report, r: Reader, comps: List[ComponentRun]) -> None:
         t.epochs_per_trial = tune.get("epochs_per_trial")
         if t.objective and custom.get("task"):
             t.keras_metric, t.direction = keras_objective(custom["task"], t.objective)
+        t.config_first = config_first(custom)
         results = out_artifact(r, c, "tuner_results")
         if results is not None:
             with open(os.path.join(results.uri, "tuner_results.json")) as f:

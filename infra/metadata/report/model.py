@@ -150,6 +150,7 @@ class Tuning:
     epochs_per_trial: Optional[int] = None
     state: Optional[str] = None          # ran | cached
     error: Optional[str] = None
+    config_first: bool = False           # trial 0 was the config's own settings
 
     @property
     def best(self) -> Optional[Dict[str, Any]]:
@@ -161,9 +162,9 @@ class Tuning:
 
     @property
     def default(self) -> Optional[Dict[str, Any]]:
-        """Trial 0: the config's own settings (random and bayesian search run it first)."""
+        """Trial 0 when it was the config's own settings (``config_first``)."""
         return next((t for t in self.trials if str(t.get("trial_id", "")).strip("0") == ""),
-                    None) if self.algorithm in ("random", "bayesian") else None
+                    None) if self.config_first else None
 
 
 @dataclass

@@ -139,3 +139,6 @@ def test_model_tune_puts_the_tuner_before_the_trainer(cfg):
         nodes.trainer.id)
     assert nodes.trainer.inputs["hyperparameters"] is nodes.tuner.outputs["best_hyperparameters"]
     assert nodes.tuner.exec_properties["tuner_fn"] == training_stage.TUNER_FN
+    from tfxkit.pipelines.tuner_executor import Executor
+
+    assert nodes.tuner.executor_spec.executor_class is Executor

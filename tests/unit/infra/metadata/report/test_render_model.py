@@ -64,7 +64,7 @@ def test_tuning_trials_table_plot_best_and_the_configs_own_trial():
                        {"trial_id": "2", "score": 0.9, "values": {"learning_rate": 0.01}}],
                best_values={"learning_rate": 0.03}, objective="accuracy",
                keras_metric="val_sparse_categorical_accuracy", direction="max",
-               algorithm="random", epochs_per_trial=5, state="ran")
+               algorithm="random", epochs_per_trial=5, state="ran", config_first=True)
     assert t.best["trial_id"] == "1" and t.default["trial_id"] == "0"
     page = tuning_section(_trained(tuning=t))
     assert "data-trials='3'" in page and "random search, 5 epochs each" in page
@@ -72,7 +72,7 @@ def test_tuning_trials_table_plot_best_and_the_configs_own_trial():
     assert "<tr data-trial='1' class='best'><td>1 (best)</td><td>0.03</td>" in page
     assert "<td>0 (config)</td><td>0.0003</td>" in page
     assert "<dt>learning_rate</dt><dd>0.03</dd>" in page and page.count("<svg") == 1
-    # minimized objectives pick the lowest; hyperband runs no trial of the config's own
+    # minimized objectives pick the lowest; without the config's trial no comparison
     low = Tuning(trials=t.trials, direction="min", algorithm="hyperband")
     assert low.best["trial_id"] == "0" and low.default is None
     assert tuning_section(_trained()) == ""
