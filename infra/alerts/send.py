@@ -62,6 +62,13 @@ def send(alert: Alert, targets, timeout_s: float, env: Mapping[str, str],
     redact = _Redact([s for t in targets for s in secrets_of(t, env)])
     log.addFilter(redact)  # apprise's own log lines (any level) lose the URLs' secrets
     log.addHandler(capture)
+    # apprise says why a send failed in a WARNING: when the process keeps warnings quiet
+    # (tfxkit's quiet_logs sets the root logger to ERROR) it must still reach the capture,
+    # and only the capture
+    level, propagate = log.level, log.propagate
+    if log.getEffectiveLevel() > logging.WARNING:
+        log.setLevel(logging.WARNING)
+        log.propagate = False
     outcomes: Dict[int, Result] = {}
     threads = []
     try:
@@ -77,6 +84,8 @@ def send(alert: Alert, targets, timeout_s: float, env: Mapping[str, str],
     finally:
         log.removeHandler(capture)
         log.removeFilter(redact)
+        log.setLevel(level)
+        log.propagate = propagate
     results = []
     for i, target in enumerate(targets):
         r = outcomes.get(i) or (target.label(), False, f"no answer within {timeout_s:g} s")

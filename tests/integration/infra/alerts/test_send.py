@@ -139,10 +139,10 @@ def test_failing_receivers_do_not_raise_and_cost_at_most_the_timeout(receiver):
     t0 = time.monotonic()
     out = fire(_cfg({"webhook": f"{ok.url}/a"}, {"webhook": f"{broken.url}/b?token=s3cr3t"},
                     {"webhook": f"{hung.url}/c"}, {"webhook": f"http://127.0.0.1:{port}/d"},
-                    timeout_s=1.0),
+                    timeout_s=2.0),
                "failed_run", "Run failed in Trainer", "boom", stderr=err)
     took = time.monotonic() - t0
-    assert took < 4, took
+    assert took < 5, took  # at most timeout_s + 1 s by design, and some slack
     assert [(label, good) for label, good, _ in out] == [
         (f"webhook {ok.url}", True), (f"webhook {broken.url}", False),
         (f"webhook {hung.url}", False), (f"webhook http://127.0.0.1:{port}", False)]
@@ -153,3 +153,24 @@ def test_failing_receivers_do_not_raise_and_cost_at_most_the_timeout(receiver):
     printed = err.getvalue()
     assert printed.count("tfxkit: alert failed_run to webhook") == 3
     assert "s3cr3t" not in printed and "/b" not in printed
+
+
+def test_why_a_send_failed_survives_quiet_logs(receiver, capsys):
+    """``tfxkit`` commands set the root logger to ERROR (quiet_logs): apprise's WARNING
+    that says why a send failed (the 500) still reaches the result, and nothing of
+    apprise's is printed besides tfxkit's own line; the levels are restored after."""
+    import logging
+
+    broken = receiver(status=500)
+    root, apprise_log = logging.getLogger(), logging.getLogger("apprise")
+    before = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        err = io.StringIO()
+        out = fire(_cfg({"webhook": f"{broken.url}/b"}, timeout_s=5.0), "failed_run",
+                   "Run failed in Trainer", "boom", stderr=err)
+    finally:
+        root.setLevel(before)
+    assert out[0][1] is False and "500" in out[0][2], out
+    assert apprise_log.level == logging.NOTSET and apprise_log.propagate is True
+    assert "Failed to send" not in capsys.readouterr().err
