@@ -68,4 +68,5 @@ class RegistryPusher(base_component.BaseComponent):
             model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
             evaluation=evaluation, examples=examples, statistics=statistics,
             registry=registry, keep_versions=keep_versions, model_name=model_name,
-            config_hash=config_hash, git_commit=git_commit, card=card, pushed_model=types.Channel(type=standard_artifacts.PushedModel)))
+            config_hash=config_hash, git_commit=git_commit, card=card,
+            pushed_model=types.Channel(type=standard_artifacts.PushedModel)))
