@@ -41,9 +41,9 @@ def threshold_text(b: Optional[Dict[str, float]]) -> str:
 def _table(head: List[str], rows: List[List[str]]) -> str:
     if not rows:
         return '<p class="muted">none</p>'
-    h = "".join(f"<th>{_e(c)}</th>" for c in head)
+    h = "".join(f"<th>{_e(c)}</th>" for c in head) if any(head) else ""
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{h}</tr>{body}</table>"
+    return f"<table>{f'<tr>{h}</tr>' if h else ''}{body}</table>"
 
 
 def _passed(m: Dict[str, Any]) -> str:
@@ -166,7 +166,8 @@ def render(card: Dict[str, Any]) -> str:
         parts.append(_table(["slice", *rates], [[_e(s["slice"]), *[
             _num(s["rates"].get(r)) for r in rates]] for s in f["slices"]]))
     parts.append("<h2>Lineage</h2>")
-    parts.append(_table(["", "id"], [[_e(k), f"<code>{_e(v)}</code>"]
-                                     for k, v in card["lineage"].items()]))
+    parts.append(_table(["", "MLMD id(s)"], [[
+        _e(k), f"<code>{_e(', '.join(map(str, v)) if isinstance(v, list) else v)}</code>"]
+        for k, v in card["lineage"].items()]))
     parts.append("</body></html>")
     return "\n".join(parts)
