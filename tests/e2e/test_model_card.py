@@ -77,3 +77,34 @@ def test_the_pushed_version_has_a_model_card(trained_multiclass):
     report = report_path(trained_multiclass).read_text()
     assert f"data-model-card='{folder / 'model_card.html'}'" in report
     assert (folder / "model_card.html").as_uri() in report
+
+
+def test_card_with_a_card_section_and_fairness_rates(template_copy):
+    """With ``card:`` and ``eval.fairness`` configured, the pushed version's card holds the
+    section's text and the Fairness Indicators rates of each value of the feature."""
+    from tests.e2e.helpers import tfxkit
+
+    case = template_copy("multiclass")
+    r = tfxkit("run", case / "config.yaml", "--profile", "quick", "--set",
+               "card={intended_use: teaching, owners: [ml-team], "
+               "references: ['https://example.org/penguins']}", "--set",
+               "eval.fairness={features: [sex], thresholds: [0.5], class_ids: [0, 1, 2]}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Pushed version" in r.stdout, r.stdout[-3000:]
+    index = json.loads((case / "models" / "registry.json").read_text())
+    folder = case / "models" / index["serving"] / "model_card"
+    doc = json.loads((folder / "model_card.json").read_text())
+    assert doc["considerations"]["intended_use"] == "teaching"
+    assert doc["considerations"]["owners"] == ["ml-team"]
+    assert doc["considerations"]["references"] == ["https://example.org/penguins"]
+    f = doc["fairness"]
+    assert f["features"] == ["sex"]
+    by_slice = {x["slice"]: x["rates"] for x in f["slices"]}
+    assert {"sex:female", "sex:male"} <= set(by_slice)
+    for sex in ("sex:female", "sex:male"):
+        for cls in (0, 1, 2):
+            rate = by_slice[sex][f"false_positive_rate@0.5 (class {cls})"]
+            assert 0.0 <= rate <= 1.0
+    page = (folder / "model_card.html").read_text()
+    assert "<h2>Fairness</h2>" in page and "teaching" in page
+    assert '<a href="https://example.org/penguins">' in page
