@@ -77,8 +77,10 @@ def _evaluate_and_push(cfg: PipelineConfig, target: str, data: DataNodes,
             infra_blessing=infra.outputs["blessing"],
             evaluation=evaluator.outputs.get("evaluation"),  # none from a bandit's gate
             examples=data.training_examples,
+            statistics=data.statistics_gen.outputs["statistics"],
             registry=cfg.registry_path, keep_versions=cfg.push.keep_versions,
-            model_name=cfg.name, **pusher_run_properties(cfg, run_properties)).with_id(PUSHER)
+            model_name=cfg.name, card=card_property(cfg),
+            **pusher_run_properties(cfg, run_properties)).with_id(PUSHER)
     else:
         pusher = Pusher(
             model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
@@ -102,6 +104,17 @@ def _policy_evaluator(cfg: PipelineConfig, data: DataNodes, training: TrainingNo
         bandit=cfg.bandit.model_dump(mode="json"), label=cfg.label,
         thresholds=[m.model_dump(mode="json") for m in cfg.eval.metrics],
         bootstrap=cfg.bandit.bootstrap.model_dump(mode="json")).with_id(EVALUATOR)
+
+
+def card_property(cfg: PipelineConfig) -> str:
+    """The RegistryPusher's ``card`` execution property (JSON): the config's ``card:``
+    section and, when configured, ``eval.fairness`` (the model card lists its rates)."""
+    import json
+
+    doc = {"card": cfg.card.model_dump(mode="json") if cfg.card else {}}
+    if cfg.eval.fairness is not None:
+        doc["fairness"] = cfg.eval.fairness.model_dump(mode="json")
+    return json.dumps(doc, sort_keys=True)
 
 
 def pusher_run_properties(cfg: PipelineConfig,

@@ -9,7 +9,12 @@ the reason), never a push.
 The config hash and git commit it records are execution properties (``config_hash``,
 ``git_commit``: the factory sets them from the config and the run's recorded properties),
 so they reach the executor wherever it runs. Like every execution property they are part
-of the cache key: a run with the same config at the same commit is cached as before."""
+of the cache key: a run with the same config at the same commit is cached as before.
+
+Every pushed version gets a model card (``components/model_card``): from the
+evaluation (every slice's metrics and thresholds), the train split's ``statistics``, the
+``examples`` and the ``card`` execution property (JSON: the config's ``card:`` section and
+``eval.fairness``)."""
 from typing import Optional
 
 from tfx import types
@@ -27,6 +32,8 @@ class RegistryPusherSpec(types.ComponentSpec):
         "model_name": ExecutionParameter(type=str, optional=True),
         "config_hash": ExecutionParameter(type=str, optional=True),
         "git_commit": ExecutionParameter(type=str, optional=True),
+        # the model card: the config's card: section and eval.fairness (JSON)
+        "card": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -34,6 +41,8 @@ class RegistryPusherSpec(types.ComponentSpec):
         "infra_blessing": ChannelParameter(type=standard_artifacts.InfraBlessing, optional=True),
         "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation, optional=True),
         "examples": ChannelParameter(type=standard_artifacts.Examples, optional=True),
+        "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics,
+                                       optional=True),
     }
     OUTPUTS = {"pushed_model": ChannelParameter(type=standard_artifacts.PushedModel)}
 
@@ -47,14 +56,17 @@ class RegistryPusher(base_component.BaseComponent):
                  infra_blessing: Optional[types.BaseChannel] = None,
                  evaluation: Optional[types.BaseChannel] = None,
                  examples: Optional[types.BaseChannel] = None,
+                 statistics: Optional[types.BaseChannel] = None,
                  keep_versions: int = 5, model_name: Optional[str] = None,
-                 config_hash: Optional[str] = None, git_commit: Optional[str] = None):
+                 config_hash: Optional[str] = None, git_commit: Optional[str] = None,
+                 card: Optional[str] = None):
         if keep_versions < 1:
             raise ValueError(f"keep_versions must be at least 1, got {keep_versions}")
         if not registry:
             raise ValueError("registry: give the registry's path")
         super().__init__(spec=RegistryPusherSpec(
             model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
-            evaluation=evaluation, examples=examples, registry=registry,
-            keep_versions=keep_versions, model_name=model_name, config_hash=config_hash,
-            git_commit=git_commit, pushed_model=types.Channel(type=standard_artifacts.PushedModel)))
+            evaluation=evaluation, examples=examples, statistics=statistics,
+            registry=registry, keep_versions=keep_versions, model_name=model_name,
+            config_hash=config_hash, git_commit=git_commit, card=card,
+            pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

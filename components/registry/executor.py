@@ -13,6 +13,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from tfxkit.components.model_card import content
 from tfxkit.components.registry import push
 
 
@@ -62,6 +63,51 @@ def data_record(examples: List[types.Artifact]) -> Dict[str, Any]:
             "rows": sum(sum(i.get("rows", {}).values()) for i in items)}
 
 
+def card_writer(input_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any],
+                name: str):
+    """``card(version, record) -> files``: the model card of a pushed version
+    (``components/model_card``), read from the evaluation, the statistics and the
+    examples. Anything it cannot read is left out of the card (and logged); a card that
+    cannot be built at all leaves the push without one rather than failing it."""
+    from tfxkit.components.model_card import content, sources
+
+    def ids(key: str) -> List[int]:
+        return [a.id for a in input_dict.get(key) or [] if a.id]
+
+    def card(version: str, record: Dict[str, Any]) -> Dict[str, bytes]:
+        try:
+            cfg = json.loads(exec_properties.get("card") or "{}")
+            slices, stats = [], {}
+            evaluation = input_dict.get("evaluation") or []
+            if evaluation:
+                try:
+                    slices = sources.slice_metrics(evaluation[0].uri)
+                except Exception as e:  # pylint: disable=broad-except
+                    logging.warning("model card: cannot read the slices' metrics: %s", e)
+            statistics = input_dict.get("statistics") or []
+            if statistics:
+                try:
+                    stats = sources.feature_statistics(statistics[0].uri, "train")
+                except Exception as e:  # pylint: disable=broad-except
+                    logging.warning("model card: cannot read the statistics: %s", e)
+            lineage = {"model": ids("model"), "examples": ids("examples"),
+                       "statistics": ids("statistics"), "evaluation": ids("evaluation"),
+                       "model_blessing": ids("model_blessing"),
+                       "infra_blessing": ids("infra_blessing")}
+            built = content.build(name=name, version=version, record=record,
+                                  card_config=cfg.get("card"), slices=slices,
+                                  statistics=stats, lineage=lineage,
+                                  fairness=cfg.get("fairness"))
+            files = content.files(built)
+            record["model_card"] = f"{content.DIR}/{content.HTML_NAME}"  # in the index
+            return files
+        except Exception as e:  # pylint: disable=broad-except
+            logging.warning("model card: not written: %s", e)
+            return {}
+
+    return card
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -96,10 +142,14 @@ class Executor(base_executor.BaseExecutor):
         if infra_gate is not None and infra_gate.blessed:
             meta["infra_validation"] = infra_gate.reason
         by = f"tfxkit {meta['pipeline'] or ''} run {meta['pipeline_run'] or ''}".strip()
+        name = exec_properties.get("model_name") or None
         outcome = push.push(exec_properties["registry"], path_utils.serving_model_dir(model.uri),
                             meta, model_gate, infra_gate,
                             keep_versions=int(exec_properties.get("keep_versions") or 5),
-                            name=exec_properties.get("model_name") or None, by=by)
+                            name=name, by=by,
+                            card=card_writer(input_dict, exec_properties,
+                                             name or os.path.basename(
+                                                 exec_properties["registry"].rstrip("/"))))
         # the same custom properties as TFX's Pusher (pushed, pushed_destination,
         # pushed_version), plus why and what was recorded
         out.set_int_custom_property("pushed", int(outcome.pushed))
@@ -109,6 +159,9 @@ class Executor(base_executor.BaseExecutor):
             out.set_string_custom_property("pushed_destination", outcome.path)
             out.set_string_custom_property("pushed_version", outcome.version)
             out.set_string_custom_property("sha256", outcome.sha256 or "")
+            card = os.path.join(outcome.path, content.DIR, content.HTML_NAME)
+            if fileio.exists(card):
+                out.set_string_custom_property("model_card", card)
         out.set_string_custom_property("config_hash", str(meta["config_hash"]))
         out.set_string_custom_property("git_commit", str(meta["git_commit"]))
         out.set_string_custom_property("metrics", json.dumps(meta["metrics"], sort_keys=True))

@@ -4,6 +4,9 @@
     <registry>/<version>/          a SavedModel; version = an increasing integer (seconds
                                    since the epoch, like the stock Pusher's, bumped past the
                                    newest so two pushes in one second still increase)
+    <registry>/<version>/model_card/  the version's model card (model_card.json and .html,
+                                   ``components/model_card``), written into the folder
+                                   before its rename; outside the content hash
     <registry>/<version>.meta.json the version's own record beside its folder (the folder
                                    stays a clean SavedModel): its index entry (metrics,
                                    config hash, content hash, ...) and its history events;
@@ -34,6 +37,7 @@ SERVING_CONFIG = "serving.config"
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 BROKEN_PREFIX = ".broken-"   # a damaged serving folder set aside by a restore (kept)
+CARD_DIR = "model_card"      # <version>/model_card/: not part of the content hash
 META_SUFFIX = ".meta.json"   # <version>.meta.json: a version's own record
 META_FORMAT = "tfxkit-registry-version/1"
 META_NAME = re.compile(r"^(\d+)\.meta\.json$")

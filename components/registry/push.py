@@ -8,7 +8,7 @@ it is given no blessing input. Anything else is a refusal with the reason, recor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from tfxkit.components.registry.registry import Registry
 
@@ -49,16 +49,19 @@ def refusal(model_blessing: Optional[Gate], infra_blessing: Optional[Gate]) -> O
 
 def push(registry_path: str, model_dir: str, meta: Dict[str, Any],
          model_blessing: Optional[Gate], infra_blessing: Optional[Gate],
-         keep_versions: int = 5, name: Optional[str] = None, by: Optional[str] = None
+         keep_versions: int = 5, name: Optional[str] = None, by: Optional[str] = None,
+         card: Optional[Callable[[str, Dict[str, Any]], Dict[str, bytes]]] = None
          ) -> Outcome:
     """Publishes ``model_dir`` when both gates passed; trims to ``keep_versions``. A model
     identical to the serving version is not pushed, once the serving version's folder is
-    checked; a missing or changed one is restored from ``model_dir`` (pushed, saying so)."""
+    checked; a missing or changed one is restored from ``model_dir`` (pushed, saying so).
+    ``card(version, record)``: the model card's files, put into the version's folder
+    before it appears (``Registry.publish_detailed``'s ``extra``)."""
     why = refusal(model_blessing, infra_blessing)
     if why:
         return Outcome(False, why)
     reg = Registry(registry_path, name=name)
-    done = reg.publish_detailed(model_dir, meta, by=by)
+    done = reg.publish_detailed(model_dir, meta, by=by, extra=card)
     version = done.version
     rec = reg.get(version)
     trimmed = tuple(reg.trim(keep_versions, by=by)) if done.action == "push" else ()

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from tfxkit.components.registry.errors import RegistryError
 from tfxkit.components.registry.hashing import content_hash
 from tfxkit.components.registry.history import HISTORY_MAX, merge_events
-from tfxkit.components.registry.layout import (META_FORMAT, META_NAME, META_SUFFIX,
+from tfxkit.components.registry.layout import (CARD_DIR, META_FORMAT, META_NAME, META_SUFFIX,
                                                TMP_PREFIX, vkey)
 
 
@@ -95,13 +95,21 @@ class VersionRecords:
             v = max(v, max(taken) + 1)
         return str(v)
 
-    def _copy_in(self, model_dir: str, version: str, aside: Optional[str] = None) -> None:
-        """Copies ``model_dir`` to ``.tmp-<version>``, then (``aside``: after moving the
-        folder there to ``aside``) renames it to ``<version>``."""
+    def _copy_in(self, model_dir: str, version: str, aside: Optional[str] = None,
+                 extra: Optional[Dict[str, bytes]] = None) -> None:
+        """Copies ``model_dir`` to ``.tmp-<version>``, adds ``extra`` ({relative path under
+        ``model_card/``: bytes}: the model card, outside the content hash), then (``aside``:
+        after moving the folder there to ``aside``) renames it to ``<version>``."""
         tmp = self.fs.join(self.path, TMP_PREFIX + version)
         self.fs.rmtree(tmp)
         try:
             self.fs.copytree(model_dir, tmp)
+            for rel, data in sorted((extra or {}).items()):
+                parts = rel.split("/")
+                if parts[0] != CARD_DIR or len(parts) < 2 or ".." in parts:
+                    raise RegistryError(f"{rel}: extra files go under {CARD_DIR}/")
+                self.fs.makedirs(self.fs.join(tmp, *parts[:-1]))
+                self.fs.write_atomic(self.fs.join(tmp, *parts), data)
             if aside:
                 self.fs.rename(self.version_path(version), aside)
             self.fs.rename(tmp, self.version_path(version))

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tfxkit.components.registry import filesystem
 from tfxkit.components.registry.errors import RegistryError, UnknownAlias, UnknownVersion
@@ -214,9 +214,14 @@ class Registry(RegistryIndex):
         return r.version, r.pushed
 
     def publish_detailed(self, model_dir: str, meta: Optional[Dict[str, Any]] = None,
-                         by: Optional[str] = None, sha256: Optional[str] = None
+                         by: Optional[str] = None, sha256: Optional[str] = None,
+                         extra: Optional[Callable[[str, Dict[str, Any]],
+                                                  Dict[str, bytes]]] = None
                          ) -> Published:
-        """``publish``, saying what it did (push, identical or restore) and what it found."""
+        """``publish``, saying what it did (push, identical or restore) and what it found.
+        ``extra(version, record)``: files ({``model_card/...``: bytes}) put into the new
+        (or restored) version's folder before its rename, so they appear with it (the
+        model card); they are not part of the content hash."""
         digest = sha256 or content_hash(model_dir)
         with self._locked(by) as t:
             index = t.index
@@ -228,26 +233,27 @@ class Registry(RegistryIndex):
                     if t.dirty:
                         self._write(index)
                     return Published(serving, False, "identical", tuple(t.notes))
-                return self._restore(t, serving, model_dir, state, by)
+                return self._restore(t, serving, model_dir, state, by,
+                                     extra(serving, rec) if extra else None)
             version = self._next_version(index)
-            self._copy_in(model_dir, version)
             record = dict(meta or {})
             record.update({"created_at": now(), "sha256": digest})
+            self._copy_in(model_dir, version, extra=extra(version, record) if extra else None)
             index["versions"][version] = record
             index["serving"] = version
             add_event(index, "push", version, by, at=record["created_at"], previous=serving)
             self._write(index, touched=[version])
         return Published(version, True, "push", tuple(t.notes))
 
-    def _restore(self, t: Txn, v: str, model_dir: str, state: str, by: Optional[str]
-                 ) -> Published:
+    def _restore(self, t: Txn, v: str, model_dir: str, state: str, by: Optional[str],
+                 extra: Optional[Dict[str, bytes]] = None) -> Published:
         """Under the lock: puts the serving version ``v``'s content back from
         ``model_dir`` (same content hash); a changed folder is set aside, not deleted."""
         path = self.version_path(v)
         aside = None
         if state != "missing":
             aside = self.fs.join(self.path, f"{BROKEN_PREFIX}{v}-{stamp()}")
-        self._copy_in(model_dir, v, aside=aside)
+        self._copy_in(model_dir, v, aside=aside, extra=extra)
         why = (f"its folder {path} was {FOLDER_STATE[state]}; put back from the model being "
                "pushed (the same content hash)")
         if aside:

@@ -125,6 +125,8 @@ def models(config, profile, sets, show_history, repair, no_verify):
         click.echo(f"      config {rec.get('config_hash') or 'unknown'}  commit {commit}"
                    + (f"  {rows}" if rows else "") + (f"  {spans}" if spans else "")
                    + (f"  run {rec['pipeline_run']}" if rec.get("pipeline_run") else ""))
+        if rec.get("model_card"):
+            click.echo(f"      card {reg.fs.join(reg.version_path(v), rec['model_card'])}")
         for p in by_version.get(v, []):
             if p.kind == "unindexed":
                 continue

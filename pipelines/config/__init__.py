@@ -20,6 +20,7 @@ Where things are (one module per group of YAML sections):
   inference.py   ``inference:`` (batch inference and its prediction store)
   bandit.py      ``bandit:`` (task bandit: action, propensity, policy, OPE bootstrap)
   alerts.py      ``alerts:`` (webhook, Slack, apprise targets; the kinds each receives)
+  card.py        ``card:`` (the model card's overview, intended use, limitations, owners)
   pipeline.py    ``PipelineConfig``: every section, the cross-checks, paths
   loader.py      ``load_config``: YAML, profiles (deep merge), ``--set``, error messages
   checks.py      ``check_data`` and the file helpers: the data itself (DuckDB, TFRecord)

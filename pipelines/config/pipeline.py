@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .alerts import Alerts
 from .bandit import OPE_METRICS, Bandit
+from .card import Card
 from .base import _Strict, is_remote
 from .beam import Beam
 from .data import Data, Validation
@@ -54,6 +55,7 @@ class PipelineConfig(_Strict):
     monitoring: Monitoring = Monitoring()  # tfxkit monitor: skew and drift of the traffic
     deploy: Optional[Deploy] = None  # tfxkit compile / deploy (Kubeflow, Vertex)
     alerts: Optional[Alerts] = None  # failed run, not blessed, canary rollback, skew, drift
+    card: Optional[Card] = None  # the model card's intended use, limitations, owners
     root: str = ".tfxkit"  # pipeline outputs live here (relative to the config)
 
     # Filled by the loader, not by the YAML.

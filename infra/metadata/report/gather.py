@@ -272,6 +272,7 @@ def _push(rep: Report, r: Reader, comps: List[ComponentRun]) -> None:
         rep.pushed = bool(pp.get("pushed"))
         rep.pushed_version = pp.get("pushed_version") or None
         rep.pushed_path = pp.get("pushed_destination") or None
+        rep.model_card = pp.get("model_card") or None
         rep.push_reason = pp.get("push_reason") or None
     infra = out_artifact(r, find(comps, "InfraValidator"), "blessing")
     if infra is not None:

@@ -235,6 +235,7 @@ class Report:
     pushed: Optional[bool] = None
     pushed_version: Optional[str] = None
     pushed_path: Optional[str] = None
+    model_card: Optional[str] = None            # <version>/model_card/model_card.html
     push_reason: Optional[str] = None           # RegistryPusher's reason (also when not pushed)
     infra_blessed: Optional[bool] = None        # InfraValidator: the candidate served real examples
     infra_reason: Optional[str] = None

@@ -133,10 +133,24 @@ def _verdicts(rep: Report) -> str:
     if rep.pushed:
         parts.append(f"<p class='ok'>Pushed as version <b>{e(rep.pushed_version or '')}</b> to "
                      f"{e(rep.pushed_path or '')}.</p>")
+    if rep.model_card:
+        parts.append(f"<p data-model-card='{e(rep.model_card)}'>Model card of version "
+                     f"{e(rep.pushed_version or '')}: <a href='{e(card_href(rep.model_card))}'>"
+                     f"{e(rep.model_card)}</a> (and model_card.json beside it).</p>")
     elif rep.pushed is False:
         why = rep.push_reason or "the model was not blessed"
         parts.append(f"<p class='bad' data-push-reason>Not pushed: {e(why)}</p>")
     return "".join(parts)
+
+
+def card_href(path: str) -> str:
+    """A link to a model card: a local path as a file:// URL, a bucket path as it is."""
+    import pathlib
+    import re
+
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path):
+        return path
+    return pathlib.Path(path).absolute().as_uri()
 
 
 def _gated_metrics(gated: List[SliceMetric], names: List[str]) -> str:

@@ -127,3 +127,24 @@ def test_hyperparameters_reach_the_trainer_through_hyperparametersgen(tmp_path):
     assert by_id["Trainer"].inputs["hyperparameters"] is gen.outputs["hyperparameters"]
     assert "HyperparametersGen" not in [c.id for c in factory.create_components(
         load_config(TEMPLATES / "multiclass" / "config.yaml"))]
+
+
+def test_pusher_gets_the_statistics_and_the_card_section(cfg, tmp_path):
+    """The model card's inputs: the StatisticsGen's statistics channel and the ``card``
+    execution property (the ``card:`` section, ``eval.fairness`` when configured)."""
+    from tfxkit.pipelines.config.card import Card
+
+    def pusher(c):
+        comps = {x.id: x for x in factory.create_components(c)}
+        return comps, comps[component_ids.PUSHER]
+
+    cfg = cfg.model_copy(update={"root": str(tmp_path / "root")})
+    comps, p = pusher(cfg)
+    assert p.inputs["statistics"].producer_component_id == component_ids.STATISTICS_GEN
+    assert p.inputs["statistics"].type_name == "ExampleStatistics"
+    assert json.loads(p.exec_properties["card"]) == {"card": {}}
+    with_card = cfg.model_copy(update={"card": Card(owners=["ml-team"],
+                                                    limitations="penguins only")})
+    doc = json.loads(pusher(with_card)[1].exec_properties["card"])
+    assert doc["card"]["owners"] == ["ml-team"] and doc["card"]["limitations"] == (
+        "penguins only")

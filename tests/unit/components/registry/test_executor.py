@@ -79,3 +79,52 @@ def test_a_policys_version_records_its_off_policy_estimates(tmp_path):
     assert rec["metrics"] == {"policy_value_dr": 0.169, "policy_value_dr_lower": 0.125,
                               "policy_value_dr_upper": 0.215, "mse": 0.2}
     assert json.loads(out.get_string_custom_property("metrics")) == rec["metrics"]
+
+
+def test_executor_writes_the_model_card_into_the_pushed_version(tmp_path):
+    """A push writes <version>/model_card/ (JSON and HTML) with the record's metrics, the
+    card: section, the training data's rows and the inputs' MLMD ids; the PushedModel
+    names the card; the version's content hash is the model's."""
+    import json
+    import os
+    import shutil
+
+    from tfx.types import standard_artifacts
+
+    from tfxkit.components.registry.executor import Executor
+    from tfxkit.components.registry.hashing import content_hash
+
+    m = standard_artifacts.Model()
+    m.uri = str(tmp_path / "model")
+    m.id = 41
+    shutil.copytree(model(tmp_path, "src"), os.path.join(m.uri, "Format-Serving"))
+    ex = standard_artifacts.Examples()
+    ex.uri, ex.id, ex.span = str(tmp_path / "ex"), 7, 3
+    ex.set_int_custom_property("rows_train", 80)
+    ex.set_int_custom_property("rows_eval", 20)
+    ib, mb = standard_artifacts.InfraBlessing(), standard_artifacts.ModelBlessing()
+    ib.set_int_custom_property("blessed", 1)
+    mb.set_int_custom_property("blessed", 1)
+    out = standard_artifacts.PushedModel()
+    out.uri = str(tmp_path / "pushed")
+    card = {"card": {"intended_use": "tests", "owners": ["me"]}}
+    Executor().Do({"model": [m], "model_blessing": [mb], "infra_blessing": [ib],
+                   "examples": [ex]}, {"pushed_model": [out]},
+                  {"registry": str(tmp_path / "models"), "keep_versions": 5,
+                   "model_name": "m", "card": json.dumps(card), "git_commit": "c0"})
+    v = out.get_string_custom_property("pushed_version")
+    folder = tmp_path / "models" / v
+    assert out.get_string_custom_property("model_card") == str(
+        folder / "model_card" / "model_card.html")
+    doc = json.loads((folder / "model_card" / "model_card.json").read_text())
+    assert doc["model"]["name"] == "m" and doc["model"]["version"] == v
+    assert doc["model"]["git_commit"] == "c0"
+    assert doc["considerations"]["intended_use"] == "tests"
+    assert doc["data"]["spans"] == [3]
+    assert doc["data"]["rows_per_split"] == {"train": 80, "eval": 20}
+    assert doc["lineage"]["model"] == [41] and doc["lineage"]["examples"] == [7]
+    assert "Model card: m version " + v in (folder / "model_card" / "model_card.html").read_text()
+    rec = Registry(str(tmp_path / "models")).get(v)
+    assert rec["model_card"] == "model_card/model_card.html"
+    assert rec["sha256"] == content_hash(str(folder)) == content_hash(
+        os.path.join(m.uri, "Format-Serving"))

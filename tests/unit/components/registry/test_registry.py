@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tfxkit.components.registry import layout
-from tfxkit.components.registry.errors import UnknownVersion
+from tfxkit.components.registry.errors import RegistryError, UnknownVersion
 from tfxkit.components.registry.hashing import content_hash
 from tfxkit.components.registry.registry import Registry
 
@@ -312,3 +312,40 @@ def test_alias_naming_a_version_the_index_lacks(tmp_path):
         r.resolve("champion")
     assert str(e.value) == f"alias 'champion' names version 42, which the registry does " \
                            f"not have (it has {v1})"
+
+
+def test_publish_puts_the_extra_files_into_the_folder_before_it_appears(tmp_path):
+    """``extra(version, record)`` (the model card) is written into the temp folder, so the
+    version appears with it; the content hash and ``check`` ignore it; a restore writes it
+    again; files outside ``model_card/`` are refused."""
+    import shutil
+
+    reg = Registry(str(tmp_path / "models"))
+    seen = []
+
+    def card(version, record):
+        seen.append((version, sorted(record)))
+        assert not os.path.exists(os.path.join(reg.path, version))  # not yet visible
+        record["model_card"] = "model_card/model_card.html"
+        return {"model_card/model_card.json": b'{"v": "%s"}' % version.encode(),
+                "model_card/model_card.html": b"<html></html>"}
+
+    src = model(tmp_path, "a")
+    r = reg.publish_detailed(src, {"metrics": {"auc": 0.9}}, extra=card)
+    v = r.version
+    assert r.action == "push" and seen[0][0] == v and "sha256" in seen[0][1]
+    folder = tmp_path / "models" / v
+    assert (folder / "model_card" / "model_card.json").read_bytes() == b'{"v": "%s"}' % v.encode()
+    assert reg.get(v)["sha256"] == content_hash(src)
+    assert reg.get(v)["model_card"] == "model_card/model_card.html"
+    assert reg.check() == []
+    # identical model: nothing written again
+    assert reg.publish_detailed(src, extra=card).action == "identical" and len(seen) == 1
+    # the serving folder lost: restored with its card
+    shutil.rmtree(folder)
+    assert reg.publish_detailed(src, extra=card).action == "restore"
+    assert (folder / "model_card" / "model_card.html").exists() and reg.check() == []
+    with pytest.raises(RegistryError, match="model_card/"):
+        reg.publish_detailed(model(tmp_path, "b", b"other"),
+                             extra=lambda v, r: {"saved_model.pb": b"x"})
+    assert numeric(reg.path) == [v]

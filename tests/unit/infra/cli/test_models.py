@@ -98,3 +98,22 @@ def test_models_alias_set_list_remove(tmp_path):
     assert nobody.exit_code == 2 and "unknown model alias 'nobody'" in nobody.output
     assert f"champion -> {v3}" in nobody.output
     assert alias("champion").exit_code == 2
+
+
+def test_models_shows_each_versions_model_card(tmp_path):
+    """A version pushed with a model card shows its path; one without shows none; the
+    card does not make the folder look changed."""
+    from tfxkit.components.registry.registry import Registry
+
+    r, (v1, v2, v3) = three_versions(tmp_path)
+
+    def card(version, record):
+        record["model_card"] = "model_card/model_card.html"
+        return {"model_card/model_card.html": b"<html></html>"}
+
+    v4 = Registry(str(tmp_path / "models")).publish_detailed(
+        model(tmp_path, "m4", b"w4"), {"metrics": {"accuracy": 0.9}}, extra=card).version
+    out = tfxkit(tmp_path, "models")
+    assert out.exit_code == 0, out.output
+    assert f"card {r.version_path(v4)}/model_card/model_card.html" in out.output
+    assert out.output.count("      card ") == 1 and "WARNING" not in out.output

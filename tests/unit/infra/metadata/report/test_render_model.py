@@ -2,8 +2,8 @@
 (infra/metadata/report/render_model.py)."""
 from tfxkit.infra.metadata.report.model import (ComponentRun, Evaluation, PredictionOutput,
                                                 Predictions, Report, SliceMetric, Training)
-from tfxkit.infra.metadata.report.render_model import (evaluation_section, predictions_section,
-                                                       training_section)
+from tfxkit.infra.metadata.report.render_model import (card_href, evaluation_section,
+                                                       predictions_section, training_section)
 
 
 def _trained(**kw):
@@ -42,6 +42,18 @@ def test_evaluation_gated_slices_bounds_push_and_infra():
     # the plot's bound, from the first slice's threshold text
     assert "lower bound 0.7" in page and "upper bound" not in page
     assert "No evaluation" in evaluation_section(_trained())
+
+
+def test_evaluation_links_the_pushed_versions_model_card():
+    ev = Evaluation(blessed=True, metrics=[SliceMetric("Overall", "accuracy", 0.9)])
+    card = "/reg/17/model_card/model_card.html"
+    page = evaluation_section(_trained(evaluation=ev, pushed=True, pushed_version="17",
+                                       pushed_path="/reg/17", model_card=card))
+    assert f"data-model-card='{card}'" in page
+    assert "<a href='file:///reg/17/model_card/model_card.html'>" in page
+    assert "Model card of version 17" in page
+    assert "data-model-card" not in evaluation_section(_trained(evaluation=ev, pushed=False))
+    assert card_href("gs://b/reg/17/model_card/model_card.html").startswith("gs://")
 
 
 def test_predictions_summaries_and_drift():
