@@ -13,6 +13,7 @@ VALIDATION_GATE = "ValidationGate"
 SPAN_WINDOW = "SpanWindow"
 TRANSFORM = "Transform"
 HYPERPARAMETERS_GEN = "HyperparametersGen"
+WARM_START_RESOLVER = "WarmStartResolver"  # model.warm_start: the Trainer's base_model
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "BaselineResolver"
 EVALUATOR = "Evaluator"

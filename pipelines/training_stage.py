@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 from tfxkit.pipelines import compat
 from tfxkit.pipelines.component_ids import (BASELINE_RESOLVER, HYPERPARAMETERS_GEN, LOCAL,
-                                           TRAINER, TRANSFORM)
+                                           TRAINER, TRANSFORM, WARM_START_RESOLVER)
 from tfxkit.pipelines.config import PipelineConfig
 from tfxkit.pipelines.data_stage import DataNodes, file_sha
 
@@ -92,10 +92,32 @@ class TrainingNodes:
     trainer: Any
     baseline: Any  # the resolver of the model the Evaluator compares with
     hyperparameters: Optional[Any] = None  # HyperparametersGen (``hyperparameters:``)
+    warm_start: Optional[Any] = None  # the resolver of the Trainer's base_model
+                                      # (``model.warm_start: latest_blessed``)
 
     def nodes(self) -> List[Any]:
-        return [n for n in (self.transform, self.hyperparameters, self.trainer, self.baseline)
-                if n is not None]
+        return [n for n in (self.transform, self.hyperparameters, self.warm_start,
+                            self.trainer, self.baseline) if n is not None]
+
+
+def warm_start_resolver(cfg: PipelineConfig) -> Optional[Any]:
+    """With ``model.warm_start: latest_blessed``: a Resolver of the pipeline's latest
+    blessed model (TFX's LatestBlessedModelStrategy, run before the Trainer, so the
+    candidate of this run is never its own base), whose ``model`` output is the Trainer's
+    ``base_model``; None otherwise. With no blessed model yet it resolves nothing and the
+    Trainer trains cold (``run_fn`` records why)."""
+    if cfg.model.warm_start != "latest_blessed":
+        return None
+    from tfx.dsl.components.common.resolver import Resolver
+    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+        LatestBlessedModelStrategy)
+    from tfx.types import Channel, standard_artifacts
+
+    return Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+    ).with_id(WARM_START_RESOLVER)
 
 
 def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) -> TrainingNodes:
@@ -125,11 +147,14 @@ def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) ->
             cfg.hyperparameters.values, cfg.hyperparameters.search,
             examples=data.training_examples).with_id(HYPERPARAMETERS_GEN)
         inputs["hyperparameters"] = hparams.outputs["hyperparameters"]
+    warm = warm_start_resolver(cfg)
+    if warm is not None:
+        inputs["base_model"] = warm.outputs["model"]
     if target == LOCAL:
         trainer, baseline = _local_trainer(inputs)
     else:
         trainer, baseline = _remote_trainer(cfg, inputs)
-    return TrainingNodes(transform, trainer, baseline, hparams)
+    return TrainingNodes(transform, trainer, baseline, hparams, warm)
 
 
 def _local_trainer(inputs: Dict[str, Any]):
