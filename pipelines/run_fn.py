@@ -233,12 +233,31 @@ def save_warm_start_weights(model, serving_model_dir: str) -> str:
     return d
 
 
-def warm_start(model, base_model: Optional[str], mode: str) -> Dict[str, Any]:
+def registry_version(registry: Optional[str], model_uri: str) -> Optional[str]:
+    """The registry version pushed from the Model artifact at ``model_uri`` (the index's
+    ``model_uri``, components/registry), or None (not pushed, no readable index)."""
+    if not registry:
+        return None
+    try:
+        with tf.io.gfile.GFile(os.path.join(registry, "registry.json")) as f:
+            index = json.load(f)
+    except (tf.errors.OpError, OSError, ValueError):
+        return None
+    want = os.path.normpath(model_uri)
+    found = [v for v, e in (index.get("versions") or {}).items()
+             if isinstance(e, dict) and os.path.normpath(str(e.get("model_uri", ""))) == want]
+    return max(found, key=lambda v: (len(v), v)) if found else None
+
+
+def warm_start(model, base_model: Optional[str], mode: str, registry: Optional[str] = None
+               ) -> Dict[str, Any]:
     """Initialises ``model`` from the base model's saved weights (``base_model``: the
     base Model artifact's serving dir, TFX's ``fn_args.base_model``) when ``mode`` is
     ``latest_blessed`` and the architectures match. Returns what happened:
-    ``{"mode", "warm_started", "from" (the base Model artifact's URI or None), "reason"}``."""
-    info: Dict[str, Any] = {"mode": mode, "warm_started": False, "from": None, "reason": ""}
+    ``{"mode", "warm_started", "from" (the base Model artifact's URI or None),
+    "from_version" (its version in the ``registry``, or None), "reason"}``."""
+    info: Dict[str, Any] = {"mode": mode, "warm_started": False, "from": None,
+                            "from_version": None, "reason": ""}
     if mode != "latest_blessed":
         info["reason"] = "model.warm_start is none: trained cold"
         return info
@@ -247,6 +266,7 @@ def warm_start(model, base_model: Optional[str], mode: str) -> Dict[str, Any]:
         return info
     base_uri = os.path.dirname(base_model.rstrip("/"))
     info["from"] = base_uri
+    info["from_version"] = registry_version(registry, base_uri)
     d = os.path.join(base_uri, WARM_START_DIR)
     weights, layers = os.path.join(d, WEIGHTS_FILE), os.path.join(d, LAYERS_FILE)
     if not (tf.io.gfile.exists(weights) and tf.io.gfile.exists(layers)):
@@ -271,7 +291,9 @@ def warm_start(model, base_model: Optional[str], mode: str) -> Dict[str, Any]:
             layer.set_weights(arrays[i:i + k])
             i += k
     info["warm_started"] = True
-    info["reason"] = f"initialised from the weights of {base_uri}"
+    version = f"version {info['from_version']} ({base_uri})" if info["from_version"] \
+        else base_uri
+    info["reason"] = f"initialised from the weights of {version}"
     return info
 
 
@@ -305,7 +327,7 @@ def train(fn_args):
         model = builder(task, features, mcfg, max(len(class_names), 2))
     keras = compat.keras_of(model)
     warm = warm_start(model, getattr(fn_args, "base_model", None),
-                      mcfg.get("warm_start", "none"))
+                      mcfg.get("warm_start", "none"), mcfg.get("registry"))
     print(f"tfxkit warm start: {warm['reason']}", flush=True)
 
     batch = mcfg.get("batch_size", 64)

@@ -68,6 +68,10 @@ def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str,
     model = cfg.model.model_dump(mode="json")
     # resolved here: the run's cache key and the Trainer both see the Keras it builds with
     model["keras"] = compat.keras_version(cfg.model.keras)
+    if cfg.model.warm_start != "none":
+        # where run_fn looks up the registry version of the base model (only then, so the
+        # cache key of a run without warm start does not depend on the registry's place)
+        model["registry"] = cfg.registry_path
     return _custom_config(cfg, "model", model, cfg.model.module, target)
 
 

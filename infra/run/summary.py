@@ -412,7 +412,9 @@ def build_summary(result, cfg, connection_config) -> Summary:
         model_run = (outs.get("model_run") or [None])[0]
         run_dir = model_run.uri if model_run is not None else None
         s.warm_start = read_json(run_dir, "warm_start.json")
-        if s.warm_start and s.warm_start.get("from") and cfg is not None:
+        if s.warm_start and s.warm_start.get("from_version"):
+            s.warm_start_version = str(s.warm_start["from_version"])
+        elif s.warm_start and s.warm_start.get("from") and cfg is not None:
             try:
                 s.warm_start_version = registry_version_of(cfg.registry_path,
                                                            s.warm_start["from"])

@@ -6,7 +6,9 @@ On a copy of the trained multiclass case (a blessed, pushed model): a cold run a
 warm-started run of the same config on the same data (the template has one data file;
 this is continuous training re-run, not a new span), then a warm-start run whose network
 is wider (a mismatch). Each prints its "Epochs to reach the gate" line: the first epoch
-whose eval-split accuracy meets the gate's lower bound (``Trainer``'s history.json)."""
+whose eval-split accuracy meets the gate's lower bound (``Trainer``'s history.json; the
+gate's change-vs-baseline bound has no per-epoch value, so a run may meet the bound and
+still not be blessed: exit 3, which these runs accept)."""
 import json
 import re
 
@@ -46,10 +48,11 @@ def test_warm_start_reaches_the_gate_sooner_and_mismatch_trains_cold(trained_mul
     case = copy_case(trained_multiclass.case)
     cold = tfxkit("run", case / "config.yaml", *COMMON, "--set", "model.warm_start=none",
                   cwd=case)
-    assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
+    # 3: completed, not pushed (the gate also bounds the change vs the blessed baseline)
+    assert cold.returncode in (0, 3), cold.stdout[-3000:] + cold.stderr[-3000:]
     warm = tfxkit("run", case / "config.yaml", *COMMON,
                   "--set", "model.warm_start=latest_blessed", cwd=case)
-    assert warm.returncode == 0, warm.stdout[-3000:] + warm.stderr[-3000:]
+    assert warm.returncode in (0, 3), warm.stdout[-3000:] + warm.stderr[-3000:]
     n_cold, n_warm = epochs_to_gate(cold.stdout), epochs_to_gate(warm.stdout)
     print(f"FIGURE epochs to reach the gate: cold {n_cold}, warm {n_warm} "
           f"(cold: {GATE.search(cold.stdout).group(0)}; warm: {GATE.search(warm.stdout).group(0)})")
@@ -60,7 +63,7 @@ def test_warm_start_reaches_the_gate_sooner_and_mismatch_trains_cold(trained_mul
     wide = tfxkit("run", case / "config.yaml", *COMMON,
                   "--set", "model.warm_start=latest_blessed",
                   "--set", "model.hidden_units=[32, 16]", cwd=case)
-    assert wide.returncode == 0, wide.stdout[-3000:] + wide.stderr[-3000:]
+    assert wide.returncode in (0, 3), wide.stdout[-3000:] + wide.stderr[-3000:]
     line = trainer_line(wide.stdout)
     print("FIGURE mismatch:", line)
     assert line and line.startswith("Trainer cold: architecture differs from the base model"), \

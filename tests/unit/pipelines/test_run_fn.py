@@ -185,7 +185,7 @@ def test_warm_start_initialises_from_the_base_models_weights(tmp_path, transform
                           dict(base_cfg, warm_start="latest_blessed", learning_rate=1e-9,
                                epochs=1), base=tmp_path / "base")
     assert info == {"mode": "latest_blessed", "warm_started": True,
-                    "from": str(tmp_path / "base" / "model"),
+                    "from": str(tmp_path / "base" / "model"), "from_version": None,
                     "reason": f"initialised from the weights of {tmp_path / 'base' / 'model'}"}
     assert run_fn.weight_signature(warm) == run_fn.weight_signature(base)
     for a, b in zip(warm.get_weights(), base.get_weights()):
@@ -236,3 +236,13 @@ def test_first_mismatch_names_the_first_differing_layer():
     assert run_fn.first_mismatch(base, base[:3]) == "layer logits: bias only in the base model"
     assert run_fn.first_mismatch([("logits", "kernel", (16, 3))], base[2:]) == \
         "layer logits: bias (3,) not in the base model"
+
+
+def test_the_base_models_registry_version_is_looked_up_by_its_uri(tmp_path):
+    (tmp_path / "registry.json").write_text(json.dumps({"versions": {
+        "11": {"model_uri": "/root/Trainer/model/5"},
+        "12": {"model_uri": "/root/Trainer/model/7"}}}))
+    assert run_fn.registry_version(str(tmp_path), "/root/Trainer/model/7") == "12"
+    assert run_fn.registry_version(str(tmp_path), "/root/Trainer/model/8") is None
+    assert run_fn.registry_version(str(tmp_path / "nowhere"), "/root/Trainer/model/7") is None
+    assert run_fn.registry_version(None, "/root/Trainer/model/7") is None

@@ -154,3 +154,10 @@ def test_the_remote_trainer_takes_the_base_model(cfg):
     nodes = training_stage.training_nodes(c, data_stage.data_nodes(c, "vertex"), "vertex")
     assert nodes.warm_start is not None and nodes.warm_start in nodes.nodes()
     assert nodes.trainer.inputs["base_model"].producer_component_id == nodes.warm_start.id
+
+
+def test_the_trainer_is_told_the_registry_only_with_warm_start(cfg):
+    on = cfg.model_copy(update={"model": cfg.model.model_copy(
+        update={"warm_start": "latest_blessed"})})
+    assert training_stage.trainer_custom_config(on)["model"]["registry"] == on.registry_path
+    assert "registry" not in training_stage.trainer_custom_config(cfg)["model"]
