@@ -46,13 +46,15 @@ def warm_start_records(case):
 def test_warm_start_reaches_the_gate_sooner_and_mismatch_trains_cold(trained_multiclass,
                                                                       copy_case):
     case = copy_case(trained_multiclass.case)
-    cold = tfxkit("run", case / "config.yaml", *COMMON, "--set", "model.warm_start=none",
-                  cwd=case)
-    # 3: completed, not pushed (the gate also bounds the change vs the blessed baseline)
-    assert cold.returncode in (0, 3), cold.stdout[-3000:] + cold.stderr[-3000:]
+    # warm first: its base is then the case's blessed model, never one the cold run
+    # trained on the same data (a blessed cold run would become the latest blessed model)
     warm = tfxkit("run", case / "config.yaml", *COMMON,
                   "--set", "model.warm_start=latest_blessed", cwd=case)
+    # 3: completed, not pushed (the gate also bounds the change vs the blessed baseline)
     assert warm.returncode in (0, 3), warm.stdout[-3000:] + warm.stderr[-3000:]
+    cold = tfxkit("run", case / "config.yaml", *COMMON, "--set", "model.warm_start=none",
+                  cwd=case)
+    assert cold.returncode in (0, 3), cold.stdout[-3000:] + cold.stderr[-3000:]
     n_cold, n_warm = epochs_to_gate(cold.stdout), epochs_to_gate(warm.stdout)
     print(f"FIGURE epochs to reach the gate: cold {n_cold}, warm {n_warm} "
           f"(cold: {GATE.search(cold.stdout).group(0)}; warm: {GATE.search(warm.stdout).group(0)})")
@@ -73,3 +75,41 @@ def test_warm_start_reaches_the_gate_sooner_and_mismatch_trains_cold(trained_mul
     recs = warm_start_records(case)
     assert any(r["warm_started"] for r in recs), recs
     assert any(not r["warm_started"] and "hidden_0" in r["reason"] for r in recs), recs
+
+
+def test_on_a_second_span_warm_start_reaches_the_gate_sooner(template_copy):
+    """The multiclass template with its data in two daily spans: span 1 the 2007-2008
+    penguins, span 2 the 2009 ones (the newest span is what trains). A first run on span 1
+    blesses a model; on span 2, a warm-started run (from span 1's model) and a cold one.
+    ``year`` is what the spans are cut by, so it is no feature here: as a categorical
+    feature its domain would shrink to the one year of span 2, a different embedding
+    shape (warm start then trains cold, naming ``year_xf_embedding``)."""
+    case = template_copy("multiclass")
+    data = case / "data"
+    lines = (data / "penguins.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    year = header.split(",").index("year")
+    (data / "penguins.csv").unlink()
+    (data / "penguins-2026-01-01.csv").write_text(
+        "\n".join([header] + [r for r in rows if r.split(",")[year] in ("2007", "2008")]) + "\n")
+    span2 = "\n".join([header] + [r for r in rows if r.split(",")[year] == "2009"]) + "\n"
+    cfg = case / "config.yaml"
+    text = cfg.read_text()
+    assert "source: {csv: data/penguins.csv}" in text and "  categorical_int: {year: 3}\n" in text
+    cfg.write_text(text.replace("source: {csv: data/penguins.csv}",
+                                'source: {csv: "data/penguins-{YYYY}-{MM}-{DD}.csv"}')
+                   .replace("  categorical_int: {year: 3}\n", ""))
+    first = tfxkit("run", cfg, "--profile", "quick", "--no-report", cwd=case)
+    assert first.returncode == 0 and "Pushed version" in first.stdout, \
+        first.stdout[-3000:] + first.stderr[-3000:]
+    (data / "penguins-2026-01-02.csv").write_text(span2)
+    warm = tfxkit("run", cfg, *COMMON, "--set", "model.warm_start=latest_blessed", cwd=case)
+    assert warm.returncode in (0, 3), warm.stdout[-3000:] + warm.stderr[-3000:]
+    cold = tfxkit("run", cfg, *COMMON, "--set", "model.warm_start=none", cwd=case)
+    assert cold.returncode in (0, 3), cold.stdout[-3000:] + cold.stderr[-3000:]
+    n_cold, n_warm = epochs_to_gate(cold.stdout), epochs_to_gate(warm.stdout)
+    print(f"FIGURE span 2: epochs to reach the gate: cold {n_cold}, warm {n_warm} "
+          f"(cold: {GATE.search(cold.stdout).group(0)}; warm: {GATE.search(warm.stdout).group(0)})")
+    line = trainer_line(warm.stdout)
+    assert line and line.startswith("Trainer warm-started from version "), warm.stdout[-3000:]
+    assert n_warm < n_cold
