@@ -14,6 +14,7 @@ SPAN_WINDOW = "SpanWindow"
 TRANSFORM = "Transform"
 HYPERPARAMETERS_GEN = "HyperparametersGen"
 TUNER = "Tuner"
+WARM_START_RESOLVER = "WarmStartResolver"  # model.warm_start: the Trainer's base_model
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "BaselineResolver"
 EVALUATOR = "Evaluator"

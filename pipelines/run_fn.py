@@ -19,6 +19,15 @@ when wired, overrides the model section's values (``merge_hyperparameters``).
 Per-epoch history goes to ``history.json`` in the model run folder, and the Keras the
 model was built with to ``model_info.json`` (``keras``: 2 or 3, and its version).
 
+Warm start (``model.warm_start: latest_blessed``): every run saves its trained weights
+layer by layer beside the export (``<Model artifact>/warm_start/``: ``weights.npz`` and
+``layers.json``, the (layer, weight, shape) list). When the Trainer is given a
+``base_model`` (the pipeline's latest blessed model), the new network starts from that
+model's weights if its (layer, weight, shape) list is the same; otherwise, or without a
+base model or its weights, it trains cold. Either way ``warm_start.json`` in the model run
+folder says what happened and why (``warm_started``, ``from``, ``reason``), and the run
+summary, the run report and ``tfxkit lineage`` show it.
+
 A Keras 2 (``tf_keras``) model is saved with ``model.save`` (TFMA 0.47 on TFX 1.16 loads it
 as a Keras model). A Keras 3 model (TFX 1.21's default) is saved with
 ``tf.saved_model.save`` of a module holding the model and the transform layer (Keras 3
@@ -28,9 +37,10 @@ two signatures, no Keras metadata, so everything downstream loads it with
 """
 from __future__ import annotations
 
+import io
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -151,6 +161,142 @@ def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[s
          export_dir)
 
 
+WARM_START_DIR = "warm_start"  # in the Model artifact, beside Format-Serving
+WEIGHTS_FILE = "weights.npz"
+LAYERS_FILE = "layers.json"
+WARM_START_INFO = "warm_start.json"  # in the model run folder
+
+Signature = List[Tuple[str, str, Tuple[int, ...]]]
+
+
+def _weight_name(w) -> str:
+    """``kernel`` of ``hidden_0/kernel:0`` (Keras 2) or ``kernel`` (Keras 3)."""
+    return w.name.split("/")[-1].split(":")[0]
+
+
+def weight_signature(model) -> Signature:
+    """(layer name, weight name, shape) of every weight of the model, layer by layer."""
+    return [(layer.name, _weight_name(w), tuple(int(d) for d in w.shape))
+            for layer in model.layers for w in layer.weights]
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def first_mismatch(base: Signature, new: Signature) -> Optional[str]:
+    """Why weights of signature ``base`` cannot initialise a model of signature ``new``,
+    naming the first differing layer (``layer hidden_0: kernel (20, 16) in the base
+    model vs (21, 16) now``); None when they are the same."""
+    def by_layer(sig):
+        out: Dict[str, List[Tuple[str, Tuple[int, ...]]]] = {}
+        for layer, name, shape in sig:
+            out.setdefault(layer, []).append((name, tuple(shape)))
+        return out
+    b, n = by_layer(base), by_layer(new)
+    for layer, weights in n.items():
+        if layer not in b:
+            return f"layer {layer}: not in the base model"
+        theirs = b[layer]
+        for i, (name, shape) in enumerate(weights):
+            if i >= len(theirs):
+                return f"layer {layer}: {name} {_shape_text(shape)} not in the base model"
+            bname, bshape = theirs[i]
+            if bname != name:
+                return f"layer {layer}: weight {bname} in the base model vs {name} now"
+            if bshape != shape:
+                return (f"layer {layer}: {name} {_shape_text(bshape)} in the base model vs "
+                        f"{_shape_text(shape)} now")
+        if len(theirs) > len(weights):
+            return f"layer {layer}: {theirs[len(weights)][0]} only in the base model"
+    for layer in b:
+        if layer not in n:
+            return f"layer {layer}: only in the base model"
+    return None
+
+
+def save_warm_start_weights(model, serving_model_dir: str) -> str:
+    """Saves the model's weights layer by layer and their signature in
+    ``<Model artifact>/warm_start/`` (beside ``serving_model_dir``) for the next run."""
+    import numpy as np
+
+    d = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), WARM_START_DIR)
+    tf.io.gfile.makedirs(d)
+    arrays = [w for layer in model.layers for w in layer.get_weights()]
+    buf = io.BytesIO()
+    np.savez(buf, *arrays)
+    with tf.io.gfile.GFile(os.path.join(d, WEIGHTS_FILE), "wb") as f:
+        f.write(buf.getvalue())
+    with tf.io.gfile.GFile(os.path.join(d, LAYERS_FILE), "w") as f:
+        json.dump([[layer, name, list(shape)] for layer, name, shape in weight_signature(model)],
+                  f)
+    return d
+
+
+def registry_version(registry: Optional[str], model_uri: str) -> Optional[str]:
+    """The registry version pushed from the Model artifact at ``model_uri`` (the index's
+    ``model_uri``, components/registry), or None (not pushed, no readable index)."""
+    if not registry:
+        return None
+    try:
+        with tf.io.gfile.GFile(os.path.join(registry, "registry.json")) as f:
+            index = json.load(f)
+    except (tf.errors.OpError, OSError, ValueError):
+        return None
+    want = os.path.normpath(model_uri)
+    found = [v for v, e in (index.get("versions") or {}).items()
+             if isinstance(e, dict) and os.path.normpath(str(e.get("model_uri", ""))) == want]
+    return max(found, key=lambda v: (len(v), v)) if found else None
+
+
+def warm_start(model, base_model: Optional[str], mode: str, registry: Optional[str] = None
+               ) -> Dict[str, Any]:
+    """Initialises ``model`` from the base model's saved weights (``base_model``: the
+    base Model artifact's serving dir, TFX's ``fn_args.base_model``) when ``mode`` is
+    ``latest_blessed`` and the architectures match. Returns what happened:
+    ``{"mode", "warm_started", "from" (the base Model artifact's URI or None),
+    "from_version" (its version in the ``registry``, or None), "reason"}``."""
+    info: Dict[str, Any] = {"mode": mode, "warm_started": False, "from": None,
+                            "from_version": None, "reason": ""}
+    if mode != "latest_blessed":
+        info["reason"] = "model.warm_start is none: trained cold"
+        return info
+    if not base_model:
+        info["reason"] = "no blessed model of this pipeline yet: trained cold"
+        return info
+    base_uri = os.path.dirname(base_model.rstrip("/"))
+    info["from"] = base_uri
+    info["from_version"] = registry_version(registry, base_uri)
+    d = os.path.join(base_uri, WARM_START_DIR)
+    weights, layers = os.path.join(d, WEIGHTS_FILE), os.path.join(d, LAYERS_FILE)
+    if not (tf.io.gfile.exists(weights) and tf.io.gfile.exists(layers)):
+        info["reason"] = (f"the base model {base_uri} has no saved weights ({WARM_START_DIR}/"
+                          "; it was trained before warm start was supported): trained cold")
+        return info
+    with tf.io.gfile.GFile(layers) as f:
+        base_sig = [(layer, name, tuple(shape)) for layer, name, shape in json.load(f)]
+    why = first_mismatch(base_sig, weight_signature(model))
+    if why:
+        info["reason"] = f"architecture differs from the base model: {why}: trained cold"
+        return info
+    import numpy as np
+
+    with tf.io.gfile.GFile(weights, "rb") as f:
+        npz = np.load(io.BytesIO(f.read()))
+        arrays = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+    i = 0
+    for layer in model.layers:
+        k = len(layer.weights)
+        if k:
+            layer.set_weights(arrays[i:i + k])
+            i += k
+    info["warm_started"] = True
+    version = f"version {info['from_version']} ({base_uri})" if info["from_version"] \
+        else base_uri
+    info["reason"] = f"initialised from the weights of {version}"
+    return info
+
+
 def merge_hyperparameters(model_cfg: Dict[str, Any], hp: Optional[Dict[str, Any]]
                           ) -> Dict[str, Any]:
     """The model section with the Trainer's ``fn_args.hyperparameters`` (a KerasTuner
@@ -180,6 +326,9 @@ def train(fn_args):
             builder = load_module(mcfg["module"], "build_model")
         model = builder(task, features, mcfg, max(len(class_names), 2))
     keras = compat.keras_of(model)
+    warm = warm_start(model, getattr(fn_args, "base_model", None),
+                      mcfg.get("warm_start", "none"), mcfg.get("registry"))
+    print(f"tfxkit warm start: {warm['reason']}", flush=True)
 
     batch = mcfg.get("batch_size", 64)
     epochs = mcfg.get("epochs", 10)
@@ -217,6 +366,9 @@ def train(fn_args):
     with open(os.path.join(fn_args.model_run_dir, "model_info.json"), "w") as f:
         json.dump({"keras": 3 if compat.is_keras3(model) else 2,
                    "keras_version": keras.__version__, "tensorflow": tf.__version__}, f)
+    with open(os.path.join(fn_args.model_run_dir, WARM_START_INFO), "w") as f:
+        json.dump(warm, f)
+    save_warm_start_weights(model, fn_args.serving_model_dir)
     if task == "bandit":
         from tfxkit.pipelines import policy_export  # it builds on this module's export parts
 

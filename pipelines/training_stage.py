@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Optional
 
 from tfxkit.pipelines import compat
 from tfxkit.pipelines.component_ids import (BASELINE_RESOLVER, HYPERPARAMETERS_GEN, LOCAL,
-                                           TRAINER, TRANSFORM, TUNER)
+                                           TRAINER, TRANSFORM, TUNER,
+                                           WARM_START_RESOLVER)
 from tfxkit.pipelines.config import PipelineConfig
 from tfxkit.pipelines.data_stage import DataNodes, file_sha
 
@@ -69,6 +70,10 @@ def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str,
     model = cfg.model.model_dump(mode="json")
     # resolved here: the run's cache key and the Trainer both see the Keras it builds with
     model["keras"] = compat.keras_version(cfg.model.keras)
+    if cfg.model.warm_start != "none":
+        # where run_fn looks up the registry version of the base model (only then, so the
+        # cache key of a run without warm start does not depend on the registry's place)
+        model["registry"] = cfg.registry_path
     return _custom_config(cfg, "model", model, cfg.model.module, target)
 
 
@@ -110,10 +115,32 @@ class TrainingNodes:
     baseline: Any  # the resolver of the model the Evaluator compares with
     hyperparameters: Optional[Any] = None  # HyperparametersGen (``hyperparameters:``)
     tuner: Optional[Any] = None  # TFX's Tuner (``model.tune:``)
+    warm_start: Optional[Any] = None  # the resolver of the Trainer's base_model
+                                      # (``model.warm_start: latest_blessed``)
 
     def nodes(self) -> List[Any]:
-        return [n for n in (self.transform, self.hyperparameters, self.tuner, self.trainer,
-                            self.baseline) if n is not None]
+        return [n for n in (self.transform, self.hyperparameters, self.tuner,
+                            self.warm_start, self.trainer, self.baseline) if n is not None]
+
+
+def warm_start_resolver(cfg: PipelineConfig) -> Optional[Any]:
+    """With ``model.warm_start: latest_blessed``: a Resolver of the pipeline's latest
+    blessed model (TFX's LatestBlessedModelStrategy, run before the Trainer, so the
+    candidate of this run is never its own base), whose ``model`` output is the Trainer's
+    ``base_model``; None otherwise. With no blessed model yet it resolves nothing and the
+    Trainer trains cold (``run_fn`` records why)."""
+    if cfg.model.warm_start != "latest_blessed":
+        return None
+    from tfx.dsl.components.common.resolver import Resolver
+    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+        LatestBlessedModelStrategy)
+    from tfx.types import Channel, standard_artifacts
+
+    return Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+    ).with_id(WARM_START_RESOLVER)
 
 
 def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) -> TrainingNodes:
@@ -147,11 +174,14 @@ def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) ->
     if cfg.model.tune is not None:  # model.tune: TFX's Tuner; its best values -> Trainer
         tuner = _tuner(cfg, transform, target)
         inputs["hyperparameters"] = tuner.outputs["best_hyperparameters"]
+    warm = warm_start_resolver(cfg)
+    if warm is not None:
+        inputs["base_model"] = warm.outputs["model"]
     if target == LOCAL:
         trainer, baseline = _local_trainer(inputs)
     else:
         trainer, baseline = _remote_trainer(cfg, inputs)
-    return TrainingNodes(transform, trainer, baseline, hparams, tuner)
+    return TrainingNodes(transform, trainer, baseline, hparams, tuner, warm)
 
 
 def _tuner(cfg: PipelineConfig, transform: Any, target: str):

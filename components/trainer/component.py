@@ -36,10 +36,11 @@ class Trainer(base_component.BaseComponent):
                  schema: types.BaseChannel, run_fn: str, custom_config: Dict[str, Any],
                  epochs: IntParam = None, train_steps: IntParam = None,
                  learning_rate: Optional[Union[float, data_types.RuntimeParameter]] = None,
-                 hyperparameters: Optional[types.BaseChannel] = None):
+                 hyperparameters: Optional[types.BaseChannel] = None,
+                 base_model: Optional[types.BaseChannel] = None):
         super().__init__(spec=TrainerSpec(
             examples=examples, transform_graph=transform_graph, schema=schema,
-            hyperparameters=hyperparameters,
+            hyperparameters=hyperparameters, base_model=base_model,
             train_args=trainer_pb2.TrainArgs(), eval_args=trainer_pb2.EvalArgs(),
             run_fn=run_fn, custom_config=json_utils.dumps(custom_config),
             epochs=epochs, train_steps=train_steps, learning_rate=learning_rate,

@@ -48,6 +48,9 @@ class Summary:
     infra_reason: Optional[str] = None
     status: str = "succeeded"              # failed | canceled | running: a component did
     status_reason: Optional[str] = None    # not complete (then no verdict is a success)
+    warm_start: Optional[dict] = None      # the Trainer's warm_start.json (run_fn.warm_start)
+    warm_start_version: Optional[str] = None  # the registry version of its base model
+    epochs_to_gate: Optional[str] = None   # "epochs to reach the gate: 3 of 5 (val_...)"
 
 
 def output_artifacts(connection_config, execution_id: int) -> Dict[str, list]:
@@ -327,6 +330,67 @@ def policy_summary(blessing_uri: str) -> Summary:
     return s
 
 
+def read_json(folder: Optional[str], name: str) -> Optional[dict]:
+    """``<folder>/<name>`` parsed, or None when there is none (or it is unreadable)."""
+    import json
+    import os
+
+    from tfx.dsl.io import fileio
+
+    if not folder:
+        return None
+    p = os.path.join(folder, name)
+    try:
+        if not fileio.exists(p):
+            return None
+        with fileio.open(p) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def registry_version_of(registry_path: Optional[str], model_uri: Optional[str]
+                        ) -> Optional[str]:
+    """The registry version pushed from the Model artifact at ``model_uri`` (the index's
+    ``model_uri``), or None (not pushed, no registry, an unreadable index)."""
+    import os
+
+    if not registry_path or not model_uri:
+        return None
+    index = read_json(registry_path, "registry.json") or {}
+    found = [v for v, e in (index.get("versions") or {}).items()
+             if isinstance(e, dict) and os.path.normpath(str(e.get("model_uri", ""))) ==
+             os.path.normpath(model_uri)]
+    return max(found, key=lambda v: (len(v), v)) if found else None
+
+
+def epochs_to_gate(history: Optional[Dict[str, List[float]]], table) -> Optional[str]:
+    """The first epoch whose eval-split (``val_``) value of every gated metric Keras also
+    computes meets its absolute thresholds (``lower_bound``/``upper_bound``), as
+    ``"3 of 5 epochs (val_sparse_categorical_accuracy >= 0.8)"``, ``"not reached in 5
+    epochs (...)"``; None when no gated metric has a Keras counterpart in the history."""
+    if not history or not table:
+        return None
+    checks = []  # (history key, lower, upper)
+    for key, m in table.items():
+        if m.lower_bound is None and m.upper_bound is None:
+            continue
+        names = [key] + [k for k, v in ALIASES.items() if v == key]
+        hkey = next((f"val_{n}" for n in names if f"val_{n}" in history), None)
+        if hkey:
+            checks.append((hkey, m.lower_bound, m.upper_bound))
+    if not checks:
+        return None
+    n = min(len(history[h]) for h, _, _ in checks)
+    what = ", ".join(f"{h}" + (f" >= {lo:g}" if lo is not None else "")
+                     + (f" <= {hi:g}" if hi is not None else "") for h, lo, hi in checks)
+    for epoch in range(n):
+        if all((lo is None or history[h][epoch] >= lo) and (hi is None or history[h][epoch] <= hi)
+               for h, lo, hi in checks):
+            return f"{epoch + 1} of {n} epochs ({what})"
+    return f"not reached in {n} epochs ({what})"
+
+
 def build_summary(result, cfg, connection_config) -> Summary:
     from tfxkit.pipelines import component_ids as ids
 
@@ -342,8 +406,25 @@ def build_summary(result, cfg, connection_config) -> Summary:
             s = policy_summary(blessing.uri)
     tr = result.node(ids.TRAINER)
     if tr and tr.execution_id:
-        model = (output_artifacts(connection_config, tr.execution_id).get("model") or [None])[0]
+        outs = output_artifacts(connection_config, tr.execution_id)
+        model = (outs.get("model") or [None])[0]
         s.model_uri = model.uri if model else None
+        model_run = (outs.get("model_run") or [None])[0]
+        run_dir = model_run.uri if model_run is not None else None
+        s.warm_start = read_json(run_dir, "warm_start.json")
+        if s.warm_start and s.warm_start.get("from_version"):
+            s.warm_start_version = str(s.warm_start["from_version"])
+        elif s.warm_start and s.warm_start.get("from") and cfg is not None:
+            try:
+                s.warm_start_version = registry_version_of(cfg.registry_path,
+                                                           s.warm_start["from"])
+            except Exception:  # noqa: BLE001 - no push section / remote registry: no version
+                s.warm_start_version = None
+        if cfg is not None and cfg.task != "bandit":
+            from tfxkit.pipelines.metrics import threshold_table
+
+            s.epochs_to_gate = epochs_to_gate(read_json(run_dir, "history.json"),
+                                              threshold_table(cfg))
     iv = result.node(ids.INFRA_VALIDATOR)
     if iv and iv.execution_id:
         ib = (output_artifacts(connection_config, iv.execution_id).get("blessing") or [None])[0]
@@ -363,10 +444,25 @@ def build_summary(result, cfg, connection_config) -> Summary:
     return s
 
 
+def warm_start_text(info: Optional[dict], version: Optional[str] = None) -> Optional[str]:
+    """``warm-started from version 1733... (<uri>)`` or ``cold: <why>``; None when the
+    Trainer recorded nothing (a model trained before warm start)."""
+    if not info:
+        return None
+    if info.get("warm_started"):
+        where = f"version {version} ({info.get('from')})" if version else info.get("from")
+        return f"warm-started from {where}"
+    return f"cold: {info.get('reason') or 'not warm-started'}"
+
+
 def format_summary(s: Summary) -> List[str]:
     lines = []
     if s.status != "succeeded":
         lines.append(f"Run {s.status.upper()}: {s.status_reason or 'not every component completed'}")
+    if s.warm_start and s.warm_start.get("mode", "none") != "none":
+        lines.append(f"Trainer {warm_start_text(s.warm_start, s.warm_start_version)}")
+    if s.epochs_to_gate:
+        lines.append(f"Epochs to reach the gate: {s.epochs_to_gate}")
     if s.blessed is not None:
         lines.append(f"Model {'BLESSED' if s.blessed else 'NOT blessed'}"
                      + ("" if s.has_baseline else " (no baseline yet: absolute thresholds only)"))

@@ -30,3 +30,7 @@ class ModelConfig(_Strict):
     # Keras 3 or 2 (tf_keras) for the zoo; auto: 3 on TFX 1.21, 2 on TFX 1.16 (compat.py)
     keras: Literal["auto", 2, 3] = "auto"
     tune: Optional[Tune] = None  # a KerasTuner search before the Trainer (config/tune.py)
+    # latest_blessed: start from the weights of the pipeline's latest blessed model when
+    # its layers (names and weight shapes) match; otherwise (or with none yet) train cold
+    # and record why (pipelines/run_fn.py, warm_start.json)
+    warm_start: Literal["none", "latest_blessed"] = "none"

@@ -60,6 +60,22 @@ def hyperparameter_values(uri: str, props: Dict[str, Any]) -> Optional[Dict[str,
         return None
 
 
+def warm_start_record(model_run_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The Trainer's ``warm_start.json`` in its ModelRun (pipelines/run_fn.py): whether
+    and from which model it warm-started, or why not; None if there is none."""
+    import json
+
+    p = os.path.join(model_run_uri, "warm_start.json") if model_run_uri else None
+    if not p or not os.path.isfile(p):
+        return None
+    try:
+        with open(p) as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def _bounds(t) -> Dict[str, Optional[float]]:
     """A TFMA MetricThreshold as ``pipelines.metrics.Metric``'s keyword arguments."""
     vt, ct = t.value_threshold, t.change_threshold

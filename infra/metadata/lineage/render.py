@@ -41,8 +41,19 @@ def _hyperparameters_input(f) -> str:
                   + ", ".join(f"{k}={_short(v, 30)}" for k, v in values.items()), 120)
 
 
+def _warm_start(f) -> str:
+    """``warm-started from version V (uri)`` or ``cold: why`` (``model.warm_start``)."""
+    w = f.get("warm_start")
+    if not isinstance(w, dict) or w.get("mode", "none") == "none":
+        return ""
+    if w.get("warm_started"):
+        v = w.get("from_version")
+        return f"warm-started from {f'version {v} ' if v else ''}({w.get('from')})"
+    return f"cold: {w.get('reason') or 'not warm-started'}"
+
+
 def _trainer_lines(f) -> List[str]:
-    lines = [_hyper(f.get("hyperparameters")), _hyperparameters_input(f),
+    lines = [_hyper(f.get("hyperparameters")), _hyperparameters_input(f), _warm_start(f),
              f"model {_short(f.get('model_uri') or '', 50)}"]
     return [x for x in lines if x]
 

@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional
 
 from tfxkit.infra.metadata import ope
 from tfxkit.infra.metadata.lineage.facts import (anomaly_lines, hyperparameter_values,
-                                                 read_metrics, schema_feature_count)
+                                                 read_metrics, schema_feature_count,
+                                                 warm_start_record)
 from tfxkit.infra.metadata.lineage.model import Lineage, LineageError, Step
 from tfxkit.pipelines.mlmd_reader import Reader, decoded_properties, properties
 from tfxkit.infra.run.properties import CONFIG_HASH, GIT_COMMIT
@@ -141,6 +142,10 @@ def _trainer(w: _Walker, model_id: Optional[int]) -> Optional[Step]:
             "code": custom.get("code") if as_dict else None,
             "train_args": props.get("train_args"), "eval_args": props.get("eval_args"),
             "run_fn": props.get("run_fn")}
+        run_id = _first(trainer.outputs.get("model_run"))
+        warm = warm_start_record(w.artifact(run_id).uri if run_id is not None else None)
+        if warm is not None:
+            trainer.facts["warm_start"] = warm
         hp_id = _first(trainer.inputs.get("hyperparameters"))
         if hp_id is not None:  # they override the model section in run_fn
             hp = w.artifact(hp_id)

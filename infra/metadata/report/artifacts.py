@@ -141,6 +141,19 @@ def read_history(model_run_uri: Optional[str], model_uri: Optional[str] = None
     return {}
 
 
+def read_warm_start(model_run_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+    """Whether and from which model the Trainer warm-started (warm_start.json), or None."""
+    p = os.path.join(model_run_uri, "warm_start.json") if model_run_uri else None
+    if not p or not os.path.isfile(p):
+        return None
+    try:
+        with open(p) as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def prediction_values(uri: str) -> Dict[str, List[Any]]:
     """{output name: one value per example} of an InferenceResult's PredictionLogs
     (single-value outputs as scalars, ``probabilities`` as its maximum)."""

@@ -20,7 +20,8 @@ from typing import Any, Dict, List, Optional
 from tfxkit.pipelines.mlmd_reader import (Reader, decoded_properties, json_or, pipeline_runs,
                                           properties)
 from tfxkit.infra.metadata.report.artifacts import (prediction_values, read_anomalies,
-                                                    read_history, read_schema, read_statistics)
+                                                    read_history, read_schema, read_statistics,
+                                                    read_warm_start)
 from tfxkit.infra.metadata.report.components import (component_runs, find, out_artifact,
                                                      run_status)
 from tfxkit.infra.metadata.report.drift import attach_previous, prediction_drift
@@ -181,11 +182,12 @@ def _training(rep: Report, r: Reader, comps: List[ComponentRun]) -> None:
     model = out_artifact(r, tr, "model")
     t.model_uri = model.uri if model is not None else None
     t.history = read_history(model_run.uri if model_run is not None else None, t.model_uri)
+    t.warm_start = read_warm_start(model_run.uri if model_run is not None else None)
     try:
         custom = r.exec_props(tr.execution_id).get("custom_config") or {}
         if isinstance(custom, dict):
             t.hyperparameters = {k: v for k, v in (custom.get("model") or {}).items()
-                                 if v is not None and k != "tune"}
+                                 if v is not None and k not in ("tune", "registry")}
         hp_in = tr.inputs.get("hyperparameters") or []
         if hp_in:  # the Tuner's (or HyperparametersGen's) values: run_fn merges them over
             t.hyperparameters.update(read_hyperparameters(r.artifact(hp_in[0]).uri))

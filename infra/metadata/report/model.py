@@ -131,6 +131,9 @@ class Training:
     hyperparameters: Dict[str, Any] = field(default_factory=dict)
     model_uri: Optional[str] = None
     state: Optional[str] = None
+    # the Trainer's warm_start.json (pipelines/run_fn.py): mode, warm_started, from,
+    # from_version, reason; None for a model trained before warm start was recorded
+    warm_start: Optional[Dict[str, Any]] = None
 
     @property
     def epochs(self) -> int:

@@ -30,6 +30,22 @@ def _not_trained_reason(rep: Report) -> str:
     return "Nothing was trained: the Trainer did not run in this run."
 
 
+def warm_start_html(info) -> str:
+    """A line on whether the Trainer started from the latest blessed model
+    (``model.warm_start``), from which version, or why not; empty when warm start is off
+    or nothing was recorded."""
+    if not info or info.get("mode", "none") == "none":
+        return ""
+    if info.get("warm_started"):
+        version = info.get("from_version")
+        where = (f"version <b>{e(str(version))}</b> ({e(str(info.get('from')))})" if version
+                 else e(str(info.get("from"))))
+        return (f"<p data-warm-start='true'>Warm-started from the latest blessed model: "
+                f"{where}.</p>")
+    return (f"<p data-warm-start='false'>Not warm-started (trained cold): "
+            f"{e(str(info.get('reason') or ''))}.</p>")
+
+
 def training_section(rep: Report) -> str:
     parts = ["<section id='training' data-section='training'><h2>Training</h2>"]
     t = rep.training
@@ -41,6 +57,9 @@ def training_section(rep: Report) -> str:
         if t.state == "cached" else ""
     parts.append(f"<p data-trained='true' data-epochs='{t.epochs}'>Trained for "
                  f"<b>{t.epochs}</b> epoch{'s' if t.epochs != 1 else ''}{e(note)}.</p>")
+    warm = warm_start_html(t.warm_start)
+    if warm:
+        parts.append(warm)
     if t.hyperparameters:
         hp = {k: v for k, v in t.hyperparameters.items() if k not in ("module",) or v}
         parts.append("<dl class='facts'>" + "".join(

@@ -160,3 +160,89 @@ def test_class_names_come_from_classes_vocabulary_domain_or_the_binary_task():
     assert names({"task": "binary"}, FakeTransformOutput(), "y_xf") == ["0", "1"]
     with pytest.raises(ValueError, match="cannot tell the classes of 'y_xf'"):
         names({"task": "multiclass"}, FakeTransformOutput(), "y_xf")
+
+
+def _trained(tmp_path, transformed, name, model, base=None):
+    """run_fn.train into ``tmp_path/name`` (a Model artifact's folder: Format-Serving and
+    warm_start/ inside), with ``base`` (such a folder) as the Trainer's base_model."""
+    args = fn_args(tmp_path / name, transformed, model)
+    args.serving_model_dir = str(tmp_path / name / "model" / "Format-Serving")
+    args.base_model = str(base / "model" / "Format-Serving") if base else None
+    trained = run_fn.train(args)
+    info = json.loads((tmp_path / name / "run" / run_fn.WARM_START_INFO).read_text())
+    return trained, info
+
+
+@pytest.mark.parametrize("keras", [2, 3])
+def test_warm_start_initialises_from_the_base_models_weights(tmp_path, transformed, keras):
+    base_cfg = {"hidden_units": [4], "epochs": 2, "batch_size": 4, "keras": keras}
+    base, info = _trained(tmp_path, transformed, "base", base_cfg)
+    assert info["warm_started"] is False and info["mode"] == "none"
+    saved = tmp_path / "base" / "model" / run_fn.WARM_START_DIR
+    assert (saved / run_fn.WEIGHTS_FILE).exists() and (saved / run_fn.LAYERS_FILE).exists()
+    # a learning rate too small to move a weight: the warm model ends where the base did
+    warm, info = _trained(tmp_path, transformed, "warm",
+                          dict(base_cfg, warm_start="latest_blessed", learning_rate=1e-9,
+                               epochs=1), base=tmp_path / "base")
+    assert info == {"mode": "latest_blessed", "warm_started": True,
+                    "from": str(tmp_path / "base" / "model"), "from_version": None,
+                    "reason": f"initialised from the weights of {tmp_path / 'base' / 'model'}"}
+    assert run_fn.weight_signature(warm) == run_fn.weight_signature(base)
+    for a, b in zip(warm.get_weights(), base.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # the same without warm start starts elsewhere (seeded init, not the trained weights)
+    cold, info = _trained(tmp_path, transformed, "cold",
+                          dict(base_cfg, learning_rate=1e-9, epochs=1),
+                          base=tmp_path / "base")
+    assert info["warm_started"] is False and info["reason"].startswith("model.warm_start is none")
+    assert any(not np.allclose(a, b, atol=1e-5)
+               for a, b in zip(cold.get_weights(), base.get_weights()))
+
+
+def test_warm_start_trains_cold_and_says_why(tmp_path, transformed):
+    cfg = {"hidden_units": [4], "epochs": 1, "batch_size": 4, "warm_start": "latest_blessed"}
+    _, info = _trained(tmp_path, transformed, "first", cfg)
+    assert info["warm_started"] is False and info["from"] is None
+    assert info["reason"] == "no blessed model of this pipeline yet: trained cold"
+
+    _, info = _trained(tmp_path, transformed, "wide", dict(cfg, hidden_units=[8]),
+                       base=tmp_path / "first")
+    assert info["warm_started"] is False and info["from"] == str(tmp_path / "first" / "model")
+    assert info["reason"].startswith("architecture differs from the base model: layer "
+                                     "hidden_0: kernel (")
+    assert "4) in the base model vs (" in info["reason"] and info["reason"].endswith(
+        "8) now: trained cold")
+
+    old = tmp_path / "old" / "model" / "Format-Serving"
+    old.mkdir(parents=True)  # a model trained before warm start: no warm_start/ beside it
+    _, info = _trained(tmp_path, transformed, "after_old", cfg, base=tmp_path / "old")
+    assert info["warm_started"] is False
+    assert "has no saved weights" in info["reason"]
+
+
+def test_first_mismatch_names_the_first_differing_layer():
+    base = [("hidden_0", "kernel", (20, 16)), ("hidden_0", "bias", (16,)),
+            ("logits", "kernel", (16, 3)), ("logits", "bias", (3,))]
+    assert run_fn.first_mismatch(base, list(base)) is None
+    wider = [("hidden_0", "kernel", (20, 32)), ("hidden_0", "bias", (32,))] + base[2:]
+    assert run_fn.first_mismatch(base, wider) == \
+        "layer hidden_0: kernel (20, 16) in the base model vs (20, 32) now"
+    vocab = [("hidden_0", "kernel", (21, 16))] + base[1:]  # one more vocabulary token
+    assert run_fn.first_mismatch(base, vocab) == \
+        "layer hidden_0: kernel (20, 16) in the base model vs (21, 16) now"
+    assert run_fn.first_mismatch(base, base + [("extra", "kernel", (3, 1))]) == \
+        "layer extra: not in the base model"
+    assert run_fn.first_mismatch(base, base[:2]) == "layer logits: only in the base model"
+    assert run_fn.first_mismatch(base, base[:3]) == "layer logits: bias only in the base model"
+    assert run_fn.first_mismatch([("logits", "kernel", (16, 3))], base[2:]) == \
+        "layer logits: bias (3,) not in the base model"
+
+
+def test_the_base_models_registry_version_is_looked_up_by_its_uri(tmp_path):
+    (tmp_path / "registry.json").write_text(json.dumps({"versions": {
+        "11": {"model_uri": "/root/Trainer/model/5"},
+        "12": {"model_uri": "/root/Trainer/model/7"}}}))
+    assert run_fn.registry_version(str(tmp_path), "/root/Trainer/model/7") == "12"
+    assert run_fn.registry_version(str(tmp_path), "/root/Trainer/model/8") is None
+    assert run_fn.registry_version(str(tmp_path / "nowhere"), "/root/Trainer/model/7") is None
+    assert run_fn.registry_version(None, "/root/Trainer/model/7") is None

@@ -142,3 +142,50 @@ def test_model_tune_puts_the_tuner_before_the_trainer(cfg):
     from tfxkit.pipelines.tuner_executor import Executor
 
     assert nodes.tuner.executor_spec.executor_class is Executor
+
+
+def _pipeline_components(cfg, tmp_path, **model):
+    from tfxkit.pipelines import factory
+
+    c = cfg.model_copy(update={
+        "root": str(tmp_path / "root"),
+        "metadata": cfg.metadata.model_copy(update={"sqlite": str(tmp_path / "m.sqlite")}),
+        "model": cfg.model.model_copy(update=model)})
+    return {x.id: x for x in factory.create_pipeline(c).components}
+
+
+def test_warm_start_feeds_the_latest_blessed_model_to_the_trainer(cfg, tmp_path):
+    """model.warm_start: latest_blessed adds a LatestBlessedModelStrategy resolver before
+    the Trainer, whose model output is the Trainer's base_model; none adds nothing."""
+    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+        LatestBlessedModelStrategy)
+
+    from tfxkit.pipelines.component_ids import WARM_START_RESOLVER
+
+    comps = _pipeline_components(cfg, tmp_path, warm_start="latest_blessed")
+    resolver, trainer = comps[WARM_START_RESOLVER], comps["Trainer"]
+    assert resolver.exec_properties["resolver_class"] is LatestBlessedModelStrategy
+    assert trainer.inputs["base_model"].producer_component_id == WARM_START_RESOLVER
+    ids = list(comps)
+    assert ids.index(WARM_START_RESOLVER) < ids.index("Trainer")
+
+    cold = _pipeline_components(cfg, tmp_path, warm_start="none")
+    assert WARM_START_RESOLVER not in cold
+    assert "base_model" not in cold["Trainer"].inputs
+
+
+def test_the_remote_trainer_takes_the_base_model(cfg):
+    from tfxkit.pipelines import data_stage
+
+    c = cfg.model_copy(update={"model": cfg.model.model_copy(
+        update={"warm_start": "latest_blessed"})})
+    nodes = training_stage.training_nodes(c, data_stage.data_nodes(c, "vertex"), "vertex")
+    assert nodes.warm_start is not None and nodes.warm_start in nodes.nodes()
+    assert nodes.trainer.inputs["base_model"].producer_component_id == nodes.warm_start.id
+
+
+def test_the_trainer_is_told_the_registry_only_with_warm_start(cfg):
+    on = cfg.model_copy(update={"model": cfg.model.model_copy(
+        update={"warm_start": "latest_blessed"})})
+    assert training_stage.trainer_custom_config(on)["model"]["registry"] == on.registry_path
+    assert "registry" not in training_stage.trainer_custom_config(cfg)["model"]

@@ -81,3 +81,63 @@ def test_each_metric_once_and_ok_only_where_gated():
     # a failed threshold on the whole split is FAIL
     failed = overall_lines(table, values, {}, {}, {("Overall", "mean_absolute_error")})
     assert failed[0].ok is False
+
+
+def _gate(lower=None, upper=None):
+    import types
+
+    return types.SimpleNamespace(lower_bound=lower, upper_bound=upper)
+
+
+def test_epochs_to_gate_is_the_first_epoch_meeting_the_gated_metrics_on_eval():
+    from tfxkit.infra.run.summary import epochs_to_gate
+
+    history = {"loss": [1.0, 0.5, 0.3], "sparse_categorical_accuracy": [0.9, 0.9, 0.9],
+               "val_sparse_categorical_accuracy": [0.5, 0.82, 0.9], "val_loss": [1, 2, 3]}
+    # the gate names TFMA's metric; Keras's eval-split value of the same metric counts
+    assert epochs_to_gate(history, {"accuracy": _gate(0.8)}) == \
+        "2 of 3 epochs (val_sparse_categorical_accuracy >= 0.8)"
+    assert epochs_to_gate(history, {"sparse_categorical_accuracy": _gate(0.85)}) == \
+        "3 of 3 epochs (val_sparse_categorical_accuracy >= 0.85)"
+    assert epochs_to_gate(history, {"accuracy": _gate(0.95)}) == \
+        "not reached in 3 epochs (val_sparse_categorical_accuracy >= 0.95)"
+    assert epochs_to_gate(history, {"auc": _gate(0.8)}) is None  # Keras does not compute it
+    assert epochs_to_gate(history, {"accuracy": _gate()}) is None  # only change thresholds
+    assert epochs_to_gate({}, {"accuracy": _gate(0.8)}) is None
+
+
+def test_both_gates_must_hold_in_the_same_epoch():
+    from tfxkit.infra.run.summary import epochs_to_gate
+
+    history = {"val_sparse_categorical_accuracy": [0.85, 0.85, 0.9], "val_loss": [2, 1.6, 1.0]}
+    assert epochs_to_gate(history, {"accuracy": _gate(0.8), "loss": _gate(upper=1.5)}) == \
+        "3 of 3 epochs (val_sparse_categorical_accuracy >= 0.8, val_loss <= 1.5)"
+
+
+def test_the_summary_says_whether_and_from_which_version_the_trainer_warm_started(tmp_path):
+    import json
+
+    from tfxkit.infra.run.summary import Summary, format_summary, registry_version_of
+
+    (tmp_path / "registry.json").write_text(json.dumps({"serving": "12", "versions": {
+        "11": {"model_uri": "/root/Trainer/model/5"},
+        "12": {"model_uri": "/root/Trainer/model/7"}}}))
+    assert registry_version_of(str(tmp_path), "/root/Trainer/model/7/") == "12"
+    assert registry_version_of(str(tmp_path), "/root/Trainer/model/9") is None
+    assert registry_version_of(str(tmp_path / "none"), "/root/Trainer/model/7") is None
+
+    warm = {"mode": "latest_blessed", "warm_started": True, "from": "/root/Trainer/model/7",
+            "reason": "initialised from the weights of /root/Trainer/model/7"}
+    lines = format_summary(Summary(warm_start=warm, warm_start_version="12",
+                                   epochs_to_gate="1 of 5 epochs (val_x >= 0.8)"))
+    assert lines == ["Trainer warm-started from version 12 (/root/Trainer/model/7)",
+                     "Epochs to reach the gate: 1 of 5 epochs (val_x >= 0.8)"]
+    cold = dict(warm, warm_started=False, reason="architecture differs from the base "
+                "model: layer hidden_0: kernel (20, 16) in the base model vs (20, 32) now: "
+                "trained cold")
+    assert format_summary(Summary(warm_start=cold)) == [
+        "Trainer cold: architecture differs from the base model: layer hidden_0: kernel "
+        "(20, 16) in the base model vs (20, 32) now: trained cold"]
+    # warm start off: nothing to say about it
+    off = {"mode": "none", "warm_started": False, "from": None, "reason": "x"}
+    assert format_summary(Summary(warm_start=off)) == []

@@ -60,3 +60,15 @@ def test_read_metrics_without_a_config_holds_to_nothing(monkeypatch):
     assert seen == {"uri": "/eval", "table": {}}
     with pytest.raises(Exception):
         facts.read_metrics("/eval", "{not json")
+
+
+def test_warm_start_record_of_a_model_run(tmp_path):
+    import json
+
+    assert facts.warm_start_record(str(tmp_path)) is None
+    assert facts.warm_start_record(None) is None
+    info = {"mode": "latest_blessed", "warm_started": False, "from": None, "reason": "r"}
+    (tmp_path / "warm_start.json").write_text(json.dumps(info))
+    assert facts.warm_start_record(str(tmp_path)) == info
+    (tmp_path / "warm_start.json").write_text("[1, 2]")
+    assert facts.warm_start_record(str(tmp_path)) is None

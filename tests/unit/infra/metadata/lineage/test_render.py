@@ -34,6 +34,15 @@ SVG = "{http://www.w3.org/2000/svg}"
     ("Trainer", {"hyperparameters": {}, "hyperparameters_input": {"chosen_by": None,
                                                                   "values": None}},
      ["hyperparameters input: unreadable", "model "]),
+    ("Trainer", {"hyperparameters": {"epochs": 3}, "model_uri": "/m", "warm_start": {
+        "mode": "latest_blessed", "warm_started": True, "from": "/m/5", "from_version": "12"}},
+     ["epochs=3", "warm-started from version 12 (/m/5)", "model /m"]),
+    ("Trainer", {"hyperparameters": {"epochs": 3}, "model_uri": "/m", "warm_start": {
+        "mode": "latest_blessed", "warm_started": False, "from": None,
+        "reason": "no blessed model of this pipeline yet: trained cold"}},
+     ["epochs=3", "cold: no blessed model of this pipeline yet: trained cold", "model /m"]),
+    ("Trainer", {"hyperparameters": {"epochs": 3}, "model_uri": "/m", "warm_start": {
+        "mode": "none", "warm_started": False}}, ["epochs=3", "model /m"]),
     ("Evaluator", {"blessed": False, "metrics": [
         {"name": "auc", "value": 0.7, "threshold": ">= 0.8", "baseline": 0.75, "ok": False}],
         "metrics_error": "gone"},

@@ -99,3 +99,12 @@ def test_prediction_values_of_prediction_logs(tmp_path):
     got = A.prediction_values(str(tmp_path))
     assert got["class"] == ["Adelie", "Gentoo"]
     assert [round(x, 3) for x in got["probabilities (max)"]] == [0.7, 0.8]
+
+
+def test_read_warm_start_from_the_model_run(tmp_path):
+    assert A.read_warm_start(str(tmp_path)) is None and A.read_warm_start(None) is None
+    info = {"mode": "latest_blessed", "warm_started": True, "from": "/m/7", "reason": "r"}
+    (tmp_path / "warm_start.json").write_text(json.dumps(info))
+    assert A.read_warm_start(str(tmp_path)) == info
+    (tmp_path / "warm_start.json").write_text("{broken")
+    assert A.read_warm_start(str(tmp_path)) is None

@@ -88,3 +88,22 @@ def test_tuning_trials_table_plot_best_and_the_configs_own_trial():
     low = Tuning(trials=t.trials, direction="min", algorithm="hyperband")
     assert low.best["trial_id"] == "0" and low.default is None
     assert tuning_section(_trained()) == ""
+
+
+def test_training_says_whether_and_from_which_version_it_warm_started():
+    warm = {"mode": "latest_blessed", "warm_started": True, "from": "/root/model/7",
+            "from_version": "1796096528", "reason": "initialised from ..."}
+    page = training_section(_trained(training=Training(history={"loss": [1.0]},
+                                                       warm_start=warm)))
+    assert ("<p data-warm-start='true'>Warm-started from the latest blessed model: version "
+            "<b>1796096528</b> (/root/model/7).</p>") in page
+    cold = dict(warm, warm_started=False, reason="architecture differs from the base model: "
+                "layer hidden_0: kernel (20, 16) in the base model vs (20, 32) now: trained cold")
+    page = training_section(_trained(training=Training(history={"loss": [1.0]},
+                                                       warm_start=cold)))
+    assert "data-warm-start='false'" in page
+    assert "layer hidden_0: kernel (20, 16) in the base model vs (20, 32) now" in page
+    for off in (None, dict(warm, mode="none", warm_started=False)):
+        page = training_section(_trained(training=Training(history={"loss": [1.0]},
+                                                           warm_start=off)))
+        assert "data-warm-start" not in page
