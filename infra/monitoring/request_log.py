@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
 # where the log is and what its files are called: the writer's own (one definition)
-from tfxkit.infra.serving.request_log import file_name, request_log_path  # noqa: E402,F401
-
-_FILE = re.compile(r"^requests-(\d{4})-(\d{2})-(\d{2})T(\d{2})\.jsonl$")
-
+from tfxkit.infra.serving.request_log import (  # noqa: F401
+    file_name, hour_start, request_log_path)
 
 def hour_of(name: str) -> Optional[int]:
     """The epoch second a log file's hour starts at (None: not a log file)."""
-    m = _FILE.match(name)
-    if not m:
-        return None
-    import calendar
-
-    y, mo, d, h = (int(g) for g in m.groups())
-    return calendar.timegm((y, mo, d, h, 0, 0))
+    start = hour_start(name)
+    return None if start is None else int(start)
 
 
 @dataclass

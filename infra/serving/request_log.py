@@ -225,8 +225,12 @@ def _ends_with_newline(path: str) -> bool:
         return f.read(1) == b"\n"
 
 
-def _hour_start(name: str) -> Optional[float]:
-    stem = os.path.basename(name)[len(PREFIX):-len(SUFFIX)]
+def hour_start(name: str) -> Optional[float]:
+    """The epoch second a log file's UTC hour starts at (None: not a log file's name)."""
+    base = os.path.basename(name)
+    if not (base.startswith(PREFIX) and base.endswith(SUFFIX)):
+        return None
+    stem = base[len(PREFIX):-len(SUFFIX)]
     try:
         return dt.datetime.strptime(stem, HOUR_FORMAT).replace(
             tzinfo=dt.timezone.utc).timestamp()
@@ -239,7 +243,7 @@ def log_files(path: str, start_ts: Optional[float] = None,
     """The hour files in ``path`` that overlap [start_ts, end_ts], oldest first."""
     out = []
     for f in glob.glob(os.path.join(path, f"{PREFIX}*{SUFFIX}")):
-        h = _hour_start(f)
+        h = hour_start(f)
         if h is None:
             continue
         if (start_ts is not None and h + 3600 <= start_ts) or \
