@@ -5,7 +5,9 @@ outputs (``record``), so ``tfxkit lineage`` and MLMD queries see it without read
 ``chosen_by`` (``tuner/<algorithm>``), ``hp_<name>`` per value (HyperparametersGen's
 layout), ``objective`` (the Keras metric), ``best_score`` and, when trial 0 was the
 config's own settings, ``default_score``. ``tuner_results``: ``trials`` (how many
-completed) and ``best_trial``.
+completed) and ``best_trial``; with ``tune.parallel`` > 1 also ``parallel`` and
+``trials_per_worker`` (JSON: worker id -> trials it ran) and ``trial_times`` (JSON: each
+trial's worker, start and end).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from tfx.components.tuner import executor as tuner_executor
 
 from tfxkit.components.hyperparameters_gen.choose import read
 from tfxkit.components.hyperparameters_gen.executor import record as record_values
+from tfxkit.pipelines import tuner_parallel
 from tfxkit.pipelines.config.tune import config_first, keras_objective
 
 
@@ -43,11 +46,23 @@ def record(output_dict: Dict[str, List[types.Artifact]], custom_config: Dict[str
 
 
 class Executor(tuner_executor.Executor):
-    """TFX's Tuner executor, then ``record``."""
+    """TFX's Tuner executor (or, with ``tune.parallel`` > 1, its search in a chief and
+    worker processes: ``tuner_parallel.py``), then ``record``."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
-        super().Do(input_dict, output_dict, exec_properties)
         custom = exec_properties.get("custom_config") or {}
         if isinstance(custom, str):
             custom = json.loads(custom)
+        parallel = int((custom.get("tune") or {}).get("parallel", 1))
+        if parallel > 1:
+            per_worker = tuner_parallel.run_parallel(
+                input_dict, output_dict, exec_properties, self._get_tmp_dir(), parallel)
+            results = output_dict["tuner_results"][0]
+            results.set_int_custom_property("parallel", parallel)
+            results.set_string_custom_property(
+                "trials_per_worker", json.dumps({w: len(t) for w, t in per_worker.items()}))
+            results.set_string_custom_property("trial_times", json.dumps(
+                [{**t, "worker": w} for w, ts in per_worker.items() for t in ts]))
+        else:
+            super().Do(input_dict, output_dict, exec_properties)
         record(output_dict, custom)

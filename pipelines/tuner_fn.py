@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, Dict
 
 from tfxkit.components.hyperparameters_gen.choose import values_of
+from tfxkit.pipelines import tuner_parallel
 from tfxkit.pipelines.config.tune import Tune, hyperparameters, keras_objective
 
 # what ``tuner_custom_config`` leaves out of the model section: the Trainer's own settings
@@ -135,6 +137,17 @@ def _any_keras(tuner_class):
             gc.collect()
             return self._build_hypermodel(hp)
 
+        # in a parallel search (tuner_parallel.py) each worker notes when its trials ran
+        def on_trial_begin(self, trial):
+            self._tfxkit_started = time.time()
+            super().on_trial_begin(trial)
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            if tuner_parallel.is_worker():
+                tuner_parallel.record_trial(self.project_dir, trial.trial_id,
+                                            self._tfxkit_started, time.time())
+
     AnyKeras.__name__ = tuner_class.__name__
     return AnyKeras
 
@@ -154,8 +167,8 @@ def build_tuner(fn_args, spec: Dict[str, Any]):
                   hyperparameters=hp,
                   objective=keras_tuner.Objective(metric, direction=direction),
                   tune_new_entries=False, allow_new_entries=False, seed=tune.seed,
-                  directory=os.path.join(fn_args.working_dir or ".", "keras_tuner"),
-                  project_name="tfxkit", overwrite=True)
+                  directory=tuner_parallel.project_root(fn_args.working_dir),
+                  project_name=tuner_parallel.tuner_id() or "tfxkit", overwrite=True)
     baseline = False
     if tune.algorithm == "random":
         tuner = _any_keras(keras_tuner.RandomSearch)(max_trials=tune.trials, **common)
@@ -169,7 +182,7 @@ def build_tuner(fn_args, spec: Dict[str, Any]):
             max_epochs=tune.epochs_per_trial, factor=3, hyperband_iterations=1, **common)
         tuner.oracle.max_trials = tune.trials
     baseline = baseline and defaults_in_space(tune.space, model_cfg)
-    if baseline:
+    if baseline and not tuner_parallel.is_worker():  # a worker's oracle is the chief's
         _first_trial_is_the_config(tuner.oracle, {k: hp.get(k) for k in tune.space})
     return tuner, baseline
 

@@ -5,7 +5,9 @@ linear|log, step}``; ``algorithm`` is KerasTuner's ``random``, ``bayesian`` or
 ``hyperband``; ``trials`` bounds the trials (for hyperband: the budget of trials it may
 create), each ``epochs_per_trial`` long; ``objective`` names a gated metric of
 ``eval.metrics`` (checked by ``PipelineConfig``, ``check_objective``), scored on the eval
-split as the Keras metric the model compiles (``keras_objective``).
+split as the Keras metric the model compiles (``keras_objective``); ``parallel`` > 1 runs
+the trials in that many worker processes (KerasTuner's chief/worker mode,
+``pipelines/tuner_parallel.py``).
 """
 from __future__ import annotations
 
@@ -82,9 +84,9 @@ class Tune(_Strict):
                 _check_range(key, spec, where)
             else:
                 _check_choices(key, spec, where)
-        if self.parallel > 1:
-            raise ValueError("parallel: trials run one after another today (KerasTuner's "
-                             "distributed chief/worker mode is not wired); use parallel: 1")
+        if self.parallel > self.trials:
+            raise ValueError(f"parallel: {self.parallel} workers for {self.trials} trials "
+                             "(a worker would have no trial); at most trials")
         return self
 
     def direction_of(self, task: str) -> str:

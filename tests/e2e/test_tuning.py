@@ -106,3 +106,49 @@ def test_a_tuned_run_beats_the_default_and_the_trainer_uses_the_best_values(tmp_
     [run_id] = reader.io(execs2["Trainer"].id)[1]["model_run"]
     history = json.load(open(os.path.join(reader.artifact(run_id).uri, "history.json")))
     assert len(history["loss"]) <= 3  # the new model.epochs (early stopping may cut it)
+
+
+def test_parallel_trials_run_in_worker_processes_at_the_same_time(tmp_path):
+    """``tune.parallel: 2``: KerasTuner's chief and two worker processes
+    (``pipelines/tuner_parallel.py``); each worker ran a trial, their trials overlapped in
+    time, and the outcome is the serial search's (the better learning rate, used by the
+    Trainer)."""
+    from tfxkit.pipelines import tuner_parallel
+
+    case = _case(tmp_path)
+    c = yaml.safe_load((case / "config.yaml").read_text())
+    c["model"]["tune"]["parallel"] = 2
+    # the search is under test here, not the latency gate (three processes train at once)
+    c.setdefault("push", {}).setdefault("infra_validation", {})["max_latency_ms"] = 2000
+    (case / "config.yaml").write_text(yaml.safe_dump(c, sort_keys=False))
+    r = tfxkit("run", case / "config.yaml", "--profile", "quick")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+
+    s = store(case / ".tfxkit" / "metadata.sqlite")
+    reader = Reader(s, "penguin-species")
+    [run1] = runs(s, "penguin-species")
+    execs = dict(reader.run_executions(run1))
+    _, tuner_out = reader.io(execs["Tuner"].id)
+    trainer_in, _ = reader.io(execs["Trainer"].id)
+    assert trainer_in["hyperparameters"] == tuner_out["best_hyperparameters"]
+    results = reader.artifact(tuner_out["tuner_results"][0])
+    props = results.custom_properties
+    assert props["parallel"].int_value == 2 and props["trials"].int_value == 2
+    per_worker = json.loads(props["trials_per_worker"].string_value)
+    assert per_worker == {"tuner0": 1, "tuner1": 1}, per_worker
+
+    # when each worker's trials ran (the workers' own records, kept on the artifact)
+    spans = json.loads(props["trial_times"].string_value)
+    print("trial intervals:", [(t["worker"], t["trial_id"], round(t["end"] - t["start"], 1))
+                               for t in spans])
+    assert len(spans) == 2 and tuner_parallel.overlapping(spans), spans
+
+    trials = json.load(open(_only_file(results.uri)))
+    best = max(trials, key=lambda t: t["score"])
+    default = next(t for t in trials if t["learning_rate"] == WEAK_LR)
+    print(f"parallel: default {default['score']:.4f}, best (lr {best['learning_rate']}) "
+          f"{best['score']:.4f}")
+    assert best["learning_rate"] == GOOD_LR and best["score"] > default["score"] + 0.2
+    chosen = json.load(open(_only_file(reader.artifact(
+        tuner_out["best_hyperparameters"][0]).uri)))["values"]
+    assert chosen == {"learning_rate": GOOD_LR}

@@ -64,9 +64,12 @@ def test_the_objective_is_a_gated_metric_with_a_keras_equivalent(tmp_path):
         keras_objective("binary", "auc_pr")
 
 
-def test_parallel_trials_are_refused_plainly(tmp_path):
-    e = load_err(write(tmp_path, BASE + TUNE + "    parallel: 2\n"))
-    assert "parallel: trials run one after another today" in str(e)
+def test_parallel_needs_as_many_trials_as_workers(tmp_path):
+    cfg = load_config(write(tmp_path, BASE + TUNE + "    parallel: 2\n"))
+    assert cfg.model.tune.parallel == 2
+    e = load_err(write(tmp_path, BASE + TUNE.replace("trials: 4", "trials: 2")
+                       + "    parallel: 3\n"))
+    assert "parallel: 3 workers for 2 trials" in str(e)
 
 
 def test_tune_and_hyperparameters_are_exclusive(tmp_path):
