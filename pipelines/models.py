@@ -169,8 +169,9 @@ def sequence_tower(keras, inputs, seq: FeatureInfo, features: List[FeatureInfo],
                              f"{mask_name!r} (pipelines/transform.py's sequence() makes it)")
         values = keras.layers.Reshape((seq.length, 1), name=f"{base}_steps")(x)
         present = keras.layers.Reshape((seq.length, 1), name=f"{base}_present")(inputs[mask_name])
+        values = keras.layers.Multiply(name=f"{base}_masked_values")([values, present])
         x = keras.layers.Concatenate(name=f"{base}_channels")([values, present])
-        # a padding step is all zeros (values 0 and present 0); an element has present 1
+        # a padding step is all zeros (its value zeroed, present 0); an element has present 1
         x = keras.layers.Masking(mask_value=0.0, name=f"{base}_masking")(x)
     if not _cfg(rnn_cfg, "attention", False):
         return _rnn_layer(keras, rnn_cfg, base, attention=False)(x)
