@@ -73,8 +73,12 @@ def test_rnn_classifies(task, n_classes, width):
 
 @pytest.mark.parametrize("kind", ["dnn", "wide_deep", "linear"])
 def test_other_kinds_ignore_sequences(kind):
-    model = build_model("regression", features(), {"kind": kind, "hidden_units": [4]})
-    assert sorted(model.input_names) == ["a_xf", "s_xf"]
+    from tfxkit.pipelines.run_fn import input_names
+
+    for keras in (2, 3):
+        model = build_model("regression", features(), {"kind": kind, "hidden_units": [4],
+                                                       "keras": keras})
+        assert sorted(input_names(model)) == ["a_xf", "s_xf"]
     with pytest.raises(ValueError, match="ignore sequence features"):
         build_model("regression", features()[2:], {"kind": kind})
 
