@@ -4,7 +4,12 @@
 calls (by import path, so no module-file wheel is built). It builds every feature from
 the config alone, or hands over to a user's ``preprocessing.py`` that may call the
 building blocks below (``to_dense``, ``impute``, ``scale``, ``bucketize``, ``vocabulary``,
-``categorical_int``, ``hash_bucket``, ``label_ids``).
+``categorical_int``, ``hash_bucket``, ``label_ids``, ``sequence``).
+
+List features (``features.sequence``) become dense ``[batch, max_length]`` tensors: the
+last ``max_length`` elements as vocabulary ids + 1 (0 pads) or scaled numbers with a
+``<name>_mask_xf`` (see ``sequence``). A CSV column holds a delimited string that is
+split here, in the transform, so serving the same text (or a JSON list) works alike.
 
 Raw features may be sparse (absent values) or dense; every block accepts both, and a
 missing value never reaches the model: it is imputed first.
@@ -33,6 +38,12 @@ def transformed_name(name: str) -> str:
 
 def bucket_name(name: str) -> str:
     return name + "_bucket" + XF
+
+
+def sequence_mask_name(name: str) -> str:
+    """A numeric sequence's mask (1.0 for an element, 0.0 for padding): ``<name>_mask_xf``
+    (pipelines/models.py pairs it with ``<name>_xf`` by this name)."""
+    return name + "_mask" + XF
 
 
 # --------------------------------------------------------------------------- blocks
@@ -192,6 +203,95 @@ def label_ids(x, classes=None) -> tf.Tensor:
     return tft.compute_and_apply_vocabulary(x, num_oov_buckets=0, vocab_filename=LABEL_VOCAB)
 
 
+# --------------------------------------------------------------------------- sequences
+
+_NUMBER = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*|\s*[-+]?(inf|nan)\s*"
+
+
+def to_ragged(x, delimiter: Optional[str] = "|", dtype: str = "string",
+              name: str = "sequence") -> tf.RaggedTensor:
+    """A list feature as a ragged [batch, (elements)] tensor of ``dtype`` (string, int64 or
+    float32): a list column (sparse or ragged) as it is; text values split on
+    ``delimiter`` (a CSV column ``a|b|c``); empty elements dropped; an absent value is an
+    empty list. Text that is not a number, where numbers are expected, fails the run
+    with an error naming ``features.sequence.<name>``."""
+    if isinstance(x, tf.SparseTensor):
+        rt = tf.RaggedTensor.from_sparse(x)
+    elif isinstance(x, tf.RaggedTensor):
+        rt = x
+    else:
+        x = tf.convert_to_tensor(x)
+        rt = tf.RaggedTensor.from_tensor(x if x.shape.rank == 2 else x[:, None])
+    if rt.ragged_rank > 1:
+        rt = rt.merge_dims(1, -1)
+    if rt.dtype == tf.string:
+        if delimiter is not None:
+            rt = tf.strings.split(rt, sep=delimiter).merge_dims(1, 2)
+        rt = tf.ragged.boolean_mask(rt, tf.strings.length(tf.strings.strip(rt)) > 0)
+        if dtype != "string":
+            ok = tf.strings.regex_full_match(rt.flat_values, _NUMBER)
+            check = tf.debugging.Assert(
+                tf.reduce_all(ok),
+                [f"features.sequence.{name}: an element is not a number (dtype {dtype}):",
+                 tf.boolean_mask(rt.flat_values, tf.logical_not(ok))[:3]])
+            with tf.control_dependencies([check]):
+                values = tf.strings.to_number(tf.strings.strip(rt.flat_values),
+                                              tf.float32 if dtype == "float" else tf.int64)
+            rt = rt.with_flat_values(values)
+        return rt
+    if dtype == "string":
+        return rt.with_flat_values(tf.strings.as_string(rt.flat_values))
+    if dtype == "float":
+        return rt.with_flat_values(tf.cast(rt.flat_values, tf.float32))
+    return rt.with_flat_values(tf.cast(rt.flat_values, tf.int64))
+
+
+def last_n(rt: tf.RaggedTensor, n: int) -> tf.RaggedTensor:
+    """The last ``n`` elements of every row (all of a shorter row), in order."""
+    lengths = rt.row_lengths()
+    starts = rt.row_starts() + tf.maximum(lengths - n, 0)
+    keep = tf.minimum(lengths, n)
+    idx = tf.ragged.range(starts, starts + keep)
+    return tf.RaggedTensor.from_row_lengths(tf.gather(rt.flat_values, idx.flat_values),
+                                            keep, validate=False)
+
+
+def sequence(x, max_length: int, vocab: Optional[Dict[str, Any]] = None,
+             scale_kind: Optional[str] = None, delimiter: Optional[str] = "|",
+             dtype: Optional[str] = None, name: str = "sequence") -> Dict[str, tf.Tensor]:
+    """A list feature as a dense ``[batch, max_length]`` tensor (``{name}_xf``), keeping
+    the last ``max_length`` elements, padded at the end:
+
+    - ``vocab``: element ids + 1 (int64; 0 is padding, so an Embedding with ``mask_zero``
+      masks it), its domain set so the model sizes the embedding;
+    - else numbers scaled by ``scale_kind`` (statistics over all elements), padded with 0,
+      and ``{name}_mask_xf`` (float 1.0 per element, 0.0 per padding step).
+    """
+    dtype = dtype or ("string" if vocab is not None else "float")
+    rt = last_n(to_ragged(x, delimiter, dtype, name), max_length)
+    out: Dict[str, tf.Tensor] = {}
+    if vocab is not None:
+        flat = rt.flat_values
+        if flat.dtype != tf.string:
+            flat = tf.strings.as_string(flat)
+        ids = tft.compute_and_apply_vocabulary(
+            flat, top_k=vocab.get("top_k"), num_oov_buckets=vocab.get("num_oov_buckets", 1),
+            frequency_threshold=vocab.get("frequency_threshold"), vocab_filename=name)
+        size = tft.get_num_buckets_for_transformed_feature(ids)
+        dense = rt.with_flat_values(ids + 1).to_tensor(default_value=0,
+                                                        shape=[None, max_length])
+        schema_inference.set_tensor_schema_override(
+            dense, tf.constant(0, tf.int64), tf.cast(size, tf.int64))
+        out[transformed_name(name)] = dense
+        return out
+    values = scale(rt.flat_values, scale_kind or "z_score")
+    out[transformed_name(name)] = rt.with_flat_values(values).to_tensor(
+        default_value=0.0, shape=[None, max_length])
+    out[sequence_mask_name(name)] = rt.with_flat_values(
+        tf.ones_like(values)).to_tensor(default_value=0.0, shape=[None, max_length])
+    return out
+
+
 # --------------------------------------------------------------------------- config-driven
 
 def _default_impute(x):
@@ -234,6 +334,14 @@ def config_preprocessing_fn(inputs: Dict[str, Any], spec: Dict[str, Any]) -> Dic
         for name, kind in scale_cfg.items():
             if transformed_name(name) not in out:
                 out[transformed_name(name)] = scale(filled(name), kind)
+    for name, sq in f.get("sequence", {}).items():
+        if name not in inputs:
+            raise ValueError(f"features.sequence.{name}: {name!r} is not in the raw data "
+                             f"(have: {', '.join(sorted(inputs))})")
+        sq = sq or {}
+        out.update(sequence(inputs[name], sq.get("max_length", 20), vocab=sq.get("vocab"),
+                            scale_kind=sq.get("scale"), delimiter=sq.get("delimiter", "|"),
+                            dtype=sq.get("dtype"), name=name))
     out.update(transform_label(inputs, spec))
     bandit = transform_bandit(inputs, spec)
     both = sorted(set(bandit) & set(out))

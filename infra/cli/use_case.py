@@ -133,6 +133,7 @@ def validate(config, profile, sets):
 _GENERATE_DEFAULTS = {
     "eta": {"rows": 10_000, "days": 1, "start": "2026-01-01"},
     "newsletter": {"weeks": 4, "users": 10_000, "start": "2026-01-05"},
+    "eta-segments": {"rows": 10_000, "format": "parquet"},
 }
 
 
@@ -145,15 +146,20 @@ _GENERATE_DEFAULTS = {
               "[10000].")
 @click.option("--start", help="First day (eta) [2026-01-01] or week's Monday (newsletter) "
               "[2026-01-05].")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]),
+              help="eta-segments: Parquet list columns or CSV '|'-delimited cells [parquet].")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-def generate(kind, rows, days, weeks, users, start, seed, out):
+def generate(kind, rows, days, weeks, users, start, fmt, seed, out):
     """Generate a synthetic data set in OUT: eta (trip durations, one file per day) or
     newsletter (a contextual bandit's logged feedback: OUT/weeks/newsletter-YYYY-MM-DD.csv,
-    one file per week, and the users to score, OUT/users.csv)."""
+    one file per week, and the users to score, OUT/users.csv) or eta-segments (trips as
+    their road segments in order, OUT/trips.parquet or OUT/trips.csv: the label depends on
+    the order, for ``features.sequence`` and model kind rnn)."""
     import datetime as dt
 
-    given = {"rows": rows, "days": days, "weeks": weeks, "users": users, "start": start}
+    given = {"rows": rows, "days": days, "weeks": weeks, "users": users, "start": start,
+             "format": fmt}
     defaults = _GENERATE_DEFAULTS[kind]
     for name, value in given.items():
         if value is not None and name not in defaults:
@@ -163,6 +169,13 @@ def generate(kind, rows, days, weeks, users, start, seed, out):
     for name in ("rows", "days", "weeks", "users"):
         if name in opts and opts[name] < 1:
             raise click.UsageError(f"--{name} must be at least 1, got {opts[name]}")
+    if kind == "eta-segments":
+        from tfxkit.pipelines.datasets import eta
+
+        path = eta.write_sequences(str(Path(out) / f"trips.{opts['format']}"), opts["rows"],
+                                   seed=seed)
+        click.echo(f"wrote {opts['rows']} trips with their road segments to {path}")
+        return
     try:
         first = dt.date.fromisoformat(opts["start"])
     except ValueError:

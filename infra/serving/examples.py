@@ -1,6 +1,7 @@
 """JSON instances -> serialized ``tf.Example``s, typed by the model's own raw feature spec.
 
-The spec is read from the ``tf.io.parse_example`` op inside the model's
+A list feature (``features.sequence``) takes a JSON list (or, as in CSV, one delimited
+string the transform splits). The spec is read from the ``tf.io.parse_example`` op inside the model's
 ``serving_default`` signature (``spec_from_graph_def``), so it is exactly what the
 transform graph parses; missing features are allowed. The encoding itself needs no
 TensorFlow (``components/common/records.py``'s wire format).
@@ -138,6 +139,10 @@ def _values(name: str, value, kind: str, where: str) -> Optional[list]:
                 out.append(v.encode())
             elif isinstance(v, int) and not isinstance(v, bool):
                 out.append(str(v).encode())
+            elif isinstance(v, float) and isinstance(value, (list, tuple)):
+                # a list of numbers for a text list feature: a numeric sequence read from
+                # CSV is text in the raw data, its elements parsed by the transform
+                out.append(repr(v).encode())
             else:
                 raise InstanceError(f"{where}: feature {name!r} is a string; got {v!r}")
     return out

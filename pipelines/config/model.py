@@ -14,8 +14,20 @@ class EarlyStopping(_Strict):
     monitor: str = "val_loss"
 
 
+class Rnn(_Strict):
+    """``model.rnn``: the recurrent part of kind ``rnn`` (one per ``features.sequence``)."""
+
+    cell: Literal["gru", "lstm"] = "gru"
+    units: int = Field(32, ge=1)
+    # attention pooling over the masked steps instead of the last state
+    attention: bool = False
+
+
 class ModelConfig(_Strict):
-    kind: Literal["dnn", "wide_deep", "linear"] = "dnn"
+    # rnn: GRU/LSTM over features.sequence with the dnn tower of the other features;
+    # dnn, wide_deep and linear ignore sequence features
+    kind: Literal["dnn", "wide_deep", "linear", "rnn"] = "dnn"
+    rnn: Rnn = Rnn()
     hidden_units: List[int] = [64, 32]
     optimizer: Literal["adam", "sgd", "rmsprop", "adagrad"] = "adam"
     learning_rate: float = Field(0.001, gt=0)

@@ -92,7 +92,7 @@ class PipelineConfig(_Strict):
         f = self.features
         owners: Dict[str, str] = {}
         groups = [("dense", f.dense), ("vocab", f.vocab), ("categorical_int", f.categorical_int),
-                  ("hash", f.hash)]
+                  ("hash", f.hash), ("sequence", f.sequence)]
         if isinstance(f.scale, dict):
             groups.append(("scale", [n for n in f.scale if n not in f.dense]))
         for group, names in groups:
@@ -103,6 +103,9 @@ class PipelineConfig(_Strict):
                 owners[name] = group
         used = set(owners) | set(f.bucket)
         for name in f.impute:
+            if name in f.sequence:
+                raise ValueError(f"features.impute.{name}: {name!r} is a sequence; an absent "
+                                 "list is an empty sequence (all padding), not imputed")
             if name not in used:
                 raise ValueError(f"features.impute.{name}: {name!r} is not used by any "
                                  "feature group (dense, bucket, vocab, ...)")
@@ -110,6 +113,13 @@ class PipelineConfig(_Strict):
                    for m in self.eval.metrics):
             raise ValueError("eval.metrics: give at least one metric with a lower_bound or "
                              "upper_bound; without one TFMA never blesses and nothing is pushed")
+        kinds = [self.model.kind]
+        if self.model.tune is not None and "kind" in self.model.tune.space:
+            choice = self.model.tune.space["kind"]
+            kinds += list(choice) if isinstance(choice, list) else []
+        if "rnn" in kinds and not f.sequence:
+            raise ValueError("model.kind: rnn reads features.sequence (list features); "
+                             "name at least one there")
         if self.label in self.features.raw_columns():
             raise ValueError(f"label {self.label!r} is also listed as a feature")
         if not self.features.raw_columns() and not self.features.module:

@@ -113,8 +113,8 @@ def _check_choices(key: str, choices: List[Any], where: str) -> None:
         raise ValueError(f"{where}: an empty list of choices")
     if len({repr(c) for c in choices}) != len(choices):
         raise ValueError(f"{where}: repeated choices {choices}")
-    if key == "kind" and not set(choices) <= {"dnn", "wide_deep", "linear"}:
-        raise ValueError(f"{where}: kinds are dnn, wide_deep, linear; got {choices}")
+    if key == "kind" and not set(choices) <= {"dnn", "wide_deep", "linear", "rnn"}:
+        raise ValueError(f"{where}: kinds are dnn, wide_deep, linear, rnn; got {choices}")
     if key == "optimizer" and not set(choices) <= {"adam", "sgd", "rmsprop", "adagrad"}:
         raise ValueError(f"{where}: optimizers are adam, sgd, rmsprop, adagrad; got {choices}")
     if key == "hidden_units" and not all(isinstance(c, list) for c in choices):

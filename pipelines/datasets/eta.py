@@ -76,3 +76,91 @@ def write_days(out_dir: str, rows: int, days: int = 1, start: str = "2026-01-01"
         os.replace(tmp, path)
         files.append(path)
     return files
+
+
+# --------------------------------------------------------------------------- sequences
+# Trips as the road segments they run through, in order (issue 20 point 3: sequence
+# models). Each segment has a type with its pace (minutes per km) and a length; a
+# ``jam`` slows the NEXT ``JAM_REACH`` segments too (congestion propagates downstream),
+# so the duration depends on the order of the segments, not only on which they are.
+
+SEGMENT_PACE = {"highway": 0.6, "arterial": 1.0, "local": 1.6, "bridge": 1.2, "jam": 3.0}
+JAM_REACH = 2  # segments after a jam that it slows
+JAM_SLOWDOWN = 2.5  # their pace multiplier
+SEQ_COLUMNS = ["trip_id", "hour", "distance_km", "segments", "segment_km", "duration_min"]
+SEQ_NOISE_SD = 1.0
+
+
+def expected_minutes_of_segments(segments: List[str], segment_km: List[float],
+                                 hour: int) -> float:
+    """The noise-free duration of one trip: each segment's km times its pace, times
+    ``JAM_SLOWDOWN`` within ``JAM_REACH`` segments after a jam, times the hour's rush."""
+    total, since_jam = 0.0, JAM_REACH + 1
+    for seg, km in zip(segments, segment_km):
+        slow = JAM_SLOWDOWN if since_jam <= JAM_REACH else 1.0
+        total += km * SEGMENT_PACE[seg] * slow
+        since_jam = 1 if seg == "jam" else since_jam + 1
+    return float(1.0 + total * rush(np.asarray(hour)))
+
+
+def generate_sequences(rows: int, seed: int = 0, min_segments: int = 2,
+                       max_segments: int = 12) -> Dict[str, list]:
+    """``rows`` trips: ``segments`` (list of segment types, in driving order),
+    ``segment_km`` (their lengths), ``distance_km`` (their sum), ``hour`` and the label
+    ``duration_min`` (``expected_minutes_of_segments`` plus noise)."""
+    if rows < 1:
+        raise ValueError("rows must be positive")
+    if not 1 <= min_segments <= max_segments:
+        raise ValueError(f"need 1 <= min_segments <= max_segments, got {min_segments}, "
+                         f"{max_segments}")
+    rng = np.random.default_rng([seed, 20])
+    types = list(SEGMENT_PACE)
+    p = [0.3, 0.3, 0.2, 0.05, 0.15]
+    out: Dict[str, list] = {c: [] for c in SEQ_COLUMNS}
+    for i in range(rows):
+        n = int(rng.integers(min_segments, max_segments + 1))
+        segs = [str(s) for s in rng.choice(types, n, p=p)]
+        kms = [float(k) for k in np.round(rng.gamma(2.0, 0.6, n) + 0.1, 2)]
+        hour = int(rng.integers(0, 24))
+        truth = expected_minutes_of_segments(segs, kms, hour)
+        out["trip_id"].append(i)
+        out["hour"].append(hour)
+        out["distance_km"].append(round(sum(kms), 2))
+        out["segments"].append(segs)
+        out["segment_km"].append(kms)
+        out["duration_min"].append(round(max(0.5, truth + rng.normal(0, SEQ_NOISE_SD)), 2))
+    return out
+
+
+def write_sequences(path: str, rows: int, seed: int = 0, delimiter: str = "|",
+                    **kw) -> str:
+    """Writes ``generate_sequences`` to ``path``: Parquet (``.parquet``: ``segments`` a
+    list<string> column, ``segment_km`` a list<double>) or CSV (``.csv``: each list one
+    cell joined by ``delimiter``)."""
+    data = generate_sequences(rows, seed, **kw)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    if path.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({
+            "trip_id": pa.array(data["trip_id"], pa.int64()),
+            "hour": pa.array(data["hour"], pa.int64()),
+            "distance_km": pa.array(data["distance_km"], pa.float64()),
+            "segments": pa.array(data["segments"], pa.list_(pa.string())),
+            "segment_km": pa.array(data["segment_km"], pa.list_(pa.float64())),
+            "duration_min": pa.array(data["duration_min"], pa.float64())})
+        pq.write_table(table, tmp)
+    elif path.endswith(".csv"):
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(SEQ_COLUMNS)
+            for r in range(rows):
+                w.writerow([delimiter.join(str(v) for v in data[c][r])
+                            if isinstance(data[c][r], list) else data[c][r]
+                            for c in SEQ_COLUMNS])
+    else:
+        raise ValueError(f"{path}: write .parquet or .csv")
+    os.replace(tmp, path)
+    return path
