@@ -74,7 +74,10 @@ def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str,
         # where run_fn looks up the registry version of the base model (only then, so the
         # cache key of a run without warm start does not depend on the registry's place)
         model["registry"] = cfg.registry_path
-    return _custom_config(cfg, "model", model, cfg.model.module, target)
+    out = _custom_config(cfg, "model", model, cfg.model.module, target)
+    if cfg.push.tflite.enabled:  # run_fn exports the signature the TFLite model comes from
+        out["tflite"] = cfg.push.tflite.transform
+    return out
 
 
 def tuner_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:
