@@ -64,8 +64,12 @@ def raw_inputs(examples: List[bytes], inputs: Dict[str, Tuple[np.dtype, List[int
             if not vals and want == 1 and kinds[name] != "i":
                 vals = [float("nan")] if kinds[name] == "f" else [b""]
             if len(vals) != want:
-                why = (f"feature {name!r} has {len(vals)} values, the signature takes {want}"
-                       if vals else f"integer feature {name!r} is absent")
+                if vals:
+                    why = f"feature {name!r} has {len(vals)} values, the signature takes {want}"
+                elif kinds[name] == "i" and want == 1:
+                    why = f"integer feature {name!r} is absent"
+                else:
+                    why = f"feature {name!r} is absent, the signature takes {want} values"
                 break
             row[name] = vals if shape else vals[0]
         if why:
@@ -80,6 +84,29 @@ def raw_inputs(examples: List[bytes], inputs: Dict[str, Tuple[np.dtype, List[int
         arrays[name] = a.reshape([len(kept)] + list(shape))
     notes = [f"{n} rows left out: {why}" for why, n in sorted(skipped.items())]
     return arrays, kept, notes
+
+
+# what the TFLite runtime says when a lookup table's initialisation was not converted
+UNINITIALIZED_TABLE = "hashtable need to be initialized"
+
+
+def interpreter_problem(error: Exception, rows: int, transform: str) -> str:
+    """The validation problem for an interpreter that failed on the eval rows. A hash
+    table left uninitialised (the converter keeps the lookups of a vocabulary read from
+    an asset file, tft.compute_and_apply_vocabulary, but not the table's initialisation)
+    gets its own explanation and the way out."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    if UNINITIALIZED_TABLE in text:
+        why = ("the TFLite model's vocabulary lookups (HASHTABLE_FIND) run on tables the "
+               "converter did not initialise: their initialisation from the transform's "
+               "vocabulary files is not carried into the .tflite")
+        if transform == "include":
+            why += ("; set push.tflite.transform: separate (the .tflite takes the "
+                    "transformed features; the vocabulary lookups stay in the transform)")
+        return f"tflite: the interpreter failed on {rows} eval examples: {why}"
+    return (f"tflite: the interpreter failed on {rows} eval examples: "
+            f"{type(error).__name__}: {first}")[:700]
 
 
 def _runner_inputs(runner) -> Dict[str, Tuple[np.dtype, List[int]]]:
@@ -167,9 +194,7 @@ def check(model_dir: str, examples: List[bytes], cfg: Dict[str, Any], out_dir: s
     try:
         actual = {k: np.asarray(v) for k, v in runner(**feeds).items()}
     except Exception as e:  # pylint: disable=broad-except
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        report["problems"].append(f"tflite: the interpreter failed on {len(kept)} eval "
-                                  f"examples: {type(e).__name__}: {msg}"[:500])
+        report["problems"].append(interpreter_problem(e, len(kept), transform))
         return report
     report["run_s"] = time.perf_counter() - t1
     report["outputs"] = {k: {"dtype": str(v.dtype), "shape": [None] + list(v.shape[1:])}
