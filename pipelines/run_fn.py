@@ -160,13 +160,15 @@ def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[s
 
     functions = {"serving_default": serve,
                  "transform_features": transform_features_fn(holder, tf_transform_output)}
-    tflite = spec.get("tflite")  # push.tflite.transform: include | separate
-    if tflite == "include":
+    tflite = spec.get("tflite") or {}  # push.tflite: transform (include | separate), features
+    if tflite.get("transform") == "include":
+        raw = tflite.get("features")  # None: every raw feature of the schema
         functions[RAW_SIGNATURE] = raw_features_fn(
-            serving_spec, lambda parsed: outputs(model(
+            {k: v for k, v in serving_spec.items() if raw is None or k in raw},
+            lambda parsed: outputs(model(
                 {k: v for k, v in holder.tft_layer(parsed).items() if k in names},
                 training=False)))
-    elif tflite == "separate":
+    elif tflite.get("transform") == "separate":
         functions[TRANSFORMED_SIGNATURE] = transformed_features_fn(
             tf_transform_output.transformed_feature_spec(), names,
             lambda features: outputs(model(features, training=False)))

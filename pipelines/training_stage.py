@@ -76,7 +76,11 @@ def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str,
         model["registry"] = cfg.registry_path
     out = _custom_config(cfg, "model", model, cfg.model.module, target)
     if cfg.push.tflite.enabled:  # run_fn exports the signature the TFLite model comes from
-        out["tflite"] = cfg.push.tflite.transform
+        out["tflite"] = {"transform": cfg.push.tflite.transform,
+                         # the raw features it takes: those the config's transform reads
+                         # (every raw feature of the schema with a preprocessing module)
+                         "features": None if cfg.features.module
+                         else sorted(cfg.features.raw_columns())}
     return out
 
 
