@@ -45,6 +45,10 @@ def record(blessing: types.Artifact, res: check.Result) -> None:
                 blessing.set_int_custom_property(f"tflite_{key}", int(t[key]))
         if t.get("max_abs_diff") is not None:
             blessing.set_float_custom_property("tflite_max_abs_diff", float(t["max_abs_diff"]))
+            # also as text: ML Metadata's SQLite store keeps about 6 decimals of a double
+            # (3.7e-07 reads back as 0), and TFLite's differences are often that small
+            blessing.set_string_custom_property("tflite_max_abs_diff_text",
+                                                repr(float(t["max_abs_diff"])))
         if t.get("tolerance") is not None:
             blessing.set_float_custom_property("tflite_tolerance", float(t["tolerance"]))
         if t.get("signature"):

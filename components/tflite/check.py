@@ -119,14 +119,22 @@ def _runner_inputs(runner) -> Dict[str, Tuple[np.dtype, List[int]]]:
     return out
 
 
-def run_interpreter(content: bytes, signature: str, feeds: Dict[str, np.ndarray]
-                    ) -> Dict[str, np.ndarray]:
-    """The TFLite interpreter's outputs of ``signature`` on ``feeds`` (one batch)."""
+def interpreter(content: bytes):
+    """A TFLite interpreter of ``content``: TensorFlow's own (``tf.lite.Interpreter``,
+    which runs Flex ops; deprecated from TF 2.20 in favour of LiteRT, still there with a
+    warning), else LiteRT's (``ai_edge_litert``, where a later TensorFlow has dropped it).
+    Here rather than in pipelines/compat.py: components import nothing of pipelines."""
     import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(model_content=content)
-    runner = interpreter.get_signature_runner(signature)
-    return {k: np.asarray(v) for k, v in runner(**feeds).items()}
+    lite = getattr(tf, "lite", None)
+    if lite is not None and hasattr(lite, "Interpreter"):
+        return lite.Interpreter(model_content=content)
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as e:
+        raise ImportError(f"no TFLite interpreter: this TensorFlow {tf.__version__} has no "
+                          "tf.lite.Interpreter and ai_edge_litert is not installed") from e
+    return Interpreter(model_content=content)
 
 
 def check(model_dir: str, examples: List[bytes], cfg: Dict[str, Any], out_dir: str,
@@ -163,8 +171,7 @@ def check(model_dir: str, examples: List[bytes], cfg: Dict[str, Any], out_dir: s
     if not examples:
         report["problems"].append("tflite: no eval examples to compare the outputs on")
         return report
-    interpreter = tf.lite.Interpreter(model_content=conv.content)
-    runner = interpreter.get_signature_runner(signature)
+    runner = interpreter(conv.content).get_signature_runner(signature)
     specs = _runner_inputs(runner)
     report["inputs"] = {k: {"dtype": np.dtype(d).name, "shape": [None] + s}
                         for k, (d, s) in specs.items()}

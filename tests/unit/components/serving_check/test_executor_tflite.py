@@ -51,6 +51,8 @@ def test_the_tflite_check_is_recorded_and_its_files_kept(tmp_path):
     assert b.get_int_custom_property("tflite_ok") == 1
     assert b.get_int_custom_property("tflite_rows") == 5
     assert b.get_float_custom_property("tflite_max_abs_diff") < 1e-5
+    assert float(b.get_string_custom_property("tflite_max_abs_diff_text")) == \
+        b.get_float_custom_property("tflite_max_abs_diff")
     assert b.get_string_custom_property("tflite_signature") == "serving_raw"
     size = b.get_int_custom_property("tflite_size_bytes")
     folder = tmp_path / "blessing" / "tflite"

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tfxkit.components.tflite import convert
+from tfxkit.components.tflite.check import interpreter
 
 # what TF 2.16's converter said for the multiclass template's transform (shortened)
 TEMPLATE_ERROR = """loc(callsite(...)): error: 'tf.StringToHashBucketFast' op is neither a custom op nor a flex op
@@ -55,21 +56,17 @@ def _keras_model(path, with_as_string=False):
 
 
 def test_a_keras_model_converts_with_builtins_and_matches(tmp_path):
-    import tensorflow as tf
-
     model = _keras_model(tmp_path / "m")
     out = convert.convert(str(tmp_path / "m"), "serving_raw")
     assert not out.select_tf_ops and out.flex_ops == [] and len(out.content) > 100
     x = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
-    runner = tf.lite.Interpreter(model_content=out.content).get_signature_runner("serving_raw")
+    runner = interpreter(out.content).get_signature_runner("serving_raw")
     got = runner(x=x)["probabilities"]
     assert got.shape == (5, 3)
     assert np.abs(got - model(x).numpy()).max() < 1e-5
 
 
 def test_an_op_the_builtins_lack_is_named_with_the_options(tmp_path):
-    import tensorflow as tf
-
     _keras_model(tmp_path / "m", with_as_string=True)
     with pytest.raises(convert.ConversionError) as e:
         convert.convert(str(tmp_path / "m"), "serving_raw")
@@ -85,7 +82,7 @@ def test_an_op_the_builtins_lack_is_named_with_the_options(tmp_path):
     # allowed: Select TF ops (Flex), and the full TensorFlow's interpreter runs them
     out = convert.convert(str(tmp_path / "m"), "serving_raw", select_tf_ops=True)
     assert out.select_tf_ops and out.flex_ops == ["AsString"]
-    runner = tf.lite.Interpreter(model_content=out.content).get_signature_runner("serving_raw")
+    runner = interpreter(out.content).get_signature_runner("serving_raw")
     res = runner(x=np.zeros((2, 2), np.float32))
     assert res["probabilities"].shape == (2, 3)
     assert res["text"].tolist() == [str(i).encode() for i in res["probabilities"].argmax(1)]
