@@ -1,10 +1,7 @@
-"""TensorFlow Lite export (``push.tflite``, issue 20.5), end to end on the templates:
-
-- binary, ``transform: include`` with ``select_tf_ops``: the .tflite takes the raw
-  features with the transform inside (its quantile bucketize is ``UpperBound``, a Flex op);
-- multiclass, ``transform: separate`` (a copy of the shared quick run): its vocabulary
-  lookups do not survive conversion (README), so the .tflite takes the transformed
-  features and the check feeds it the transform's outputs.
+"""TensorFlow Lite export (``push.tflite``, issue 20.5), end to end on the binary
+template with ``transform: include`` and ``select_tf_ops``: the .tflite takes the raw
+features with the transform inside (its quantile bucketize is ``UpperBound``, a Flex op).
+``test_tflite_separate.py``: the multiclass template with ``transform: separate``.
 
 Each asserts that the pushed registry version holds ``tflite/model.tflite`` (listed in the
 record, outside the content hash), that the TFLite interpreter fed the eval rows in this
@@ -133,32 +130,3 @@ def test_binary_with_the_transform_inside(template_copy):
     models = tfxkit("models", case / "config.yaml")
     assert f"tflite {folder / 'tflite' / 'model.tflite'}  {size} bytes  serving_raw" in \
         models.stdout, models.stdout
-
-
-def test_multiclass_with_the_transform_separate(trained_multiclass, copy_case):
-    import tensorflow as tf
-
-    case = copy_case(trained_multiclass.case)
-    r = tfxkit("run", case / "config.yaml", "--profile", "quick",
-               "--set", "push.tflite.transform=separate")
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "Pushed version" in r.stdout and "TFLite (serving_transformed, " in r.stdout
-    v, folder, rec, runner, size, saved = check_version(case, "serving_transformed")
-    assert rec["tflite"]["select_tf_ops"] is False  # builtins only
-
-    examples = eval_examples(case, "penguin-species")
-    model = tf.saved_model.load(str(folder))
-    fn = model.signatures["transform_features"]  # the transform, shipped apart
-    key = list(fn.structured_input_signature[1])[0]
-    transformed = fn(**{key: tf.constant(examples)})
-    feeds = {name: transformed[name].numpy().astype(d["dtype"])
-             for name, d in runner.get_input_details().items()}
-    assert {"island_xf", "sex_xf", "body_mass_g_xf"} <= set(feeds)
-    expected = saved_model_outputs(model, examples)
-    diff = max_abs_diff(expected, runner(**feeds))
-    props = validator_says(case, len(examples))
-    print(f"multiclass/separate: version {v}: model.tflite {size} bytes (SavedModel "
-          f"{saved} bytes); max abs diff {diff:.3g} on {len(examples)} eval rows here, "
-          f"{props['tflite_max_abs_diff']:.3g} on {props['tflite_rows']} rows in the "
-          f"InfraValidator")
-    assert diff <= TOLERANCE
