@@ -9,6 +9,12 @@ run the same transform code):
 - ``transform_features``: the transformed features including the label, used by the
   Evaluator (TFMA ``preprocessing_function_names``).
 
+With ``push.tflite`` (``custom_config["tflite"]``) one more signature, the one the
+InfraValidator converts to TensorFlow Lite (``components/tflite``): ``serving_raw`` (one
+dense raw tensor per feature the config's transform reads, the transform inside; the
+same outputs) for ``transform: include``, ``serving_transformed`` (the model's transformed
+inputs, the Keras model alone) for ``separate``.
+
 For task ``bandit`` the model is the policy's reward model (``pipelines/policy.py``),
 trained on the logged action, reward and propensity, and the export is the policy's
 (``pipelines/policy_export.py``: ``serving_default``, ``greedy``, ``transform_features``).
