@@ -38,7 +38,8 @@ def _keras_model(path, with_as_string=False):
 
     keras = compat.keras_module(compat.keras_version())  # tf_keras here, Keras 3 on TFX 1.21
 
-    model = keras.Sequential([keras.layers.Dense(3, activation="softmax", input_shape=(2,))])
+    model = keras.Sequential([keras.Input(shape=(2,)),
+                              keras.layers.Dense(3, activation="softmax")])
 
     @tf.function(input_signature=[{"x": tf.TensorSpec([None, 2], tf.float32, name="x")}])
     def serve(features):
