@@ -225,5 +225,8 @@ def validate(model_dir: str, example_files: Sequence[str], examples: int = 100,
                           f"{proc.returncode} before reporting: {_tail(proc.stderr)}",
                           max_latency_ms=max_latency_ms, elapsed_s=time.monotonic() - t0)
     res = judge(report, max_latency_ms)
+    if tflite and res.tflite is None and res.blessed:  # asked for, never reported
+        res.blessed, res.reason = False, "tflite: the model process made no TFLite report"
+        res.problems.append(res.reason)
     res.elapsed_s = time.monotonic() - t0
     return res
