@@ -49,6 +49,33 @@ def unsupported_ops(message: str) -> List[str]:
     return sorted(ops)
 
 
+# a lookup table filled from a vocabulary file (tft.compute_and_apply_vocabulary)
+TABLE_FROM_FILE_OPS = frozenset({"InitializeTableFromTextFileV2", "InitializeTableFromTextFile"})
+
+
+def vocabulary_tables(saved_model_dir: str) -> int:
+    """How many lookup tables the SavedModel fills from vocabulary files (its graph's and
+    functions' ``InitializeTableFromTextFile`` ops); 0 when it cannot tell."""
+    import os
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = os.path.join(saved_model_dir, "saved_model.pb")
+    try:
+        import tensorflow as tf
+
+        with tf.io.gfile.GFile(path, "rb") as f:
+            sm = saved_model_pb2.SavedModel.FromString(f.read())
+    except Exception:  # pylint: disable=broad-except  (no such file, not a SavedModel)
+        return 0
+    n = 0
+    for mg in sm.meta_graphs:
+        n += sum(node.op in TABLE_FROM_FILE_OPS for node in mg.graph_def.node)
+        for fn in mg.graph_def.library.function:
+            n += sum(node.op in TABLE_FROM_FILE_OPS for node in fn.node_def)
+    return n
+
+
 def _first_lines(message: str, n: int = 3) -> str:
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
     return " | ".join(lines[:n])[:600]
@@ -90,9 +117,16 @@ def convert(saved_model_dir: str, signature: str, select_tf_ops: bool = False,
     options = ["push.tflite.select_tf_ops: true (Flex ops; the app then needs TFLite's "
                "Select TF ops runtime)"]
     if transform == "include":
-        options.append("push.tflite.transform: separate (the .tflite takes the transformed "
-                       "features; run the transform apart, e.g. the SavedModel's "
-                       "transform_features signature)")
+        separate = ("push.tflite.transform: separate (the .tflite takes the transformed "
+                    "features; run the transform apart, e.g. the SavedModel's "
+                    "transform_features signature)")
+        tables = vocabulary_tables(saved_model_dir)
+        if tables:  # measured on TF 2.16: converted with Flex ops, their lookups then fail
+            options = [separate + f"; select_tf_ops alone will not do: the transform's "
+                       f"{tables} vocabulary table(s), filled from files, are not "
+                       "initialised in a .tflite"]
+        else:
+            options.append(separate)
     raise ConversionError(
         f"TFLite builtins lack {len(ops)} op(s) of signature {signature!r}"
         f"{' (the transform graph included)' if transform == 'include' else ''}: "

@@ -94,3 +94,59 @@ def test_a_signature_that_is_not_there(tmp_path):
     with pytest.raises(convert.ConversionError) as e:
         convert.convert(str(tmp_path / "m"), "nope")
     assert e.value.ops == [] and "TFLite conversion of signature 'nope' failed" in str(e.value)
+
+
+def _vocab_model(path, vocab_file):
+    """A tiny SavedModel whose signature looks a string up in a table filled from a
+    vocabulary file (as tft.compute_and_apply_vocabulary does) and formats the id with
+    AsString (no TFLite builtin)."""
+    import tensorflow as tf
+
+    class M(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = tf.lookup.StaticHashTable(
+                tf.lookup.TextFileInitializer(
+                    str(vocab_file), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                    tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1)
+
+        @tf.function(input_signature=[{"s": tf.TensorSpec([None], tf.string, name="s")}])
+        def serve(self, features):
+            ids = self.table.lookup(features["s"])
+            return {"id": ids, "text": tf.strings.as_string(ids)}
+
+    m = M()
+    tf.saved_model.save(m, str(path), signatures={"serving_raw": m.serve})
+
+
+def test_vocabulary_tables_point_to_transform_separate(tmp_path):
+    """A graph with tables filled from vocabulary files: the failure's advice is
+    transform: separate (with Select TF ops the model converts, but on TF 2.16 its lookups
+    then run on uninitialised tables: components/tflite/README.md)."""
+    (tmp_path / "vocab.txt").write_text("a\nb\nc\n")
+    _vocab_model(tmp_path / "m", tmp_path / "vocab.txt")
+    assert convert.vocabulary_tables(str(tmp_path / "m")) == 1
+    assert convert.vocabulary_tables(str(tmp_path / "nowhere")) == 0
+    with pytest.raises(convert.ConversionError) as e:
+        convert.convert(str(tmp_path / "m"), "serving_raw")
+    assert e.value.ops == ["AsString"]
+    assert str(e.value).endswith(
+        "set push.tflite.transform: separate (the .tflite takes the transformed features; "
+        "run the transform apart, e.g. the SavedModel's transform_features signature); "
+        "select_tf_ops alone will not do: the transform's 1 vocabulary table(s), filled "
+        "from files, are not initialised in a .tflite")
+    _keras_model(tmp_path / "k")
+    assert convert.vocabulary_tables(str(tmp_path / "k")) == 0
+    # Select TF ops: it converts; TF 2.16's interpreter then finds the table never
+    # initialised (measured; a later TensorFlow that initialises it must give the ids)
+    out = convert.convert(str(tmp_path / "m"), "serving_raw", select_tf_ops=True)
+    assert out.select_tf_ops and out.flex_ops == ["AsString"]
+    runner = interpreter(out.content).get_signature_runner("serving_raw")
+    try:
+        got = runner(s=np.array([b"b", b"z"], dtype=object))
+    except RuntimeError as err:
+        assert "hashtable need to be initialized" in str(err)
+        print("vocabulary table in TFLite: not initialised")
+    else:
+        assert got["id"].tolist() == [1, -1] and got["text"].tolist() == [b"1", b"-1"]
+        print("vocabulary table in TFLite: initialised")
