@@ -122,9 +122,9 @@ def convert(saved_model_dir: str, signature: str, select_tf_ops: bool = False,
                     "transform_features signature)")
         tables = vocabulary_tables(saved_model_dir)
         if tables:  # measured on TF 2.16: converted with Flex ops, their lookups then fail
-            options = [separate + f"; select_tf_ops alone will not do: the transform's "
-                       f"{tables} vocabulary table(s), filled from files, are not "
-                       "initialised in a .tflite"]
+            options = [separate + "; select_tf_ops alone will not do: lookup tables "
+                       "filled from vocabulary files are not initialised in a .tflite "
+                       f"({tables} InitializeTableFromTextFile op(s) in the SavedModel)"]
         else:
             options.append(separate)
     raise ConversionError(

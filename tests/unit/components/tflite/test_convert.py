@@ -133,8 +133,9 @@ def test_vocabulary_tables_point_to_transform_separate(tmp_path):
     assert str(e.value).endswith(
         "set push.tflite.transform: separate (the .tflite takes the transformed features; "
         "run the transform apart, e.g. the SavedModel's transform_features signature); "
-        "select_tf_ops alone will not do: the transform's 1 vocabulary table(s), filled "
-        "from files, are not initialised in a .tflite")
+        "select_tf_ops alone will not do: lookup tables filled from vocabulary files are "
+        "not initialised in a .tflite (1 InitializeTableFromTextFile op(s) in the "
+        "SavedModel)")
     _keras_model(tmp_path / "k")
     assert convert.vocabulary_tables(str(tmp_path / "k")) == 0
     # Select TF ops: it converts; TF 2.16's interpreter then finds the table never
