@@ -68,7 +68,7 @@ def _evaluate_and_push(cfg: PipelineConfig, target: str, data: DataNodes,
         infra = InfraValidator(
             model=trainer.outputs["model"], examples=examples, split="eval",
             num_examples=iv.examples, requests=iv.requests, max_latency_ms=iv.max_latency_ms,
-            timeout_s=iv.timeout_s).with_id(INFRA_VALIDATOR)
+            timeout_s=iv.timeout_s, tflite=tflite_property(cfg)).with_id(INFRA_VALIDATOR)
         # no order against the Evaluator: both need only the Trainer's model, and the
         # local runner runs InfraValidator beside it (RUNS_BESIDE)
         # both blessings are required: a missing or unblessed one is recorded as a refusal
@@ -104,6 +104,18 @@ def _policy_evaluator(cfg: PipelineConfig, data: DataNodes, training: TrainingNo
         bandit=cfg.bandit.model_dump(mode="json"), label=cfg.label,
         thresholds=[m.model_dump(mode="json") for m in cfg.eval.metrics],
         bootstrap=cfg.bandit.bootstrap.model_dump(mode="json")).with_id(EVALUATOR)
+
+
+def tflite_property(cfg: PipelineConfig) -> Optional[str]:
+    """The InfraValidator's ``tflite`` execution property (JSON of ``push.tflite``), or
+    None when it is off (then the validator's cache key is the same as without it)."""
+    import json
+
+    t = cfg.push.tflite
+    if not t.enabled:
+        return None
+    return json.dumps({"transform": t.transform, "select_tf_ops": t.select_tf_ops,
+                       "tolerance": t.tolerance}, sort_keys=True)
 
 
 def card_property(cfg: PipelineConfig) -> str:

@@ -9,6 +9,12 @@ run the same transform code):
 - ``transform_features``: the transformed features including the label, used by the
   Evaluator (TFMA ``preprocessing_function_names``).
 
+With ``push.tflite`` (``custom_config["tflite"]``) one more signature, the one the
+InfraValidator converts to TensorFlow Lite (``components/tflite``): ``serving_raw`` (one
+dense raw tensor per feature the config's transform reads, the transform inside; the
+same outputs) for ``transform: include``, ``serving_transformed`` (the model's transformed
+inputs, the Keras model alone) for ``separate``.
+
 For task ``bandit`` the model is the policy's reward model (``pipelines/policy.py``),
 trained on the logged action, reward and propensity, and the export is the policy's
 (``pipelines/policy_export.py``: ``serving_default``, ``greedy``, ``transform_features``).
@@ -140,11 +146,7 @@ def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[s
     names = input_names(model)
     names_table = tf.constant(class_names) if task != "regression" else None
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serve(serialized):
-        parsed = tf.io.parse_example(serialized, serving_spec)
-        transformed = holder.tft_layer(parsed)
-        out = model({k: transformed[k] for k in names}, training=False)
+    def outputs(out):
         if task == "regression":
             return {"prediction": out}
         if task == "binary":
@@ -156,9 +158,97 @@ def export(model, tf_transform_output, spec: Dict[str, Any], class_names: List[s
         return {"probabilities": out, "class_id": class_id[:, None],
                 "class": tf.gather(names_table, class_id)[:, None]}
 
-    save(model, holder, {"serving_default": serve,
-                         "transform_features": transform_features_fn(holder, tf_transform_output)},
-         export_dir)
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(serialized):
+        parsed = tf.io.parse_example(serialized, serving_spec)
+        transformed = holder.tft_layer(parsed)
+        return outputs(model({k: transformed[k] for k in names}, training=False))
+
+    functions = {"serving_default": serve,
+                 "transform_features": transform_features_fn(holder, tf_transform_output)}
+    tflite = spec.get("tflite") or {}  # push.tflite: transform (include | separate), features
+    if tflite.get("transform") == "include":
+        raw = tflite.get("features")  # None: every raw feature of the schema
+        functions[RAW_SIGNATURE] = raw_features_fn(
+            {k: v for k, v in serving_spec.items() if raw is None or k in raw},
+            lambda parsed: outputs(model(
+                {k: v for k, v in holder.tft_layer(parsed).items() if k in names},
+                training=False)))
+    elif tflite.get("transform") == "separate":
+        functions[TRANSFORMED_SIGNATURE] = transformed_features_fn(
+            tf_transform_output.transformed_feature_spec(), names,
+            lambda features: outputs(model(features, training=False)))
+    save(model, holder, functions, export_dir)
+
+
+# push.tflite (components/tflite): the signature the TFLite model is converted from
+RAW_SIGNATURE = "serving_raw"                  # raw feature tensors, the transform inside
+TRANSFORMED_SIGNATURE = "serving_transformed"  # transformed features, the model alone
+
+
+def raw_features_fn(serving_spec: Dict[str, Any], body):
+    """A tf.function over one dense tensor per raw feature (``[batch]``, or ``[batch, k]``
+    for a fixed length k > 1) instead of serialized tf.Examples (ParseExample is no TFLite
+    op), calling ``body(parsed)`` on the structure ``tf.io.parse_example`` would give. A
+    feature that may be absent (``VarLenFeature``) is absent where its value is NaN
+    (floats) or the empty string (strings); an integer one is always present."""
+    specs, kinds = {}, {}
+    for name, fs in sorted(serving_spec.items()):
+        if isinstance(fs, tf.io.FixedLenFeature):
+            shape = [int(d) for d in fs.shape]
+            specs[name] = tf.TensorSpec([None] + shape, fs.dtype, name=name)
+            kinds[name] = "fixed"
+        elif isinstance(fs, tf.io.VarLenFeature):
+            specs[name] = tf.TensorSpec([None], fs.dtype, name=name)
+            kinds[name] = "varlen"
+        else:
+            raise ValueError(f"push.tflite: raw feature {name!r} is a {type(fs).__name__}, "
+                             "which a TFLite signature over raw tensors cannot take; use "
+                             "push.tflite.transform: separate")
+
+    def present(x):
+        if x.dtype.is_floating:
+            return tf.logical_not(tf.math.is_nan(x))
+        if x.dtype == tf.string:
+            return tf.not_equal(x, "")
+        return tf.ones_like(x, dtype=tf.bool)
+
+    @tf.function(input_signature=[specs])
+    def serve_raw(features):
+        parsed = {}
+        for name, x in features.items():
+            if kinds[name] == "fixed":
+                parsed[name] = x
+                continue
+            keep = present(x)
+            rows = tf.where(keep)  # [n, 1] int64
+            parsed[name] = tf.SparseTensor(
+                indices=tf.concat([rows, tf.zeros_like(rows)], axis=1),
+                values=tf.boolean_mask(x, keep),
+                dense_shape=tf.stack([tf.shape(x, out_type=tf.int64)[0],
+                                      tf.constant(1, tf.int64)]))
+        return body(parsed)
+
+    return serve_raw
+
+
+def transformed_features_fn(transformed_spec: Dict[str, Any], names: List[str], body):
+    """A tf.function over the model's transformed inputs (dense tensors as the transform
+    writes them), calling ``body(features)``: the Keras model alone."""
+    specs = {}
+    for name in names:
+        fs = transformed_spec.get(name)
+        if not isinstance(fs, tf.io.FixedLenFeature):
+            raise ValueError(f"push.tflite: the model input {name!r} is "
+                             f"{type(fs).__name__ if fs is not None else 'not a transform output'}"
+                             "; a TFLite signature over transformed features needs dense ones")
+        specs[name] = tf.TensorSpec([None] + [int(d) for d in fs.shape], fs.dtype, name=name)
+
+    @tf.function(input_signature=[specs])
+    def serve_transformed(features):
+        return body(features)
+
+    return serve_transformed
 
 
 WARM_START_DIR = "warm_start"  # in the Model artifact, beside Format-Serving

@@ -74,7 +74,14 @@ def trainer_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str,
         # where run_fn looks up the registry version of the base model (only then, so the
         # cache key of a run without warm start does not depend on the registry's place)
         model["registry"] = cfg.registry_path
-    return _custom_config(cfg, "model", model, cfg.model.module, target)
+    out = _custom_config(cfg, "model", model, cfg.model.module, target)
+    if cfg.push.tflite.enabled:  # run_fn exports the signature the TFLite model comes from
+        out["tflite"] = {"transform": cfg.push.tflite.transform,
+                         # the raw features it takes: those the config's transform reads
+                         # (every raw feature of the schema with a preprocessing module)
+                         "features": None if cfg.features.module
+                         else sorted(cfg.features.raw_columns())}
+    return out
 
 
 def tuner_custom_config(cfg: PipelineConfig, target: str = LOCAL) -> Dict[str, Any]:

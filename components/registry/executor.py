@@ -108,6 +108,42 @@ def card_writer(input_dict: Dict[str, List[types.Artifact]], exec_properties: Di
     return card
 
 
+def tflite_files(infra_blessing: Optional[List[types.Artifact]]) -> Optional[Dict[str, bytes]]:
+    """The TFLite model the InfraValidator converted and checked (``push.tflite``), as the
+    version folder's extra files (``tflite/model.tflite``, ``tflite/tflite.json``), or None
+    when it made none. A .tflite whose sha256 differs from its tflite.json raises."""
+    from tfxkit.components.tflite import files
+
+    if not infra_blessing:
+        return None
+
+    def read(path: str) -> Optional[bytes]:
+        if not fileio.exists(path):
+            return None
+        with fileio.open(path, "rb") as f:
+            return f.read()
+
+    return files.read_dir(infra_blessing[0].uri, read)
+
+
+def extras(card, tflite: Optional[Dict[str, bytes]]):
+    """``extra(version, record)`` for ``push.push``: the model card's files and the TFLite
+    model's, the latter listed in the version's record (``tflite``: path, size, sha256,
+    signature, the check's max abs diff and rows)."""
+    from tfxkit.components.tflite import files
+
+    def extra(version: str, record: Dict[str, Any]) -> Dict[str, bytes]:
+        out: Dict[str, bytes] = {}
+        if tflite:
+            record["tflite"] = files.info_record(
+                json.loads(tflite[f"{files.DIR}/{files.INFO}"]))
+            out.update(tflite)
+        out.update(card(version, record))
+        return out
+
+    return extra
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -143,13 +179,16 @@ class Executor(base_executor.BaseExecutor):
             meta["infra_validation"] = infra_gate.reason
         by = f"tfxkit {meta['pipeline'] or ''} run {meta['pipeline_run'] or ''}".strip()
         name = exec_properties.get("model_name") or None
+        tflite = tflite_files(input_dict.get("infra_blessing")) \
+            if infra_gate is not None and infra_gate.blessed else None
         outcome = push.push(exec_properties["registry"], path_utils.serving_model_dir(model.uri),
                             meta, model_gate, infra_gate,
                             keep_versions=int(exec_properties.get("keep_versions") or 5),
                             name=name, by=by,
-                            card=card_writer(input_dict, exec_properties,
-                                             name or os.path.basename(
-                                                 exec_properties["registry"].rstrip("/"))))
+                            card=extras(card_writer(input_dict, exec_properties,
+                                                    name or os.path.basename(
+                                                        exec_properties["registry"].rstrip("/"))),
+                                        tflite))
         # the same custom properties as TFX's Pusher (pushed, pushed_destination,
         # pushed_version), plus why and what was recorded
         out.set_int_custom_property("pushed", int(outcome.pushed))
@@ -162,6 +201,11 @@ class Executor(base_executor.BaseExecutor):
             card = os.path.join(outcome.path, content.DIR, content.HTML_NAME)
             if fileio.exists(card):
                 out.set_string_custom_property("model_card", card)
+            if tflite:
+                from tfxkit.components.tflite import files
+
+                out.set_string_custom_property(
+                    "tflite", os.path.join(outcome.path, files.DIR, files.MODEL))
         out.set_string_custom_property("config_hash", str(meta["config_hash"]))
         out.set_string_custom_property("git_commit", str(meta["git_commit"]))
         out.set_string_custom_property("metrics", json.dumps(meta["metrics"], sort_keys=True))

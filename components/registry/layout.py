@@ -7,6 +7,8 @@
     <registry>/<version>/model_card/  the version's model card (model_card.json and .html,
                                    ``components/model_card``), written into the folder
                                    before its rename; outside the content hash
+    <registry>/<version>/tflite/   its TFLite model (push.tflite: model.tflite, tflite.json,
+                                   from the InfraValidator's check); outside the content hash
     <registry>/<version>.meta.json the version's own record beside its folder (the folder
                                    stays a clean SavedModel): its index entry (metrics,
                                    config hash, content hash, ...) and its history events;
@@ -38,6 +40,8 @@ TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 BROKEN_PREFIX = ".broken-"   # a damaged serving folder set aside by a restore (kept)
 CARD_DIR = "model_card"      # <version>/model_card/: not part of the content hash
+TFLITE_DIR = "tflite"        # <version>/tflite/ (push.tflite): not part of the content hash
+EXTRA_DIRS = (CARD_DIR, TFLITE_DIR)  # what a version folder holds beside its SavedModel
 META_SUFFIX = ".meta.json"   # <version>.meta.json: a version's own record
 META_FORMAT = "tfxkit-registry-version/1"
 META_NAME = re.compile(r"^(\d+)\.meta\.json$")

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from tfxkit.components.registry.errors import RegistryError
 from tfxkit.components.registry.hashing import content_hash
 from tfxkit.components.registry.history import HISTORY_MAX, merge_events
-from tfxkit.components.registry.layout import (CARD_DIR, META_FORMAT, META_NAME, META_SUFFIX,
+from tfxkit.components.registry.layout import (EXTRA_DIRS, META_FORMAT, META_NAME, META_SUFFIX,
                                                TMP_PREFIX, vkey)
 
 
@@ -106,8 +106,9 @@ class VersionRecords:
             self.fs.copytree(model_dir, tmp)
             for rel, data in sorted((extra or {}).items()):
                 parts = rel.split("/")
-                if parts[0] != CARD_DIR or len(parts) < 2 or ".." in parts:
-                    raise RegistryError(f"{rel}: extra files go under {CARD_DIR}/")
+                if parts[0] not in EXTRA_DIRS or len(parts) < 2 or ".." in parts:
+                    raise RegistryError(f"{rel}: extra files go under "
+                                        f"{'/ or '.join(EXTRA_DIRS)}/")
                 self.fs.makedirs(self.fs.join(tmp, *parts[:-1]))
                 self.fs.write_atomic(self.fs.join(tmp, *parts), data)
             if aside:

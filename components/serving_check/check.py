@@ -81,6 +81,9 @@ class Result:
     signatures: Dict[str, Any] = field(default_factory=dict)
     problems: List[str] = field(default_factory=list)
     elapsed_s: Optional[float] = None
+    # push.tflite: the TFLite check's report (components/tflite/check.py): signature,
+    # size_bytes, sha256, rows, max_abs_diff, per_output, tolerance, problems
+    tflite: Optional[Dict[str, Any]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -142,6 +145,9 @@ def judge(report: Dict[str, Any], max_latency_ms: float) -> Result:
     problems = list(report.get("problems", []))
     for sig in res.signatures.values():
         problems += sig.get("problems", [])
+    res.tflite = report.get("tflite")
+    if res.tflite is not None:
+        problems += res.tflite.get("problems", [])
     lat = report.get("latencies_ms") or []
     res.requests = len(lat)
     res.latency_p50_ms = percentile(lat, 50)
@@ -164,6 +170,12 @@ def judge(report: Dict[str, Any], max_latency_ms: float) -> Result:
                       f"p99 latency {res.latency_p99_ms:.3g} ms (p50 "
                       f"{res.latency_p50_ms:.3g} ms) over {res.requests} requests of batch 1 "
                       f"<= {max_latency_ms:g} ms")
+        t = res.tflite
+        if t is not None:
+            res.reason += (f"; TFLite ({t['signature']}, {t['size_bytes']} bytes"
+                           f"{', Select TF ops' if t.get('select_tf_ops') else ''}) matches "
+                           f"the SavedModel on {t['rows']} eval rows: max abs diff "
+                           f"{t['max_abs_diff']:.3g} <= {t['tolerance']:g}")
     return res
 
 
@@ -176,16 +188,25 @@ def _tail(text: str, n: int = 600) -> str:
 
 def validate(model_dir: str, example_files: Sequence[str], examples: int = 100,
              requests: int = 100, max_latency_ms: float = 200.0, timeout_s: float = 300.0,
-             warmup: int = 5, python: Optional[str] = None) -> Result:
+             warmup: int = 5, python: Optional[str] = None,
+             tflite: Optional[Dict[str, Any]] = None,
+             tflite_dir: Optional[str] = None) -> Result:
     """Loads ``model_dir`` in a separate process and checks it on the first ``examples``
     serialized tf.Examples of ``example_files`` (TFRecord, gzipped if named ``*.gz``);
-    returns the verdict (never raises for a bad model)."""
+    returns the verdict (never raises for a bad model). ``tflite`` (the config's
+    ``push.tflite``: transform, select_tf_ops, tolerance): the process also converts the
+    model to TFLite and compares the interpreter's outputs with the SavedModel's on the
+    same examples (``components/tflite/check.py``), writing ``model.tflite`` and
+    ``tflite.json`` into ``tflite_dir`` (a local folder)."""
     t0 = time.monotonic()
+    if tflite and not tflite_dir:
+        raise ValueError("validate: tflite needs a tflite_dir to write the model into")
     with tempfile.TemporaryDirectory(prefix="tfxkit-infra-") as tmp:
         req_path, out_path = os.path.join(tmp, "request.json"), os.path.join(tmp, "report.json")
         with open(req_path, "w") as f:
             json.dump({"model_dir": model_dir, "files": list(example_files),
-                       "examples": examples, "requests": requests, "warmup": warmup}, f)
+                       "examples": examples, "requests": requests, "warmup": warmup,
+                       "tflite": tflite or None, "tflite_dir": tflite_dir}, f)
         env = child_env()
         cmd = [python or sys.executable, "-m", PROBE_MODULE, req_path, out_path]
         try:
@@ -204,5 +225,8 @@ def validate(model_dir: str, example_files: Sequence[str], examples: int = 100,
                           f"{proc.returncode} before reporting: {_tail(proc.stderr)}",
                           max_latency_ms=max_latency_ms, elapsed_s=time.monotonic() - t0)
     res = judge(report, max_latency_ms)
+    if tflite and res.tflite is None and res.blessed:  # asked for, never reported
+        res.blessed, res.reason = False, "tflite: the model process made no TFLite report"
+        res.problems.append(res.reason)
     res.elapsed_s = time.monotonic() - t0
     return res

@@ -21,6 +21,8 @@ class InfraValidatorSpec(types.ComponentSpec):
         "requests": ExecutionParameter(type=int),
         "max_latency_ms": ExecutionParameter(type=float),
         "timeout_s": ExecutionParameter(type=float),
+        # push.tflite as JSON (transform, select_tf_ops, tolerance); absent: no TFLite check
+        "tflite": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {"model": ChannelParameter(type=standard_artifacts.Model),
               "examples": ChannelParameter(type=standard_artifacts.Examples)}
@@ -37,6 +39,7 @@ class InfraValidator(base_component.BaseComponent):
     def __init__(self, model: types.BaseChannel, examples: types.BaseChannel,
                  split: str = "eval", num_examples: int = 100, requests: int = 100,
                  max_latency_ms: float = 200.0, timeout_s: float = 300.0,
+                 tflite: Optional[str] = None,
                  blessing: Optional[types.BaseChannel] = None):
         if num_examples < 1 or requests < 1:
             raise ValueError("num_examples and requests must be at least 1")
@@ -45,5 +48,5 @@ class InfraValidator(base_component.BaseComponent):
         super().__init__(spec=InfraValidatorSpec(
             model=model, examples=examples, split=split, num_examples=num_examples,
             requests=requests, max_latency_ms=float(max_latency_ms),
-            timeout_s=float(timeout_s),
+            timeout_s=float(timeout_s), tflite=tflite or None,
             blessing=blessing or types.Channel(type=standard_artifacts.InfraBlessing)))

@@ -108,7 +108,23 @@ def probe(req):
             if i >= warm:
                 lat.append((time.perf_counter() - t1) * 1000.0)
         report["latencies_ms"] = lat
+    if req.get("tflite"):
+        report["tflite"] = _tflite(req, examples, model)
     return report
+
+
+def _tflite(req, examples, model):
+    """push.tflite: conversion and the output comparison (components/tflite/check.py);
+    any failure is a problem of the report, never a crash of the probe."""
+    try:
+        from tfxkit.components.tflite.check import check
+
+        return check(req["model_dir"], examples, req["tflite"], req["tflite_dir"],
+                     model=model)
+    except Exception as e:  # pylint: disable=broad-except
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return {"problems": [f"tflite: the check failed: {type(e).__name__}: {msg}"[:500]],
+                "traceback": traceback.format_exc()[-2000:]}
 
 
 def main(argv):

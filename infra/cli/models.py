@@ -127,6 +127,13 @@ def models(config, profile, sets, show_history, repair, no_verify):
                    + (f"  run {rec['pipeline_run']}" if rec.get("pipeline_run") else ""))
         if rec.get("model_card"):
             click.echo(f"      card {reg.fs.join(reg.version_path(v), rec['model_card'])}")
+        t = rec.get("tflite")
+        if isinstance(t, dict) and t.get("path"):
+            diff = t.get("max_abs_diff")
+            click.echo(f"      tflite {reg.fs.join(reg.version_path(v), t['path'])}  "
+                       f"{t.get('size_bytes', '?')} bytes  {t.get('signature', '')}"
+                       + (f"  max abs diff {diff:.3g} on {t.get('rows')} eval rows"
+                          if isinstance(diff, (int, float)) else ""))
         for p in by_version.get(v, []):
             if p.kind == "unindexed":
                 continue

@@ -46,13 +46,13 @@ from .metadata import Metadata, MySQL
 from .model import EarlyStopping, ModelConfig
 from .pipeline import PipelineConfig, Task
 from .value_checks import numeric_columns
-from .serving import Canary, InfraValidation, Push, Serving
+from .serving import Canary, InfraValidation, Push, Serving, TFLite
 
 __all__ = [
     "Task", "ScaleKind", "ImputeKind", "ConfigError", "BigQuerySource", "Source",
     "SPAN_TOKENS", "Split", "Data", "Vocab", "ConstantImpute", "Features", "EarlyStopping",
     "ModelConfig", "SliceThreshold", "MetricThreshold", "FAIRNESS_METRICS", "FairnessGate",
-    "Fairness", "Eval", "InfraValidation", "Push", "DataflowRunner", "FlinkRunner",
+    "Fairness", "Eval", "InfraValidation", "TFLite", "Push", "DataflowRunner", "FlinkRunner",
     "SparkRunner", "Beam", "MySQL", "Metadata", "Validation", "is_remote", "Deploy",
     "cron_of", "Alerts", "AlertTarget", "Store", "InferenceModel", "Inference", "Canary",
     "Serving",

@@ -128,6 +128,9 @@ class PipelineConfig(_Strict):
         if self.inference and self.inference.key in self.features.raw_columns():
             raise ValueError(f"inference.key: {self.inference.key!r} is a model feature; the "
                              "key is passed through to the store, never fed to the model")
+        if self.push.tflite.enabled and self.task == "bandit":
+            raise ValueError("push.tflite: only for binary, multiclass and regression tasks "
+                             "(a bandit's policy export has no TFLite signature)")
         if self.label_classes is not None and self.task in ("regression", "bandit"):
             raise ValueError("label_classes: only for binary and multiclass tasks")
         if self.task == "binary" and self.label_classes is not None \

@@ -20,10 +20,41 @@ class InfraValidation(_Strict):
     timeout_s: float = Field(300.0, gt=0)  # loading and every request, in all
 
 
+class TFLite(_Strict):
+    """``push.tflite``: a TensorFlow Lite copy of the serving model, converted and checked by
+    the InfraValidator (``components/tflite``) and stored in the registry version
+    (``<version>/tflite/model.tflite``). ``true`` is ``{enabled: true}`` with the defaults.
+
+    - ``transform``: ``include`` converts a signature over the raw features with the
+      transform graph inside; ``separate`` converts only the Keras model over the
+      transformed features (the transform is then run apart, e.g. the SavedModel's
+      ``transform_features`` signature);
+    - ``select_tf_ops``: allow TensorFlow ops that TFLite's builtins lack (Flex ops: the
+      app needs the Select TF ops runtime); without it such ops fail the validation with
+      their names;
+    - ``tolerance``: the largest absolute difference allowed between the TFLite
+      interpreter's and the SavedModel's outputs on the eval examples."""
+
+    enabled: bool = True
+    tolerance: float = Field(1e-4, gt=0, le=1)
+    transform: Literal["include", "separate"] = "include"
+    select_tf_ops: bool = False
+
+
 class Push(_Strict):
     registry: str = "models"
     keep_versions: int = Field(5, ge=1)  # the newest N versions stay (and the serving one)
     infra_validation: InfraValidation = InfraValidation()
+    tflite: TFLite = TFLite(enabled=False)
+
+    @field_validator("tflite", mode="before")
+    @classmethod
+    def _tflite(cls, v):
+        if isinstance(v, bool):  # tflite: true / false
+            return {"enabled": v}
+        if v is None:
+            return {"enabled": False}
+        return v
 
 
 class Canary(_Strict):

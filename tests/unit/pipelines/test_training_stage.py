@@ -189,3 +189,30 @@ def test_the_trainer_is_told_the_registry_only_with_warm_start(cfg):
         update={"warm_start": "latest_blessed"})})
     assert training_stage.trainer_custom_config(on)["model"]["registry"] == on.registry_path
     assert "registry" not in training_stage.trainer_custom_config(cfg)["model"]
+
+
+def test_push_tflite_asks_the_trainer_for_its_signature(cfg):
+    """push.tflite reaches the Trainer (run_fn exports serving_raw or serving_transformed),
+    with the raw features the config's transform reads; off, the Trainer's custom_config
+    (its cache key) is what it was without TFLite; a change of the validator's tolerance
+    or select_tf_ops leaves it alone."""
+    import json
+
+    from tfxkit.pipelines.factory import tflite_property
+
+    assert "tflite" not in training_stage.trainer_custom_config(cfg)
+    assert tflite_property(cfg) is None
+    on = load_config(TEMPLATES / "multiclass" / "config.yaml", overrides=["push.tflite=true"])
+    assert training_stage.trainer_custom_config(on)["tflite"] == {
+        "transform": "include",
+        "features": sorted(["bill_length_mm", "bill_depth_mm", "flipper_length_mm",
+                            "body_mass_g", "island", "sex", "year"])}
+    assert json.loads(tflite_property(on)) == {"transform": "include", "select_tf_ops": False,
+                                               "tolerance": 1e-4}
+    looser = load_config(TEMPLATES / "multiclass" / "config.yaml", overrides=[
+        "push.tflite={tolerance: 0.01, select_tf_ops: true}"])
+    assert training_stage.trainer_custom_config(looser) == training_stage.trainer_custom_config(on)
+    assert tflite_property(looser) != tflite_property(on)
+    sep = load_config(TEMPLATES / "multiclass" / "config.yaml",
+                      overrides=["push.tflite.transform=separate"])
+    assert training_stage.trainer_custom_config(sep)["tflite"]["transform"] == "separate"

@@ -128,3 +128,52 @@ def test_executor_writes_the_model_card_into_the_pushed_version(tmp_path):
     assert rec["model_card"] == "model_card/model_card.html"
     assert rec["sha256"] == content_hash(str(folder)) == content_hash(
         os.path.join(m.uri, "Format-Serving"))
+
+
+def test_executor_puts_the_checked_tflite_model_into_the_version(tmp_path):
+    """push.tflite: the .tflite the InfraValidator converted and checked (in its blessing's
+    tflite/ folder) lands in <version>/tflite/, listed in the version's record (size,
+    sha256, the check's max abs diff) and named on the PushedModel; the version's content
+    hash is still the SavedModel's."""
+    import os
+    import shutil
+
+    from tfx.types import standard_artifacts
+
+    from tests.unit.components.tflite.test_files import write
+    from tfxkit.components.registry.executor import Executor
+    from tfxkit.components.registry.hashing import content_hash
+
+    m = standard_artifacts.Model()
+    m.uri = str(tmp_path / "model")
+    shutil.copytree(model(tmp_path, "src"), os.path.join(m.uri, "Format-Serving"))
+    ib, mb = standard_artifacts.InfraBlessing(), standard_artifacts.ModelBlessing()
+    ib.uri = str(tmp_path / "blessing")
+    doc = write(tmp_path / "blessing", content=b"TFL3 tiny")
+    ib.set_int_custom_property("blessed", 1)
+    mb.set_int_custom_property("blessed", 1)
+    out = standard_artifacts.PushedModel()
+    out.uri = str(tmp_path / "pushed")
+    Executor().Do({"model": [m], "model_blessing": [mb], "infra_blessing": [ib]},
+                  {"pushed_model": [out]},
+                  {"registry": str(tmp_path / "models"), "keep_versions": 5})
+    v = out.get_string_custom_property("pushed_version")
+    folder = tmp_path / "models" / v
+    assert (folder / "tflite" / "model.tflite").read_bytes() == b"TFL3 tiny"
+    assert out.get_string_custom_property("tflite") == str(folder / "tflite" / "model.tflite")
+    rec = Registry(str(tmp_path / "models")).get(v)
+    assert rec["tflite"]["path"] == "tflite/model.tflite"
+    assert rec["tflite"]["sha256"] == doc["sha256"] and rec["tflite"]["size_bytes"] == 9
+    assert rec["tflite"]["max_abs_diff"] == 2e-7 and rec["tflite"]["rows"] == 70
+    assert rec["sha256"] == content_hash(str(folder)) == content_hash(
+        os.path.join(m.uri, "Format-Serving"))
+
+    # an unblessed validation: nothing pushed, the .tflite with it
+    ib.set_int_custom_property("blessed", 0)
+    out2 = standard_artifacts.PushedModel()
+    out2.uri = str(tmp_path / "pushed2")
+    Executor().Do({"model": [m], "model_blessing": [mb], "infra_blessing": [ib]},
+                  {"pushed_model": [out2]},
+                  {"registry": str(tmp_path / "models"), "keep_versions": 5})
+    assert out2.get_int_custom_property("pushed") == 0
+    assert not out2.has_custom_property("tflite")

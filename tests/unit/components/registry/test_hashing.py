@@ -27,3 +27,15 @@ def test_only_a_card_is_an_empty_model(tmp_path):
     (tmp_path / "m" / "model_card" / "model_card.html").write_text("x")
     with pytest.raises(RegistryError, match="empty"):
         content_hash(str(tmp_path / "m"))
+
+
+def test_tflite_folder_is_outside_the_hash(tmp_path):
+    """``<version>/tflite/`` (push.tflite: converted from the SavedModel, its own sha256 in
+    the version's record) is not part of the model either."""
+    d = model(tmp_path, "a")
+    before = content_hash(d)
+    (tmp_path / "src" / "a" / "tflite").mkdir()
+    (tmp_path / "src" / "a" / "tflite" / "model.tflite").write_bytes(b"TFL3")
+    assert content_hash(d) == before
+    (tmp_path / "src" / "a" / "variables" / "tflite").write_text("1")
+    assert content_hash(d) != before

@@ -173,3 +173,21 @@ def test_model_process_does_not_see_the_pipelines_secrets(models, tmp_path, monk
     assert not any(v in seen.values() for v in SECRETS.values())
     assert seen["PATH"] == os.environ["PATH"] and seen["TF_NUM_INTRAOP_THREADS"] == "2"
     assert os.environ["TFXKIT_DB_PASSWORD"] == "hunter2"  # the parent keeps its own
+
+
+def test_judge_counts_the_tflite_check():
+    """push.tflite: the TFLite check's problems fail the verdict; its figures end the
+    reason of a pass."""
+    base = {"examples": 4, "signatures": {"serving_default": {"problems": []}},
+            "latencies_ms": [1.0] * 10}
+    ok = check.judge({**base, "tflite": {
+        "signature": "serving_raw", "size_bytes": 1234, "rows": 4, "max_abs_diff": 2.5e-7,
+        "tolerance": 1e-4, "select_tf_ops": True, "problems": []}}, max_latency_ms=10)
+    assert ok.blessed and ok.reason.endswith(
+        "; TFLite (serving_raw, 1234 bytes, Select TF ops) matches the SavedModel on 4 eval "
+        "rows: max abs diff 2.5e-07 <= 0.0001")
+    bad = check.judge({**base, "tflite": {"problems": [
+        "tflite: TFLite output 'probabilities' differs from the SavedModel's by up to 0.02 "
+        "(tolerance 0.0001) on 3 of 4 rows"]}}, max_latency_ms=10)
+    assert not bad.blessed and bad.reason.startswith("tflite: TFLite output 'probabilities'")
+    assert check.judge(base, 10).tflite is None

@@ -117,3 +117,26 @@ def test_models_shows_each_versions_model_card(tmp_path):
     assert out.exit_code == 0, out.output
     assert f"card {r.version_path(v4)}/model_card/model_card.html" in out.output
     assert out.output.count("      card ") == 1 and "WARNING" not in out.output
+
+
+def test_models_shows_each_versions_tflite_model(tmp_path):
+    """A version pushed with push.tflite shows its .tflite, size, signature and the
+    check's figure; the tflite/ folder does not make the folder look changed."""
+    from tfxkit.components.registry.registry import Registry
+    from tfxkit.components.tflite.files import info_record
+
+    r, _ = three_versions(tmp_path)
+
+    def tflite(version, record):
+        record["tflite"] = info_record({"signature": "serving_raw", "size_bytes": 4,
+                                        "sha256": "ab" * 32, "max_abs_diff": 3.7e-07,
+                                        "rows": 70})
+        return {"tflite/model.tflite": b"TFL3", "tflite/tflite.json": b"{}"}
+
+    v4 = Registry(str(tmp_path / "models")).publish_detailed(
+        model(tmp_path, "m4", b"w4"), {"metrics": {"accuracy": 0.9}}, extra=tflite).version
+    out = tfxkit(tmp_path, "models")
+    assert out.exit_code == 0, out.output
+    assert (f"tflite {r.version_path(v4)}/tflite/model.tflite  4 bytes  serving_raw  max abs "
+            "diff 3.7e-07 on 70 eval rows") in out.output
+    assert out.output.count("      tflite ") == 1 and "WARNING" not in out.output

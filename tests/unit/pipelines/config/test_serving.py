@@ -62,3 +62,40 @@ def test_request_log_and_auth_fields(tmp_path):
                        ("serving.auth_token_env=1BAD", "auth_token_env")):
         with pytest.raises(ConfigError, match=field):
             load_config(TEMPLATE_CONFIG, overrides=[bad])
+
+
+def test_push_tflite(tmp_path):
+    """``push.tflite``: off by default; ``true`` is the defaults; a mapping is validated,
+    its errors naming the field; not for a bandit."""
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    cfg = load_config(TEMPLATE_CONFIG)
+    assert cfg.push.tflite.enabled is False
+    t = load_config(TEMPLATE_CONFIG, overrides=["push.tflite=true"]).push.tflite
+    assert (t.enabled, t.tolerance, t.transform, t.select_tf_ops) == (True, 1e-4, "include",
+                                                                       False)
+    t = load_config(TEMPLATE_CONFIG, overrides=[
+        "push.tflite={transform: separate, tolerance: 0.001}"]).push.tflite
+    assert (t.enabled, t.tolerance, t.transform) == (True, 0.001, "separate")
+    assert load_config(TEMPLATE_CONFIG, overrides=["push.tflite=false"]).push.tflite.enabled \
+        is False
+    assert load_config(TEMPLATE_CONFIG, overrides=[
+        "push.tflite={enabled: false, select_tf_ops: true}"]).push.tflite.enabled is False
+    for bad, field in (("push.tflite.transform=inside", "transform"),
+                       ("push.tflite.tolerance=0", "tolerance"),
+                       ("push.tflite.tolerance=-1", "tolerance"),
+                       ("push.tflite.select_tf_ops=maybe", "select_tf_ops"),
+                       ("push.tflite.flex=1", "flex"),
+                       ("push.tflite=7", "tflite")):
+        with pytest.raises(ConfigError) as e:
+            load_config(TEMPLATE_CONFIG, overrides=[bad])
+        assert field in str(e.value), (bad, str(e.value))
+
+
+def test_push_tflite_is_not_for_a_bandit():
+    from tests.conftest import TEMPLATES
+    from tfxkit.pipelines.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as e:
+        load_config(TEMPLATES / "bandit" / "config.yaml", overrides=["push.tflite=true"])
+    assert "push.tflite: only for binary, multiclass and regression tasks" in str(e.value)
