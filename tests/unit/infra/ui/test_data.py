@@ -1,0 +1,183 @@
+"""The dashboard's data functions on ML Metadata records written by the test."""
+import json
+
+import pytest
+
+from tfxkit.components.registry.registry import Registry
+from tfxkit.infra.ui import data
+from tfxkit.infra.ui.sources import SourceError, find_configs, load_use_cases
+from tests.unit.infra.metadata.mlmd_records import Records
+from tests.unit.infra.ui.ui_records import open_rw
+
+
+def test_runs_table_matches_the_records(ui_case):
+    path, cfg, written = ui_case
+    [uc] = load_use_cases([str(path)])
+    rows = data.runs(uc.store(), cfg.name)
+    assert [r.run_id for r in rows] == [rid for rid, _ in written]
+    for row, (_, w) in zip(rows, written):
+        if w.get("failed"):
+            assert row.state == "failed" and row.failed == 1 and "Trainer" in row.reason
+            assert row.pushed_version is None
+        else:
+            assert row.state == "succeeded" and row.failed == 0
+            assert row.pushed_version == w["pushed"]
+        assert row.config_hash == f"hash-lr-{w['lr']}"
+    # run 0 ran everything; run 1 reused the data components' outputs (cached)
+    assert rows[0].cached == 1 and rows[0].ran == 9  # the resolver counts as cached
+    assert rows[1].cached == 7 and rows[1].ran == 3
+    assert rows[0].rows == 270 + 70 and rows[0].rows_by_split == {"train": 270, "eval": 70}
+    assert rows[1].rows == rows[0].rows  # the same (cached) examples
+    assert [r.blessed for r in rows[:3]] == [True, True, False]
+
+
+def test_filters(ui_case):
+    path, cfg, written = ui_case
+    [uc] = load_use_cases([str(path)])
+    rows = data.runs(uc.store(), cfg.name)
+    failed = data.filter_runs(rows, state="failed")
+    assert [r.run_id for r in failed] == [rid for rid, w in written if w.get("failed")]
+    pushed = data.filter_runs(rows, pushed=True)
+    assert {r.pushed_version for r in pushed} == {w["pushed"] for _, w in written if w["pushed"]}
+    assert data.filter_runs(rows, text="hash-lr-0.003") == [r for r in rows
+                                                            if r.config_hash == "hash-lr-0.003"]
+    with pytest.raises(data.NotFound, match="no run 'nope'"):
+        data.find_run(rows, "nope")
+
+
+def test_compare_diffs_the_recorded_configs(ui_case):
+    path, cfg, _ = ui_case
+    [uc] = load_use_cases([str(path)])
+    store = uc.store()
+    rows = data.runs(store, cfg.name)
+    cmp = data.compare(store, cfg.name, rows[:2], data.MetricCache())
+    assert cmp["config_diff"] == [("model.learning_rate", [0.01, 0.003])]
+    assert cmp["config_sources"] == ["the run's recorded config"] * 2
+    shared = {(s["component"], s["key"]) for s in cmp["shared"]}
+    assert ("ExampleGen", "examples") in shared and ("Trainer", "model") not in shared
+    assert dict(cmp["components"])["Trainer"] == ["ran", "ran"]
+    assert dict(cmp["components"])["StatisticsGen"] == ["ran", "cached"]
+
+
+def test_config_diff_without_a_recorded_config():
+    rec = Records("old")
+    rows = []
+    for i, lr in enumerate((0.1, 0.2)):
+        run = rec.run(f"r{i}", config_fingerprint=f"h{i}")
+        rec.execute(run, "Trainer", {}, {}, custom_config=json.dumps({"model": {"learning_rate": lr,
+                                                                                 "epochs": 3}}))
+    rows = data.runs(rec.store, "old")
+    configs = [data.run_config(rec.store, "old", r) for r in rows]
+    assert configs[0][1].startswith("the components' recorded settings")
+    assert data.config_diff([c for c, _ in configs]) == [("model.learning_rate", [0.1, 0.2])]
+
+
+def test_use_case_summary_and_metric_series(ui_case):
+    path, cfg, written = ui_case
+    [uc] = load_use_cases([str(path)])
+
+    class Cache(data.MetricCache):  # the records have no TFMA output: values by run
+        def value(self, row, metric, slice_name="Overall"):
+            assert metric == "sparse_categorical_accuracy"  # TFMA's key for the task
+            return 0.5 + 0.01 * int(row.run_id[11:13])
+
+    s = data.use_case_summary(uc, Cache())
+    assert s["runs"] == len(written) and s["last_run"].run_id == written[-1][0]
+    reg = Registry(cfg.registry_path)
+    assert s["serving"] == reg.serving().version
+    assert s["metric"] == {"name": "accuracy", "key": "sparse_categorical_accuracy", "lower_bound": 0.8,
+                           "upper_bound": None}
+    evaluated = [rid for rid, w in written if not w.get("failed")]
+    assert [r for r, _ in s["series"]] == evaluated
+    assert s["latest"] == pytest.approx(0.5 + 0.01 * int(evaluated[-1][11:13]))
+
+
+def test_metric_cache_reads_nothing_for_a_missing_folder(tmp_path):
+    cache = data.MetricCache()
+    assert cache.evaluation(str(tmp_path / "gone"), None) is None
+    assert cache.evaluation(None, None) is None
+
+
+def test_lineage_graph_reaches_the_data_file(ui_case):
+    path, cfg, written = ui_case
+    [uc] = load_use_cases([str(path)])
+    version = Registry(cfg.registry_path).serving().version
+    g = data.lineage_graph(uc.store(), cfg.name, version)
+    files = [n for n in g.nodes if n.kind == "file"]
+    assert [n.uri for n in files] == [str(cfg.base_dir / "data" / "penguins.csv")]
+    # a path of edges from the file to the PushedModel of that version
+    pushed = [n for n in g.nodes if n.properties.get("pushed_version") == version]
+    assert len(pushed) == 1
+    succ = {}
+    for a, b, _ in g.edges:
+        succ.setdefault(a, set()).add(b)
+    seen, todo = set(), [files[0].id]
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += list(succ.get(n, ()))
+    assert pushed[0].id in seen
+    svg = data.graph_svg(g)
+    assert svg.count("<g data-node=") == len(g.nodes)
+
+
+def test_model_versions_and_history(ui_case):
+    path, cfg, written = ui_case
+    reg = Registry(cfg.registry_path)
+    info = data.model_versions(reg)
+    pushed = [w["pushed"] for _, w in written if w["pushed"]]
+    assert [v["version"] for v in info["versions"]] == list(reversed(pushed))
+    assert info["serving"] == pushed[-1] and info["versions"][0]["serving"]
+    assert all(v["pushed_by"] for v in info["versions"])
+    assert [h["action"] for h in info["history"]] == ["push"] * len(pushed)
+    assert data.model_versions(Registry(str(path.parent / "none")))["error"].startswith(
+        "no model registry")
+
+
+def test_canary_and_monitoring_empty(ui_case):
+    path, cfg, _ = ui_case
+    [uc] = load_use_cases([str(path)])
+    c = data.canary_state(cfg)
+    assert c["current"] is None and c["decisions"] == []
+    assert data.monitoring_windows(uc.store(), cfg.name) == []
+
+
+def test_canary_decisions_newest_first(tmp_path):
+    from tfxkit.infra.canary.decision_log import DecisionLog
+    from tests.unit.infra.ui.ui_records import make_case
+
+    _, cfg = make_case(tmp_path)
+    log = DecisionLog(cfg.registry_path + "/canary.jsonl")
+    log.append({"action": "start", "stable": "1", "canary": "2", "share": 0.1,
+                "evidence": {"canary": {"requests": 10}}})
+    log.append({"action": "ramp", "stable": "1", "canary": "2", "share": 0.5})
+    c = data.canary_state(cfg)
+    assert [d["action"] for d in c["decisions"]] == ["ramp", "start"]
+    assert c["current"]["action"] == "ramp"
+
+
+def test_store_is_read_only(ui_case):
+    path, cfg, _ = ui_case
+    [uc] = load_use_cases([str(path)])
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    with pytest.raises(Exception, match="(?i)read.?only|readonly"):
+        uc.store().put_context_type(pb.ContextType(name="ui-must-not-write"))
+    from ml_metadata import errors
+
+    with pytest.raises(errors.NotFoundError):
+        open_rw(cfg).get_context_type("ui-must-not-write")
+
+
+def test_sources_errors(tmp_path):
+    with pytest.raises(SourceError, match="give one or more CONFIG"):
+        load_use_cases([])
+    with pytest.raises(SourceError, match="no config.yaml found"):
+        load_use_cases([], str(tmp_path))
+    bad = tmp_path / "bad" / "config.yaml"
+    bad.parent.mkdir()
+    bad.write_text("name: Bad Name\n")
+    with pytest.raises(SourceError, match="config.yaml"):
+        load_use_cases([str(bad)])
+    assert find_configs(str(tmp_path)) == [str(bad)]
