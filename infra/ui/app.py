@@ -121,6 +121,7 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
     cache = data.MetricCache()
     csrf = secrets.token_urlsafe(24)
     report_cache: Dict[tuple, str] = {}
+    compare_cache: Dict[tuple, str] = {}
     app.state.metric_cache = cache
     app.state.allow_writes = allow_writes
 
@@ -135,10 +136,32 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
                    csrf=csrf)
         return templates.TemplateResponse(request, name, ctx, status_code=status)
 
+    runs_cache: Dict[tuple, tuple] = {}
+    timeline_cache: Dict[tuple, Optional[str]] = {}
+
     def rows_of(uc: UseCase, pipeline: Optional[str] = None) -> List[data.RunRow]:
+        """The pipeline's run table; read again only when the SQLite file changed (its
+        size and mtime, and its journal's); a MySQL store is read every time."""
+        key = (uc.name, pipeline or uc.name)
+        stamp = data.store_stamp(uc.cfg)
         with uc.lock:
+            hit = runs_cache.get(key)
+            if stamp is not None and hit is not None and hit[0] == stamp:
+                return hit[1]
             store = uc.store()
-            return data.runs(store, pipeline or uc.name) if store is not None else []
+            rows = data.runs(store, pipeline or uc.name) if store is not None else []
+            if stamp is not None:
+                runs_cache[key] = (stamp, rows)
+            return rows
+
+    def timeline_of(uc: UseCase, row: data.RunRow) -> Optional[str]:
+        from tfxkit.infra.metadata.report.plots import timeline
+
+        key = (uc.name, row.pipeline, row.run_id, tuple((c.node_id, c.state, c.end)
+                                                       for c in row.components))
+        if key not in timeline_cache:
+            timeline_cache[key] = timeline(row.components)
+        return timeline_cache[key]
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
@@ -199,13 +222,11 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
             row = data.find_run(rows, run_id)
         except data.NotFound as e:
             raise HTTPException(404, str(e)) from None
-        from tfxkit.infra.metadata.report.plots import timeline
-
         ev = cache.evaluation(row.evaluation_uri, row.eval_config, row.blessed) \
             if row.evaluation_uri else None
         gated = [m for m in (ev.metrics if ev is not None else []) if m.gated]
         return page(request, "run.html", uc=uc, row=row, pipeline=pipeline,
-                    timeline=timeline(row.components), gated=gated, evaluation=ev)
+                    timeline=timeline_of(uc, row), gated=gated, evaluation=ev)
 
     @app.get("/u/{name}/runs/{run_id}/report", response_class=HTMLResponse)
     def run_report(name: str, run_id: str, pipeline: Optional[str] = None):
@@ -245,6 +266,10 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
             raise HTTPException(400, "compare needs two or more runs: ?run=ID&run=ID "
                                      "(tick them on the runs page)")
         picked.sort(key=lambda r: (r.started or 0, r.run_id))
+        key = (name, tuple(r.run_id for r in picked))
+        final = all(r.state in ("succeeded", "failed", "canceled") for r in picked)
+        if final and key in compare_cache:  # finished runs' artifacts never change
+            return HTMLResponse(compare_cache[key])
         with uc.lock:
             store = uc.store()
             cmp = data.compare(store, uc.name, picked, cache)
@@ -262,8 +287,11 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
             if p:
                 plots.append((metric, p))
         curves = svg.overlaid_curves(ids, cmp["histories"])
-        return page(request, "compare.html", uc=uc, cmp=cmp, ids=ids, plots=plots,
+        resp = page(request, "compare.html", uc=uc, cmp=cmp, ids=ids, plots=plots,
                     curves=curves)
+        if final:
+            compare_cache[key] = resp.body.decode()
+        return resp
 
     @app.get("/u/{name}/lineage", response_class=HTMLResponse)
     def lineage_page(request: Request, name: str, version: Optional[str] = None):

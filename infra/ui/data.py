@@ -164,6 +164,21 @@ def runs(store, pipeline: str) -> List[RunRow]:
     return out
 
 
+def store_stamp(cfg) -> Optional[tuple]:
+    """What changes when a SQLite MLMD is written (size and mtime of the file and of its
+    journal / WAL); None for MySQL (no cheap stamp: read every time)."""
+    if cfg.metadata.mysql:
+        return None
+    out = []
+    for suffix in ("", "-journal", "-wal"):
+        try:
+            st = os.stat(cfg.metadata_path + suffix)
+            out.append((suffix, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((suffix, None, None))
+    return tuple(out)
+
+
 def find_run(rows: Sequence[RunRow], run_id: str) -> RunRow:
     for row in rows:
         if row.run_id == run_id:

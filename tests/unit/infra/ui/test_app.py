@@ -150,3 +150,24 @@ def test_rollback_and_alias_with_writes(ui_case, tmp_path):
     assert reg.history()[-1]["action"] == "unalias"
     r = c.post(aurl, content=b'{"alias_name": "x"}', headers={"content-type": "application/json"})
     assert r.status_code == 415
+
+
+def test_a_new_run_shows_without_a_restart(tmp_path):
+    """The run table is cached on the SQLite file's stamp: a run written after the page
+    was read shows on the next request."""
+    from tests.unit.infra.ui.ui_records import make_case, open_rw, write_runs
+
+    path, cfg = make_case(tmp_path)
+    write_runs(cfg, 1, push_every=0)
+    c = _client(path)
+    assert len(re.findall(r'<tr class="run"', c.get(f"/u/{cfg.name}").text)) == 1
+    assert len(re.findall(r'<tr class="run"', c.get(f"/u/{cfg.name}").text)) == 1
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    s = open_rw(cfg)
+    [rid] = s.put_contexts([pb.Context(type_id=s.get_context_type("pipeline_run").id,
+                                       name="2026-12-31T00:00:00.000000")])
+    parent = s.get_context_by_type_and_name("pipeline", cfg.name)
+    s.put_parent_contexts([pb.ParentContext(child_id=rid, parent_id=parent.id)])
+    rows = re.findall(r'<tr class="run" data-run="([^"]+)"', c.get(f"/u/{cfg.name}").text)
+    assert rows[0] == "2026-12-31T00:00:00.000000" and len(rows) == 2
