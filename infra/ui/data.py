@@ -368,10 +368,13 @@ def config_diff(configs: Sequence[Dict[str, Any]]) -> List[Tuple[str, List[Any]]
 
 def shared_artifacts(rows: Sequence[RunRow]) -> List[Dict[str, Any]]:
     """The output artifacts the runs share (a cache hit reuses the artifact an earlier run
-    wrote): {"component", "key", "artifact_id", "runs" [run ids]}."""
+    wrote; a resolver's outputs are not counted): {"component", "key", "artifact_id",
+    "runs" [run ids]}."""
     seen: Dict[int, Dict[str, Any]] = {}
     for row in rows:
         for c in row.components:
+            if c.state == "resolved":  # a resolver hands on earlier outputs: no cache hit
+                continue
             for key, ids in c.outputs.items():
                 for aid in ids:
                     d = seen.setdefault(aid, {"component": c.node_id, "key": key,
