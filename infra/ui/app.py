@@ -141,7 +141,8 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
 
     def rows_of(uc: UseCase, pipeline: Optional[str] = None) -> List[data.RunRow]:
         """The pipeline's run table; read again only when the SQLite file changed (its
-        size and mtime, and its journal's); a MySQL store is read every time."""
+        size and mtime, and its journal's; a MySQL store: every time), and then only the
+        runs that are new or were not finished (``data.runs``'s ``previous``)."""
         key = (uc.name, pipeline or uc.name)
         stamp = data.store_stamp(uc.cfg)
         with uc.lock:
@@ -149,9 +150,10 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
             if stamp is not None and hit is not None and hit[0] == stamp:
                 return hit[1]
             store = uc.store()
-            rows = data.runs(store, pipeline or uc.name) if store is not None else []
-            if stamp is not None:
-                runs_cache[key] = (stamp, rows)
+            rows = data.runs(store, pipeline or uc.name,
+                             previous=hit[1] if hit is not None else None) \
+                if store is not None else []
+            runs_cache[key] = (stamp, rows)
             return rows
 
     def timeline_of(uc: UseCase, row: data.RunRow) -> Optional[str]:
@@ -409,8 +411,14 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
             store = uc.store()
             if store is not None:
                 windows = data.monitoring_windows(store, uc.name)
+        from tfxkit.infra.metadata.report.plots import monitoring_plot
+
+        svg = data_svg()
+        plots = [p for p in (svg.canary_plot(list(reversed(canary["decisions"]))),
+                             monitoring_plot(windows, "skew"),
+                             monitoring_plot(windows, "drift")) if p]
         return page(request, "serving.html", uc=uc, canary=canary, windows=windows,
-                    reg=data.serving_info(uc.registry()))
+                    reg=data.serving_info(uc.registry()), plots=plots)
 
     if warm:
         def _warm():

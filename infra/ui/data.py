@@ -47,6 +47,8 @@ class RunRow:
     eval_config: Optional[str] = None
     components: List[Any] = field(default_factory=list)   # report.model.ComponentRun
     properties: Dict[str, Any] = field(default_factory=dict)
+    context_id: Optional[int] = None             # the pipeline_run context
+    context_updated: Optional[int] = None        # its last update time (ms)
 
     @property
     def duration(self) -> Optional[float]:
@@ -62,9 +64,34 @@ def _component_name(node: str) -> str:
     return node.split(".")[0]
 
 
-def runs(store, pipeline: str) -> List[RunRow]:
+FINAL_STATES = ("succeeded", "failed", "canceled")
+
+
+def runs(store, pipeline: str, previous: Optional[Sequence[RunRow]] = None) -> List[RunRow]:
     """The pipeline's runs, oldest first: state (as the run report says it), timing,
-    components ran / cached / failed, rows ingested, blessed, pushed version, config hash."""
+    components ran / cached / failed, rows ingested, blessed, pushed version, config hash.
+
+    ``previous``: the rows of an earlier call; a finished run whose ``pipeline_run`` context
+    is unchanged since (its last update time) is taken from there, not read again: after a
+    new run only that run (and any still running) is read."""
+    ctxs = pipeline_runs(store, pipeline)
+    if not ctxs:
+        return []
+    old = {row.context_id: row for row in previous or ()}
+    kept: Dict[int, RunRow] = {}
+    todo = []
+    for c in ctxs:
+        row = old.get(c.id)
+        if row is not None and row.state in FINAL_STATES and \
+                row.context_updated == c.last_update_time_since_epoch:
+            kept[c.id] = row
+        else:
+            todo.append(c)
+    fresh = {row.context_id: row for row in _read_runs(store, pipeline, todo)} if todo else {}
+    return [kept.get(c.id) or fresh[c.id] for c in ctxs]
+
+
+def _read_runs(store, pipeline: str, ctxs) -> List[RunRow]:
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     from tfxkit.infra.metadata.report.components import (execution_state, result_message,
@@ -72,25 +99,32 @@ def runs(store, pipeline: str) -> List[RunRow]:
     from tfxkit.infra.metadata.report.model import ComponentRun
     from tfxkit.infra.run import state as run_state
 
-    ctxs = pipeline_runs(store, pipeline)
-    if not ctxs:
-        return []
     r = Reader(store, pipeline)
-    prefix = pipeline + "."
-    node_of: Dict[int, str] = {}
-    for c in store.get_contexts_by_type("node"):
-        if c.name.startswith(prefix):
-            for e in store.get_executions_by_context(c.id):
-                node_of[e.id] = c.name[len(prefix):]
     per_run = []
     eids: List[int] = []
     for c in ctxs:
-        execs = sorted((e for e in store.get_executions_by_context(c.id) if e.id in node_of),
+        execs = sorted(store.get_executions_by_context(c.id),
                        key=lambda e: (e.create_time_since_epoch, e.id))
         for e in execs:
             r._execs.setdefault(e.id, e)  # pylint: disable=protected-access
         per_run.append((c, execs))
         eids += [e.id for e in execs]
+    prefix = pipeline + "."
+    node_of: Dict[int, str] = {}
+    if len(eids) > 60:  # many runs: each node's executions, one query per node
+        wanted_ids = set(eids)
+        for c in store.get_contexts_by_type("node"):
+            if c.name.startswith(prefix):
+                for e in store.get_executions_by_context(c.id):
+                    if e.id in wanted_ids:
+                        node_of[e.id] = c.name[len(prefix):]
+    else:  # a few runs (new since the last call): each execution's node
+        for eid in eids:
+            node = r.node_of(eid)
+            if node is not None:
+                node_of[eid] = node
+    per_run = [(c, [e for e in execs if e.id in node_of]) for c, execs in per_run]
+    eids = [e for e in eids if e in node_of]
     E = pb.Event
     outputs: Dict[int, Dict[str, List[int]]] = {}
     inputs: Dict[int, Dict[str, List[int]]] = {}
@@ -117,7 +151,8 @@ def runs(store, pipeline: str) -> List[RunRow]:
         props = properties(c)
         row = RunRow(run_id=c.name, pipeline=pipeline, state="succeeded",
                      config_hash=props.get(CONFIG_HASH), git_commit=props.get(GIT_COMMIT),
-                     properties=props)
+                     properties=props, context_id=c.id,
+                     context_updated=c.last_update_time_since_epoch)
         comps = []
         for e in execs:
             node = node_of[e.id]
@@ -679,10 +714,11 @@ def canary_state(cfg) -> Dict[str, Any]:
             "decisions": list(reversed(records))}
 
 
-def monitoring_windows(store, pipeline: str, inference_pipeline: Optional[str] = None
-                       ) -> List[Dict[str, Any]]:
+def monitoring_windows(store, pipeline: str) -> List[Any]:
     """The windows ``tfxkit monitor`` recorded (``tfxkit.Monitor`` executions) for the
-    pipeline's Model artifacts, oldest first, with their result JSON's flagged features."""
+    pipeline's Model artifacts: report.model.MonitoringWindow each (the latest record of a
+    window end), oldest first, with the result JSON's features (skew and drift) read."""
+    from tfxkit.infra.metadata.report.model import MonitoringWindow
     from tfxkit.pipelines.mlmd_reader import monitoring_results
 
     ctx = store.get_context_by_type_and_name("pipeline", pipeline)
@@ -693,17 +729,23 @@ def monitoring_windows(store, pipeline: str, inference_pipeline: Optional[str] =
                  if types.get(a.type_id) == "Model"]
     if not model_ids:
         return []
+    latest: Dict[Any, Dict[str, Any]] = {}
+    for rec in monitoring_results(store, model_ids):
+        latest[rec.get("window_end")] = rec
     out = []
-    for w in monitoring_results(store, model_ids):
-        res = None
-        if w.get("result_uri"):
-            path = w["result_uri"]
-            path = path if path.endswith(".json") else os.path.join(path, "result.json")
-            try:
-                with open(path) as f:
-                    res = json.load(f)
-            except (OSError, ValueError):
-                res = None
-        w["result"] = res
+    for rec in sorted(latest.values(), key=lambda d: d.get("window_end") or 0):
+        flagged = rec.get("flagged") if isinstance(rec.get("flagged"), list) else []
+        w = MonitoringWindow(start=rec.get("window_start"), end=rec.get("window_end"),
+                             rows=rec.get("rows"), model_version=rec.get("model_version"),
+                             crossed=bool(rec.get("crossed")), flagged=flagged,
+                             result_uri=rec.get("result_uri"),
+                             execution_id=rec.get("execution_id"))
+        try:
+            with open(w.result_uri) as f:
+                result = json.load(f)
+            w.features = list(result.get("features") or [])
+            w.predictions = list(result.get("predictions") or [])
+        except (OSError, TypeError, ValueError) as e:
+            w.error = f"result {w.result_uri} unreadable: {e}"
         out.append(w)
     return out

@@ -107,3 +107,36 @@ def overlaid_curves(runs: Sequence[str], histories: Sequence[Dict[str, List[floa
         ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         out.append((name, to_svg(fig)))
     return out
+
+
+def canary_plot(decisions: Sequence[Dict]) -> Optional[str]:
+    """The canary's traffic share at each decision (oldest first), one line per canary
+    version, the final decision marked (promote green, rollback red)."""
+    pts: Dict[str, List[Tuple[int, float, str]]] = {}
+    for i, d in enumerate(decisions):
+        share = d.get("next_share", d.get("share"))
+        if d.get("action") == "promote":
+            share = 1.0
+        elif d.get("action") == "rollback":
+            share = 0.0
+        if share is None or d.get("canary") is None:
+            continue
+        pts.setdefault(str(d["canary"]), []).append((i, float(share), d.get("action") or ""))
+    if not pts:
+        return None
+    from tfxkit.infra.metadata.report.plots import _plt, to_svg  # pylint: disable=protected-access
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 2.0))
+    for j, (version, p) in enumerate(sorted(pts.items())):
+        ax.step([x for x, _, _ in p], [y for _, y, _ in p], where="post",
+                color=RUN_COLORS[j % len(RUN_COLORS)], label=f"canary {version}")
+        for x, y, action in p:
+            if action in ("promote", "rollback"):
+                ax.scatter([x], [y], color="#16a34a" if action == "promote" else "#dc2626",
+                           s=30, zorder=3)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("decision", fontsize=7)
+    ax.set_ylabel("canary share", fontsize=7)
+    ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return to_svg(fig)

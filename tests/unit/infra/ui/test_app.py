@@ -171,3 +171,38 @@ def test_a_new_run_shows_without_a_restart(tmp_path):
     s.put_parent_contexts([pb.ParentContext(child_id=rid, parent_id=parent.id)])
     rows = re.findall(r'<tr class="run" data-run="([^"]+)"', c.get(f"/u/{cfg.name}").text)
     assert rows[0] == "2026-12-31T00:00:00.000000" and len(rows) == 2
+
+
+def test_serving_page_shows_canary_decisions_and_monitoring(tmp_path):
+    from tfxkit.infra.canary.decision_log import DecisionLog, decision_log_path
+    from tfxkit.infra.monitoring.record import record_window
+    from tests.unit.infra.ui.ui_records import make_case, open_rw, write_runs
+
+    path, cfg = make_case(tmp_path)
+    write_runs(cfg, 1, push_every=1)
+    s = open_rw(cfg)
+    [model] = [a for a in s.get_artifacts_by_type("Model")]
+    for k, value in enumerate((0.05, 0.3)):
+        result = tmp_path / f"window-{k}.json"
+        result.write_text(json.dumps({"features": [
+            {"feature": "island", "kind": "skew", "value": value, "threshold": 0.1,
+             "flagged": value > 0.1}]}))
+        flagged = [{"feature": "island", "kind": "skew", "value": value, "threshold": 0.1}] \
+            if value > 0.1 else []
+        record_window(s, cfg.name, model.id, {"start": 3600.0 * k, "end": 3600.0 * (k + 1),
+                                              "rows": 100 + k, "flagged": flagged,
+                                              "crossed": bool(flagged), "model_version": "1"},
+                      str(result))
+    log = DecisionLog(decision_log_path(cfg))
+    log.append({"action": "start", "stable": "1", "canary": "2", "share": 0.1, "step": 1,
+                "evidence": {"canary": {"requests": 50, "error_rate": 0.0}}})
+    log.append({"action": "rollback", "stable": "1", "canary": "2", "share": 0.1,
+                "reasons": ["error rate 0.2 > 0.05"]})
+    r = _client(path).get(f"/u/{cfg.name}/serving")
+    assert r.status_code == 200
+    assert re.findall(r'<tr data-action="([a-z]+)"', r.text) == ["rollback", "start"]
+    assert "error rate 0.2 &gt; 0.05" in r.text and '"requests": 50' in r.text  # evidence
+    assert "No canary is running." in r.text
+    assert r.text.count('<tr class="window">') == 2
+    assert "island skew 0.3000 &gt; 0.1000" in r.text
+    assert r.text.count('class="figure serving-plot"') == 2  # the canary's share, skew

@@ -181,3 +181,35 @@ def test_sources_errors(tmp_path):
     with pytest.raises(SourceError, match="config.yaml"):
         load_use_cases([str(bad)])
     assert find_configs(str(tmp_path)) == [str(bad)]
+
+
+def test_runs_reuses_finished_rows_and_reads_new_ones(ui_case, tmp_path):
+    import shutil
+
+    path, cfg, written = ui_case
+    case = tmp_path / "case"
+    shutil.copytree(path.parent, case)
+    [uc] = load_use_cases([str(case / "config.yaml")])
+    first = data.runs(uc.store(), cfg.name)
+    again = data.runs(uc.store(), cfg.name, previous=first)
+    assert all(a is b for a, b in zip(first, again))  # nothing read again
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    s = open_rw(uc.cfg)
+    rec = Records.__new__(Records)  # the use case's own pipeline context, a new run
+    rec.store, rec.name, rec._type_ids = s, cfg.name, {}
+    rec.pipeline = s.get_context_by_type_and_name("pipeline", cfg.name)
+    run = rec.run("2026-12-31T00:00:00.000000")
+    rec.execute(run, "Trainer", {}, {}, state=pb.Execution.RUNNING,
+                type_name="tfx.components.trainer.component.Trainer")
+    # and an earlier run's context changed (a property set): read again
+    ctx = s.get_contexts_by_id([first[0].context_id])[0]
+    ctx.custom_properties["note"].string_value = "changed"
+    s.put_contexts([ctx])
+    third = data.runs(uc.store(), cfg.name, previous=again)
+    assert len(third) == len(first) + 1
+    assert third[-1].run_id == "2026-12-31T00:00:00.000000" and third[-1].state == "running"
+    assert third[0] is not first[0] and third[0].properties["note"] == "changed"
+    assert all(a is b for a, b in zip(first[1:], third[1:len(first)]))
+    fourth = data.runs(uc.store(), cfg.name, previous=third)
+    assert fourth[-1] is not third[-1]  # a running run is always read again
