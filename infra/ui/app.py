@@ -49,6 +49,17 @@ def _fmt_num(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
+def _fmt_cfg(v: Any) -> str:
+    """A config value as the YAML author wrote it: lists and mappings as JSON."""
+    import json
+
+    if v is None:
+        return "—"
+    if isinstance(v, (list, dict, bool)):
+        return json.dumps(v, sort_keys=True)
+    return str(v)
+
+
 def _fmt_duration(s: Optional[float]) -> str:
     if s is None:
         return ""
@@ -115,7 +126,7 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
     app = FastAPI(title="tfxkit ui", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
     env = templates.env
-    env.filters.update(time=_fmt_time, num=_fmt_num, duration=_fmt_duration,
+    env.filters.update(time=_fmt_time, num=_fmt_num, duration=_fmt_duration, cfg=_fmt_cfg,
                        q=lambda s: quote(str(s), safe=""))
     by_name: Dict[str, UseCase] = {u.name: u for u in use_cases}
     cache = data.MetricCache()
