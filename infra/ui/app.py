@@ -199,11 +199,14 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
         for uc in use_cases:
             try:
                 rows = rows_of(uc)
-                s = data.use_case_summary(uc, cache, rows)
+                # while the start-up thread reads the evaluations (TFMA's first import
+                # takes seconds), the list does not wait for them
+                s = data.use_case_summary(uc, cache, rows, wait=not warming.is_set())
             except Exception as e:  # pylint: disable=broad-except
                 s = {"name": uc.name, "task": uc.cfg.task, "schedule": uc.cfg.schedule,
                      "error": f"{type(e).__name__}: {e}", "series": [], "metric": None,
-                     "last_run": None, "runs": 0, "serving": None, "serving_aliases": []}
+                     "last_run": None, "runs": 0, "serving": None, "serving_aliases": [],
+                     "metrics_complete": True}
             m = s.get("metric") or {}
             s["spark"] = data_svg().sparkline([v for _, v in s["series"]], m.get("lower_bound"),
                                               m.get("upper_bound"),
@@ -431,16 +434,22 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
         return page(request, "serving.html", uc=uc, canary=canary, windows=windows,
                     reg=data.serving_info(uc.registry()), plots=plots)
 
+    warming = threading.Event()
     if warm:
         def _warm():
-            for uc in use_cases:
-                try:
-                    rows = rows_of(uc)
-                    m = data.gated_metric(uc.cfg)
-                    if m:
-                        data.metric_series(rows, cache, m["key"])
-                except Exception:  # pylint: disable=broad-except
-                    pass
+            try:
+                for uc in use_cases:
+                    try:
+                        rows = rows_of(uc)
+                        m = data.gated_metric(uc.cfg)
+                        if m:
+                            data.metric_series(rows, cache, m["key"])
+                    except Exception:  # pylint: disable=broad-except
+                        pass
+            finally:
+                warming.clear()
+
+        warming.set()
         threading.Thread(target=_warm, name="tfxkit-ui-warm", daemon=True).start()
 
     if token:

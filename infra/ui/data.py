@@ -273,6 +273,10 @@ class MetricCache:
             self._by_uri[uri] = ev
         return ev
 
+    def cached(self, uri: Optional[str]) -> bool:
+        with self._lock:
+            return uri in self._by_uri
+
     def value(self, row: RunRow, metric: str, slice_name: str = "Overall") -> Optional[float]:
         ev = self.evaluation(row.evaluation_uri, row.eval_config, row.blessed)
         m = ev.metric(metric, slice_name) if ev is not None else None
@@ -299,24 +303,34 @@ def gated_metric(cfg) -> Optional[Dict[str, Any]]:
     return None
 
 
-def metric_series(rows: Sequence[RunRow], cache: MetricCache, metric: str, last: int = 20
-                  ) -> List[Tuple[str, float]]:
-    """(run id, value) of ``metric`` on the whole eval split over the last ``last`` runs
-    that evaluated a model, oldest first."""
+def metric_series(rows: Sequence[RunRow], cache: MetricCache, metric: str, last: int = 20,
+                  wait: bool = True, registry_metrics: Optional[Dict[str, Dict]] = None
+                  ) -> Tuple[List[Tuple[str, float]], bool]:
+    """((run id, value) of ``metric`` on the whole eval split over the last ``last`` runs
+    that evaluated a model, oldest first; complete). ``wait=False``: an evaluation not read
+    yet is not read now: the value the registry recorded when the run pushed
+    (``registry_metrics``: {version: metrics}) stands in, else the run is left out, and
+    complete is False."""
     evaluated = [r for r in rows if r.evaluation_uri][-last:]
-    out = []
+    out, complete = [], True
     for r in evaluated:
-        v = cache.value(r, metric)
-        if v is not None:
-            out.append((r.run_id, v))
-    return out
+        if not wait and not cache.cached(r.evaluation_uri) and os.path.isdir(r.evaluation_uri):
+            complete = False
+            v = ((registry_metrics or {}).get(r.pushed_version) or {}).get(metric) \
+                if r.pushed_version else None
+        else:
+            v = cache.value(r, metric)
+        if isinstance(v, (int, float)):
+            out.append((r.run_id, float(v)))
+    return out, complete
 
 
 # the use-case list ------------------------------------------------------------------------
 def serving_info(registry) -> Dict[str, Any]:
     """{"serving", "aliases" {name: version}, "versions", "error"} of a registry (nothing
     there yet: serving None)."""
-    out: Dict[str, Any] = {"serving": None, "aliases": {}, "versions": [], "error": None}
+    out: Dict[str, Any] = {"serving": None, "aliases": {}, "versions": [], "metrics": {},
+                           "error": None}
     try:
         if not registry.exists():
             return out
@@ -327,14 +341,17 @@ def serving_info(registry) -> Dict[str, Any]:
     out["serving"] = index.get("serving")
     out["aliases"] = dict(index.get("aliases") or {})
     out["versions"] = sorted(index.get("versions") or {}, key=int)
+    out["metrics"] = {v: rec.get("metrics") or {} for v, rec in
+                      (index.get("versions") or {}).items()}
     return out
 
 
-def use_case_summary(uc, cache: MetricCache, rows: Optional[List[RunRow]] = None
-                     ) -> Dict[str, Any]:
+def use_case_summary(uc, cache: MetricCache, rows: Optional[List[RunRow]] = None,
+                     wait: bool = True) -> Dict[str, Any]:
     """One line of the use-case list: name, task, schedule, last run state and time,
     serving version and its aliases, the gated metric's latest value vs its threshold and
-    its series over the last runs."""
+    its series over the last runs (``wait=False``: without reading evaluations not read
+    yet; ``metrics_complete`` says whether any was left out)."""
     cfg = uc.cfg
     out: Dict[str, Any] = {"name": cfg.name, "task": cfg.task, "schedule": cfg.schedule,
                            "config": uc.config_path, "last_run": None, "runs": 0,
@@ -353,8 +370,11 @@ def use_case_summary(uc, cache: MetricCache, rows: Optional[List[RunRow]] = None
     out["serving"] = reg["serving"]
     out["serving_aliases"] = sorted(a for a, v in reg["aliases"].items() if v == reg["serving"])
     out["aliases"] = reg["aliases"]
+    out["metrics_complete"] = True
     if out["metric"] is not None:
-        out["series"] = metric_series(rows, cache, out["metric"]["key"])
+        out["series"], out["metrics_complete"] = metric_series(
+            rows, cache, out["metric"]["key"], wait=wait,
+            registry_metrics=reg.get("metrics"))
         out["latest"] = out["series"][-1][1] if out["series"] else None
     return out
 

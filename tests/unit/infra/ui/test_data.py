@@ -1,5 +1,6 @@
 """The dashboard's data functions on ML Metadata records written by the test."""
 import json
+import os
 
 import pytest
 
@@ -213,3 +214,29 @@ def test_runs_reuses_finished_rows_and_reads_new_ones(ui_case, tmp_path):
     assert all(a is b for a, b in zip(first[1:], third[1:len(first)]))
     fourth = data.runs(uc.store(), cfg.name, previous=third)
     assert fourth[-1] is not third[-1]  # a running run is always read again
+
+
+def test_metric_series_without_waiting_uses_the_registry(tmp_path):
+    """While the evaluations are being read, the list shows what the registry recorded
+    for pushed runs and says it is incomplete; once read, the evaluations' values."""
+    rows = [data.RunRow(f"r{i}", "p", "succeeded", evaluation_uri=str(tmp_path / f"ev{i}"),
+                        pushed_version=str(i) if i != 1 else None) for i in range(3)]
+    for r in rows:
+        os.makedirs(r.evaluation_uri)
+
+    class Cache(data.MetricCache):
+        def evaluation(self, uri, eval_config, blessed=None):
+            from tfxkit.infra.metadata.report.model import Evaluation, SliceMetric
+
+            with self._lock:
+                self._by_uri[uri] = Evaluation(metrics=[SliceMetric("Overall", "acc", 0.5)])
+            return self._by_uri[uri]
+
+    cache = Cache()
+    registry = {"0": {"acc": 0.9}, "2": {"acc": 0.7}}
+    series, complete = data.metric_series(rows, cache, "acc", wait=False,
+                                          registry_metrics=registry)
+    assert series == [("r0", 0.9), ("r2", 0.7)] and complete is False
+    series, complete = data.metric_series(rows, cache, "acc")
+    assert series == [("r0", 0.5), ("r1", 0.5), ("r2", 0.5)] and complete is True
+    assert data.metric_series(rows, cache, "acc", wait=False) == (series, True)
