@@ -438,6 +438,12 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
     if warm:
         def _warm():
             try:
+                try:  # matplotlib, for the first run page's timeline
+                    from tfxkit.infra.metadata.report.plots import _plt  # pylint: disable=protected-access
+
+                    _plt()
+                except Exception:  # pylint: disable=broad-except
+                    pass
                 for uc in use_cases:
                     try:
                         rows = rows_of(uc)
