@@ -6,7 +6,7 @@ import pytest
 
 from tfxkit.components.registry.registry import Registry
 from tfxkit.infra.ui import data
-from tfxkit.infra.ui.sources import SourceError, find_configs, load_use_cases
+from tfxkit.infra.ui.sources import load_use_cases
 from tests.unit.infra.metadata.mlmd_records import Records
 from tests.unit.infra.ui.ui_records import open_rw
 
@@ -169,19 +169,6 @@ def test_store_is_read_only(ui_case):
 
     with pytest.raises(errors.NotFoundError):
         open_rw(cfg).get_context_type("ui-must-not-write")
-
-
-def test_sources_errors(tmp_path):
-    with pytest.raises(SourceError, match="give one or more CONFIG"):
-        load_use_cases([])
-    with pytest.raises(SourceError, match="no config.yaml found"):
-        load_use_cases([], str(tmp_path))
-    bad = tmp_path / "bad" / "config.yaml"
-    bad.parent.mkdir()
-    bad.write_text("name: Bad Name\n")
-    with pytest.raises(SourceError, match="config.yaml"):
-        load_use_cases([str(bad)])
-    assert find_configs(str(tmp_path)) == [str(bad)]
 
 
 def test_runs_reuses_finished_rows_and_reads_new_ones(ui_case, tmp_path):
