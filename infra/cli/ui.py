@@ -14,6 +14,9 @@ import click
 @click.option("--dir", "folder", default=None, type=click.Path(file_okay=False),
               help="Show every use case whose config.yaml is under this folder.")
 @click.option("--profile", "-p", default=None, help="Profile to apply to every config.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value in every config, e.g. "
+                   "--set metadata.mysql.database=tfxkit_prod.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (the dashboard is local by default).")
 @click.option("--port", default=8765, show_default=True, type=int)
@@ -25,14 +28,14 @@ import click
 @click.option("--allow-writes", is_flag=True,
               help="Allow rollback and alias changes from the models page (each asks for "
                    "confirmation and is recorded in the registry's history).")
-def ui(configs, folder, profile, host, port, token_env, allow_writes):
+def ui(configs, folder, profile, sets, host, port, token_env, allow_writes):
     """Start a local web dashboard for CONFIG... (or every use case under --dir): use
     cases, runs and their reports, run comparison, lineage, model registry, canary and
     monitoring. It never writes ML Metadata."""
     from tfxkit.infra.ui.sources import SourceError, load_use_cases
 
     try:
-        cases = load_use_cases(configs, folder, profile)
+        cases = load_use_cases(configs, folder, profile, sets)
     except SourceError as e:
         click.secho(f"config error: {e}", fg="red", err=True)
         sys.exit(2)

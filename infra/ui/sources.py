@@ -62,9 +62,11 @@ def find_configs(folder: str, max_depth: int = 3) -> List[str]:
 
 
 def load_use_cases(configs: Sequence[str] = (), folder: Optional[str] = None,
-                   profile: Optional[str] = None) -> List[UseCase]:
-    """The use cases of ``configs`` and of every config.yaml under ``folder``; a bad config
-    raises SourceError naming the file and the reason; two with the same name too."""
+                   profile: Optional[str] = None, overrides: Sequence[str] = ()
+                   ) -> List[UseCase]:
+    """The use cases of ``configs`` and of every config.yaml under ``folder`` (``profile``
+    and ``overrides``, KEY=VALUE, applied to each); a bad config raises SourceError naming
+    the file and the reason; two with the same name too."""
     from tfxkit.pipelines.config import ConfigError, load_config
 
     paths = list(configs)
@@ -78,7 +80,7 @@ def load_use_cases(configs: Sequence[str] = (), folder: Optional[str] = None,
     out: List[UseCase] = []
     for p in paths:
         try:
-            cfg = load_config(p, profile=profile)
+            cfg = load_config(p, profile=profile, overrides=list(overrides))
         except ConfigError as e:
             raise SourceError(str(e)) from None
         if any(u.name == cfg.name for u in out):
