@@ -118,6 +118,20 @@ def _shot(driver, tmp_path, name):
     return path
 
 
+def _follow(browser, element):
+    """Clicks a link or submit button and waits for the next page (a click returns before
+    the browser has left the old one)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 120).until(EC.staleness_of(old))
+    WebDriverWait(browser, 120).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def _registry(case):
     return json.loads((case / "models" / "registry.json").read_text())
 
@@ -139,12 +153,13 @@ def test_use_case_list_and_a_run(browser, ui, two_runs, tmp_path):
     assert row.find_element(By.CSS_SELECTOR, ".last-run .state").text == "succeeded"
     assert row.find_elements(By.CSS_SELECTOR, "svg.spark circle"), "no sparkline points"
     _shot(browser, tmp_path, "use-cases")
-    row.find_element(By.CSS_SELECTOR, "a.uc-link").click()
+    _follow(browser, row.find_element(By.CSS_SELECTOR, "a.uc-link"))
     shown = [tr.get_attribute("data-run") for tr in
              browser.find_elements(By.CSS_SELECTOR, "#runs tr.run")]
     assert shown == [c.name for c in reversed(run_ctxs)]
     latest = run_ctxs[-1].name
-    browser.find_element(By.CSS_SELECTOR, f'tr[data-run="{latest}"] a.run-link').click()
+    _follow(browser, browser.find_element(By.CSS_SELECTOR,
+                                          f'tr[data-run="{latest}"] a.run-link'))
     assert browser.find_element(By.ID, "run-id").text == latest
     assert browser.find_element(By.ID, "run-state").text == "succeeded"
     # the pushed version as MLMD's PushedModel records it for this run, = registry serving
@@ -179,7 +194,7 @@ def test_compare_two_runs(browser, ui, two_runs, tmp_path):
     browser.get(ui.url("/u/penguin-species"))
     for c in run_ctxs:
         browser.find_element(By.CSS_SELECTOR, f'input[name="run"][value="{c.name}"]').click()
-    browser.find_element(By.ID, "compare-button").click()
+    _follow(browser, browser.find_element(By.ID, "compare-button"))
     row = browser.find_element(By.CSS_SELECTOR, 'tr[data-key="model.learning_rate"]')
     values = [td.text for td in row.find_elements(By.CSS_SELECTOR, "td.cfg-value")]
     assert values == ["0.01", SECOND_LR]
@@ -218,8 +233,10 @@ def test_lineage_from_the_serving_model_to_its_data(browser, ui, two_runs, tmp_p
     s, _ = _mlmd(two_runs)
     reg = _registry(two_runs)
     browser.get(ui.url("/"))
-    browser.find_element(By.CSS_SELECTOR, 'tr[data-use-case="penguin-species"] .serving a').click()
-    browser.find_element(By.CSS_SELECTOR, f'tr[data-version="{reg["serving"]}"] td a').click()
+    _follow(browser, browser.find_element(
+        By.CSS_SELECTOR, 'tr[data-use-case="penguin-species"] .serving a'))
+    _follow(browser, browser.find_element(By.CSS_SELECTOR,
+                                          f'tr[data-version="{reg["serving"]}"] td a'))
     assert browser.find_element(By.ID, "lineage-version").text == reg["serving"]
     # the data file node: the file ExampleGen read, as MLMD records it
     examples = s.get_artifacts_by_type("Examples")
