@@ -42,10 +42,12 @@ setup(
     packages=sorted(package_dir),
     package_dir=package_dir,
     include_package_data=True,
-    package_data={"tfxkit.templates": ["*/*", "*/*/*", "*/*/*/*"]},
+    package_data={"tfxkit.templates": ["*/*", "*/*/*", "*/*/*/*"],
+                  # tfxkit ui's pages and their script and styles (issue 21)
+                  "tfxkit.infra.ui": ["templates/*.html", "static/*.js", "static/*.css"]},
     install_requires=["tfx==1.16.0; python_version < '3.11'",
                       "tfx==1.21.0; python_version >= '3.13'", "pydantic>=2", "pyyaml", "click", "duckdb", "fastapi",
-                      "uvicorn", "psycopg[binary]", "redis"],
+                      "uvicorn", "psycopg[binary]", "redis", "jinja2"],
     # The C loops of the shared record I/O (components/common/records.py) and of batch
     # inference's log framing; optional: without a compiler the same rules run in Python
     # (slower).

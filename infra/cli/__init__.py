@@ -11,7 +11,7 @@ import warnings
 import click
 
 from tfxkit.infra.cli import (choices, common, deploy, models, monitor, predict, report, run, serve,
-                              use_case)
+                              ui, use_case)
 
 
 # What TensorFlow reads when it is imported: tf.keras is Keras 2 (tf.Transform's layers
@@ -42,6 +42,6 @@ def main():
 for _command in (use_case.templates, use_case.new, use_case.validate, use_case.generate,
                  run.run, report.report, report.lineage, models.models, models.rollback,
                  predict.predict, predict.predictions, serve.serve, serve.canary, choices.choices,
-                 deploy.compile_cmd, deploy.deploy_cmd, monitor.monitor):
+                 deploy.compile_cmd, deploy.deploy_cmd, monitor.monitor, ui.ui):
     main.add_command(_command)
 del _command

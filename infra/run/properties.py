@@ -12,6 +12,8 @@ GIT_COMMIT = "git_commit"
 GIT_DIRTY = "git_dirty"
 CONFIG_PATH = "config_path"
 TFXKIT_VERSION = "tfxkit_version"
+# the effective config itself (JSON, as hashed): ``tfxkit ui`` diffs two runs' configs
+CONFIG_JSON = "config_json"
 
 
 def git_commit(folder: str) -> Tuple[str, Optional[bool]]:
@@ -33,10 +35,13 @@ def git_commit(folder: str) -> Tuple[str, Optional[bool]]:
 def run_properties(cfg) -> Dict[str, str]:
     """What a training run records on its pipeline_run context: the effective config's
     hash, the git commit of the use case's folder, the config path, tfxkit's version."""
+    import json
+
     import tfxkit
 
     commit, dirty = git_commit(str(cfg.base_dir))
     return {CONFIG_HASH: cfg.fingerprint(), GIT_COMMIT: commit,
             GIT_DIRTY: "unknown" if dirty is None else str(dirty).lower(),
             CONFIG_PATH: str(cfg.config_path or ""),
+            CONFIG_JSON: json.dumps(cfg.model_dump(mode="json", by_alias=True), sort_keys=True),
             TFXKIT_VERSION: getattr(tfxkit, "__version__", "unknown")}

@@ -76,6 +76,9 @@ def _state(r: Reader, e) -> str:
     return "resolved" if system and state == "ran" else state
 
 
+execution_state = _state  # public: the dashboard's run table (infra/ui/data.py) uses it
+
+
 def component_runs(r: Reader, run_ctx) -> List[ComponentRun]:
     """One ComponentRun per execution of the pipeline in the run, oldest first; a running
     execution whose runner is gone (the store not yet marked) shows as failed."""

@@ -21,8 +21,11 @@ ALLOWED = {
     "infra.metadata": {"pipelines", "components", "infra.run"},
     "infra.serving": {"pipelines", "components", "infra.canary", "infra.alerts"},
     "infra.monitoring": {"pipelines", "components", "infra.alerts", "infra.serving"},
+    # tfxkit ui's dashboard reads what the report, lineage and canary read (issue 21)
+    "infra.ui": {"pipelines", "components", "infra.run", "infra.metadata", "infra.canary"},
     "infra.cli": {"pipelines", "components", "infra.run", "infra.deploy", "infra.canary",
-                  "infra.metadata", "infra.serving", "infra.alerts", "infra.monitoring"},
+                  "infra.metadata", "infra.serving", "infra.alerts", "infra.monitoring",
+                  "infra.ui"},
 }
 
 

@@ -1,0 +1,143 @@
+"""Benchmark: ``tfxkit ui`` page times on a use case with 200 runs (issue 21; target: every
+page well under 1 s).
+
+200 training runs are written into ML Metadata (SQLite) shaped like the ones ``tfxkit run``
+records (``tests/unit/infra/ui/ui_records.py``: the template's ten nodes, data components
+cached every other run, a failed Trainer every 7th run, a push every 5th blessed run into a
+real registry), then each page is requested through the app (FastAPI's TestClient: the
+server's time, no network): once first, then ``--repeat`` times with MLMD unchanged (the
+app keeps the run table while the SQLite file's stamp is the same) and ``--repeat`` times
+with the file's mtime bumped before each request (as after a new run: the run contexts
+are listed again, the finished runs' rows reused, new or running ones read); medians per
+page are printed and written to bench-results/ui-pages.json, with the time to read the
+whole run table from MLMD with nothing reused (the first page after ``tfxkit ui`` starts).
+
+The records' evaluation folders do not exist, so no TFMA output is read: a real use case
+reads each evaluation once (the app caches it per artifact, and warms the cache at start).
+
+    make bench-ui
+    python tests/bench/bench_ui.py --runs 200 --repeat 7
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+TARGET_S = 1.0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--work", default=None, help="where to write the use case (default a "
+                    "temporary folder on /dev/shm where there is one)")
+    ap.add_argument("--out", default=str(ROOT / "bench-results" / "ui-pages.json"))
+    args = ap.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from fastapi.testclient import TestClient
+
+    from tests.unit.infra.ui.ui_records import make_case, write_runs
+    from tfxkit.infra.ui.app import create_app
+    from tfxkit.infra.ui.sources import load_use_cases
+
+    base = args.work or tempfile.mkdtemp(prefix="tfxkit-ui-bench-",
+                                         dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    try:
+        path, cfg = make_case(base)
+        t0 = time.perf_counter()
+        written = write_runs(cfg, args.runs, fail_every=7, push_every=5)
+        write_s = time.perf_counter() - t0
+        [uc] = load_use_cases([str(path)])
+        client = TestClient(create_app([uc]))
+        ids = [rid for rid, _ in written]
+        ok = [rid for rid, w in written if not w.get("failed")]
+        name = cfg.name
+        pages = {
+            "use cases (/)": "/",
+            "runs (/u/NAME)": f"/u/{name}",
+            "runs, filtered to failed": f"/u/{name}?state=failed",
+            "a run (/u/NAME/runs/ID)": f"/u/{name}/runs/{quote(ok[-1])}",
+            "compare 2 runs": f"/u/{name}/compare?run={quote(ok[-2])}&run={quote(ok[-1])}",
+            "compare 5 runs": f"/u/{name}/compare?" + "&".join(f"run={quote(r)}" for r in ok[-5:]),
+            "lineage of the serving model": f"/u/{name}/lineage",
+            "models": f"/u/{name}/models",
+            "serving": f"/u/{name}/serving",
+        }
+        results = {}
+
+        def timed(url, changed):
+            if changed:  # as after a new run: the run table is read from MLMD again
+                st = os.stat(cfg.metadata_path)
+                os.utime(cfg.metadata_path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+            t = time.perf_counter()
+            r = client.get(url)
+            dt = time.perf_counter() - t
+            assert r.status_code == 200, (url, r.status_code, r.text[:500])
+            return dt, r
+
+        for label, url in pages.items():
+            first, r = timed(url, True)
+            same = [timed(url, False)[0] for _ in range(args.repeat)]
+            changed = [timed(url, True)[0] for _ in range(args.repeat)]
+            results[label] = {"url": url, "first_s": round(first, 4),
+                              "median_s": round(statistics.median(same), 4),
+                              "max_s": round(max(same), 4),
+                              "median_changed_s": round(statistics.median(changed), 4),
+                              "max_changed_s": round(max(changed), 4),
+                              "bytes": len(r.content)}
+            print(f"{label:<32} first {first * 1000:7.1f} ms  median "
+                  f"{statistics.median(same) * 1000:7.1f} ms (MLMD unchanged)  "
+                  f"{statistics.median(changed) * 1000:7.1f} ms (MLMD changed)  "
+                  f"{len(r.content) // 1024} KiB")
+        from tfxkit.infra.ui import data
+
+        full = []
+        for _ in range(3):  # the whole run table read from MLMD, nothing reused
+            t = time.perf_counter()
+            rows = data.runs(uc.store(), name)
+            full.append(time.perf_counter() - t)
+        assert len(rows) == args.runs
+        results["(the run table of all runs read from MLMD, no reuse)"] = {
+            "url": None, "first_s": round(full[0], 4),
+            "median_s": round(statistics.median(full), 4), "max_s": round(max(full), 4),
+            "median_changed_s": round(statistics.median(full), 4),
+            "max_changed_s": round(max(full), 4), "bytes": 0}
+        print(f"{'full read of ' + str(args.runs) + ' runs':<32} median "
+              f"{statistics.median(full) * 1000:7.1f} ms (data.runs, nothing reused)")
+        worst = max(max(v["median_s"], v["median_changed_s"]) for v in results.values())
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        out = {"name": "ui-pages", "runs": args.runs, "repeat": args.repeat,
+               "target_s": TARGET_S, "worst_median_s": worst, "met": worst < TARGET_S,
+               "write_runs_s": round(write_s, 1), "pages": results, "commit": commit,
+               "host": platform.node(), "cpus": os.cpu_count(),
+               "mlmd": "SQLite on " + ("/dev/shm" if base.startswith("/dev/shm") else base),
+               "note": "server time through FastAPI's TestClient; first_s: the page's first "
+                       "request (templates compiled, matplotlib imported on the first plot); "
+                       "median_s: MLMD unchanged since the last request (the run table "
+                       "cached on the SQLite file's stamp); median_changed_s: the file's "
+                       "mtime bumped before each request (the run table read again); the "
+                       "records have no TFMA output to read"}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+        print(f"worst page median {worst * 1000:.0f} ms (target < {TARGET_S * 1000:.0f} ms): "
+              f"{'met' if worst < TARGET_S else 'MISSED'}; {args.out}")
+        return 0 if worst < TARGET_S else 1
+    finally:
+        if not args.work:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
