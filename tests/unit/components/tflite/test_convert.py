@@ -18,6 +18,21 @@ Details:
 """
 
 
+def _tf_at_least_2_20() -> bool:
+    import tensorflow as tf
+
+    return tuple(int(p) for p in tf.__version__.split(".")[:2]) >= (2, 20)
+
+
+# Measured on the TFX 1.21 stack (TF 2.21, Keras 3): its tf.lite.Interpreter has no Flex
+# delegate (Select TF ops fail to prepare), and the tiny Keras 3 model below converted with
+# builtins gave outputs that do not match it. Strict: the day they pass there, this fails.
+KNOWN_BROKEN_ON_TF_2_20 = pytest.mark.xfail(
+    _tf_at_least_2_20(), strict=True,
+    reason="TFLite on TF >= 2.20 (TFX 1.21 stack): no Flex delegate in tf.lite.Interpreter; "
+           "Keras 3 builtins conversion mismatch (README, TensorFlow Lite export)")
+
+
 def test_unsupported_ops_are_parsed_from_the_converters_message():
     assert convert.unsupported_ops(TEMPLATE_ERROR) == [
         "AsString", "ConcatV2", "SelectV2", "SparseToDense", "StringToHashBucketFast",
@@ -56,6 +71,7 @@ def _keras_model(path, with_as_string=False):
     return model
 
 
+@KNOWN_BROKEN_ON_TF_2_20
 def test_a_keras_model_converts_with_builtins_and_matches(tmp_path):
     model = _keras_model(tmp_path / "m")
     out = convert.convert(str(tmp_path / "m"), "serving_raw")
@@ -67,6 +83,7 @@ def test_a_keras_model_converts_with_builtins_and_matches(tmp_path):
     assert np.abs(got - model(x).numpy()).max() < 1e-5
 
 
+@KNOWN_BROKEN_ON_TF_2_20
 def test_an_op_the_builtins_lack_is_named_with_the_options(tmp_path):
     _keras_model(tmp_path / "m", with_as_string=True)
     with pytest.raises(convert.ConversionError) as e:
@@ -119,6 +136,7 @@ def _vocab_model(path, vocab_file):
     tf.saved_model.save(m, str(path), signatures={"serving_raw": m.serve})
 
 
+@KNOWN_BROKEN_ON_TF_2_20
 def test_vocabulary_tables_point_to_transform_separate(tmp_path):
     """A graph with tables filled from vocabulary files: the failure's advice is
     transform: separate (with Select TF ops the model converts, but on TF 2.16 its lookups
