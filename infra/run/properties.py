@@ -14,6 +14,8 @@ CONFIG_PATH = "config_path"
 TFXKIT_VERSION = "tfxkit_version"
 # the effective config itself (JSON, as hashed): ``tfxkit ui`` diffs two runs' configs
 CONFIG_JSON = "config_json"
+# the run's evaluation as its report read it (``report.record_evaluation``, at the run's end)
+EVALUATION_JSON = "evaluation_json"
 
 
 def git_commit(folder: str) -> Tuple[str, Optional[bool]]:

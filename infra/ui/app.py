@@ -168,12 +168,10 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
             return rows
 
     def timeline_of(uc: UseCase, row: data.RunRow) -> Optional[str]:
-        from tfxkit.infra.metadata.report.plots import timeline
-
         key = (uc.name, row.pipeline, row.run_id, tuple((c.node_id, c.state, c.end)
                                                        for c in row.components))
         if key not in timeline_cache:
-            timeline_cache[key] = timeline(row.components)
+            timeline_cache[key] = data_svg().timeline(row.components)
         return timeline_cache[key]
 
     @app.exception_handler(HTTPException)
@@ -238,8 +236,7 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
             row = data.find_run(rows, run_id)
         except data.NotFound as e:
             raise HTTPException(404, str(e)) from None
-        ev = cache.evaluation(row.evaluation_uri, row.eval_config, row.blessed) \
-            if row.evaluation_uri else None
+        ev = cache.of_row(row)
         gated = [m for m in (ev.metrics if ev is not None else []) if m.gated]
         return page(request, "run.html", uc=uc, row=row, pipeline=pipeline,
                     timeline=timeline_of(uc, row), gated=gated, evaluation=ev)
@@ -255,6 +252,10 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
         key = (name, pipeline, run_id)
         if key in report_cache:
             return HTMLResponse(report_cache[key])
+        written = data.written_report(uc.cfg, pipeline, rows_of(uc, pipeline), run_id)
+        if written is not None:  # the report the run wrote when it ended, as it is
+            report_cache[key] = written
+            return HTMLResponse(written)
         with uc.lock:
             store = uc.store()
             if store is None:
@@ -435,10 +436,11 @@ def create_app(use_cases: Sequence[UseCase], allow_writes: bool = False,
                     reg=data.serving_info(uc.registry()), plots=plots)
 
     warming = threading.Event()
+    app.state.warming = warming  # set while the start-up thread runs
     if warm:
         def _warm():
             try:
-                try:  # matplotlib, for the first run page's timeline
+                try:  # matplotlib, for the compare and serving pages' plots
                     from tfxkit.infra.metadata.report.plots import _plt  # pylint: disable=protected-access
 
                     _plt()

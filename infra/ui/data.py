@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from tfxkit.pipelines.mlmd_reader import (Reader, decoded_properties, json_or, pipeline_runs,
                                           properties)
-from tfxkit.infra.run.properties import CONFIG_HASH, CONFIG_JSON, GIT_COMMIT
+from tfxkit.infra.run.properties import CONFIG_HASH, CONFIG_JSON, EVALUATION_JSON, GIT_COMMIT
 
 
 class NotFound(LookupError):
@@ -240,6 +240,27 @@ def filter_runs(rows: Sequence[RunRow], state: Optional[str] = None,
     return out
 
 
+def written_report(cfg, pipeline: str, rows: Sequence[RunRow], run_id: str) -> Optional[str]:
+    """The HTML report run ``run_id`` wrote when it ended (``report.default_path``), if it
+    finished and the file was written after it ended (a report written while it still ran,
+    by ``tfxkit report``, is not it); None otherwise (the report is then gathered)."""
+    from tfxkit.infra.metadata.report import default_path
+
+    row = next((r for r in rows if r.run_id == run_id), None)
+    if row is None or row.state not in FINAL_STATES:
+        return None
+    root = cfg.pipeline_root if pipeline == cfg.name else \
+        os.path.join(cfg.resolve(cfg.root), pipeline)
+    path = default_path(root, run_id)
+    try:
+        if row.ended is not None and os.stat(path).st_mtime < row.ended:
+            return None
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 # metrics ----------------------------------------------------------------------------------
 class MetricCache:
     """The Evaluator's TFMA output per evaluation artifact, read once (an artifact never
@@ -251,12 +272,29 @@ class MetricCache:
         self._by_uri: Dict[str, Any] = {}
 
     def evaluation(self, uri: Optional[str], eval_config: Optional[str],
-                   blessed: Optional[bool] = None):
-        if not uri or not os.path.isdir(uri):
+                   blessed: Optional[bool] = None, recorded: Optional[str] = None):
+        """``recorded``: what the run recorded of this evaluation (``evaluation_json`` on its
+        pipeline_run context, written when its report was): read from there, no TFMA; runs
+        from before tfxkit recorded it, or whose store could not be written, read TFMA's
+        output in ``uri``."""
+        if not uri:
             return None
         with self._lock:
             if uri in self._by_uri:
                 return self._by_uri[uri]
+        if recorded:
+            from tfxkit.infra.metadata.report.evaluation import evaluation_from_json
+
+            try:
+                ev = evaluation_from_json(recorded)
+            except ValueError:
+                ev = None
+            if ev is not None:
+                with self._lock:
+                    self._by_uri[uri] = ev
+                return ev
+        if not os.path.isdir(uri):
+            return None
         from tfxkit.infra.metadata.report.evaluation import read_evaluation
         from tfxkit.infra.metadata.report.model import Evaluation
 
@@ -277,8 +315,13 @@ class MetricCache:
         with self._lock:
             return uri in self._by_uri
 
+    def of_row(self, row: RunRow):
+        """The evaluation of ``row``'s run (None when it evaluated no model)."""
+        return self.evaluation(row.evaluation_uri, row.eval_config, row.blessed,
+                               recorded=row.properties.get(EVALUATION_JSON))
+
     def value(self, row: RunRow, metric: str, slice_name: str = "Overall") -> Optional[float]:
-        ev = self.evaluation(row.evaluation_uri, row.eval_config, row.blessed)
+        ev = self.of_row(row)
         m = ev.metric(metric, slice_name) if ev is not None else None
         return m.value if m is not None else None
 
@@ -314,7 +357,8 @@ def metric_series(rows: Sequence[RunRow], cache: MetricCache, metric: str, last:
     evaluated = [r for r in rows if r.evaluation_uri][-last:]
     out, complete = [], True
     for r in evaluated:
-        if not wait and not cache.cached(r.evaluation_uri) and os.path.isdir(r.evaluation_uri):
+        if not wait and not cache.cached(r.evaluation_uri) and \
+                not r.properties.get(EVALUATION_JSON) and os.path.isdir(r.evaluation_uri):
             complete = False
             v = ((registry_metrics or {}).get(r.pushed_version) or {}).get(metric) \
                 if r.pushed_version else None
@@ -508,7 +552,7 @@ def compare(store, pipeline: str, rows: Sequence[RunRow], cache: MetricCache) ->
         c, src = run_config(store, pipeline, row)
         configs.append(c)
         sources.append(src)
-    evals = [cache.evaluation(r.evaluation_uri, r.eval_config, r.blessed) for r in rows]
+    evals = [cache.of_row(r) for r in rows]
     metric_rows: Dict[Tuple[str, str], Dict[str, Any]] = {}
     for i, ev in enumerate(evals):
         for m in (ev.metrics if ev is not None else []):

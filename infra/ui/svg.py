@@ -1,5 +1,6 @@
-"""The dashboard's pictures as inline SVG: a sparkline written by hand (one per use case,
-cheap enough for every page load), and matplotlib figures through the run report's
+"""The dashboard's pictures as inline SVG: a sparkline and a run's component timeline
+written by hand (cheap enough for every page load, no matplotlib import on a run's first
+page; each bar's and point's title says what it is), and matplotlib figures through the run report's
 ``plots.py`` (``to_svg``) for the compare page: a gated metric per slice for each run, and
 the runs' training curves overlaid."""
 from __future__ import annotations
@@ -46,6 +47,65 @@ def sparkline(values: Sequence[float], lower: Optional[float] = None,
                    f'<title>{html.escape(label)} {values[i]:.4f}</title></circle>')
     out.append("</svg>")
     return "".join(out)
+
+
+def timeline(components: Sequence, width: int = 720) -> Optional[str]:
+    """A run's components (``report.model.ComponentRun``, in run order): a bar from when
+    each started (relative to the first) for as long as it took, colored by state (the
+    run report's colors), its duration and state beside it; None when nothing has times."""
+    from tfxkit.infra.metadata.report.plots import STATE_COLORS
+
+    rows = [c for c in components if c.start is not None or c.elapsed is not None]
+    if not rows:
+        return None
+    t0 = min((c.start for c in rows if c.start is not None), default=0.0)
+    spans, cursor = [], 0.0
+    for c in rows:
+        start = (c.start - t0) if c.start is not None else cursor
+        dur = max(c.elapsed if c.elapsed is not None else 0.0, 0.0)
+        cursor = start + dur
+        spans.append((c, start, dur))
+    right = max(s + d for _, s, d in spans) * 1.25 + 1
+    label_w, row_h, axis_h = 150, 18, 22
+    plot_w = width - label_w - 10
+    height = row_h * len(rows) + axis_h
+    x = lambda t: label_w + plot_w * t / right  # noqa: E731
+    out = [f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="{height}" viewBox="0 0 {width} {height}" font-size="11" '
+           'font-family="sans-serif">']
+    for i, (c, start, dur) in enumerate(spans):
+        y = i * row_h
+        color = STATE_COLORS.get(c.state, "#6b7280")
+        name, state = html.escape(c.node_id), html.escape(c.state)
+        bar_w = max(plot_w * dur / right, 2.0)
+        out.append(f'<g class="bar" data-node="{name}" data-state="{state}">'
+                   f'<title>{name}: {state}, started at +{start:.1f} s, took {dur:.1f} s</title>'
+                   f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{name}</text>'
+                   f'<rect x="{x(start):.1f}" y="{y + 3}" width="{bar_w:.1f}" height="12" '
+                   f'fill="{color}"/>'
+                   f'<text x="{x(start) + bar_w + 4:.1f}" y="{y + 13}" fill="#374151">'
+                   f'{dur:.1f} s {state}</text></g>')
+    base = row_h * len(rows) + 2
+    out.append(f'<line x1="{label_w}" x2="{width - 10}" y1="{base}" y2="{base}" '
+               'stroke="#9ca3af"/>')
+    step = _tick_step(right)
+    t = 0.0
+    while t <= right:
+        out.append(f'<text x="{x(t):.1f}" y="{base + 14}" text-anchor="middle" '
+                   f'fill="#6b7280">{t:g} s</text>')
+        t += step
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _tick_step(span: float) -> float:
+    """A round step giving 4-8 ticks over ``span`` seconds."""
+    step = 1.0
+    for m in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600):
+        step = float(m)
+        if span / step <= 8:
+            break
+    return step
 
 
 def metric_bars(metric: str, slices: Sequence[str], runs: Sequence[str],

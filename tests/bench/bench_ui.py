@@ -12,8 +12,12 @@ are listed again, the finished runs' rows reused, new or running ones read); med
 page are printed and written to bench-results/ui-pages.json, with the time to read the
 whole run table from MLMD with nothing reused (the first page after ``tfxkit ui`` starts).
 
-The records' evaluation folders do not exist, so no TFMA output is read: a real use case
-reads each evaluation once (the app caches it per artifact, and warms the cache at start).
+Each evaluated record carries its evaluation on its run context (``evaluation_json``) as
+``tfxkit run`` records it when the run ends, so no TFMA output is read (runs recorded before
+that are read from TFMA's output once per artifact, and the cache is warmed at start). The
+app starts as ``tfxkit ui`` starts it (``warm=True``: matplotlib imported, the list's
+metrics read, in a start-up thread); the bench waits for that warm-up and prints its time
+apart, as a fixed start-up cost.
 
     make bench-ui
     python tests/bench/bench_ui.py --runs 200 --repeat 7
@@ -59,7 +63,14 @@ def main(argv=None):
         written = write_runs(cfg, args.runs, fail_every=7, push_every=5)
         write_s = time.perf_counter() - t0
         [uc] = load_use_cases([str(path)])
-        client = TestClient(create_app([uc]))
+        t0 = time.perf_counter()
+        app = create_app([uc], warm=True)  # as ``tfxkit ui`` starts it
+        while app.state.warming.is_set():
+            time.sleep(0.01)
+        warm_s = time.perf_counter() - t0
+        print(f"start-up warm-up (matplotlib import, the use-case list's metrics): "
+              f"{warm_s:.2f} s, before the first request")
+        client = TestClient(app)
         ids = [rid for rid, _ in written]
         ok = [rid for rid, w in written if not w.get("failed")]
         name = cfg.name
@@ -120,15 +131,18 @@ def main(argv=None):
                                 capture_output=True, text=True).stdout.strip()
         out = {"name": "ui-pages", "runs": args.runs, "repeat": args.repeat,
                "target_s": TARGET_S, "worst_median_s": worst, "met": worst < TARGET_S,
-               "write_runs_s": round(write_s, 1), "pages": results, "commit": commit,
+               "write_runs_s": round(write_s, 1), "warm_up_s": round(warm_s, 2),
+               "pages": results, "commit": commit,
                "host": platform.node(), "cpus": os.cpu_count(),
                "mlmd": "SQLite on " + ("/dev/shm" if base.startswith("/dev/shm") else base),
-               "note": "server time through FastAPI's TestClient; first_s: the page's first "
-                       "request (templates compiled, matplotlib imported on the first plot); "
+               "note": "server time through FastAPI's TestClient, after the start-up warm-up "
+                       "(warm_up_s: matplotlib imported, the list's metrics read); first_s: "
+                       "the page's first request (its template compiled); "
                        "median_s: MLMD unchanged since the last request (the run table "
                        "cached on the SQLite file's stamp); median_changed_s: the file's "
                        "mtime bumped before each request (the run table read again); the "
-                       "records have no TFMA output to read"}
+                       "records carry their evaluation as runs record it (evaluation_json), "
+                       "no TFMA output is read"}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
         print(f"worst page median {worst * 1000:.0f} ms (target < {TARGET_S * 1000:.0f} ms): "

@@ -169,7 +169,19 @@ def test_use_case_list_and_a_run(browser, ui, two_runs, tmp_path):
         pushed[-1].custom_properties["pushed_version"].string_value == reg["serving"]
     trainer = browser.find_element(By.CSS_SELECTOR, 'tr[data-component="Trainer"]')
     assert "ran" in trainer.text
-    assert browser.find_elements(By.CSS_SELECTOR, "#timeline svg")
+    assert browser.find_elements(By.CSS_SELECTOR, "#timeline svg g.bar")
+    # the run recorded its evaluation on its context when it ended (what the page shows,
+    # no TFMA import in the dashboard): the same values TFMA's output holds
+    from tfxkit.infra.metadata.report.evaluation import evaluation_from_json, read_evaluation
+
+    for c in run_ctxs:
+        ev = evaluation_from_json(c.custom_properties["evaluation_json"].string_value)
+        tfma_ev = read_evaluation(ev.evaluation_uri, {}, ev.blessed)
+        got = ev.metric("sparse_categorical_accuracy")
+        assert got.gated and got.value == \
+            tfma_ev.metric("sparse_categorical_accuracy").value, (c.name, got)
+    cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#run-metrics td")]
+    assert "Overall" in cells and f"{got.value:.4f}" in cells, cells
     _shot(browser, tmp_path, "run")
     # the run report (tfxkit report's page), embedded: its header names this run
     frame = browser.find_element(By.ID, "report")

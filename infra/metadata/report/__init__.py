@@ -56,6 +56,35 @@ def reconcile(cfg, names: List[str], on_stale: Callable = lambda stale: None) ->
         pass
 
 
+def record_evaluation(cfg, rep) -> bool:
+    """Records a finished run's evaluation as the report read it (every metric on every
+    slice, held to its thresholds, and why it was or was not blessed) on the run's
+    ``pipeline_run`` context (``evaluation_json``): ``tfxkit ui`` shows a run's metrics
+    from there without importing TFMA. Best effort, like ``reconcile``: a store that cannot
+    be written keeps the report as it is (the dashboard then reads TFMA's output itself).
+    True when recorded."""
+    from tfxkit.infra.metadata.report.evaluation import evaluation_json
+    from tfxkit.infra.run.properties import EVALUATION_JSON
+    from tfxkit.pipelines import mlmd
+
+    ev = rep.evaluation
+    if ev is None or ev.error or rep.status not in ("succeeded", "failed", "canceled"):
+        return False
+    try:
+        store = mlmd.open_store(cfg)
+        ctx = store.get_context_by_type_and_name("pipeline_run", rep.run_id)
+        if ctx is None:
+            return False
+        text = evaluation_json(ev)
+        if ctx.custom_properties[EVALUATION_JSON].string_value == text:
+            return True
+        ctx.custom_properties[EVALUATION_JSON].string_value = text
+        store.put_contexts([ctx])
+        return True
+    except Exception:  # pylint: disable=broad-except
+        return False
+
+
 def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str] = None,
                  output: Optional[str] = None, run_result=None,
                  planned: Optional[List[str]] = None,
@@ -80,6 +109,7 @@ def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str]
         pipeline_name = next((n for n in names if any(
             c.name == run_id for c in pipeline_runs(store, n))), cfg.name)
     rep = gather(store, pipeline_name, run_id, run_result=run_result, planned=planned)
+    record_evaluation(cfg, rep)
     if output is None:
         root = cfg.pipeline_root if pipeline_name == cfg.name else \
             os.path.join(cfg.resolve(cfg.root), pipeline_name)

@@ -107,3 +107,25 @@ def read_policy_evaluation(blessing_uri: str, props: Dict[str, Any]) -> Evaluati
         bool(props["blessed"]) if "blessed" in props else None)
     return Evaluation(blessed=blessed, has_baseline=bool(o["baseline"]), ope=o,
                       reasons=[o["reason"]] if o.get("reason") else [])
+
+
+# what a run records of its evaluation (``tfxkit ui`` reads it back without importing TFMA)
+def evaluation_json(ev: Evaluation) -> str:
+    """``ev`` as JSON (every field; ``evaluation_from_json`` reads it back)."""
+    import dataclasses
+    import json
+
+    return json.dumps(dataclasses.asdict(ev), sort_keys=True)
+
+
+def evaluation_from_json(text: str) -> Evaluation:
+    """The Evaluation ``evaluation_json`` wrote; a ValueError naming what is wrong for
+    anything else."""
+    import json
+
+    try:
+        d = json.loads(text)
+        metrics = [SliceMetric(**m) for m in d.pop("metrics", [])]
+        return Evaluation(metrics=metrics, **d)
+    except (TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"not a recorded evaluation: {type(e).__name__}: {e}") from None

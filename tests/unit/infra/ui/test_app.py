@@ -206,3 +206,55 @@ def test_serving_page_shows_canary_decisions_and_monitoring(tmp_path):
     assert r.text.count('<tr class="window">') == 2
     assert "island skew 0.3000 &gt; 0.1000" in r.text
     assert r.text.count('class="figure serving-plot"') == 2  # the canary's share, skew
+
+
+def test_recorded_evaluations_are_shown_without_reading_tfma(ui_case, monkeypatch):
+    """Runs record their evaluation on their pipeline_run context: the list's sparkline
+    and a run's gated metrics come from there; TFMA's reader is never called."""
+    from tfxkit.infra.metadata.report import evaluation
+
+    def no_tfma(*a, **kw):
+        raise AssertionError("TFMA's output was read")
+
+    monkeypatch.setattr(evaluation, "read_evaluation", no_tfma)
+    path, cfg, written = ui_case
+    c = _client(path)
+    home = c.get("/").text
+    evaluated = [rid for rid, w in written if not w.get("failed")]
+    assert home.count("<circle") == len(evaluated)  # one point per evaluated run
+    rid = evaluated[0]
+    run = c.get(f"/u/{cfg.name}/runs/{quote(rid)}").text
+    assert "island:Dream" in run and "0.8800" in run  # run 0: 0.9 on Overall, -0.02 on Dream
+    assert data.MetricCache().evaluation("/nowhere", None, recorded="not json") is None
+
+
+def test_a_finished_runs_own_report_is_served_as_written(ui_case, monkeypatch):
+    import importlib
+    import os
+
+    from tfxkit.infra.metadata.report import default_path
+
+    gather_mod = importlib.import_module("tfxkit.infra.metadata.report.gather")
+    path, cfg, written = ui_case
+    rid, other = written[0][0], written[2][0]
+    report = default_path(cfg.pipeline_root, rid)
+    os.makedirs(os.path.dirname(report), exist_ok=True)
+    with open(report, "w") as f:
+        f.write("<html>the run's own report</html>")
+    stale = default_path(cfg.pipeline_root, other)
+    with open(stale, "w") as f:
+        f.write("<html>written before the run ended</html>")
+    os.utime(stale, (1_000_000, 1_000_000))
+    gathered = []
+
+    def gather(*a, **kw):
+        gathered.append(a)
+        raise RuntimeError("gathered")
+
+    monkeypatch.setattr(gather_mod, "gather", gather)
+    c = _client(path)
+    r = c.get(f"/u/{cfg.name}/runs/{quote(rid)}/report")
+    assert r.status_code == 200 and r.text == "<html>the run's own report</html>" and not gathered
+    with pytest.raises(RuntimeError, match="gathered"):
+        c.get(f"/u/{cfg.name}/runs/{quote(other)}/report")
+    assert gathered

@@ -212,7 +212,7 @@ def test_metric_series_without_waiting_uses_the_registry(tmp_path):
         os.makedirs(r.evaluation_uri)
 
     class Cache(data.MetricCache):
-        def evaluation(self, uri, eval_config, blessed=None):
+        def evaluation(self, uri, eval_config, blessed=None, recorded=None):
             from tfxkit.infra.metadata.report.model import Evaluation, SliceMetric
 
             with self._lock:

@@ -37,3 +37,19 @@ def test_canary_plot():
                            {"action": "promote", "canary": "2", "share": 0.5}])
     assert out.startswith("<svg") and "canary 2" in out
     assert svg.canary_plot([]) is None
+
+
+def test_timeline_bars_where_and_how_long():
+    from tfxkit.infra.metadata.report.model import ComponentRun
+
+    comps = [ComponentRun("ExampleGen", "ran", 1, 100.0, 104.0, 4.0, None, {}, {}),
+             ComponentRun("Trainer", "failed", 2, 106.0, 116.0, 10.0, "boom", {}, {}),
+             ComponentRun("Pusher", "not run", None, None, None, None, None, {}, {})]
+    out = svg.timeline(comps)
+    assert out.startswith("<svg") and out.count('<g class="bar"') == 2
+    assert "Trainer: failed, started at +6.0 s, took 10.0 s" in out
+    assert 'fill="#dc2626"' in out and "Pusher" not in out
+    xs = [float(x) for x in re.findall(r'<rect x="([0-9.]+)"', out)]
+    ws = [float(w) for w in re.findall(r'width="([0-9.]+)" height="12"', out)]
+    assert xs[0] < xs[1] and abs(ws[1] / ws[0] - 2.5) < 0.01  # 10 s drawn 2.5x as long as 4 s
+    assert svg.timeline([comps[2]]) is None

@@ -12,6 +12,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from tests.conftest import TEMPLATES
+from tfxkit.infra.metadata.report.evaluation import evaluation_json
 from tests.unit.infra.metadata.mlmd_records import Records
 
 NODES = ["ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "ValidationGate",
@@ -51,6 +52,24 @@ def open_rw(cfg):
     return metadata_store.MetadataStore(c)
 
 
+def recorded_evaluation(i: int, blessed: bool, uri: str):
+    """The evaluation run ``i`` records: accuracy (TFMA's key for the template,
+    sparse_categorical_accuracy) on the whole eval split and per island, gated at >= 0.8 as
+    the template's config says (met when ``blessed``)."""
+    from tfxkit.infra.metadata.report.model import Evaluation, SliceMetric
+
+    acc = (0.9 + (i % 7) / 100) if blessed else 0.55
+    metrics = [SliceMetric(sl, "sparse_categorical_accuracy", round(acc - d, 4),
+                           threshold=">= 0.8", gated=True, ok=acc - d >= 0.8, example_count=n)
+               for sl, d, n in (("Overall", 0.0, 70), ("island:Biscoe", 0.01, 30),
+                                ("island:Dream", 0.02, 25))]
+    metrics.append(SliceMetric("Overall", "example_count_weighted", 70.0))
+    return Evaluation(blessed=blessed, metrics=metrics, evaluation_uri=uri,
+                      reasons=["every gated metric met its threshold on every slice"] if blessed
+                      else ["sparse_categorical_accuracy = 0.55 on slice Overall: threshold "
+                            "not met"])
+
+
 def write_runs(cfg, n, learning_rates=(0.01, 0.003), fail_every=0, push_every=5,
                store=None):
     """``n`` training runs of ``cfg.name``: data components run every other run (cached
@@ -70,9 +89,13 @@ def write_runs(cfg, n, learning_rates=(0.01, 0.003), fail_every=0, push_every=5,
         conf = cfg.model_dump(mode="json", by_alias=True)
         conf["model"]["learning_rate"] = lr
         run_id = f"2026-11-{1 + i // 24:02d}T{i % 24:02d}:00:00.000000"
-        run = rec.run(run_id, config_fingerprint=f"hash-lr-{lr}", git_commit="abc123",
-                      config_json=json.dumps(conf, sort_keys=True))
         fails = fail_every and (i + 1) % fail_every == 0
+        blessed = (i % 3) != 2
+        # what ``tfxkit run`` records of a finished run's evaluation (report.record_evaluation)
+        recorded = {} if fails else {"evaluation_json": evaluation_json(
+            recorded_evaluation(i, blessed, f"/tmp/ui-records/Evaluator/{i}/ev"))}
+        run = rec.run(run_id, config_fingerprint=f"hash-lr-{lr}", git_commit="abc123",
+                      config_json=json.dumps(conf, sort_keys=True), **recorded)
         fresh = i % 2 == 0 or not last
         X = pb.Execution
 
@@ -116,7 +139,6 @@ def write_runs(cfg, n, learning_rates=(0.01, 0.003), fail_every=0, push_every=5,
                     state=X.COMPLETE if fresh_train else X.CACHED, type_name=TYPES["Trainer"],
                     custom_config=json.dumps({"model": {"learning_rate": lr}}))
         rec.execute(run, "BaselineResolver", {}, {}, type_name=TYPES["BaselineResolver"])
-        blessed = (i % 3) != 2
         ev = {"evaluation": rec.artifact("ModelEvaluation", uri=f"/tmp/ui-records/Evaluator/{i}/ev"),
               "blessing": rec.artifact("ModelBlessing", uri=f"/tmp/ui-records/Evaluator/{i}/bl",
                                        blessed=int(blessed))}

@@ -65,3 +65,19 @@ def test_reasons_without_thresholds_and_when_blessed(tfma):
     ev = read_evaluation("/eval", {"auc": m.Metric("AUC", "auc", True, lower_bound=0.5)},
                          blessed=True)
     assert ev.reasons[0].startswith("every gated metric met its threshold on every slice and")
+
+
+def test_a_recorded_evaluation_reads_back_as_it_was():
+    from tfxkit.infra.metadata.report.evaluation import evaluation_from_json, evaluation_json
+    from tfxkit.infra.metadata.report.model import Evaluation, SliceMetric
+
+    ev = Evaluation(blessed=False, has_baseline=True, baseline_uri="/b", evaluation_uri="/e",
+                    metrics=[SliceMetric("island:Dream", "accuracy", 0.5, baseline=0.6,
+                                         diff=-0.1, threshold=">= 0.8", gated=True, ok=False,
+                                         example_count=12.0)],
+                    reasons=["accuracy = 0.5 on slice island:Dream: too low"])
+    back = evaluation_from_json(evaluation_json(ev))
+    assert back == ev and back.metric("accuracy", "island:Dream").ok is False
+    for bad in ("nope", "[]", '{"metrics": [{"slice": "x"}]}', '{"colour": 1}'):
+        with pytest.raises(ValueError, match="not a recorded evaluation"):
+            evaluation_from_json(bad)
