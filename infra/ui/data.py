@@ -37,6 +37,7 @@ class RunRow:
     ran: int = 0
     cached: int = 0
     failed: int = 0
+    resolved: int = 0                            # resolver nodes (the baseline model), apart
     rows: Optional[int] = None                   # rows ingested (all splits)
     rows_by_split: Dict[str, int] = field(default_factory=dict)
     blessed: Optional[bool] = None
@@ -165,7 +166,8 @@ def _read_runs(store, pipeline: str, ctxs) -> List[RunRow]:
                                       (end - start) if start and end else None, err,
                                       inputs.get(e.id, {}), outputs.get(e.id, {})))
             row.ran += st == "ran"
-            row.cached += st in ("cached", "resolved")
+            row.cached += st == "cached"
+            row.resolved += st == "resolved"
             row.failed += st in ("failed", "canceled")
             outs = outputs.get(e.id, {})
             comp = _component_name(node)

@@ -25,8 +25,8 @@ def test_runs_table_matches_the_records(ui_case):
             assert row.pushed_version == w["pushed"]
         assert row.config_hash == f"hash-lr-{w['lr']}"
     # run 0 ran everything; run 1 reused the data components' outputs (cached)
-    assert rows[0].cached == 1 and rows[0].ran == 9  # the resolver counts as cached
-    assert rows[1].cached == 7 and rows[1].ran == 3
+    assert rows[0].cached == 0 and rows[0].ran == 9 and rows[0].resolved == 1  # the resolver
+    assert rows[1].cached == 6 and rows[1].ran == 3 and rows[1].resolved == 1  # apart
     assert rows[0].rows == 270 + 70 and rows[0].rows_by_split == {"train": 270, "eval": 70}
     assert rows[1].rows == rows[0].rows  # the same (cached) examples
     assert [r.blessed for r in rows[:3]] == [True, True, False]
