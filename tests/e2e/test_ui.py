@@ -310,6 +310,23 @@ def test_rollback_in_the_page(browser, two_runs, tmp_path):
         WebDriverWait(browser, 10).until(EC.alert_is_present()).dismiss()
         time.sleep(1)
         assert _registry(case)["serving"] == older
+        # an alias, set from the page: registry.json's aliases and history, as the CLI's
+        from selenium.webdriver.support.ui import Select
+
+        form = browser.find_element(By.ID, "alias-form")
+        form.find_element(By.NAME, "alias_name").send_keys("champion")
+        Select(form.find_element(By.NAME, "version")).select_by_visible_text(versions[-1])
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(browser, 10).until(EC.alert_is_present()).accept()
+        WebDriverWait(browser, 30).until(
+            EC.text_to_be_present_in_element((By.ID, "done"), "champion"))
+        reg = _registry(case)
+        assert reg["aliases"] == {"champion": versions[-1]} and reg["serving"] == older
+        assert (reg["history"][-1]["action"], reg["history"][-1]["alias"],
+                reg["history"][-1]["version"]) == ("alias", "champion", versions[-1])
+        row = browser.find_element(By.CSS_SELECTOR, f'tr[data-version="{versions[-1]}"]')
+        assert "champion" in [a.text for a in row.find_elements(By.CSS_SELECTOR, ".alias")]
+        _shot(browser, tmp_path, "alias")
     finally:
         server.stop()
     print(server.log.read_text()[-2000:], file=sys.stderr)
