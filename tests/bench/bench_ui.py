@@ -21,6 +21,8 @@ apart, as a fixed start-up cost.
 
     make bench-ui
     python tests/bench/bench_ui.py --runs 200 --repeat 7
+    python tests/bench/bench_ui.py --real templates/multiclass/config.yaml \
+        --out bench-results/ui-real.json     # after make demo: the real process, real runs
 """
 import argparse
 import json
@@ -47,7 +49,14 @@ def main(argv=None):
     ap.add_argument("--work", default=None, help="where to write the use case (default a "
                     "temporary folder on /dev/shm where there is one)")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "ui-pages.json"))
+    ap.add_argument("--real", metavar="CONFIG", default=None,
+                    help="instead: start the real `tfxkit ui CONFIG` process --starts times "
+                         "and time its start and each page's first request over HTTP (a use "
+                         "case with real runs, e.g. after make demo)")
+    ap.add_argument("--starts", type=int, default=3)
     args = ap.parse_args(argv)
+    if args.real:
+        return real(args.real, args.starts, args.out)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from fastapi.testclient import TestClient
 
@@ -151,6 +160,85 @@ def main(argv=None):
     finally:
         if not args.work:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def real(config: str, starts: int, out: str) -> int:
+    """``tfxkit ui CONFIG`` started ``starts`` times, each a fresh process: the seconds until
+    it answers, then each page's first request (client time over loopback HTTP, in the
+    order a user clicks: list, runs, the newest run, its report, compare, lineage, models,
+    serving); medians and min..max over the starts."""
+    import re
+    import urllib.request
+
+    exe = str(Path(sys.executable).parent / "tfxkit")
+    times: dict = {}
+    for _ in range(starts):
+        port = _free_port()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([exe, "ui", config, "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+
+        def get(path):
+            t = time.perf_counter()
+            with urllib.request.urlopen(base + path, timeout=300) as r:
+                body = r.read().decode()
+                assert r.status == 200, (path, r.status)
+            return time.perf_counter() - t, body
+
+        try:
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/static/ui.css", timeout=1).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None:
+                        raise SystemExit(f"tfxkit ui exited {proc.returncode}")
+                    time.sleep(0.02)
+            times.setdefault("start (process, imports, app) until it answers", []).append(
+                time.perf_counter() - t0)
+            dt, home = get("/")
+            name = re.search(r'data-use-case="([^"]+)"', home).group(1)
+            times.setdefault("use cases (/)", []).append(dt)
+            dt, runs = get(f"/u/{quote(name)}")
+            times.setdefault("runs", []).append(dt)
+            rid = quote(re.search(r'<tr class="run" data-run="([^"]+)"', runs).group(1))
+            for label, path in (("a run (the newest)", f"/u/{quote(name)}/runs/{rid}"),
+                                ("its report (embedded page)", f"/u/{quote(name)}/runs/{rid}/report"),
+                                ("compare (the newest run with itself)",
+                                 f"/u/{quote(name)}/compare?run={rid}&run={rid}"),
+                                ("lineage", f"/u/{quote(name)}/lineage"),
+                                ("models", f"/u/{quote(name)}/models"),
+                                ("serving", f"/u/{quote(name)}/serving")):
+                times.setdefault(label, []).append(get(path)[0])
+        finally:
+            proc.terminate()
+            proc.wait()
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    pages = {k: {"median_s": round(statistics.median(v), 4), "min_s": round(min(v), 4),
+                 "max_s": round(max(v), 4), "n": len(v)} for k, v in times.items()}
+    for k, v in pages.items():
+        print(f"{k:<50} {v['median_s'] * 1000:7.0f} ms ({v['min_s'] * 1000:.0f}.."
+              f"{v['max_s'] * 1000:.0f})")
+    load = os.getloadavg()
+    doc = {"name": "ui-real-use-case", "config": config, "starts": starts, "pages": pages,
+           "commit": commit, "cpus": os.cpu_count(), "loadavg_end": [round(x, 2) for x in load],
+           "note": "the real tfxkit ui process, started fresh each time; client time over "
+                   "loopback HTTP of each page's first request after it answers (its "
+                   "start-up warm-up thread may still be running)"}
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"load average at the end {load[0]:.2f}; {out}")
+    return 0
 
 
 if __name__ == "__main__":
