@@ -133,12 +133,14 @@ tfx121-shell: tfx121-root
 # checked from inside, with the root's Python). Airflow stays the host's .venv-airflow
 # (Python 3.11, never TFX): chroot.sh binds its interpreter in.
 # Then the template pipelines (multiclass, regression, bandit), batch inference and the
-# run reports, the monitoring loop and TFLite (transform: separate) end to end on TFX 1.21
+# run reports, the monitoring loop, TFLite (transform: separate) and the dashboard in a
+# browser end to end on TFX 1.21
 # (what .ci/run adds after make test).
 TFX121_E2E := "tests/e2e/test_templates.py::test_template_end_to_end[multiclass]" \
 	"tests/e2e/test_templates.py::test_template_end_to_end[regression]" \
 	tests/e2e/test_inference.py tests/e2e/test_report.py tests/e2e/test_canary.py \
-	tests/e2e/test_bandit.py tests/e2e/test_monitoring_loop.py tests/e2e/test_tflite_separate.py
+	tests/e2e/test_bandit.py tests/e2e/test_monitoring_loop.py tests/e2e/test_tflite_separate.py \
+	tests/e2e/test_ui.py
 test-tfx121: tfx121-root airflow-setup
 	$(TFX121) run python tests/services.py
 	$(TFX121) run python -m pytest -q $(XDIST) --durations=10 tests/unit tests/integration
