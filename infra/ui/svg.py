@@ -1,8 +1,8 @@
 """The dashboard's pictures as inline SVG: a sparkline and a run's component timeline
 written by hand (cheap enough for every page load, no matplotlib import on a run's first
-page; each bar's and point's title says what it is), and matplotlib figures through the run report's
-``plots.py`` (``to_svg``) for the compare page: a gated metric per slice for each run, and
-the runs' training curves overlaid."""
+page; each bar's and point's title says what it is), and matplotlib figures through the
+run report's ``plots.py`` (``to_svg``) for the compare page (a gated metric per slice for
+each run, the runs' training curves overlaid) and the serving page (the canary's share)."""
 from __future__ import annotations
 
 import html
