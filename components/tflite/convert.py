@@ -123,27 +123,36 @@ def frozen_signature(saved_model_dir: str, signature: str, out_dir: str) -> bool
 
 
 def _convert(saved_model_dir: str, signature: str, select: bool) -> bytes:
-    import tempfile
-
     import tensorflow as tf
 
-    with tempfile.TemporaryDirectory(prefix="tfxkit-tflite-") as tmp:
-        source = tmp if frozen_signature(saved_model_dir, signature, tmp) else saved_model_dir
-        converter = tf.lite.TFLiteConverter.from_saved_model(source, signature_keys=[signature])
-        ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if select:
-            ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
-        converter.target_spec.supported_ops = ops
-        return converter.convert()
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                         signature_keys=[signature])
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if select:
+        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    converter.target_spec.supported_ops = ops
+    return converter.convert()
 
 
 def convert(saved_model_dir: str, signature: str, select_tf_ops: bool = False,
             transform: str = "include") -> Converted:
-    """The TFLite flatbuffer of ``signature`` of the SavedModel at ``saved_model_dir``:
-    builtins only when they suffice, else with Flex ops when ``select_tf_ops``; otherwise
-    ``ConversionError`` naming the missing ops and the options."""
+    """The TFLite flatbuffer of ``signature`` of the SavedModel at ``saved_model_dir``
+    (frozen first, once: ``frozen_signature``): builtins only when they suffice, else with
+    Flex ops when ``select_tf_ops``; otherwise ``ConversionError`` naming the missing ops
+    and the options."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tfxkit-tflite-") as tmp:
+        source = tmp if frozen_signature(saved_model_dir, signature, tmp) else saved_model_dir
+        return _convert_source(source, saved_model_dir, signature, select_tf_ops, transform)
+
+
+def _convert_source(source: str, saved_model_dir: str, signature: str, select_tf_ops: bool,
+                    transform: str) -> Converted:
+    """``convert`` on ``source`` (the frozen copy, or the SavedModel itself);
+    ``saved_model_dir`` is only asked for its vocabulary tables."""
     try:
-        return Converted(_convert(saved_model_dir, signature, False), False)
+        return Converted(_convert(source, signature, False), False)
     except Exception as e:  # pylint: disable=broad-except  (ConverterError and kin)
         message = str(e)
     ops = unsupported_ops(message)
@@ -152,7 +161,7 @@ def convert(saved_model_dir: str, signature: str, select_tf_ops: bool = False,
                               f"{_first_lines(message)}", [])
     if select_tf_ops:
         try:
-            return Converted(_convert(saved_model_dir, signature, True), True, ops)
+            return Converted(_convert(source, signature, True), True, ops)
         except Exception as e:  # pylint: disable=broad-except
             raise ConversionError(
                 f"TFLite conversion of signature {signature!r} failed even with Select TF "

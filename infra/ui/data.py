@@ -243,17 +243,15 @@ def filter_runs(rows: Sequence[RunRow], state: Optional[str] = None,
 
 
 def written_report(cfg, pipeline: str, rows: Sequence[RunRow], run_id: str) -> Optional[str]:
-    """The HTML report run ``run_id`` wrote when it ended (``report.default_path``), if it
-    finished and the file was written after it ended (a report written while it still ran,
-    by ``tfxkit report``, is not it); None otherwise (the report is then gathered)."""
-    from tfxkit.infra.metadata.report import default_path
+    """The HTML report run ``run_id`` wrote when it ended (``report.run_report_path``), if
+    it finished and the file was written after it ended (a report written while it still
+    ran, by ``tfxkit report``, is not it); None otherwise (the report is then gathered)."""
+    from tfxkit.infra.metadata.report import run_report_path
 
     row = next((r for r in rows if r.run_id == run_id), None)
     if row is None or row.state not in FINAL_STATES:
         return None
-    root = cfg.pipeline_root if pipeline == cfg.name else \
-        os.path.join(cfg.resolve(cfg.root), pipeline)
-    path = default_path(root, run_id)
+    path = run_report_path(cfg, pipeline, run_id)
     try:
         if row.ended is not None and os.stat(path).st_mtime < row.ended:
             return None

@@ -53,18 +53,12 @@ def timeline(components: Sequence, width: int = 720) -> Optional[str]:
     """A run's components (``report.model.ComponentRun``, in run order): a bar from when
     each started (relative to the first) for as long as it took, colored by state (the
     run report's colors), its duration and state beside it; None when nothing has times."""
-    from tfxkit.infra.metadata.report.plots import STATE_COLORS
+    from tfxkit.infra.metadata.report.plots import STATE_COLORS, timeline_spans
 
-    rows = [c for c in components if c.start is not None or c.elapsed is not None]
-    if not rows:
+    spans = timeline_spans(components)
+    if not spans:
         return None
-    t0 = min((c.start for c in rows if c.start is not None), default=0.0)
-    spans, cursor = [], 0.0
-    for c in rows:
-        start = (c.start - t0) if c.start is not None else cursor
-        dur = max(c.elapsed if c.elapsed is not None else 0.0, 0.0)
-        cursor = start + dur
-        spans.append((c, start, dur))
+    rows = [c for c, _, _ in spans]
     right = max(s + d for _, s, d in spans) * 1.25 + 1
     label_w, row_h, axis_h = 150, 18, 22
     plot_w = width - label_w - 10

@@ -29,6 +29,14 @@ def default_path(pipeline_root: str, run_id: str) -> str:
     return os.path.join(pipeline_root, "reports", f"run-{safe}.html")
 
 
+def run_report_path(cfg, pipeline_name: str, run_id: str) -> str:
+    """Where a run of ``pipeline_name`` (the config's training pipeline or its inference
+    pipeline) writes its report: ``default_path`` under that pipeline's root."""
+    root = cfg.pipeline_root if pipeline_name == cfg.name else \
+        os.path.join(cfg.resolve(cfg.root), pipeline_name)
+    return default_path(root, run_id)
+
+
 def write_html(text: str, path: str) -> str:
     """Writes atomically (a temp file renamed into place); returns the absolute path."""
     path = os.path.abspath(path)
@@ -91,7 +99,7 @@ def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str]
                  on_stale: Callable = lambda stale: None) -> str:
     """Gathers the report of ``run_id`` (default: the latest run of ``pipeline_name``,
     itself defaulting to the newest run of the config's training or inference pipeline),
-    writes it to ``output`` (default ``default_path``) and returns the path. Runs whose
+    writes it to ``output`` (default ``run_report_path``) and returns the path. Runs whose
     runner process is gone are marked FAILED first (``reconcile``; ``on_stale`` is called
     with each)."""
     from tfxkit.infra.metadata.report.render import render_html
@@ -111,7 +119,5 @@ def write_report(cfg, pipeline_name: Optional[str] = None, run_id: Optional[str]
     rep = gather(store, pipeline_name, run_id, run_result=run_result, planned=planned)
     record_evaluation(cfg, rep)
     if output is None:
-        root = cfg.pipeline_root if pipeline_name == cfg.name else \
-            os.path.join(cfg.resolve(cfg.root), pipeline_name)
-        output = default_path(root, rep.run_id)
+        output = run_report_path(cfg, pipeline_name, rep.run_id)
     return write_html(render_html(rep), output)

@@ -46,21 +46,32 @@ def to_svg(fig) -> str:
     return text
 
 
-def timeline(components: Sequence[Any]) -> Optional[str]:
-    """One bar per component: when it started (MLMD create time, relative to the run's
-    first) and how long it took, colored by state."""
+def timeline_spans(components: Sequence[Any]) -> List[Tuple[Any, float, float]]:
+    """(component, start, duration) of each component that has times: its start (MLMD
+    create time) relative to the run's first, else right after the one before it."""
     rows = [c for c in components if c.start is not None or c.elapsed is not None]
-    if not rows:
-        return None
-    plt = _plt()
     t0 = min((c.start for c in rows if c.start is not None), default=0.0)
-    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(rows) + 0.7))
-    cursor = 0.0
-    for i, c in enumerate(rows):
+    out, cursor = [], 0.0
+    for c in rows:
         start = (c.start - t0) if c.start is not None else cursor
         dur = c.elapsed if c.elapsed is not None else ((c.end or c.start) - c.start)
         dur = max(dur or 0.0, 0.0)
         cursor = start + dur
+        out.append((c, start, dur))
+    return out
+
+
+def timeline(components: Sequence[Any]) -> Optional[str]:
+    """One bar per component: when it started (MLMD create time, relative to the run's
+    first) and how long it took, colored by state."""
+    spans = timeline_spans(components)
+    if not spans:
+        return None
+    plt = _plt()
+    rows = [c for c, _, _ in spans]
+    t0 = min((c.start for c in rows if c.start is not None), default=0.0)
+    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(rows) + 0.7))
+    for i, (c, start, dur) in enumerate(spans):
         ax.barh(i, max(dur, 0.05), left=start, color=STATE_COLORS.get(c.state, "#6b7280"),
                 height=0.6)
         ax.text(start + max(dur, 0.05), i, f" {dur:.1f} s {c.state}", va="center", fontsize=7)
