@@ -150,6 +150,18 @@ def _spark_args(s, args: List[str]) -> None:
     _portable_args(s, args)
 
 
+def transform_in_process_bytes(cfg: PipelineConfig) -> int:
+    """The most bytes of examples Transform runs without a Beam pipeline (0: never):
+    ``beam.in_process_max_mb`` with the direct runner in memory (the config's mode or
+    ``auto``'s choice), else 0 (a runner or mode the user chose runs Beam)."""
+    b = cfg.beam
+    if b.runner != "direct" or b.extra_args or b.in_process_max_mb <= 0:
+        return 0
+    if direct_mode(cfg, data_bytes(cfg)).mode != "in_memory":
+        return 0
+    return int(b.in_process_max_mb * 1e6)
+
+
 def beam_text(cfg: PipelineConfig, source=None) -> str:
     """What runs the Beam components, for the run's output: the runner, and for the direct
     runner its mode and why (``mode: auto`` resolved from the data's size)."""

@@ -158,13 +158,17 @@ def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) ->
     from tfxkit.pipelines.compat import tfx_components
 
     (Transform,) = tfx_components("Transform")
+    custom = transform_custom_config(cfg, target)
+    spec = transform_executor(cfg, target, custom)
     transform = Transform(
         examples=data.training_examples, schema=data.schema, preprocessing_fn=TRANSFORM_FN,
-        custom_config=transform_custom_config(cfg, target),
+        custom_config=custom,
         # StatisticsGen already has the statistics; the analyzer cache pays off only
         # across spans. Both cost seconds on every run.
         disable_statistics=True, disable_analyzer_cache=True,
         force_tf_compat_v1=cfg.features.transform_in_tf1()).with_id(TRANSFORM)
+    if spec is not None:
+        transform.executor_spec = spec
     transform.add_upstream_node(data.gate)
     inputs = dict(run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
                   transform_graph=transform.outputs["transform_graph"], schema=data.schema,
@@ -189,6 +193,25 @@ def training_nodes(cfg: PipelineConfig, data: DataNodes, target: str = LOCAL) ->
     else:
         trainer, baseline = _remote_trainer(cfg, inputs)
     return TrainingNodes(transform, trainer, baseline, hparams, tuner, warm)
+
+
+def transform_executor(cfg: PipelineConfig, target: str, custom_config: Dict[str, Any]):
+    """Small data on the local direct runner: tfxkit's Transform executor, which runs
+    tf.Transform's analysis in its own process (``components/transform``), with the
+    limit in ``custom_config`` (so a change of it re-runs Transform); None (TFX's
+    executor, Beam) otherwise."""
+    from tfxkit.components.transform import MAX_BYTES_KEY
+    from tfxkit.pipelines.beam_args import transform_in_process_bytes
+
+    limit = transform_in_process_bytes(cfg) if target == LOCAL else 0
+    if not limit:
+        return None
+    from tfx.dsl.components.base import executor_spec
+
+    from tfxkit.components.transform.executor import Executor
+
+    custom_config[MAX_BYTES_KEY] = limit
+    return executor_spec.BeamExecutorSpec(Executor)
 
 
 def _tuner(cfg: PipelineConfig, transform: Any, target: str):

@@ -91,6 +91,7 @@ class SparkRunner(_PortableRunner):
 # by their workers' start-up), so 2 cores stay in memory whatever the size.
 AUTO_MIN_MB = 50.0
 AUTO_MIN_CORES = 4
+IN_PROCESS_MAX_MB = 64.0
 
 
 class Beam(_Strict):
@@ -102,6 +103,10 @@ class Beam(_Strict):
     ``auto_min_cores`` cores, else in_memory (``pipelines/beam_args.py`` resolves it;
     Beam's multi-process mode starts its workers anew in every Beam component, which only
     pays on large data and spare cores).
+    ``in_process_max_mb``: with the direct runner in memory, Transform analyses and
+    transforms examples of at most this many MB (on disk) in its own process, without a
+    Beam pipeline (``components/transform``: tf.Transform's own plan and combiners, the
+    same outputs); 0 always builds the Beam pipeline.
     ``dataflow``, ``flink``, ``spark``: the runner's section below must be given (the
     sections of other runners may stay, e.g. in the base config while a profile picks the
     runner). ``extra_args`` are appended as they are."""
@@ -111,6 +116,7 @@ class Beam(_Strict):
     workers: int = Field(0, ge=0)
     auto_min_mb: float = Field(AUTO_MIN_MB, gt=0)
     auto_min_cores: int = Field(AUTO_MIN_CORES, ge=2)
+    in_process_max_mb: float = Field(IN_PROCESS_MAX_MB, ge=0)
     dataflow: Optional[DataflowRunner] = None
     flink: Optional[FlinkRunner] = None
     spark: Optional[SparkRunner] = None

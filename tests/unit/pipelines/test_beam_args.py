@@ -225,3 +225,20 @@ def test_remote_or_bigquery_data_has_no_size_here():
     c = _cfg("data.source={csv: 'gs://bucket/penguins/*.csv'}")
     assert beam_args.data_bytes(c) is None
     assert "not known" in beam_args.beam_text(c)
+
+
+def test_transform_runs_in_process_on_small_data_in_memory_only():
+    """beam.in_process_max_mb (default 64) applies on the direct runner in memory; a mode,
+    a runner or extra arguments the user chose keep Transform on Beam; 0 turns it off."""
+    assert beam_args.transform_in_process_bytes(_cfg()) == 64_000_000
+    assert beam_args.transform_in_process_bytes(_cfg("beam.in_process_max_mb=0.5")) == 500_000
+    for sets in (["beam.in_process_max_mb=0"], ["beam.mode=multi_processing"],
+                 ["beam.mode=multi_threading"],
+                 ["beam.auto_min_mb=0.001", "beam.auto_min_cores=2"],
+                 ["beam.extra_args=[--direct_num_workers=1]"]):
+        c = _cfg(*sets)
+        if sets[0].startswith("beam.auto_min_mb") and beam_args.cores() < 2:
+            continue
+        assert beam_args.transform_in_process_bytes(c) == 0, sets
+    assert beam_args.transform_in_process_bytes(load_config(
+        TEMPLATE, profile="parallel")) == 0

@@ -216,3 +216,42 @@ def test_push_tflite_asks_the_trainer_for_its_signature(cfg):
     sep = load_config(TEMPLATES / "multiclass" / "config.yaml",
                       overrides=["push.tflite.transform=separate"])
     assert training_stage.trainer_custom_config(sep)["tflite"]["transform"] == "separate"
+
+
+def _transform_of(c, tmp_path, target=None):
+    from tfxkit.pipelines import factory
+
+    c = c.model_copy(update={
+        "root": str(tmp_path / "root"),
+        "metadata": c.metadata.model_copy(update={"sqlite": str(tmp_path / "m.sqlite")})})
+    return next(x for x in factory.create_pipeline(c).components if x.id == "Transform")
+
+
+def test_small_data_gets_the_in_process_transform_executor(cfg, tmp_path):
+    """On the local direct runner in memory the Transform runs tfxkit's executor, told
+    its size limit in custom_config; beam.in_process_max_mb 0 keeps TFX's executor."""
+    import json
+
+    from tfx.components.transform.executor import Executor as Stock
+
+    from tfxkit.components.transform import MAX_BYTES_KEY
+    from tfxkit.components.transform.executor import Executor
+
+    t = _transform_of(cfg, tmp_path)
+    assert t.executor_spec.executor_class is Executor
+    assert json.loads(t.exec_properties["custom_config"])[MAX_BYTES_KEY] == 64_000_000
+    off = cfg.model_copy(update={"beam": cfg.beam.model_copy(update={"in_process_max_mb": 0})})
+    t = _transform_of(off, tmp_path / "off")
+    assert t.executor_spec.executor_class is Stock
+    assert MAX_BYTES_KEY not in json.loads(t.exec_properties["custom_config"])
+
+
+def test_a_remote_transform_keeps_tfxs_executor(cfg):
+    import json
+
+    from tfxkit.components.transform import MAX_BYTES_KEY
+
+    custom = training_stage.transform_custom_config(cfg, "vertex")
+    assert training_stage.transform_executor(cfg, "vertex", custom) is None
+    assert MAX_BYTES_KEY not in custom
+    assert MAX_BYTES_KEY not in json.dumps(custom)
