@@ -1,27 +1,105 @@
-"""TFX's Evaluator executor, run with tfxkit's fix of TFMA's cross-slice validation.
+"""TFX's Evaluator executor, with two tfxkit changes for its run only:
 
-TFMA's ``metrics_validator`` reports every cross-slice threshold missing (so a model whose
-fairness gap is gated, ``eval.fairness.gate.*.max_gap``, is never blessed); the fix is
-``tfxkit.pipelines.fairness.fix_cross_slice_validation``. Nothing applies it at import:
-the factory gives the Evaluator this executor where a gap is gated, and it applies the fix
-for its own run only (TFMA's function is back when the run ends).
+- TFMA's ``metrics_validator`` reports every cross-slice threshold missing (so a model
+  whose fairness gap is gated, ``eval.fairness.gate.*.max_gap``, is never blessed); where
+  the eval config has cross-slicing specs, ``tfxkit.pipelines.fairness`` fixes it while
+  the executor runs (TFMA's function is back when the run ends).
+- TFMA loads a Keras model once to tell its type, once to list its compiled metrics, and
+  again in the setup of every Beam DoFn and combiner that uses it (8 loads of the same
+  SavedModel on the penguin template, ~0.6 s each). On the direct runner in memory (one
+  thread runs every bundle, so no two users touch the model at once) the candidate's and
+  baseline's models are loaded once per path while the executor runs (``one_load_per_model``).
+  TFMA resets and sets the compiled metrics' weights around each use, so sharing the
+  object gives the same results (tests/unit/pipelines/test_evaluator.py).
+
+Nothing is patched at import.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import contextlib
+import json
+import threading
+from typing import Any, Dict, Iterable, Iterator, List, Sequence
 
 from tfx.components.evaluator import executor as evaluator_executor
 
+_LOCK = threading.Lock()
+
+
+def in_memory(beam_pipeline_args: Sequence[str]) -> bool:
+    """Whether these Beam arguments run the direct runner in memory (one thread)."""
+    opts: Dict[str, str] = {}
+    for a in beam_pipeline_args or ():
+        name, _, value = a.partition("=")
+        opts[name] = value
+    runner = opts.get("--runner", "DirectRunner")
+    if runner not in ("DirectRunner", "direct", "SwitchingDirectRunner"):
+        return False
+    if opts.get("--direct_running_mode", "in_memory") != "in_memory":
+        return False
+    return opts.get("--direct_num_workers", "1") in ("0", "1")
+
+
+@contextlib.contextmanager
+def one_load_per_model(paths: Iterable[str]) -> Iterator[Dict[str, Any]]:
+    """While the block runs, ``tf.keras.models.load_model`` of one of ``paths`` loads it
+    once and returns that model again; any other path loads as usual. Yields the cache
+    (path -> model)."""
+    import tensorflow as tf
+
+    wanted = {p.rstrip("/") for p in paths if p}
+    models = tf.keras.models
+    cache: Dict[str, Any] = {}
+    with _LOCK:
+        original = models.load_model
+
+        def load_model(filepath, *args, **kwargs):
+            key = str(filepath).rstrip("/")
+            if key not in wanted or args or kwargs:
+                return original(filepath, *args, **kwargs)
+            if key not in cache:
+                cache[key] = original(filepath)
+            return cache[key]
+
+        models.load_model = load_model
+    try:
+        yield cache
+    finally:
+        with _LOCK:
+            models.load_model = original
+
+
+def _model_paths(input_dict: Dict[str, List[Any]]) -> List[str]:
+    from tfx.utils import path_utils
+
+    out = []
+    for key in ("model", "baseline_model"):
+        for art in input_dict.get(key) or []:
+            out.append(path_utils.serving_model_path(art.uri, path_utils.is_old_model_artifact(art)))
+    return out
+
 
 class Executor(evaluator_executor.Executor):
-    """The stock Evaluator, with TFMA's cross-slice validation fixed while it runs."""
+    """The stock Evaluator, with the fixes above for its own run."""
 
     def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
            exec_properties: Dict[str, Any]) -> None:
         from tfxkit.pipelines import fairness
 
-        with fairness.fixed_cross_slice_validation():
+        with contextlib.ExitStack() as stack:
+            if _cross_slicing(exec_properties):
+                stack.enter_context(fairness.fixed_cross_slice_validation())
+            if in_memory(self._beam_pipeline_args):
+                stack.enter_context(one_load_per_model(_model_paths(input_dict)))
             super().Do(input_dict, output_dict, exec_properties)
+
+
+def _cross_slicing(exec_properties: Dict[str, Any]) -> bool:
+    config = exec_properties.get("eval_config")
+    if not config:
+        return False
+    return bool(json.loads(config).get("crossSlicingSpecs")
+                or json.loads(config).get("cross_slicing_specs"))
 
 
 def executor_spec():

@@ -240,19 +240,23 @@ def test_cross_slice_thresholds_are_not_reported_missing():
 
 
 def test_the_evaluator_fixes_cross_slice_validation_only_where_a_gap_is_gated(tmp_path):
-    """The factory gives the Evaluator tfxkit's executor (the fix for its run) where a
-    fairness gap is gated; elsewhere the stock executor (and so the same cache key)."""
+    """The factory gives the Evaluator tfxkit's executor, which applies the fix for its
+    run only where the eval config holds cross-slicing specs (a gated fairness gap)."""
     from tfx.components.evaluator import executor as stock
 
     from tfxkit.pipelines import component_ids, evaluator, factory
 
-    def evaluator_class(cfg):
+    def evaluator_of(cfg):
         [ev] = [c for c in factory.create_components(cfg) if c.id == component_ids.EVALUATOR]
-        return ev.executor_spec.executor_class
+        return ev
 
-    assert evaluator_class(load(tmp_path)) is stock.Executor
+    plain = evaluator_of(load(tmp_path))
     gap = load(tmp_path, "eval.fairness={features: [sex], class_ids: [0, 2], "
                          "gate: {false_positive_rate: {max_gap: 0.1}}}")
     assert eval_config_from(gap).cross_slicing_specs
-    assert evaluator_class(gap) is evaluator.Executor
+    gapped = evaluator_of(gap)
+    for ev in (plain, gapped):
+        assert ev.executor_spec.executor_class is evaluator.Executor
     assert issubclass(evaluator.Executor, stock.Executor)
+    assert not evaluator._cross_slicing(plain.exec_properties)
+    assert evaluator._cross_slicing(gapped.exec_properties)
