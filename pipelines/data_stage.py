@@ -170,6 +170,9 @@ def data_nodes(cfg: PipelineConfig, target: str = LOCAL) -> DataNodes:
     gen = example_gen(cfg)
     examples = gen.outputs["examples"]
     statistics_gen = StatisticsGen(examples=examples).with_id(STATISTICS_GEN)
+    spec = statistics_executor(cfg, target)
+    if spec is not None:
+        statistics_gen.executor_spec = spec
     schema_node, schema = _schema(cfg, target, statistics_gen)
     validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema).with_id(EXAMPLE_VALIDATOR)
@@ -177,6 +180,25 @@ def data_nodes(cfg: PipelineConfig, target: str = LOCAL) -> DataNodes:
                           on_anomalies=cfg.validation.on_anomalies).with_id(VALIDATION_GATE)
     return DataNodes(gen, statistics_gen, schema_node, schema, validator, gate,
                      _span_window(cfg, target, gen))
+
+
+def statistics_executor(cfg: PipelineConfig, target: str):
+    """Small data on the local direct runner in memory: tfxkit's StatisticsGen executor
+    (``components/statistics_gen``: TFDV's generators in its own process), told
+    ``beam.in_process_max_mb`` by an executor flag; None (TFX's executor) otherwise."""
+    from tfxkit.pipelines.beam_args import transform_in_process_bytes
+
+    limit = transform_in_process_bytes(cfg) if target == LOCAL else 0
+    if not limit:
+        return None
+    from tfx.dsl.components.base import executor_spec
+
+    from tfxkit.components.statistics_gen import MAX_BYTES_FLAG
+    from tfxkit.components.statistics_gen.executor import Executor
+
+    spec = executor_spec.BeamExecutorSpec(Executor)
+    spec.add_extra_flags([f"{MAX_BYTES_FLAG}={limit}"])
+    return spec
 
 
 def _schema(cfg: PipelineConfig, target: str, statistics_gen) -> Tuple[Any, Any]:

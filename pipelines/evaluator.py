@@ -19,25 +19,13 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from typing import Any, Dict, Iterable, Iterator, List, Sequence
+from typing import Any, Dict, Iterable, Iterator, List
 
 from tfx.components.evaluator import executor as evaluator_executor
 
+from tfxkit.components.common.runner import in_memory
+
 _LOCK = threading.Lock()
-
-
-def in_memory(beam_pipeline_args: Sequence[str]) -> bool:
-    """Whether these Beam arguments run the direct runner in memory (one thread)."""
-    opts: Dict[str, str] = {}
-    for a in beam_pipeline_args or ():
-        name, _, value = a.partition("=")
-        opts[name] = value
-    runner = opts.get("--runner", "DirectRunner")
-    if runner not in ("DirectRunner", "direct", "SwitchingDirectRunner"):
-        return False
-    if opts.get("--direct_running_mode", "in_memory") != "in_memory":
-        return False
-    return opts.get("--direct_num_workers", "1") in ("0", "1")
 
 
 @contextlib.contextmanager

@@ -92,3 +92,21 @@ def test_on_bad_value_reject_hands_the_numeric_columns_to_example_gen(cfg):
                         .exec_properties["ingest"])
     assert params["on_bad_value"] == "reject"
     assert set(params["numeric"]) >= set(cfg.features.dense) and params["numeric"]
+
+
+def test_local_statistics_gen_runs_in_process_with_the_configs_limit(cfg):
+    """The local StatisticsGen gets tfxkit's executor and beam.in_process_max_mb as its
+    flag; in_process_max_mb 0 and remote targets keep TFX's executor."""
+    from tfx.components.statistics_gen.executor import Executor as Stock
+
+    from tfxkit.components.statistics_gen.executor import Executor, max_bytes
+
+    spec = data_stage.data_nodes(cfg).statistics_gen.executor_spec
+    assert spec.executor_class is Executor
+    assert max_bytes(spec.extra_flags) == 64_000_000
+    off = cfg.model_copy(update={"beam": cfg.beam.model_copy(update={"in_process_max_mb": 2})})
+    assert max_bytes(data_stage.data_nodes(off).statistics_gen.executor_spec.extra_flags) \
+        == 2_000_000
+    off = cfg.model_copy(update={"beam": cfg.beam.model_copy(update={"in_process_max_mb": 0})})
+    assert data_stage.data_nodes(off).statistics_gen.executor_spec.executor_class is Stock
+    assert data_stage.statistics_executor(cfg, "vertex") is None

@@ -8,19 +8,6 @@ import numpy as np
 import pytest
 
 
-def test_in_memory_args():
-    from tfxkit.pipelines.evaluator import in_memory
-
-    assert in_memory([])
-    assert in_memory(["--direct_running_mode=in_memory", "--setup_file=/x/setup.py"])
-    assert in_memory(["--runner=DirectRunner", "--direct_num_workers=1"])
-    assert not in_memory(["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
-    assert not in_memory(["--direct_running_mode=multi_threading"])
-    assert not in_memory(["--direct_num_workers=4"])
-    assert not in_memory(["--runner=DataflowRunner", "--project=p"])
-    assert not in_memory(["--runner=FlinkRunner"])
-
-
 def _model(path):
     """A Keras classifier of feature ``x`` (2 classes) saved as the Trainer saves one:
     a serving signature over serialized tf.Examples, compiled metrics kept."""
