@@ -119,7 +119,10 @@ class Executor(tfx_statistics_gen.Executor):
             tfxio = tfxio_utils.get_split_tfxio(
                 examples=[examples], split=split,
                 telemetry_descriptors=tfx_statistics_gen._TELEMETRY_DESCRIPTORS)
-            stats = statistics.split_statistics(tfxio, tfdv.StatsOptions())
+            try:
+                stats = statistics.split_statistics(tfxio, tfdv.StatsOptions())
+            except statistics.TooManyValues as e:
+                return f"split {split}: {e}"
             inexact = statistics.sketch_inexact(stats)
             if inexact:
                 return f"split {split}: {inexact}"

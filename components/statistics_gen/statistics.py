@@ -16,8 +16,33 @@ EXACT_UNIQUES = 1024  # TFDV's in-memory Misra-Gries sketch size (stats_impl)
 BATCH_ROWS = 10_000
 
 
+class TooManyValues(Exception):
+    """A feature has more distinct values than the in-memory sketches count exactly."""
+
+
+def first_batch_check(record_batch) -> Optional[str]:
+    """A byte-string column with more than ``EXACT_UNIQUES`` distinct values in this
+    batch already (a key, an id), so the statistics would not be exact; or None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name, column in zip(record_batch.schema.names, record_batch.columns):
+        values = column
+        while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+            values = values.flatten()
+        if not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)
+                or pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            continue
+        n = pc.count_distinct(values).as_py()
+        if n > EXACT_UNIQUES:
+            return f"{name}: {n} distinct values > {EXACT_UNIQUES}"
+    return None
+
+
 def split_statistics(tfxio, options) -> Any:
-    """The statistics of every record a TFXIO reads (a DatasetFeatureStatisticsList)."""
+    """The statistics of every record a TFXIO reads (a DatasetFeatureStatisticsList).
+    Raises ``TooManyValues`` when the first batch already shows a feature beyond what
+    the sketches count exactly (``sketch_inexact`` checks the whole split after)."""
     from tensorflow_data_validation.statistics import stats_impl
     from tfx_bsl.tfxio import dataset_options
 
@@ -25,7 +50,11 @@ def split_statistics(tfxio, options) -> Any:
     accumulators = [g.create_accumulator() for g in generators]
     batches = tfxio.RecordBatches(dataset_options.RecordBatchesOptions(
         batch_size=BATCH_ROWS, drop_final_batch=False, num_epochs=1, shuffle=False))
-    for record_batch in batches:
+    for i, record_batch in enumerate(batches):
+        if i == 0:
+            early = first_batch_check(record_batch)
+            if early:
+                raise TooManyValues(early)
         partial = stats_impl.generate_partial_statistics_in_memory(
             record_batch, options, generators)
         accumulators = [g.merge_accumulators([a, p])

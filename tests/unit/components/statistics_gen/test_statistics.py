@@ -82,13 +82,17 @@ def test_equal_to_tfdvs_beam_statistics(tmp_path, monkeypatch, rows):
     assert statistics.sketch_inexact(mine) is None
 
 
-def test_too_many_distinct_values_are_named(tmp_path):
+def test_too_many_distinct_values_are_named(tmp_path, monkeypatch):
+    """Seen in the first batch: refused at once; seen only over the split: named after."""
     import tensorflow_data_validation as tfdv
 
     from tfxkit.components.statistics_gen import statistics
 
     path = str(tmp_path / "data.gz")
     _examples(path, 3000, distinct=2000)
+    with pytest.raises(statistics.TooManyValues, match=r"^k: \d+ distinct values > 1024$"):
+        statistics.split_statistics(_tfxio(path), tfdv.StatsOptions())
+    monkeypatch.setattr(statistics, "BATCH_ROWS", 1000)  # < 1024 distinct per batch
     stats = statistics.split_statistics(_tfxio(path), tfdv.StatsOptions())
     reason = statistics.sketch_inexact(stats)
     assert reason is not None and reason.startswith("k: ") and reason.endswith(
