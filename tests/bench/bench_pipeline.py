@@ -130,6 +130,32 @@ def mlmd_executions(sqlite_path, pipeline_name, since=0.0):
     return out
 
 
+ENGINE_PROPERTIES = ("statistics_engine", "analysis_engine")  # components/{statistics_gen,transform}
+
+
+def mlmd_engines(sqlite_path, since=0.0):
+    """Which engine ran each in-process-capable pass (tfxkit's StatisticsGen and
+    Transform record it on their output artifact): {property: value[ (reason)]}."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    cfg = pb.ConnectionConfig()
+    cfg.sqlite.filename_uri = str(sqlite_path)
+    cfg.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(cfg)
+    out = {}
+    for type_name in ("ExampleStatistics", "TransformGraph"):
+        for a in store.get_artifacts_by_type(type_name):
+            if a.create_time_since_epoch < since * 1000 - 1:
+                continue
+            for name in ENGINE_PROPERTIES:
+                if name in a.custom_properties:
+                    value = a.custom_properties[name].string_value
+                    reason = a.custom_properties.get(name + "_reason")
+                    out[name] = value + (f" ({reason.string_value})" if reason else "")
+    return out
+
+
 def _latest(pattern):
     """The output folder of the newest execution (TFX names them by execution id)."""
     paths = [p for p in glob.glob(pattern) if os.path.basename(p).isdigit()]
@@ -152,6 +178,7 @@ def outcome(root, example_gen, db, pipeline_name, since):
     res = {"components": mlmd_executions(db, pipeline_name, since)}
     if not res["components"]:
         return res
+    res["engines"] = mlmd_engines(db, since)
     ex = _latest(os.path.join(root, example_gen, "examples", "*"))
     if ex:
         import tensorflow as tf
@@ -330,6 +357,7 @@ def details(comp) -> tuple:
             "rows": [r.extra.get("rows") for r in rs],
             "blessed": [r.extra.get("blessed") for r in rs],
             "accuracy": [r.extra.get("accuracy") for r in rs],
+            "engines": [r.extra.get("engines") for r in rs],
         }
         data[side] = d
         acc = [a for a in d["accuracy"] if a is not None]
@@ -342,6 +370,9 @@ def details(comp) -> tuple:
             + (f"; eval accuracy {min(acc):.3f}..{max(acc):.3f}" if acc else ""))
         lines.append("      components (MLMD, median s): " + ", ".join(
             f"{n} {t['median']:.1f}" for n, t in times.items()))
+        engines = sorted({f"{k} {v}" for e in d["engines"] if e for k, v in e.items()})
+        if engines:
+            lines.append("      engines (MLMD, every run): " + "; ".join(engines))
     return lines, data
 
 

@@ -75,6 +75,14 @@ DIFFERENCES = [
     "the run (setup) and writes a summary and an HTML report after it (phase report)",
     "imports: stock imports tfx.v1 (with TFX's Google Cloud extensions), tfxkit only the "
     "modules it uses; logging at absl ERROR on both sides",
+    "how each side runs the same work: tfxkit's Transform traces in TF1 graph mode, its "
+    "Trainer leaves tf_keras internals unconverted by AutoGraph, its InfraValidator runs "
+    "beside the Evaluator; on the in-memory runner with examples <= beam.in_process_max_mb "
+    "(64 MB) tfxkit's StatisticsGen and Transform do their Beam pass in their own process "
+    "(TFDV's generators; tf.Transform's plan and combiners; which engine ran is printed "
+    "per run: StatisticsGen goes to Beam when a column such as trip_id has more than "
+    "1,024 distinct values) and its Evaluator has TFMA load the Keras model once; stock "
+    "builds and runs every Beam pipeline",
 ]
 
 
@@ -299,8 +307,11 @@ def side_tfxkit(args):
     comps = executions(cfg.metadata_path, cfg.name, ph.started)
     peak = peaks(comps, samples)
     ph.mark("check")
+    from bench_pipeline import mlmd_engines
+
     ph.emit(components=comps, peak_rss=peak, exit_status=code,
             beam_mode=_mode(chosen.get("beam_args", [])),
+            engines=mlmd_engines(cfg.metadata_path, ph.started),
             blessed=_blessed(cfg.pipeline_root), samples=len(samples))
 
 
@@ -357,6 +368,8 @@ def side_summary(runs):
                                            if r.extra.get("peak_rss")]),
             "components": _by_component(runs),
             "beam_mode": sorted({str(r.extra.get("beam_mode")) for r in runs}),
+            "engines": sorted({f"{k} {v}" for r in runs
+                               for k, v in (r.extra.get("engines") or {}).items()}),
             "blessed": [r.extra.get("blessed") for r in runs],
             "exit_status": [r.extra.get("exit_status") for r in runs],
             "loadavg_before": [r.loadavg_before[0] for r in runs]}
@@ -369,6 +382,8 @@ def side_lines(side, d):
     lines.append("      components (MLMD s / peak RSS MB, median): " + ", ".join(
         f"{n} {c['s']['median']:.1f}/{c['peak_rss_mb']['median'] or 0:.0f}"
         for n, c in d["components"].items()))
+    if d.get("engines"):
+        lines.append("      engines (MLMD, every run): " + "; ".join(d["engines"]))
     return lines
 
 
