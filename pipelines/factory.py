@@ -52,12 +52,13 @@ def _evaluate_and_push(cfg: PipelineConfig, target: str, data: DataNodes,
             examples=examples, model=trainer.outputs["model"],
             baseline_model=training.baseline.outputs["model"], schema=data.schema,
             eval_config=eval_config).with_id(EVALUATOR)
-        # TFX's executor with, for its run, TFMA's cross-slice validation fixed where a
-        # fairness gap is gated and one Keras load per model on the in-memory runner
-        # (pipelines/evaluator.py); the cache key is the stock executor's
-        from tfxkit.pipelines import evaluator as tfxkit_evaluator
+        if target == LOCAL or eval_config.cross_slicing_specs:
+            # TFX's executor with, for its run, TFMA's cross-slice validation fixed where
+            # a fairness gap is gated and one Keras load per model on the in-memory
+            # runner (pipelines/evaluator.py); elsewhere the stock executor (same cache key)
+            from tfxkit.pipelines import evaluator as tfxkit_evaluator
 
-        evaluator.executor_spec = tfxkit_evaluator.executor_spec()
+            evaluator.executor_spec = tfxkit_evaluator.executor_spec()
     infra = None
     if target == LOCAL:
         from tfxkit.components.serving_check.component import InfraValidator
