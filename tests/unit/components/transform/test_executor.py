@@ -275,3 +275,17 @@ def test_why_not_in_process(over, reason):
 
     assert why_not_in_process(_args(), 10) is None
     assert why_not_in_process(_args(**over), 10) == reason
+
+
+def test_a_split_in_both_lists_is_counted_once(tmp_path):
+    """The train split is analysed and transformed: its bytes count once in the limit."""
+    from types import SimpleNamespace
+
+    from tfxkit.components.transform.executor import _input_bytes
+
+    (tmp_path / "a.gz").write_bytes(b"x" * 100)
+    (tmp_path / "b.gz").write_bytes(b"y" * 30)
+    train = SimpleNamespace(file_pattern=str(tmp_path / "a*"))
+    both = SimpleNamespace(file_pattern=str(tmp_path / "*.gz"))
+    assert _input_bytes([train, train]) == 100
+    assert _input_bytes([train, both]) == 130
