@@ -86,8 +86,8 @@ def _cross_slicing(exec_properties: Dict[str, Any]) -> bool:
     config = exec_properties.get("eval_config")
     if not config:
         return False
-    return bool(json.loads(config).get("crossSlicingSpecs")
-                or json.loads(config).get("cross_slicing_specs"))
+    parsed = json.loads(config)
+    return bool(parsed.get("crossSlicingSpecs") or parsed.get("cross_slicing_specs"))
 
 
 def executor_spec():

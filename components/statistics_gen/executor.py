@@ -87,8 +87,9 @@ class Executor(tfx_statistics_gen.Executor):
         from tfx.types import artifact_utils
 
         out = artifact_utils.get_single_instance(output_dict["statistics"])
+        limit = max_bytes(self._extra_flags)
         reason = why_not_in_process(input_dict, exec_properties, self._beam_pipeline_args,
-                                    max_bytes(self._extra_flags))
+                                    limit)
         if reason is None:
             reason = self._in_process(input_dict, out)
         if reason is None:
@@ -97,7 +98,7 @@ class Executor(tfx_statistics_gen.Executor):
         log.info("StatisticsGen runs Beam: %s", reason)
         super().Do(input_dict, output_dict, exec_properties)
         out.set_string_custom_property(ENGINE_PROPERTY, BEAM)
-        if max_bytes(self._extra_flags):
+        if limit:
             out.set_string_custom_property(REASON_PROPERTY, reason)
 
     def _in_process(self, input_dict, out) -> Optional[str]:

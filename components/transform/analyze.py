@@ -93,10 +93,10 @@ class InProcessVisitor(nodes.Visitor):
             beam_nodes.ExtractFromDict: self._extract_from_dict,
             beam_nodes.Flatten: lambda op, ins: ([e for v in ins for e in v],),
             beam_nodes.CreateTensorBinding: self._tensor_binding,
-            analyzer_nodes.CacheableCombineAccumulate: self._combine_accumulate,
-            analyzer_nodes.CacheableCombineMerge: self._combine_merge,
-            analyzer_nodes.PackedCombineAccumulate: self._packed_accumulate,
-            analyzer_nodes.PackedCombineMerge: self._packed_merge,
+            analyzer_nodes.CacheableCombineAccumulate: self._combiner(False, False),
+            analyzer_nodes.CacheableCombineMerge: self._combiner(False, True),
+            analyzer_nodes.PackedCombineAccumulate: self._combiner(True, False),
+            analyzer_nodes.PackedCombineMerge: self._combiner(True, True),
             analyzer_nodes.ExtractCombineMergeOutputs: self._extract_outputs,
             analyzer_nodes.ExtractPackedCombineMergeOutputs: self._extract_outputs,
             analyzer_nodes.AddKey: lambda op, ins: ([(op.key, v) for v in ins[0]],),
@@ -189,22 +189,18 @@ class InProcessVisitor(nodes.Visitor):
         return ([beam_impl._TensorBinding(v, op.tensor_name, op.dtype_enum,
                                           op.is_asset_filepath) for v in inputs[0]],)
 
-    # combiners
-    def _combine_accumulate(self, op, inputs):
-        return (_combine(analyzer_impls._CombinerWrapper(
-            op.combiner, is_combining_accumulators=False), inputs[0]),)
-
-    def _combine_merge(self, op, inputs):
-        return (_combine(analyzer_impls._CombinerWrapper(
-            op.combiner, is_combining_accumulators=True), inputs[0]),)
-
-    def _packed_accumulate(self, op, inputs):
-        return (_combine(analyzer_impls._PackedCombinerWrapper(
-            op.combiners, is_combining_accumulators=False), inputs[0]),)
-
-    def _packed_merge(self, op, inputs):
-        return (_combine(analyzer_impls._PackedCombinerWrapper(
-            op.combiners, is_combining_accumulators=True), inputs[0]),)
+    # combiners: tf.Transform's CombineFn wrappers, as its Beam implementation builds them
+    @staticmethod
+    def _combiner(packed: bool, merging: bool):
+        def handler(op, inputs):
+            if packed:
+                fn = analyzer_impls._PackedCombinerWrapper(
+                    op.combiners, is_combining_accumulators=merging)
+            else:
+                fn = analyzer_impls._CombinerWrapper(op.combiner,
+                                                     is_combining_accumulators=merging)
+            return (_combine(fn, inputs[0]),)
+        return handler
 
     def _extract_outputs(self, op, inputs):
         outputs = _one(inputs[0], op.label)

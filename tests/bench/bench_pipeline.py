@@ -103,16 +103,22 @@ COLD_TARGET = 0.35
 
 # -- reading a run's outcome (MLMD and the outputs) --------------------------------------
 
-def mlmd_executions(sqlite_path, pipeline_name, since=0.0):
-    """This pipeline's executions created at or after ``since`` (epoch seconds), oldest
-    first: [{node, state, s}] with ``s`` MLMD's create -> last update time."""
+def _read_only_store(sqlite_path):
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     cfg = pb.ConnectionConfig()
     cfg.sqlite.filename_uri = str(sqlite_path)
     cfg.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(cfg)
+    return metadata_store.MetadataStore(cfg)
+
+
+def mlmd_executions(sqlite_path, pipeline_name, since=0.0):
+    """This pipeline's executions created at or after ``since`` (epoch seconds), oldest
+    first: [{node, state, s}] with ``s`` MLMD's create -> last update time."""
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    store = _read_only_store(sqlite_path)
     out = []
     for ctx in store.get_contexts_by_type("node"):
         if not ctx.name.startswith(pipeline_name + "."):
@@ -136,13 +142,7 @@ ENGINE_PROPERTIES = ("statistics_engine", "analysis_engine")  # components/{stat
 def mlmd_engines(sqlite_path, since=0.0):
     """Which engine ran each in-process-capable pass (tfxkit's StatisticsGen and
     Transform record it on their output artifact): {property: value[ (reason)]}."""
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2 as pb
-
-    cfg = pb.ConnectionConfig()
-    cfg.sqlite.filename_uri = str(sqlite_path)
-    cfg.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(cfg)
+    store = _read_only_store(sqlite_path)
     out = {}
     for type_name in ("ExampleStatistics", "TransformGraph"):
         for a in store.get_artifacts_by_type(type_name):
