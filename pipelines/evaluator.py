@@ -11,6 +11,12 @@
   baseline's models are loaded once per path while the executor runs (``one_load_per_model``).
   TFMA resets and sets the compiled metrics' weights around each use, so sharing the
   object gives the same results (tests/unit/pipelines/test_evaluator.py).
+- On that runner, where the metrics are ones whose combiners are plain sums on the overall
+  slice (``components/evaluator/in_process.why_not``), TFMA's extractors run unchanged and
+  ``components/evaluator/in_process.evaluator`` computes the metrics on whole batches
+  instead of one example at a time; TFMA's derived metrics, diffs, validation and
+  writers follow as usual. The evaluation artifact records ``evaluation_engine``
+  (``batched`` or ``tfma``) and, for ``tfma``, ``evaluation_engine_reason``.
 
 Nothing is patched at import.
 """
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import threading
 from typing import Any, Dict, Iterable, Iterator, List
 
@@ -26,6 +34,11 @@ from tfx.components.evaluator import executor as evaluator_executor
 from tfxkit.components.common.runner import in_memory
 
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
+ENGINE_PROPERTY = "evaluation_engine"
+REASON_PROPERTY = "evaluation_engine_reason"
+BATCHED = "batched"
+TFMA = "tfma"
 
 
 @contextlib.contextmanager
@@ -74,12 +87,86 @@ class Executor(evaluator_executor.Executor):
            exec_properties: Dict[str, Any]) -> None:
         from tfxkit.pipelines import fairness
 
+        outcome: Dict[str, Any] = {"engine": TFMA, "reason": "not the in-memory runner"}
+        local = in_memory(self._beam_pipeline_args)
         with contextlib.ExitStack() as stack:
             if _cross_slicing(exec_properties):
                 stack.enter_context(fairness.fixed_cross_slice_validation())
-            if in_memory(self._beam_pipeline_args):
+            if local:
                 stack.enter_context(one_load_per_model(_model_paths(input_dict)))
-            super().Do(input_dict, output_dict, exec_properties)
+            try:
+                with batched_metrics(outcome, enabled=local):
+                    super().Do(input_dict, output_dict, exec_properties)
+            except Exception as e:  # noqa: BLE001 - a batch it cannot read: TFMA per example
+                from tfxkit.components.evaluator import in_process
+
+                reason = in_process.reason_of(e)
+                if outcome["engine"] != BATCHED or reason is None:
+                    raise
+                log.info("Evaluator runs TFMA per example: %s", reason)
+                outcome.update(engine=TFMA, reason=reason)
+                for art in output_dict.get("evaluation", []):
+                    _empty(art.uri)
+                super().Do(input_dict, output_dict, exec_properties)
+        for art in output_dict.get("evaluation", []):
+            art.set_string_custom_property(ENGINE_PROPERTY, outcome["engine"])
+            if outcome["engine"] == TFMA and outcome["reason"]:
+                art.set_string_custom_property(REASON_PROPERTY, outcome["reason"])
+
+
+def _empty(folder: str) -> None:
+    """Remove what a failed evaluation left in ``folder`` (TFMA writes it again)."""
+    import tensorflow as tf
+
+    if tf.io.gfile.exists(folder):
+        for name in tf.io.gfile.listdir(folder):
+            path = os.path.join(folder, name)
+            if tf.io.gfile.isdir(path):
+                tf.io.gfile.rmtree(path)
+            else:
+                tf.io.gfile.remove(path)
+
+
+@contextlib.contextmanager
+def batched_metrics(outcome: Dict[str, Any], enabled: bool = True) -> Iterator[None]:
+    """While the block runs, TFMA's ``ExtractEvaluateAndWriteResults`` (as TFX's Evaluator
+    calls it) computes the metrics on whole batches where ``in_process.why_not`` allows;
+    ``outcome`` gets ``engine`` and ``reason``. With ``enabled`` false, nothing changes."""
+    if not enabled:
+        yield
+        return
+    import tensorflow_model_analysis as tfma
+
+    from tfxkit.components.evaluator import in_process
+
+    with _LOCK:
+        original = tfma.ExtractEvaluateAndWriteResults
+
+        def extract_evaluate_and_write(*args, **kwargs):
+            # TFX calls it with keywords only and applies the PTransform it returns
+            if args or kwargs.get("extractors") or kwargs.get("evaluators") \
+                    or kwargs.get("slice_spec"):
+                reason = "custom extractors or evaluators"
+            else:
+                reason = in_process.why_not(kwargs.get("eval_config"),
+                                            kwargs.get("eval_shared_model"))
+            if reason:
+                log.info("Evaluator runs TFMA per example: %s", reason)
+                outcome.update(engine=TFMA, reason=reason)
+                return original(*args, **kwargs)
+            outcome.update(engine=BATCHED, reason=None)
+            config, model = kwargs["eval_config"], kwargs["eval_shared_model"]
+            kwargs["extractors"] = in_process.extractors(
+                config, model, kwargs.get("tensor_adapter_config"))
+            kwargs["evaluators"] = [in_process.evaluator(config, model)]
+            return original(**kwargs)
+
+        tfma.ExtractEvaluateAndWriteResults = extract_evaluate_and_write
+    try:
+        yield
+    finally:
+        with _LOCK:
+            tfma.ExtractEvaluateAndWriteResults = original
 
 
 def _cross_slicing(exec_properties: Dict[str, Any]) -> bool:

@@ -136,7 +136,7 @@ def mlmd_executions(sqlite_path, pipeline_name, since=0.0):
     return out
 
 
-ENGINE_PROPERTIES = ("statistics_engine", "analysis_engine")  # components/{statistics_gen,transform}
+ENGINE_PROPERTIES = ("statistics_engine", "analysis_engine", "evaluation_engine")  # components/{statistics_gen,transform}, pipelines/evaluator
 
 
 def mlmd_engines(sqlite_path, since=0.0):
