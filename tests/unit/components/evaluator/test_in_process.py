@@ -69,26 +69,26 @@ def _artifacts(tmp, outputs=1):
 
 def _config(baseline=False, slices=None, gated=True,
             metrics=("ExampleCount", "MeanAbsoluteError", "MeanSquaredError")):
-    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.proto import config_pb2
 
     configs = []
     for name in metrics:
-        mc = tfma.MetricConfig(class_name=name)
+        mc = config_pb2.MetricConfig(class_name=name)
         if name == "MeanAbsoluteError" and gated:
-            mc.threshold.CopyFrom(tfma.MetricThreshold(
-                value_threshold=tfma.GenericValueThreshold(upper_bound={"value": 5.0}),
-                change_threshold=tfma.GenericChangeThreshold(
-                    direction=tfma.MetricDirection.LOWER_IS_BETTER,
+            mc.threshold.CopyFrom(config_pb2.MetricThreshold(
+                value_threshold=config_pb2.GenericValueThreshold(upper_bound={"value": 5.0}),
+                change_threshold=config_pb2.GenericChangeThreshold(
+                    direction=config_pb2.MetricDirection.LOWER_IS_BETTER,
                     absolute={"value": 0.5})))
         configs.append(mc)
-    specs = [tfma.ModelSpec(name="candidate" if baseline else "", label_key="y",
+    specs = [config_pb2.ModelSpec(name="candidate" if baseline else "", label_key="y",
                             prediction_key="prediction")]
     if baseline:
-        specs.append(tfma.ModelSpec(name="baseline", label_key="y",
+        specs.append(config_pb2.ModelSpec(name="baseline", label_key="y",
                                     prediction_key="prediction", is_baseline=True))
-    return tfma.EvalConfig(model_specs=specs,
-                           slicing_specs=slices or [tfma.SlicingSpec()],
-                           metrics_specs=[tfma.MetricsSpec(metrics=configs)])
+    return config_pb2.EvalConfig(model_specs=specs,
+                           slicing_specs=slices or [config_pb2.SlicingSpec()],
+                           metrics_specs=[config_pb2.MetricsSpec(metrics=configs)])
 
 
 def _run(executor_cls, tmp, arts, out, config):
@@ -188,9 +188,9 @@ def test_with_a_baseline_the_diffs_and_change_threshold_match(arts):
 
 
 def test_feature_slices_run_tfma_per_example_with_the_reason(arts):
-    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.proto import config_pb2
 
-    config = _config(slices=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["g"])])
+    config = _config(slices=[config_pb2.SlicingSpec(), config_pb2.SlicingSpec(feature_keys=["g"])])
     stock, mine = _both(arts, "sliced", config, no_per_example=False)
     assert mine["engine"] == "tfma"
     assert mine["reason"] == "slicing other than the overall slice"
@@ -270,7 +270,7 @@ def test_a_batch_with_two_values_per_example_is_refused_by_name():
 
 
 def test_why_not_names_what_it_does_not_cover():
-    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.proto import config_pb2
 
     from tfxkit.components.evaluator import in_process
 
@@ -287,7 +287,7 @@ def test_why_not_names_what_it_does_not_cover():
                            (cross, "cross-slicing specs")):
         # the config is refused before any model is needed
         assert in_process.why_not(config, _model_unloaded()) == reason, reason
-    sliced = _config(gated=False, slices=[tfma.SlicingSpec(feature_keys=["g"])])
+    sliced = _config(gated=False, slices=[config_pb2.SlicingSpec(feature_keys=["g"])])
     assert in_process.why_not(sliced, _model_unloaded()) == "slicing other than the overall slice"
 
 
