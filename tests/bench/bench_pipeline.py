@@ -140,11 +140,11 @@ ENGINE_PROPERTIES = ("statistics_engine", "analysis_engine", "evaluation_engine"
 
 
 def mlmd_engines(sqlite_path, since=0.0):
-    """Which engine ran each in-process-capable pass (tfxkit's StatisticsGen and
-    Transform record it on their output artifact): {property: value[ (reason)]}."""
+    """Which engine ran each in-process-capable pass (tfxkit's StatisticsGen, Transform
+    and Evaluator record it on their output artifact): {property: value[ (reason)]}."""
     store = _read_only_store(sqlite_path)
     out = {}
-    for type_name in ("ExampleStatistics", "TransformGraph"):
+    for type_name in ("ExampleStatistics", "TransformGraph", "ModelEvaluation"):
         for a in store.get_artifacts_by_type(type_name):
             if a.create_time_since_epoch < since * 1000 - 1:
                 continue

@@ -81,8 +81,11 @@ DIFFERENCES = [
     "(64 MB) tfxkit's StatisticsGen and Transform do their Beam pass in their own process "
     "(TFDV's generators; tf.Transform's plan and combiners; which engine ran is printed "
     "per run: StatisticsGen goes to Beam when a column such as trip_id has more than "
-    "1,024 distinct values) and its Evaluator has TFMA load the Keras model once; stock "
-    "builds and runs every Beam pipeline",
+    "1,024 distinct values); on that runner its Evaluator has TFMA load the Keras model "
+    "once and computes the template's metrics (example count, MAE, MSE, the model's "
+    "compiled metrics) on whole batches instead of one example at a time, the same TFMA "
+    "extractors, validation and writers around it (evaluation_engine batched); stock "
+    "builds and runs every Beam pipeline and TFMA's per-example combiners",
 ]
 
 
