@@ -148,8 +148,11 @@ def batched_metrics(outcome: Dict[str, Any], enabled: bool = True) -> Iterator[N
                     or kwargs.get("slice_spec"):
                 reason = "custom extractors or evaluators"
             else:
-                reason = in_process.why_not(kwargs.get("eval_config"),
-                                            kwargs.get("eval_shared_model"))
+                try:
+                    reason = in_process.why_not(kwargs.get("eval_config"),
+                                                kwargs.get("eval_shared_model"))
+                except Exception as e:  # noqa: BLE001 - TFMA runs as is and says what it finds
+                    reason = f"the check failed: {type(e).__name__}: {e}"
             if reason:
                 log.info("Evaluator runs TFMA per example: %s", reason)
                 outcome.update(engine=TFMA, reason=reason)

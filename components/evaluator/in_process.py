@@ -218,7 +218,9 @@ class _Inputs:
         first = self._predictions if self._predictions is not None else self._labels
         while isinstance(first, Mapping) and first:
             first = next(iter(first.values()))
-        self.n = len(first) if first is not None else 0
+        if first is None or isinstance(first, Mapping):
+            raise Unsupported("a batch without labels or predictions")
+        self.n = len(first)
         self._cache: Dict[str, Any] = {}
 
     def get(self, model_name: str):

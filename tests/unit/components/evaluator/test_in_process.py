@@ -297,3 +297,36 @@ def _model_unloaded():
 
     return tfma.types.EvalSharedModel(model_path="/nowhere", model_type="tf_generic",
                                       include_default_metrics=False, model_loader=None)
+
+
+def test_a_batch_without_labels_or_predictions_is_refused():
+    from tfxkit.components.evaluator import in_process
+
+    config = in_process.updated_config(_config(gated=False, metrics=("ExampleCount",)), None)
+    comps, _ = in_process.computations(config, {})
+    fn = in_process.BatchedComputationsCombineFn(comps, config)
+    with pytest.raises(in_process.Unsupported, match="a batch without labels or predictions"):
+        fn.add_input(fn.create_accumulator(), {"features": {}})
+
+
+def test_a_failing_check_leaves_tfma_as_is_with_the_reason(monkeypatch):
+    """``batched_metrics`` swaps TFMA's entry point; when the check itself fails, the
+    call goes to TFMA unchanged and the outcome says why."""
+    import tensorflow_model_analysis as tfma
+
+    from tfxkit.components.evaluator import in_process
+    from tfxkit.pipelines.evaluator import batched_metrics
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(in_process, "why_not", broken)
+    entry = tfma.ExtractEvaluateAndWriteResults
+    outcome = {}
+    with batched_metrics(outcome):
+        assert tfma.ExtractEvaluateAndWriteResults is not entry
+        transform = tfma.ExtractEvaluateAndWriteResults(
+            eval_config=_config(gated=False), eval_shared_model=None, output_path="/x")
+    assert tfma.ExtractEvaluateAndWriteResults is entry
+    assert transform is not None
+    assert outcome == {"engine": "tfma", "reason": "the check failed: KeyError: 'boom'"}
