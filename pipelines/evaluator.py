@@ -12,8 +12,8 @@
   TFMA resets and sets the compiled metrics' weights around each use, so sharing the
   object gives the same results (tests/unit/pipelines/test_evaluator.py).
 - On that runner, where the metrics are ones whose combiners are plain sums on the overall
-  slice (``components/evaluator/in_process.why_not``), TFMA's extractors run unchanged and
-  ``components/evaluator/in_process.evaluator`` computes the metrics on whole batches
+  slice (``components/evaluator/in_process.plan``), TFMA's extractors run unchanged and
+  the evaluator ``plan`` gives computes the metrics on whole batches
   instead of one example at a time; TFMA's derived metrics, diffs, validation and
   writers follow as usual. The evaluation artifact records ``evaluation_engine``
   (``batched`` or ``tfma``) and, for ``tfma``, ``evaluation_engine_reason``.
@@ -130,7 +130,7 @@ def _empty(folder: str) -> None:
 @contextlib.contextmanager
 def batched_metrics(outcome: Dict[str, Any], enabled: bool = True) -> Iterator[None]:
     """While the block runs, TFMA's ``ExtractEvaluateAndWriteResults`` (as TFX's Evaluator
-    calls it) computes the metrics on whole batches where ``in_process.why_not`` allows;
+    calls it) computes the metrics on whole batches where ``in_process.plan`` allows;
     ``outcome`` gets ``engine`` and ``reason``. With ``enabled`` false, nothing changes."""
     if not enabled:
         yield
@@ -149,8 +149,8 @@ def batched_metrics(outcome: Dict[str, Any], enabled: bool = True) -> Iterator[N
                 reason = "custom extractors or evaluators"
             else:
                 try:
-                    reason = in_process.why_not(kwargs.get("eval_config"),
-                                                kwargs.get("eval_shared_model"))
+                    reason, evaluator = in_process.plan(kwargs.get("eval_config"),
+                                                        kwargs.get("eval_shared_model"))
                 except Exception as e:  # noqa: BLE001 - TFMA runs as is and says what it finds
                     reason = f"the check failed: {type(e).__name__}: {e}"
             if reason:
@@ -161,7 +161,7 @@ def batched_metrics(outcome: Dict[str, Any], enabled: bool = True) -> Iterator[N
             config, model = kwargs["eval_config"], kwargs["eval_shared_model"]
             kwargs["extractors"] = in_process.extractors(
                 config, model, kwargs.get("tensor_adapter_config"))
-            kwargs["evaluators"] = [in_process.evaluator(config, model)]
+            kwargs["evaluators"] = [evaluator]
             return original(**kwargs)
 
         tfma.ExtractEvaluateAndWriteResults = extract_evaluate_and_write

@@ -6,7 +6,7 @@ metric's combiner one ``StandardMetricInputs`` at a time. For a mean absolute er
 that is a few arithmetic operations per example wrapped in ~0.3 ms of Python; on 60k
 eval rows it is most of the Evaluator's wall time.
 
-``evaluator()`` is a TFMA ``Evaluator`` that takes the batched extracts (TFMA's own
+``plan()`` gives a TFMA ``Evaluator`` that takes the batched extracts (TFMA's own
 extractors, less the unbatching and slice-key ones) and computes the same metrics on
 whole arrays, for the overall slice:
 
@@ -20,14 +20,15 @@ against a baseline model, private-metric removal, ``metrics_validator.validate_m
 and the writers. The keys come from TFMA's own computations, so the metrics files hold
 the same keys; values agree within float rounding (the sums run in another order).
 
-``why_not()`` names what this does not cover (feature or cross slices, confidence
+``plan()`` (and ``why_not()``) names what this does not cover (feature or cross slices, confidence
 intervals, example weights, query keys, any other metric); the caller then runs TFMA as
 is. A batch this cannot read (a label or prediction with more than one value per
 example, a non-numeric one) raises ``Unsupported`` while the pipeline runs.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+import functools
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -53,6 +54,7 @@ def reason_of(error: BaseException) -> Optional[str]:
     return text.rsplit(f"{MARKER}: ", 1)[-1].split(" [while running")[0].splitlines()[0]
 
 
+@functools.lru_cache(maxsize=None)
 def _tfma():
     """TFMA's modules this relies on (private names included; ``supported_here`` checks)."""
     from tensorflow_model_analysis import constants
@@ -121,17 +123,44 @@ def computations(eval_config, eval_shared_models: Mapping[str, Any]):
 
 def why_not(eval_config, eval_shared_model) -> Optional[str]:
     """Why TFMA's per-example evaluation must run for this config, or None when
-    ``evaluator()`` computes it. Loads the Keras models (to list compiled metrics)."""
+    ``plan()`` gives an evaluator. Loads the Keras models (to list compiled metrics)."""
+    return plan(eval_config, eval_shared_model)[0]
+
+
+def plan(eval_config, eval_shared_model) -> Tuple[Optional[str], Any]:
+    """(why TFMA's per-example evaluation must run, None) or (None, a TFMA Evaluator
+    producing the metrics, (empty) plots and attributions and the validations that
+    ``MetricsPlotsAndValidationsEvaluator`` produces for this config)."""
     if eval_config is None:
-        return "no eval config"
+        return "no eval config", None
     reason = supported_here()
     if reason:
-        return reason
+        return reason, None
     models = _models(eval_shared_model)
     if not models:
-        return "no model to evaluate"
-    t = _tfma()
+        return "no model to evaluate", None
     config = updated_config(eval_config, eval_shared_model)
+    reason = _config_reason(config, models)
+    if reason:
+        return reason, None
+    t = _tfma()
+    comps, separated = computations(config, models)
+    if separated.cross_slice_computations:
+        return "cross-slice metrics", None
+    for c in comps:
+        reason = _combiner_reason(c.combiner)
+        if reason:
+            return reason, None
+    baseline = t["model_util"].get_baseline_model_spec(config)
+    return None, t["evaluator"].Evaluator(
+        stage_name="EvaluateMetricsAndPlots",
+        run_after=t["extractor"].LAST_EXTRACTOR_STAGE_NAME,
+        ptransform=_Evaluate(config, comps, separated,  # pylint: disable=no-value-for-parameter
+                             baseline.name if baseline else None))
+
+
+def _config_reason(config, models) -> Optional[str]:
+    t = _tfma()
     if any(s != type(s)() for s in config.slicing_specs):
         return "slicing other than the overall slice"
     if config.cross_slicing_specs:
@@ -153,27 +182,32 @@ def why_not(eval_config, eval_shared_model) -> Optional[str]:
     for m in models.values():
         if m.model_type not in (t["constants"].TF_KERAS, t["constants"].TF_GENERIC):
             return f"model type {m.model_type}"
-    comps, separated = computations(config, models)
-    if separated.cross_slice_computations:
-        return "cross-slice metrics"
-    for c in comps:
-        reason = _combiner_reason(c.combiner)
-        if reason:
-            return reason
     return None
 
 
-def _combiner_reason(combiner) -> Optional[str]:
+COUNT, ABSOLUTE, SQUARED, KERAS = "count", "absolute", "squared", "keras"
+
+
+def _kind(combiner) -> Optional[str]:
+    """Which of the combiners this module replicates ``combiner`` is, or None."""
     t = _tfma()
     mre = t["mean_regression_error"]
     if isinstance(combiner, t["example_count"]._ExampleCountCombiner):
+        return COUNT
+    return {mre._MeanAbsoluteErrorCombiner: ABSOLUTE, mre._MeanSquaredErrorCombiner: SQUARED,
+            t["keras_util"]._KerasCompiledMetricsCombiner: KERAS}.get(type(combiner))
+
+
+def _combiner_reason(combiner) -> Optional[str]:
+    kind = _kind(combiner)
+    if kind == COUNT:
         return None
-    if type(combiner) in (mre._MeanAbsoluteErrorCombiner, mre._MeanSquaredErrorCombiner):
+    if kind in (ABSOLUTE, SQUARED):
         if (combiner._aggregation_type or combiner._class_weights
                 or combiner._metric_key.sub_key or combiner._metric_key.output_name):
             return f"{type(combiner).__name__} with aggregation, class weights or sub keys"
         return None
-    if type(combiner) is t["keras_util"]._KerasCompiledMetricsCombiner:
+    if kind == KERAS:
         if len(combiner._output_names) != 1 or combiner._output_names[0]:
             return "a multi-output Keras model"
         return None
@@ -182,11 +216,10 @@ def _combiner_reason(combiner) -> Optional[str]:
 
 # -- batch values -----------------------------------------------------------------------
 
-def _pick(value, keys: Sequence[str]):
-    """TFMA's ``optionally_get_by_keys`` for one level: a mapping's entry, else itself."""
-    for k in keys:
-        if isinstance(value, Mapping) and k and k in value:
-            value = value[k]
+def _pick(value, key: str):
+    """TFMA's ``optionally_get_by_keys`` for one key: a mapping's entry, else itself."""
+    if isinstance(value, Mapping) and key and key in value:
+        return value[key]
     return value
 
 
@@ -208,13 +241,11 @@ class _Inputs:
     """Labels and predictions of one batch, per model (as to_label_prediction_example_weight
     picks them: the model's entry, then the model spec's label or prediction key)."""
 
-    def __init__(self, extract: Mapping[str, Any], eval_config):
-        t = _tfma()
-        c = t["constants"]
+    def __init__(self, extract: Mapping[str, Any], keys: Mapping[str, Tuple[str, str]]):
+        c = _tfma()["constants"]
         self._labels = extract.get(c.LABELS_KEY)
         self._predictions = extract.get(c.PREDICTIONS_KEY)
-        self._specs = {(s.name if len(eval_config.model_specs) > 1 else ""): s
-                       for s in eval_config.model_specs}
+        self._keys = keys
         first = self._predictions if self._predictions is not None else self._labels
         while isinstance(first, Mapping) and first:
             first = next(iter(first.values()))
@@ -225,11 +256,9 @@ class _Inputs:
 
     def get(self, model_name: str):
         if model_name not in self._cache:
-            spec = self._specs.get(model_name)
-            label_key = spec.label_key if spec else ""
-            prediction_key = spec.prediction_key if spec else ""
-            label = _pick(_pick(self._labels, [label_key]), [model_name])
-            prediction = _pick(_pick(self._predictions, [model_name]), [prediction_key])
+            label_key, prediction_key = self._keys.get(model_name, ("", ""))
+            label = _pick(_pick(self._labels, label_key), model_name)
+            prediction = _pick(_pick(self._predictions, model_name), prediction_key)
             self._cache[model_name] = (_column(label, self.n, "label"),
                                        _column(prediction, self.n, "prediction"))
         return self._cache[model_name]
@@ -250,7 +279,10 @@ class BatchedComputationsCombineFn(beam.CombineFn):
 
     def __init__(self, computations: Sequence[Any], eval_config):
         self._computations = list(computations)
-        self._eval_config = eval_config
+        self._kinds = [_kind(c.combiner) for c in self._computations]
+        # model name -> (label key, prediction key), named as TFMA names models
+        self._keys = {(s.name if len(eval_config.model_specs) > 1 else ""):
+                      (s.label_key, s.prediction_key) for s in eval_config.model_specs}
         self._set_up = False
 
     def setup(self):
@@ -263,8 +295,8 @@ class BatchedComputationsCombineFn(beam.CombineFn):
     def create_accumulator(self) -> _Sums:
         self.setup()
         acc = _Sums()
-        for i, c in enumerate(self._computations):
-            if _is_keras(c.combiner):
+        for i, (c, kind) in enumerate(zip(self._computations, self._kinds)):
+            if kind == KERAS:
                 acc.keras[i] = c.combiner.create_accumulator()
             else:
                 acc.sums[i] = [0.0, 0.0]
@@ -272,21 +304,19 @@ class BatchedComputationsCombineFn(beam.CombineFn):
 
     def add_input(self, acc: _Sums, extract) -> _Sums:
         self.setup()
-        inputs = _Inputs(extract, self._eval_config)
+        inputs = _Inputs(extract, self._keys)
         if inputs.n == 0:
             return acc
-        t = _tfma()
-        mre = t["mean_regression_error"]
-        for i, c in enumerate(self._computations):
+        for i, (c, kind) in enumerate(zip(self._computations, self._kinds)):
             combiner = c.combiner
-            if isinstance(combiner, t["example_count"]._ExampleCountCombiner):
+            if kind == COUNT:
                 acc.sums[i][0] += float(inputs.n)
-            elif _is_keras(combiner):
+            elif kind == KERAS:
                 _keras_batch(combiner, acc.keras[i], *inputs.get(combiner._model_name))
             else:
                 label, prediction = inputs.get(combiner._metric_key.model_name)
                 diff = label - prediction
-                if type(combiner) is mre._MeanAbsoluteErrorCombiner:
+                if kind == ABSOLUTE:
                     error = np.absolute(diff).astype(np.float64)
                 else:  # squared: TFMA squares the float norm of the (1-value) difference
                     error = np.sqrt(diff * diff).astype(np.float64) ** 2
@@ -308,23 +338,18 @@ class BatchedComputationsCombineFn(beam.CombineFn):
 
     def extract_output(self, acc: _Sums) -> Dict[Any, Any]:
         self.setup()
-        t = _tfma()
         result: Dict[Any, Any] = {}
-        for i, c in enumerate(self._computations):
+        for i, (c, kind) in enumerate(zip(self._computations, self._kinds)):
             combiner = c.combiner
-            if _is_keras(combiner):
+            if kind == KERAS:
                 result.update(combiner.extract_output(acc.keras[i]))
-            elif isinstance(combiner, t["example_count"]._ExampleCountCombiner):
+            elif kind == COUNT:
                 for key in combiner._keys:
                     result[key] = acc.sums[i][0]
             else:
                 total, weight = acc.sums[i]
                 result[combiner._metric_key] = total / weight if weight != 0.0 else float("nan")
         return result
-
-
-def _is_keras(combiner) -> bool:
-    return type(combiner) is _tfma()["keras_util"]._KerasCompiledMetricsCombiner
 
 
 def _keras_batch(combiner, accumulator, label: np.ndarray, prediction: np.ndarray) -> None:
@@ -356,21 +381,6 @@ def extractors(eval_config, eval_shared_model, tensor_adapter_config=None) -> Li
     return [e for e in t["model_eval_lib"].default_extractors(
         eval_config=eval_config, eval_shared_model=eval_shared_model,
         tensor_adapter_config=tensor_adapter_config) if e.stage_name not in skip]
-
-
-def evaluator(eval_config, eval_shared_model):
-    """A TFMA Evaluator producing the metrics, (empty) plots and attributions and the
-    validations that ``MetricsPlotsAndValidationsEvaluator`` produces for this config."""
-    t = _tfma()
-    config = updated_config(eval_config, eval_shared_model)
-    models = _models(eval_shared_model)
-    comps, separated = computations(config, models)
-    baseline = t["model_util"].get_baseline_model_spec(config)
-    return t["evaluator"].Evaluator(
-        stage_name="EvaluateMetricsAndPlots",
-        run_after=t["extractor"].LAST_EXTRACTOR_STAGE_NAME,
-        ptransform=_Evaluate(config, comps, separated,  # pylint: disable=no-value-for-parameter
-                             baseline.name if baseline else None))
 
 
 @beam.ptransform_fn

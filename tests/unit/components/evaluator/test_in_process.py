@@ -320,7 +320,7 @@ def test_a_failing_check_leaves_tfma_as_is_with_the_reason(monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
-    monkeypatch.setattr(in_process, "why_not", broken)
+    monkeypatch.setattr(in_process, "plan", broken)
     entry = tfma.ExtractEvaluateAndWriteResults
     outcome = {}
     with batched_metrics(outcome):
