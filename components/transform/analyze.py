@@ -8,10 +8,14 @@ until the final ``transform_fn``. Its Beam implementation turns every operation 
 PTransforms; for a few hundred rows, building and running those (~100 of them for a
 template's config) is most of Transform's wall time.
 
-``InProcessVisitor`` runs the same plan on Python lists in this process: the same
+``InProcessVisitor`` runs the same plan on Python values in this process: the same
 traced graphs, the same combiners (``CombinerSpec``s wrapped as Beam does) and the same
 vocabulary ordering and file format, so the SavedModel and vocabulary files are what
-the Beam implementation writes. An operation it does not implement (per-key analyzers,
+the Beam implementation writes. The input may be lists of RecordBatches or ``Reread``
+streams (read again from disk for every phase that applies a graph to them); what a
+phase's graph computes for its analyzers (their input columns) is held in memory until
+the phase's combiners have run, and ``transform_batches`` yields its output batch by
+batch. An operation it does not implement (per-key analyzers,
 mutual-information vocabularies, user PTransform analyzers, the analyzer cache) raises
 ``Unsupported`` before anything is written; the caller then runs Beam.
 """
@@ -19,7 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import tensorflow as tf
@@ -47,7 +52,32 @@ class _Args:
     preprocessing_fn: Any
     analyzers_fingerprint: Any
     save_options: Any
-    batches: Mapping[Any, List[Any]]
+    batches: Mapping[Any, Iterable[Any]]
+
+
+class Reread:
+    """A stream of RecordBatches that can be iterated again: every ``iter()`` calls
+    ``open()`` anew (e.g. a TFXIO's ``RecordBatches``), so nothing is kept in memory."""
+
+    def __init__(self, open: Callable[[], Iterable[Any]]):
+        self._open = open
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._open())
+
+
+class _Chain(Reread):
+    """Values one after another, each iterated anew every time."""
+
+    def __init__(self, values: Sequence[Iterable[Any]]):
+        super().__init__(lambda: (e for v in values for e in v))
+
+
+def _chain(values: Sequence[Iterable[Any]]):
+    """Values one after another: a list when every one is a list, else a ``_Chain``."""
+    if all(isinstance(v, list) for v in values):
+        return [e for v in values for e in v]
+    return _Chain(values)
 
 
 def _one(values: List[Any], what: str) -> Any:
@@ -82,7 +112,7 @@ def _top_k_ordered(counts: List[Tuple[Any, Any]], frequency_threshold, top_k, in
 
 class InProcessVisitor(nodes.Visitor):
     """Evaluates tf.Transform's analysis graph; every value is a Python list (what the
-    Beam visitor's PCollection would hold)."""
+    Beam visitor's PCollection would hold), or a ``Reread`` stream of the input."""
 
     def __init__(self, args: _Args):
         self._a = args
@@ -91,7 +121,7 @@ class InProcessVisitor(nodes.Visitor):
             beam_nodes.CreateSavedModel: self._create_saved_model,
             beam_nodes.ApplySavedModel: self._apply_saved_model,
             beam_nodes.ExtractFromDict: self._extract_from_dict,
-            beam_nodes.Flatten: lambda op, ins: ([e for v in ins for e in v],),
+            beam_nodes.Flatten: lambda op, ins: (_chain(ins),),
             beam_nodes.CreateTensorBinding: self._tensor_binding,
             analyzer_nodes.CacheableCombineAccumulate: self._combiner(False, False),
             analyzer_nodes.CacheableCombineMerge: self._combiner(False, True),
@@ -111,8 +141,8 @@ class InProcessVisitor(nodes.Visitor):
 
     # nodes.Visitor
     def validate_value(self, value):
-        if not isinstance(value, list):
-            raise TypeError(f"expected a list, got {type(value)}")
+        if not isinstance(value, (list, Reread)):
+            raise TypeError(f"expected a list or a Reread, got {type(value)}")
 
     def visit(self, operation_def, input_values):
         handler = self._handlers.get(type(operation_def))
@@ -124,8 +154,9 @@ class InProcessVisitor(nodes.Visitor):
     def _extract_input(self, op, inputs):
         key = op.dataset_key
         if key.is_flattened_dataset_key():
-            return ([b for v in self._a.batches.values() for b in v],)
-        return (list(self._a.batches[key]),)
+            return (_chain(list(self._a.batches.values())),)
+        value = self._a.batches[key]
+        return (list(value) if isinstance(value, list) else value,)
 
     def _create_saved_model(self, op, inputs):
         bindings = [_one(v, "tensor binding") for v in inputs]
@@ -288,12 +319,13 @@ class Analysis:
     asset_map: Dict[str, str]
 
 
-def analyze(preprocessing_fn, batches: Mapping[Any, List[Any]], tensor_adapter_config,
+def analyze(preprocessing_fn, batches: Mapping[Any, Iterable[Any]], tensor_adapter_config,
             use_tf_compat_v1: bool, save_options=None) -> Analysis:
     """``tft_beam.AnalyzeDatasetWithCache`` without a cache and without Beam: the same
     tracing, plan and metadata inference (``tensorflow_transform/beam/impl.py``), run by
     ``InProcessVisitor``. Call inside a ``tft_beam.Context`` (its temp dir and TF1 flag).
-    ``batches``: Arrow RecordBatches per dataset key."""
+    ``batches``: Arrow RecordBatches per dataset key (a list, or a ``Reread`` stream
+    read once per phase)."""
     specs = TensorAdapter(tensor_adapter_config).OriginalTypeSpecs()
     if not specs:
         raise ValueError("The input metadata is empty.")
@@ -341,20 +373,20 @@ def supported_here() -> Optional[str]:
     return f"tf.Transform lacks {', '.join(missing)}" if missing else None
 
 
-def transform_batches(transform_fn_dir: str, metadata, batches: Sequence[Any],
-                      tensor_adapter_config, use_tf_compat_v1: bool) -> List[Any]:
-    """``tft_beam.TransformDataset(output_record_batches=True)`` on a list: (RecordBatch,
-    passthrough dict) pairs of the transformed data."""
+def transform_batches(transform_fn_dir: str, metadata, batches: Iterable[Any],
+                      tensor_adapter_config, use_tf_compat_v1: bool) -> Iterator[Any]:
+    """``tft_beam.TransformDataset(output_record_batches=True)`` on an iterable: yields
+    (RecordBatch, passthrough dict) pairs of the transformed data, one input batch at a
+    time."""
     fn = beam_impl._RunMetaGraphDoFn(
         beam_impl._FIXED_PARALLELISM_TF_CONFIG, shared_graph_state_handle=shared.Shared(),
         passthrough_keys=Context.get_passthrough_keys(), use_tf_compat_v1=use_tf_compat_v1,
         input_tensor_adapter_config=tensor_adapter_config)
     fn.setup()
     converter = impl_helper.make_tensor_to_arrow_converter(metadata.schema)
-    out = []
+    passthrough = Context.get_passthrough_keys()
     for batch in batches:
         for result in fn.process(batch, saved_model_dir=transform_fn_dir):
-            out.extend(beam_impl._convert_to_record_batch(
-                result, converter=converter, passthrough_keys=Context.get_passthrough_keys(),
-                input_metadata=tensor_adapter_config, validate_varlen_sparse_values=False))
-    return out
+            yield from beam_impl._convert_to_record_batch(
+                result, converter=converter, passthrough_keys=passthrough,
+                input_metadata=tensor_adapter_config, validate_varlen_sparse_values=False)

@@ -26,8 +26,11 @@ ENGINE_PROPERTY = "analysis_engine"
 FALLBACK_PROPERTY = "analysis_engine_reason"
 IN_PROCESS = "in_process"
 BEAM = "beam"
-# The examples read into memory at most (bytes on disk, compressed); above it, Beam.
-DEFAULT_MAX_BYTES = 64_000_000
+# The examples analysed in process at most (bytes on disk, compressed); above it, Beam.
+DEFAULT_MAX_BYTES = 512_000_000
+# Examples of at most this many bytes are read once and kept in memory for every pass;
+# larger ones are read from disk again for each.
+KEEP_MAX_BYTES = 64_000_000
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +151,14 @@ class Processor(tfx_transform.TransformProcessor):
         options = dataset_options.RecordBatchesOptions(
             batch_size=batch_size, drop_final_batch=False, num_epochs=1, shuffle=False)
 
-        def read(d) -> List[Any]:
-            return list(d.tfxio.RecordBatches(options))
+        # Small inputs are read once and kept; larger ones are read again for every
+        # phase and for the transform, so memory does not grow with the rows.
+        keep = _input_bytes(list(analyze_list) + list(transform_list)) <= KEEP_MAX_BYTES
+
+        def read(d):
+            if keep:
+                return list(d.tfxio.RecordBatches(options))
+            return analyze.Reread(lambda: d.tfxio.RecordBatches(options))
 
         out = a["transform_output_path"]
         with tft_beam.Context(temp_dir=a["temp_path"], desired_batch_size=batch_size,
@@ -163,18 +172,19 @@ class Processor(tfx_transform.TransformProcessor):
                                          a["save_options"])
             except analyze.Unsupported as e:
                 raise _Fallback(f"in-process analysis does not run {e}") from e
-            transformed = []
+            del batches
+            # outputs, as tft_beam.WriteMetadata / WriteTransformFn / _EncodeAndWrite
+            # write them; the transformed examples one batch at a time
+            metadata_io.write_metadata(
+                a["input_dataset_metadata"],
+                os.path.join(out, tft.TFTransformOutput.RAW_METADATA_DIR))
+            _write_transform_fn(out, result)
             if a["materialization_format"] is not None:
                 for d in transform_list:
-                    transformed.append((d, analyze.transform_batches(
-                        result.transform_fn_dir, result.metadata, read(d),
-                        d.tfxio.TensorAdapterConfig(), use_tf1)))
-        # outputs, as tft_beam.WriteMetadata / WriteTransformFn / _EncodeAndWrite write them
-        metadata_io.write_metadata(a["input_dataset_metadata"],
-                                   os.path.join(out, tft.TFTransformOutput.RAW_METADATA_DIR))
-        _write_transform_fn(out, result)
-        for d, batches_out in transformed:
-            _write_examples(d.materialize_output_path, result.metadata.schema, batches_out)
+                    _write_examples(d.materialize_output_path, result.metadata.schema,
+                                    analyze.transform_batches(
+                                        result.transform_fn_dir, result.metadata, read(d),
+                                        d.tfxio.TensorAdapterConfig(), use_tf1))
         log.info("Transform analysed and transformed in process in %.2f s",
                  time.monotonic() - started)
 

@@ -91,7 +91,7 @@ class SparkRunner(_PortableRunner):
 # by their workers' start-up), so 2 cores stay in memory whatever the size.
 AUTO_MIN_MB = 50.0
 AUTO_MIN_CORES = 4
-IN_PROCESS_MAX_MB = 64.0
+IN_PROCESS_MAX_MB = 512.0
 
 
 class Beam(_Strict):

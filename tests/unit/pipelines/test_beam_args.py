@@ -228,9 +228,9 @@ def test_remote_or_bigquery_data_has_no_size_here():
 
 
 def test_transform_runs_in_process_on_small_data_in_memory_only():
-    """beam.in_process_max_mb (default 64) applies on the direct runner in memory; a mode,
+    """beam.in_process_max_mb (default 512) applies on the direct runner in memory; a mode,
     a runner or extra arguments the user chose keep Transform on Beam; 0 turns it off."""
-    assert beam_args.transform_in_process_bytes(_cfg()) == 64_000_000
+    assert beam_args.transform_in_process_bytes(_cfg()) == 512_000_000
     assert beam_args.transform_in_process_bytes(_cfg("beam.in_process_max_mb=0.5")) == 500_000
     for sets in (["beam.in_process_max_mb=0"], ["beam.mode=multi_processing"],
                  ["beam.mode=multi_threading"],

@@ -103,7 +103,7 @@ def test_local_statistics_gen_runs_in_process_with_the_configs_limit(cfg):
 
     spec = data_stage.data_nodes(cfg).statistics_gen.executor_spec
     assert spec.executor_class is Executor
-    assert max_bytes(spec.extra_flags) == 64_000_000
+    assert max_bytes(spec.extra_flags) == 512_000_000
     off = cfg.model_copy(update={"beam": cfg.beam.model_copy(update={"in_process_max_mb": 2})})
     assert max_bytes(data_stage.data_nodes(off).statistics_gen.executor_spec.extra_flags) \
         == 2_000_000

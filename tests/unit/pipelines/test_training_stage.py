@@ -239,7 +239,7 @@ def test_small_data_gets_the_in_process_transform_executor(cfg, tmp_path):
 
     t = _transform_of(cfg, tmp_path)
     assert t.executor_spec.executor_class is Executor
-    assert json.loads(t.exec_properties["custom_config"])[MAX_BYTES_KEY] == 64_000_000
+    assert json.loads(t.exec_properties["custom_config"])[MAX_BYTES_KEY] == 512_000_000
     off = cfg.model_copy(update={"beam": cfg.beam.model_copy(update={"in_process_max_mb": 0})})
     t = _transform_of(off, tmp_path / "off")
     assert t.executor_spec.executor_class is Stock

@@ -145,27 +145,57 @@ def _no_beam(monkeypatch):
     monkeypatch.setattr(beam.Pipeline, "run", refuse)
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["tf1", "tf2"])
+_STOCK = {}
+
+
+@pytest.fixture(scope="module", params=[(True, False), (False, False), (True, True)],
+                ids=["tf1", "tf2", "tf1-streamed"])
 def both(request, tmp_path_factory):
+    """(stock's outputs, mine): mine kept the examples in memory, or (streamed) read
+    them from disk for every pass (``KEEP_MAX_BYTES`` 0); ``opened`` counts the passes."""
     from tfx.components.transform.executor import Executor as Stock
 
+    from tfxkit.components.transform import analyze, executor
     from tfxkit.components.transform.executor import Executor
 
+    tf1, streamed = request.param
     tmp = str(tmp_path_factory.mktemp("transform"))
     mp = pytest.MonkeyPatch()
+    opened = []
     try:
         _no_beam(mp)
-        mine = run(Executor, tmp, "mine", request.param)
+        if streamed:
+            mp.setattr(executor, "KEEP_MAX_BYTES", 0)
+        iterate = analyze.Reread.__iter__
+        mp.setattr(analyze.Reread, "__iter__",
+                   lambda self: (type(self) is analyze.Reread and opened.append(self))
+                   or iterate(self))
+        mine = run(Executor, tmp, "mine", tf1)
     finally:
         mp.undo()
-    stock = run(Stock, tmp, "stock", request.param)
-    return stock, mine
+    if tf1 not in _STOCK:
+        _STOCK[tf1] = run(Stock, tmp, "stock", tf1)
+    return _Outputs((_STOCK[tf1], mine), opened=len(opened), streamed=streamed)
+
+
+class _Outputs(tuple):
+    def __new__(cls, pair, opened, streamed):
+        self = super().__new__(cls, pair)
+        self.opened, self.streamed = opened, streamed
+        return self
 
 
 def test_in_process_ran_without_beam(both):
     _, (graph, _) = both
     assert graph.get_string_custom_property("analysis_engine") == "in_process"
     assert not graph.has_custom_property("analysis_engine_reason")
+
+
+def test_streamed_examples_are_read_again_for_every_pass(both):
+    """Above KEEP_MAX_BYTES nothing is kept: the train split is read for each of the
+    analysis's phases (these features need two) and each split for its transform; at
+    or below it the examples are lists, never a ``Reread``."""
+    assert both.opened == (2 + 2 if both.streamed else 0)
 
 
 def test_same_vocabularies_schema_and_asset_map(both):
