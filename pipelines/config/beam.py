@@ -89,6 +89,9 @@ class SparkRunner(_PortableRunner):
 # multi-process direct runner (README "Big data"): on 2 cores it lost at 14 MB (300k ETA
 # rows: 187 s vs 143 s in memory, Transform no faster, StatisticsGen and Evaluator slower
 # by their workers' start-up), so 2 cores stay in memory whatever the size.
+# In process (no Beam pipeline) up to 512 MB of examples: StatisticsGen streams them and
+# Transform reads them again per pass above 64 MB (components/transform/README.md); at
+# 3M ETA rows (101.5 MB) that took Transform from 563 s on Beam to 120-150 s.
 AUTO_MIN_MB = 50.0
 AUTO_MIN_CORES = 4
 IN_PROCESS_MAX_MB = 512.0
@@ -103,10 +106,11 @@ class Beam(_Strict):
     ``auto_min_cores`` cores, else in_memory (``pipelines/beam_args.py`` resolves it;
     Beam's multi-process mode starts its workers anew in every Beam component, which only
     pays on large data and spare cores).
-    ``in_process_max_mb``: with the direct runner in memory, Transform analyses and
-    transforms examples of at most this many MB (on disk) in its own process, without a
-    Beam pipeline (``components/transform``: tf.Transform's own plan and combiners, the
-    same outputs); 0 always builds the Beam pipeline.
+    ``in_process_max_mb``: with the direct runner in memory, StatisticsGen and Transform
+    compute on examples of at most this many MB (on disk) in their own process, without a
+    Beam pipeline (``components/statistics_gen``: TFDV's generators batch by batch;
+    ``components/transform``: tf.Transform's own plan and combiners, the same outputs);
+    0 always builds the Beam pipeline.
     ``dataflow``, ``flink``, ``spark``: the runner's section below must be given (the
     sections of other runners may stay, e.g. in the base config while a profile picks the
     runner). ``extra_args`` are appended as they are."""

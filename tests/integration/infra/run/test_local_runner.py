@@ -150,3 +150,17 @@ def test_infra_validator_is_marked_and_no_other_tfxkit_component_is():
                    if isinstance(c, type) and c.__module__ == mod.__name__
                    and getattr(c, "RUNS_BESIDE", False)]
     assert marked == ["InfraValidator"]
+
+
+def test_memory_is_handed_back_after_every_component_failed_ones_too(tmp_path, monkeypatch):
+    from tfxkit.infra.run import local_runner
+
+    after = []
+    release = local_runner.release_memory
+    monkeypatch.setattr(local_runner, "release_memory",
+                        lambda: after.append(_executions(tmp_path)) or release())
+    with pytest.raises(RunFailed):
+        run_pipeline(_pipeline(tmp_path, slow_fails=True))
+    # once as each launcher returned (its execution recorded), the failing Slow included
+    assert len(after) == 3 and after[-1]["Slow"] == "FAILED", after
+    assert after[0] == {"Source": "COMPLETE"}
