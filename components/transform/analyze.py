@@ -12,7 +12,8 @@ template's config) is most of Transform's wall time.
 traced graphs, the same combiners (``CombinerSpec``s wrapped as Beam does) and the same
 vocabulary ordering and file format, so the SavedModel and vocabulary files are what
 the Beam implementation writes. The input may be lists of RecordBatches or ``Reread``
-streams (read again from disk for every phase that applies a graph to them); what a
+streams (kept in memory after the first pass up to a size, else read again from disk for
+every phase that applies a graph to them); what a
 phase's graph computes for its analyzers (their input columns) is held in memory until
 the phase's combiners have run, and ``transform_batches`` yields its output batch by
 batch. An operation it does not implement (per-key analyzers,
@@ -56,14 +57,38 @@ class _Args:
 
 
 class Reread:
-    """A stream of RecordBatches that can be iterated again: every ``iter()`` calls
-    ``open()`` anew (e.g. a TFXIO's ``RecordBatches``), so nothing is kept in memory."""
+    """A stream of RecordBatches that can be iterated again: ``iter()`` calls ``open()``
+    (e.g. a TFXIO's ``RecordBatches``) and reads anew. With ``keep_bytes``, the batches of
+    the first whole pass are kept while their Arrow size stays within it, and later
+    passes iterate those instead of reading again; beyond it nothing is kept."""
 
-    def __init__(self, open: Callable[[], Iterable[Any]]):
+    def __init__(self, open: Callable[[], Iterable[Any]], keep_bytes: int = 0):
         self._open = open
+        self._keep_bytes = keep_bytes
+        self._kept: Optional[List[Any]] = None
+
+    @property
+    def kept(self) -> bool:
+        return self._kept is not None
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._open())
+        if self._kept is not None:
+            return iter(self._kept)
+        return self._read()
+
+    def _read(self) -> Iterator[Any]:
+        kept: Optional[List[Any]] = [] if self._keep_bytes > 0 else None
+        size = 0
+        for batch in self._open():
+            if kept is not None:
+                size += batch.nbytes
+                if size > self._keep_bytes:
+                    kept = None
+                else:
+                    kept.append(batch)
+            yield batch
+        if kept is not None:  # only a whole pass
+            self._kept = kept
 
 
 class _Chain(Reread):

@@ -28,9 +28,9 @@ IN_PROCESS = "in_process"
 BEAM = "beam"
 # The examples analysed in process at most (bytes on disk, compressed); above it, Beam.
 DEFAULT_MAX_BYTES = 512_000_000
-# Examples of at most this many bytes are read once and kept in memory for every pass;
-# larger ones are read from disk again for each.
-KEEP_MAX_BYTES = 64_000_000
+# The analysis's input columns (decoded, Arrow bytes) kept in memory after its first pass
+# at most; larger ones are read from disk again for every phase.
+KEEP_MAX_BYTES = 512_000_000
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +151,12 @@ class Processor(tfx_transform.TransformProcessor):
         options = dataset_options.RecordBatchesOptions(
             batch_size=batch_size, drop_final_batch=False, num_epochs=1, shuffle=False)
 
-        # Small inputs are read once and kept; larger ones are read again for every
-        # phase and for the transform, so memory does not grow with the rows.
-        keep = _input_bytes(list(analyze_list) + list(transform_list)) <= KEEP_MAX_BYTES
-
-        def read(d):
-            if keep:
-                return list(d.tfxio.RecordBatches(options))
-            return analyze.Reread(lambda: d.tfxio.RecordBatches(options))
+        # The analysis reads its columns once per phase: kept in memory after the first
+        # pass while they hold at most KEEP_MAX_BYTES (Arrow), else read again each time.
+        # The transform is one pass per split, batch by batch to the output file.
+        def analysis_input(d):
+            return analyze.Reread(lambda: d.tfxio.RecordBatches(options),
+                                  keep_bytes=KEEP_MAX_BYTES)
 
         out = a["transform_output_path"]
         with tft_beam.Context(temp_dir=a["temp_path"], desired_batch_size=batch_size,
@@ -166,7 +164,7 @@ class Processor(tfx_transform.TransformProcessor):
                               use_deep_copy_optimization=True, force_tf_compat_v1=tf1,
                               save_options=a["save_options"]):
             use_tf1 = tft_beam.Context.get_use_tf_compat_v1()
-            batches = {d.dataset_key: read(d) for d in analyze_list}
+            batches = {d.dataset_key: analysis_input(d) for d in analyze_list}
             try:
                 result = analyze.analyze(preprocessing_fn, batches, analyze_config, use_tf1,
                                          a["save_options"])
@@ -183,7 +181,8 @@ class Processor(tfx_transform.TransformProcessor):
                 for d in transform_list:
                     _write_examples(d.materialize_output_path, result.metadata.schema,
                                     analyze.transform_batches(
-                                        result.transform_fn_dir, result.metadata, read(d),
+                                        result.transform_fn_dir, result.metadata,
+                                        d.tfxio.RecordBatches(options),
                                         d.tfxio.TensorAdapterConfig(), use_tf1))
         log.info("Transform analysed and transformed in process in %.2f s",
                  time.monotonic() - started)

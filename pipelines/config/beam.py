@@ -89,8 +89,8 @@ class SparkRunner(_PortableRunner):
 # multi-process direct runner (README "Big data"): on 2 cores it lost at 14 MB (300k ETA
 # rows: 187 s vs 143 s in memory, Transform no faster, StatisticsGen and Evaluator slower
 # by their workers' start-up), so 2 cores stay in memory whatever the size.
-# In process (no Beam pipeline) up to 512 MB of examples: StatisticsGen streams them and
-# Transform reads them again per pass above 64 MB (components/transform/README.md); at
+# In process (no Beam pipeline) up to 512 MB of examples: StatisticsGen and Transform
+# read them batch by batch, keeping what components/transform/README.md says; at
 # 3M ETA rows (101.5 MB) that took Transform from 563 s on Beam to 120-150 s.
 AUTO_MIN_MB = 50.0
 AUTO_MIN_CORES = 4

@@ -134,3 +134,33 @@ def test_this_tf_transform_has_what_it_relies_on():
     from tfxkit.components.transform.analyze import supported_here
 
     assert supported_here() is None
+
+
+class _Batch:
+    nbytes = 10
+
+
+@pytest.mark.parametrize("keep_bytes,opens", [(30, 1), (29, 3), (0, 3)])
+def test_reread_keeps_a_whole_first_pass_within_its_size(keep_bytes, opens):
+    from tfxkit.components.transform.analyze import Reread
+
+    calls = []
+
+    def open_():
+        calls.append(1)
+        return iter([_Batch(), _Batch(), _Batch()])
+
+    r = Reread(open_, keep_bytes=keep_bytes)
+    for _ in range(3):
+        assert len(list(r)) == 3
+    assert len(calls) == opens and r.kept == (opens == 1)
+
+
+def test_reread_keeps_nothing_from_a_pass_left_unfinished():
+    from tfxkit.components.transform.analyze import Reread
+
+    calls = []
+    r = Reread(lambda: calls.append(1) or iter([_Batch(), _Batch()]), keep_bytes=100)
+    next(iter(r))
+    assert not r.kept
+    assert len(list(r)) == 2 and len(list(r)) == 2 and len(calls) == 2

@@ -151,8 +151,9 @@ _STOCK = {}
 @pytest.fixture(scope="module", params=[(True, False), (False, False), (True, True)],
                 ids=["tf1", "tf2", "tf1-streamed"])
 def both(request, tmp_path_factory):
-    """(stock's outputs, mine): mine kept the examples in memory, or (streamed) read
-    them from disk for every pass (``KEEP_MAX_BYTES`` 0); ``opened`` counts the passes."""
+    """(stock's outputs, mine): mine kept the analysis's input in memory, or (streamed)
+    read it from disk for every phase (``KEEP_MAX_BYTES`` 0); ``opened`` counts the reads
+    of the analysis's input."""
     from tfx.components.transform.executor import Executor as Stock
 
     from tfxkit.components.transform import analyze, executor
@@ -166,10 +167,10 @@ def both(request, tmp_path_factory):
         _no_beam(mp)
         if streamed:
             mp.setattr(executor, "KEEP_MAX_BYTES", 0)
-        iterate = analyze.Reread.__iter__
-        mp.setattr(analyze.Reread, "__iter__",
+        read = analyze.Reread._read
+        mp.setattr(analyze.Reread, "_read",  # the splits' reads, not the chain of them
                    lambda self: (type(self) is analyze.Reread and opened.append(self))
-                   or iterate(self))
+                   or read(self))
         mine = run(Executor, tmp, "mine", tf1)
     finally:
         mp.undo()
@@ -191,11 +192,11 @@ def test_in_process_ran_without_beam(both):
     assert not graph.has_custom_property("analysis_engine_reason")
 
 
-def test_streamed_examples_are_read_again_for_every_pass(both):
-    """Above KEEP_MAX_BYTES nothing is kept: the train split is read for each of the
-    analysis's phases (these features need two) and each split for its transform; at
-    or below it the examples are lists, never a ``Reread``."""
-    assert both.opened == (2 + 2 if both.streamed else 0)
+def test_the_analysis_input_is_kept_or_read_again_for_every_phase(both):
+    """The train split's analysis columns are read from disk once and kept for the
+    second phase (these features need two); over KEEP_MAX_BYTES (0 here: "streamed")
+    they are read again for each phase."""
+    assert both.opened == (2 if both.streamed else 1)
 
 
 def test_same_vocabularies_schema_and_asset_map(both):
