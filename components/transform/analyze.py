@@ -164,6 +164,12 @@ class InProcessVisitor(nodes.Visitor):
             analyzer_nodes.ExtractVocabularyReservedTokens: self._reserved_tokens,
         }
 
+    def close(self) -> None:
+        """Drops the handlers (bound methods: a reference cycle) and the input, so that
+        neither waits for the garbage collector once the analysis is done."""
+        self._handlers = {}
+        self._a = None
+
     # nodes.Visitor
     def validate_value(self, value):
         if not isinstance(value, (list, Reread)):
@@ -376,10 +382,15 @@ def analyze(preprocessing_fn, batches: Mapping[Any, Iterable[Any]], tensor_adapt
                  else Context.get_save_options(), batches=batches)
     transform_fn_future, _, detached = analysis_graph_builder.build(
         graph, structured_inputs, structured_outputs, list(batches.keys()), cache_dict=None)
-    traverser = nodes.Traverser(InProcessVisitor(args))
-    path = _one(traverser.visit_value_node(transform_fn_future), "transform_fn")
-    for node in detached:
-        traverser.visit_value_node(node)
+    visitor = InProcessVisitor(args)
+    try:
+        traverser = nodes.Traverser(visitor)
+        path = _one(traverser.visit_value_node(transform_fn_future), "transform_fn")
+        for node in detached:
+            traverser.visit_value_node(node)
+    finally:
+        visitor.close()
+    del traverser  # its values (every phase's analyzer inputs) go now, not at a gc
     metadata = beam_impl._infer_metadata_from_saved_model(path, use_tf_compat_v1)
     return Analysis(path, metadata, asset_map)
 

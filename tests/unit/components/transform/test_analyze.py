@@ -164,3 +164,31 @@ def test_reread_keeps_nothing_from_a_pass_left_unfinished():
     next(iter(r))
     assert not r.kept
     assert len(list(r)) == 2 and len(list(r)) == 2 and len(calls) == 2
+
+
+def test_the_analysis_leaves_nothing_for_the_garbage_collector(tmp_path, monkeypatch):
+    """The visitor (and through the traverser every phase's values and the kept input)
+    is freed as analyze() returns, not at the next gc: its handlers were a cycle."""
+    import gc
+    import weakref
+
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    from tfxkit.components.transform import analyze
+
+    made = []
+    init = analyze.InProcessVisitor.__init__
+    monkeypatch.setattr(analyze.InProcessVisitor, "__init__",
+                        lambda self, a: made.append(weakref.ref(self)) or init(self, a))
+
+    def fn(inputs):
+        return {"z": tft.scale_to_z_score(tf.sparse.to_dense(inputs["x"])[:, 0])}
+
+    gc.collect()
+    gc.disable()
+    try:
+        _in_process(str(tmp_path), fn, ROWS, True)
+        assert len(made) == 1 and made[0]() is None
+    finally:
+        gc.enable()
