@@ -70,6 +70,16 @@ def _dataset(files: List[str], data_accessor, tf_transform_output, label_key: st
         tf_transform_output.transformed_metadata.schema).prefetch(tf.data.AUTOTUNE)
 
 
+def cached_and_shuffled(batches, batch_size: int, seed: int):
+    """One epoch's ``batches`` cached in memory, reshuffled example by example every epoch
+    (a 10,000-example buffer) and batched again. The cache holds the batches as read, not
+    single examples: the same examples in the same order as ``unbatch().cache()``, without
+    a tensor per feature per example (at 2.4M rows that cache grew the Trainer's RSS by
+    about 2 GB)."""
+    return batches.cache().unbatch().shuffle(
+        10_000, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+
+
 def _class_names(spec: Dict[str, Any], tf_transform_output, label_key: str) -> List[str]:
     """Class names by id: label_classes, else the label vocabulary, else the label's id
     range in the transformed schema (0/1 labels, or a user preprocessing_fn)."""
@@ -434,9 +444,9 @@ def train(fn_args):
     else:
         steps_per_epoch = None
         # Cached once, reshuffled every epoch.
-        train_ds = _dataset(fn_args.train_files, fn_args.data_accessor, tft_out, label_key,
-                            batch, 1).unbatch().cache().shuffle(
-                                10_000, seed=seed, reshuffle_each_iteration=True).batch(batch)
+        train_ds = cached_and_shuffled(_dataset(
+            fn_args.train_files, fn_args.data_accessor, tft_out, label_key, batch, 1),
+            batch, seed)
     eval_ds = _dataset(fn_args.eval_files, fn_args.data_accessor, tft_out, label_key,
                        batch, 1)
     if to_pair:

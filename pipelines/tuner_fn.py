@@ -63,10 +63,9 @@ def _hypermodel(fn_args, spec: Dict[str, Any], model_cfg: Dict[str, Any], object
         def fit(self, hp, model, *args, **kwargs):
             cfg = trial_config(model_cfg, hp.values)
             batch, seed = int(cfg.get("batch_size", 64)), cfg.get("seed", 42)
-            train_ds = trainer._dataset(
-                fn_args.train_files, fn_args.data_accessor, tft_out, label_key, batch,
-                1).unbatch().cache().shuffle(10_000, seed=seed,
-                                             reshuffle_each_iteration=True).batch(batch)
+            train_ds = trainer.cached_and_shuffled(trainer._dataset(
+                fn_args.train_files, fn_args.data_accessor, tft_out, label_key, batch, 1),
+                batch, seed)
             eval_ds = trainer._dataset(fn_args.eval_files, fn_args.data_accessor, tft_out,
                                        label_key, batch, 1).cache()
             if not compat.is_keras3(model):  # KerasTuner's callbacks are Keras 3's

@@ -246,3 +246,33 @@ def test_the_base_models_registry_version_is_looked_up_by_its_uri(tmp_path):
     assert run_fn.registry_version(str(tmp_path), "/root/Trainer/model/8") is None
     assert run_fn.registry_version(str(tmp_path / "nowhere"), "/root/Trainer/model/7") is None
     assert run_fn.registry_version(None, "/root/Trainer/model/7") is None
+
+
+def test_caching_batches_trains_on_what_caching_examples_did():
+    """cached_and_shuffled gives, epoch after epoch, the batches the old pipeline
+    (``unbatch().cache().shuffle(...)``) gave: the same examples in the same order."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tfxkit.pipelines.run_fn import cached_and_shuffled
+
+    rows = 25_013  # more than the shuffle buffer; a short last batch
+    source = tf.data.Dataset.from_tensor_slices(
+        ({"x": np.arange(rows, dtype=np.float32),
+          "s": tf.sparse.from_dense(np.arange(rows * 2).reshape(rows, 2) % 3)},
+         np.arange(rows) % 7)).batch(64)
+    old = source.unbatch().cache().shuffle(
+        10_000, seed=5, reshuffle_each_iteration=True).batch(64)
+    new = cached_and_shuffled(source, 64, 5)
+    epochs = []
+    for ds in (old, new):
+        got = []
+        for _ in range(2):
+            got.append([(f["x"].numpy(), tf.sparse.to_dense(f["s"]).numpy(), y.numpy())
+                        for f, y in ds])
+        epochs.append(got)
+    assert len(epochs[0][0]) == len(epochs[1][0]) == -(-rows // 64)
+    for a_epoch, b_epoch in zip(*epochs):
+        for (ax, as_, ay), (bx, bs, by) in zip(a_epoch, b_epoch):
+            assert np.array_equal(ax, bx) and np.array_equal(as_, bs) and np.array_equal(ay, by)
+    assert not np.array_equal(epochs[1][0][0][0], epochs[1][1][0][0])  # reshuffled
