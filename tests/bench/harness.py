@@ -317,7 +317,9 @@ def git_commit() -> dict:
             return ""
 
     return {"commit": git("rev-parse", "HEAD") or "unknown",
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+            # bench-results/ is what the benchmarks write (a partial save included)
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                              ":(exclude)bench-results"))}
 
 
 def save(name: str, comparisons: Sequence[Comparison], params: dict,

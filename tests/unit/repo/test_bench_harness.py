@@ -228,3 +228,26 @@ def test_the_summary_prints_each_commands_imports_target(tmp_path):
                            "9.50 s (9.00..10.00) over 5 runs", False)
     assert rows[1][0] == "tfxkit validate: imports no TensorFlow (and no TFX, Beam)"
     assert rows[1][1].endswith("heavy modules: none") and rows[1][2] is True
+
+
+def test_a_benchmarks_own_results_do_not_make_the_tree_dirty(tmp_path, monkeypatch):
+    """A benchmark saves bench-results/ while it runs (partial saves): the commit it
+    records is dirty only for changes elsewhere."""
+    import subprocess
+
+    def git(*a):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "bench-results").mkdir()
+    (tmp_path / "bench-results" / "x.json").write_text("{}")
+    (tmp_path / "code.py").write_text("a = 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "c")
+    monkeypatch.setattr(harness, "ROOT", tmp_path)
+    assert harness.git_commit()["dirty"] is False
+    (tmp_path / "bench-results" / "x.json").write_text('{"partial": true}')
+    assert harness.git_commit()["dirty"] is False
+    (tmp_path / "code.py").write_text("a = 2\n")
+    assert harness.git_commit()["dirty"] is True
