@@ -18,7 +18,7 @@ import os
 import shutil
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from tfx.components.transform import executor as tfx_transform
 
