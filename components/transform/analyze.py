@@ -13,10 +13,10 @@ traced graphs, the same combiners (``CombinerSpec``s wrapped as Beam does) and t
 vocabulary ordering and file format, so the SavedModel and vocabulary files are what
 the Beam implementation writes. The input may be lists of RecordBatches or ``Reread``
 streams (kept in memory after the first pass up to a size, else read again from disk for
-every phase that applies a graph to them); what a
-phase's graph computes for its analyzers (their input columns) is held in memory until
-the phase's combiners have run, and ``transform_batches`` yields its output batch by
-batch. An operation it does not implement (per-key analyzers,
+every phase that applies a graph to them); what a phase's graph computes for its
+analyzers (their input columns) is held in memory until the phase's combiners have run,
+and ``transform_batches`` yields its output batch by batch. An operation it does not
+implement (per-key analyzers,
 mutual-information vocabularies, user PTransform analyzers, the analyzer cache) raises
 ``Unsupported`` before anything is written; the caller then runs Beam.
 """
@@ -186,8 +186,7 @@ class InProcessVisitor(nodes.Visitor):
         key = op.dataset_key
         if key.is_flattened_dataset_key():
             return (_chain(list(self._a.batches.values())),)
-        value = self._a.batches[key]
-        return (list(value) if isinstance(value, list) else value,)
+        return (self._a.batches[key],)
 
     def _create_saved_model(self, op, inputs):
         bindings = [_one(v, "tensor binding") for v in inputs]
@@ -414,13 +413,13 @@ def transform_batches(transform_fn_dir: str, metadata, batches: Iterable[Any],
     """``tft_beam.TransformDataset(output_record_batches=True)`` on an iterable: yields
     (RecordBatch, passthrough dict) pairs of the transformed data, one input batch at a
     time."""
+    passthrough = Context.get_passthrough_keys()
     fn = beam_impl._RunMetaGraphDoFn(
         beam_impl._FIXED_PARALLELISM_TF_CONFIG, shared_graph_state_handle=shared.Shared(),
-        passthrough_keys=Context.get_passthrough_keys(), use_tf_compat_v1=use_tf_compat_v1,
+        passthrough_keys=passthrough, use_tf_compat_v1=use_tf_compat_v1,
         input_tensor_adapter_config=tensor_adapter_config)
     fn.setup()
     converter = impl_helper.make_tensor_to_arrow_converter(metadata.schema)
-    passthrough = Context.get_passthrough_keys()
     for batch in batches:
         for result in fn.process(batch, saved_model_dir=transform_fn_dir):
             yield from beam_impl._convert_to_record_batch(

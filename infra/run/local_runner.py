@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import signal
 import sys
 import threading
@@ -124,20 +125,28 @@ def _state(connection_config, execution_id: Optional[int], is_system: bool) -> s
             X.NEW: "running", X.RUNNING: "running"}.get(execution.last_known_state, "failed")
 
 
+@functools.lru_cache(maxsize=None)
+def _malloc_trim():
+    """glibc's ``malloc_trim``, looked up once; None where the C library has none."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
 def release_memory() -> bool:
     """Hands the C heap's free pages back to the system (glibc's ``malloc_trim``): a
     component's freed buffers (decoded examples, analyzer inputs, a dataset cache) would
     otherwise stay in this process's RSS through every later component. False where the
     C library has no ``malloc_trim`` (not glibc)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
+    trim = _malloc_trim()
+    if trim is None:
         return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     trim(0)
     return True
 
